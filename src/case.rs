@@ -1,0 +1,805 @@
+//! The case: the state folded from a log, and the core rules every event must keep.
+//!
+//! [`Case::apply`] folds one event in O(1) in the length of history (lookups are in
+//! maps bounded by the number of work items, facts and owners, never by the number of
+//! events). It reads no clock, file or random source (I7), so replaying the same log
+//! always yields the same case. The same rule check runs when a command is decided and
+//! when an event is folded, so a log that was never decided by this crate (imported,
+//! edited, forged) is held to the same invariants.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::actor::{Actor, Staff};
+use crate::error::{LogError, Refusal};
+use crate::event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
+use crate::id::{CaseId, CustomerRef, Department, IncidentId, WorkItemId};
+
+/// Where a case stands.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Status {
+    /// Being worked on.
+    Open,
+    /// Closed with the customer's outcome confirmed.
+    Resolved,
+    /// Closed without the customer's confirmation, for an honest reason (I3).
+    ClosedUnresolved {
+        /// Why.
+        ending: Ending,
+    },
+}
+
+impl Status {
+    /// Whether the case is closed, either way.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        !matches!(self, Self::Open)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Open => f.write_str("open"),
+            Self::Resolved => f.write_str("resolved"),
+            Self::ClosedUnresolved { ending } => write!(f, "closed unresolved: {ending}"),
+        }
+    }
+}
+
+/// Whether the customer's own outcome is met, in the customer's judgement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OutcomeState {
+    /// Not confirmed yet.
+    Unmet,
+    /// The customer confirmed it.
+    Confirmed,
+    /// The customer said it is not met after all.
+    Disputed,
+}
+
+/// Where one department's piece of work stands.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum WorkState {
+    /// Still being worked on.
+    Open,
+    /// Finished, with what was done.
+    Completed {
+        /// What was done and what came of it.
+        note: String,
+    },
+    /// Abandoned, with why.
+    Dropped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One department's piece of work on the case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct WorkItem {
+    /// The host's id for it.
+    pub id: WorkItemId,
+    /// The department doing it.
+    pub department: Department,
+    /// What it is.
+    pub title: String,
+    /// Where it stands.
+    pub state: WorkState,
+    /// When it was opened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub opened_at: OffsetDateTime,
+}
+
+impl WorkItem {
+    /// Whether the work is still open.
+    #[must_use]
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, WorkState::Open)
+    }
+}
+
+/// A fact recorded on the case (S3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Fact {
+    /// The value.
+    pub value: String,
+    /// Who may read it.
+    pub visibility: Visibility,
+}
+
+/// Whether the customer can be reached on a channel, as last recorded (S6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Reachability {
+    /// Whether the customer can use the channel.
+    pub reachable: bool,
+    /// Why, as recorded.
+    pub note: String,
+}
+
+/// Counters a policy or a dashboard reads without scanning history.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Ownership changes, transfers and escalations alike.
+    pub handoffs: u32,
+    /// Handoffs that returned the case to an owner or department it had already left (S4).
+    pub bounces: u32,
+    /// Times staff contacted the customer.
+    pub contacts: u32,
+    /// Contacts since the customer last replied (or since opening).
+    pub unanswered_contacts: u32,
+    /// Messages from the customer after opening.
+    pub customer_messages: u32,
+    /// Messages from the customer since staff last contacted them: "asking again" (S5).
+    pub customer_messages_unanswered: u32,
+    /// Times the case was reopened.
+    pub reopenings: u32,
+}
+
+/// Moments a deadline or a policy measures from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Clock {
+    /// When the case was opened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub opened_at: OffsetDateTime,
+    /// When the last event happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_event_at: OffsetDateTime,
+    /// When staff first contacted the customer.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_response_at: Option<OffsetDateTime>,
+    /// When the customer last heard from staff (a contact or a customer-visible note).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_update_at: Option<OffsetDateTime>,
+    /// When the customer last replied.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_customer_message_at: Option<OffsetDateTime>,
+    /// The first contact attempt of the current unanswered run, if any.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_unanswered_contact_at: Option<OffsetDateTime>,
+    /// When ownership last changed (or the case was opened).
+    #[serde(with = "time::serde::rfc3339")]
+    pub owner_since: OffsetDateTime,
+    /// When the case was last closed, if it is closed.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub closed_at: Option<OffsetDateTime>,
+}
+
+/// One customer's problem, as folded from its log.
+///
+/// A `Case` is built by [`Case::replay`] (a whole log) or [`Case::from_opened`] (the
+/// first event) and advanced by [`Case::apply`]. New events come from
+/// [`Rules::decide`](crate::Rules::decide). Its memory depends on the number of work
+/// items, facts, channels, incidents and distinct past owners, not on the number of
+/// events.
+///
+/// # Example
+///
+/// ```
+/// use caseledger::{Actor, Case, Command, Opening, Rules, Staff};
+/// use time::macros::datetime;
+///
+/// let rules = Rules::default();
+/// let ana = Staff::new("ana", "software");
+/// let id = caseledger::CaseId::new_v7(datetime!(2026-11-23 09:00 UTC), [7; 10]);
+/// let opening = Opening::new("cust-42", "my laptop works", ana.clone());
+/// let opened = rules.open(id, opening, &Actor::Customer, datetime!(2026-11-23 09:00 UTC))?;
+/// let mut case = Case::from_opened(&opened)?;
+///
+/// let resolve = Command::Resolve { summary: "BIOS updated".into() };
+/// let refusal = rules.decide(&case, resolve, &ana.clone().into(), datetime!(2026-11-23 10:00 UTC));
+/// assert!(refusal.is_err(), "the customer has not confirmed anything yet");
+/// assert_eq!(case.owner(), &ana);
+/// # Ok::<(), caseledger::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    id: CaseId,
+    customer: CustomerRef,
+    outcome: String,
+    outcome_state: OutcomeState,
+    owner: Staff,
+    previous_owners: Vec<Staff>,
+    departments_left: Vec<Department>,
+    last_handoff_note: Option<String>,
+    work: BTreeMap<WorkItemId, WorkItem>,
+    open_work: usize,
+    facts: BTreeMap<String, Fact>,
+    channels: BTreeMap<Channel, Reachability>,
+    incidents: Vec<IncidentId>,
+    confirmation_requested: Option<String>,
+    escalation_level: u32,
+    status: Status,
+    counters: Counters,
+    clock: Clock,
+    version: u64,
+}
+
+impl Case {
+    /// Starts a case from its `opened` event.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::NotOpenedFirst`] if the event is not `opened`, [`LogError::SequenceGap`]
+    /// if its sequence number is not 1, [`LogError::UnsupportedSchema`], or
+    /// [`LogError::Broken`] if the opening itself breaks a rule (empty outcome).
+    pub fn from_opened(event: &Event) -> Result<Self, LogError> {
+        let EventKind::Opened { customer, outcome, owner } = &event.what else {
+            return Err(LogError::NotOpenedFirst { seq: event.seq, kind: event.what.tag() });
+        };
+        if event.seq != 1 {
+            return Err(LogError::SequenceGap { expected: 1, found: event.seq });
+        }
+        if event.schema != SCHEMA_VERSION {
+            return Err(LogError::UnsupportedSchema { seq: event.seq, schema: event.schema });
+        }
+        if outcome.trim().is_empty() {
+            return Err(LogError::Broken { seq: 1, refusal: Refusal::EmptyText { field: "customer's outcome" } });
+        }
+        Ok(Self {
+            id: event.case,
+            customer: customer.clone(),
+            outcome: outcome.clone(),
+            outcome_state: OutcomeState::Unmet,
+            owner: owner.clone(),
+            previous_owners: Vec::new(),
+            departments_left: Vec::new(),
+            last_handoff_note: None,
+            work: BTreeMap::new(),
+            open_work: 0,
+            facts: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            incidents: Vec::new(),
+            confirmation_requested: None,
+            escalation_level: 0,
+            status: Status::Open,
+            counters: Counters::default(),
+            clock: Clock {
+                opened_at: event.at,
+                last_event_at: event.at,
+                first_response_at: None,
+                last_update_at: None,
+                last_customer_message_at: None,
+                first_unanswered_contact_at: None,
+                owner_since: event.at,
+                closed_at: None,
+            },
+            version: 1,
+        })
+    }
+
+    /// Folds a whole log into a case, checking every invariant on the way (I1–I7).
+    ///
+    /// Besides what [`Case::apply`] checks, replay checks that no two events share an
+    /// id (I5).
+    ///
+    /// # Errors
+    ///
+    /// The first [`LogError`] met, naming the event's sequence number and the rule.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{Case, LogError};
+    ///
+    /// assert_eq!(Case::replay(Vec::new()), Err(LogError::Empty));
+    /// ```
+    pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<Self, LogError> {
+        let mut events = events.into_iter();
+        let first = events.next().ok_or(LogError::Empty)?;
+        let mut case = Self::from_opened(first)?;
+        // Sorting ids once at the end is cheaper than a hash set and needs no random
+        // seed (I7); the fold itself stays O(1) per event.
+        let mut ids = vec![(first.id, first.seq)];
+        for event in events {
+            case.apply(event)?;
+            ids.push((event.id, event.seq));
+        }
+        ids.sort_unstable();
+        for pair in ids.windows(2) {
+            if let [(a, first), (b, seq)] = *pair {
+                if a == b {
+                    return Err(LogError::DuplicateEventId { seq: seq.max(first), id: a, first: seq.min(first) });
+                }
+            }
+        }
+        Ok(case)
+    }
+
+    /// Folds one event into the case.
+    ///
+    /// # Errors
+    ///
+    /// A [`LogError`] if the event does not follow on from the case (another case, a
+    /// gap in sequence numbers, time going backwards, an unknown schema) or breaks a
+    /// rule ([`LogError::Broken`]). On error the case is unchanged.
+    pub fn apply(&mut self, event: &Event) -> Result<(), LogError> {
+        self.check_envelope(event)?;
+        self.check(&event.by, &event.what).map_err(|refusal| LogError::Broken { seq: event.seq, refusal })?;
+        self.evolve(event);
+        Ok(())
+    }
+
+    fn check_envelope(&self, event: &Event) -> Result<(), LogError> {
+        if event.case != self.id {
+            return Err(LogError::ForeignCase { seq: event.seq, expected: self.id, found: event.case });
+        }
+        let expected = self.version.saturating_add(1);
+        if event.seq != expected {
+            return Err(LogError::SequenceGap { expected, found: event.seq });
+        }
+        if event.schema != SCHEMA_VERSION {
+            return Err(LogError::UnsupportedSchema { seq: event.seq, schema: event.schema });
+        }
+        if event.at < self.clock.last_event_at {
+            return Err(LogError::TimeWentBackwards {
+                seq: event.seq,
+                at: event.at,
+                previous: self.clock.last_event_at,
+            });
+        }
+        Ok(())
+    }
+
+    /// The core rules: may `by` record `what` on this case now?
+    pub(crate) fn check(&self, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
+        if self.status.is_closed() {
+            return match what {
+                EventKind::Reopened { reason } => non_empty(reason, "reason for reopening"),
+                _ => Err(Refusal::CaseClosed { status: self.status.clone() }),
+            };
+        }
+        match what {
+            EventKind::Opened { .. } => Err(Refusal::AlreadyOpened),
+            EventKind::Reopened { .. } => Err(Refusal::NotClosed),
+            EventKind::Transferred { to, note } => {
+                self.owner_or_system(by, "transfer the case")?;
+                self.receiver(to)?;
+                non_empty(note, "handoff note")
+            }
+            EventKind::Escalated { to, reason, level } => {
+                self.owner_or_system(by, "escalate the case")?;
+                self.receiver(to)?;
+                non_empty(reason, "reason for escalating")?;
+                let expected = self.escalation_level.saturating_add(1);
+                if *level == expected {
+                    Ok(())
+                } else {
+                    Err(Refusal::EscalationLevel { expected, found: *level })
+                }
+            }
+            EventKind::WorkOpened { item, department, title } => {
+                let staff = staff_only(by, "open work")?;
+                if &staff.department != department && staff != &self.owner {
+                    return Err(Refusal::NotYourDepartment {
+                        item: item.clone(),
+                        department: department.clone(),
+                        by: by.clone(),
+                    });
+                }
+                if self.work.contains_key(item) {
+                    return Err(Refusal::DuplicateWorkItem { item: item.clone() });
+                }
+                non_empty(title, "work item title")
+            }
+            EventKind::WorkCompleted { item, note: text } | EventKind::WorkDropped { item, reason: text } => {
+                let staff = staff_only(by, "finish or drop work")?;
+                let work = self.work.get(item).ok_or_else(|| Refusal::UnknownWorkItem { item: item.clone() })?;
+                if !work.is_open() {
+                    return Err(Refusal::WorkItemClosed { item: item.clone() });
+                }
+                if staff.department != work.department && staff != &self.owner {
+                    return Err(Refusal::NotYourDepartment {
+                        item: item.clone(),
+                        department: work.department.clone(),
+                        by: by.clone(),
+                    });
+                }
+                let field = if matches!(what, EventKind::WorkCompleted { .. }) {
+                    "note on completed work"
+                } else {
+                    "reason for dropping work"
+                };
+                non_empty(text, field)
+            }
+            EventKind::FactRecorded { name, visibility, .. } => {
+                if matches!(by, Actor::Customer) && *visibility == Visibility::Internal {
+                    return Err(Refusal::StaffOnly { action: "record an internal fact", by: by.clone() });
+                }
+                non_empty(name, "fact name")
+            }
+            EventKind::ReachabilityRecorded { reachable, note, .. } => {
+                if *reachable {
+                    Ok(())
+                } else {
+                    non_empty(note, "note on why the channel cannot be used")
+                }
+            }
+            EventKind::NoteAdded { text, visibility } => {
+                if matches!(by, Actor::Customer) && *visibility == Visibility::Internal {
+                    return Err(Refusal::StaffOnly { action: "write an internal note", by: by.clone() });
+                }
+                non_empty(text, "note")
+            }
+            EventKind::CustomerContacted { channel, message } => {
+                if matches!(by, Actor::Customer) {
+                    return Err(Refusal::StaffOnly { action: "contact the customer", by: by.clone() });
+                }
+                if let Some(r) = self.channels.get(channel).filter(|r| !r.reachable) {
+                    return Err(Refusal::ChannelUnreachable { channel: *channel, note: r.note.clone() });
+                }
+                non_empty(message, "message to the customer")
+            }
+            EventKind::CustomerReplied { message, .. } => {
+                if matches!(by, Actor::System) {
+                    return Err(Refusal::ConfirmationNotFromCustomer { by: by.clone() });
+                }
+                non_empty(message, "customer's message")
+            }
+            EventKind::OutcomeConfirmed { statement } | EventKind::OutcomeDisputed { statement } => {
+                if matches!(by, Actor::System) {
+                    return Err(Refusal::ConfirmationNotFromCustomer { by: by.clone() });
+                }
+                non_empty(statement, "customer's statement")
+            }
+            EventKind::Resolved { summary } => {
+                self.owner_only(by, "resolve the case")?;
+                if self.outcome_state != OutcomeState::Confirmed {
+                    return Err(Refusal::OutcomeUnmet { outcome: self.outcome.clone() });
+                }
+                self.no_open_work()?;
+                non_empty(summary, "resolution summary")
+            }
+            EventKind::ClosedUnresolved { ending, evidence } => {
+                let customer_withdraws = matches!(by, Actor::Customer) && *ending == Ending::Withdrawn;
+                if !customer_withdraws {
+                    self.owner_only(by, "close the case")?;
+                }
+                self.no_open_work()?;
+                match ending {
+                    Ending::Unreachable if self.counters.unanswered_contacts == 0 => {
+                        return Err(Refusal::NoContactAttempts)
+                    }
+                    Ending::Duplicate { of } if *of == self.id => return Err(Refusal::DuplicateOfItself),
+                    _ => {}
+                }
+                non_empty(evidence, "evidence for the ending")
+            }
+            EventKind::IncidentLinked { incident } => {
+                if matches!(by, Actor::Customer) {
+                    return Err(Refusal::StaffOnly { action: "link an incident", by: by.clone() });
+                }
+                if self.incidents.contains(incident) {
+                    return Err(Refusal::AlreadyLinked { incident: incident.clone() });
+                }
+                Ok(())
+            }
+            EventKind::ConfirmationRequested { reason } => {
+                if matches!(by, Actor::Customer) {
+                    return Err(Refusal::StaffOnly { action: "request confirmation", by: by.clone() });
+                }
+                non_empty(reason, "reason for asking confirmation")
+            }
+        }
+    }
+
+    fn owner_only(&self, by: &Actor, action: &'static str) -> Result<(), Refusal> {
+        match by {
+            Actor::Staff(s) if s == &self.owner => Ok(()),
+            _ => Err(Refusal::NotOwner { action, owner: self.owner.clone(), by: by.clone() }),
+        }
+    }
+
+    /// Routing engines and supervisor tools act as the system; they may move a case
+    /// but never end it.
+    fn owner_or_system(&self, by: &Actor, action: &'static str) -> Result<(), Refusal> {
+        if matches!(by, Actor::System) {
+            Ok(())
+        } else {
+            self.owner_only(by, action)
+        }
+    }
+
+    fn receiver(&self, to: &Staff) -> Result<(), Refusal> {
+        if to == &self.owner {
+            Err(Refusal::ReceiverIsOwner { owner: self.owner.clone() })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn no_open_work(&self) -> Result<(), Refusal> {
+        if self.open_work == 0 {
+            Ok(())
+        } else {
+            Err(Refusal::WorkStillOpen { items: self.open_work().map(|w| w.id.clone()).collect() })
+        }
+    }
+
+    /// Moves the state forward; only called after `check_envelope` and `check` passed.
+    fn evolve(&mut self, event: &Event) {
+        let at = event.at;
+        match &event.what {
+            EventKind::Opened { .. } => {}
+            EventKind::Transferred { to, note } => self.hand_to(to, note, at),
+            EventKind::Escalated { to, reason, level } => {
+                self.escalation_level = *level;
+                self.hand_to(to, reason, at);
+            }
+            EventKind::WorkOpened { item, department, title } => {
+                self.work.insert(
+                    item.clone(),
+                    WorkItem {
+                        id: item.clone(),
+                        department: department.clone(),
+                        title: title.clone(),
+                        state: WorkState::Open,
+                        opened_at: at,
+                    },
+                );
+                self.open_work += 1;
+            }
+            EventKind::WorkCompleted { item, note } => {
+                self.close_work(item, WorkState::Completed { note: note.clone() })
+            }
+            EventKind::WorkDropped { item, reason } => {
+                self.close_work(item, WorkState::Dropped { reason: reason.clone() });
+            }
+            EventKind::FactRecorded { name, value, visibility } => {
+                self.facts.insert(name.clone(), Fact { value: value.clone(), visibility: *visibility });
+            }
+            EventKind::ReachabilityRecorded { channel, reachable, note } => {
+                self.channels.insert(*channel, Reachability { reachable: *reachable, note: note.clone() });
+            }
+            EventKind::NoteAdded { visibility, .. } => {
+                if *visibility == Visibility::Customer && matches!(event.by, Actor::Staff(_)) {
+                    self.clock.last_update_at = Some(at);
+                }
+            }
+            EventKind::CustomerContacted { .. } => {
+                self.counters.contacts += 1;
+                self.counters.unanswered_contacts += 1;
+                self.counters.customer_messages_unanswered = 0;
+                self.clock.first_response_at.get_or_insert(at);
+                self.clock.last_update_at = Some(at);
+                self.clock.first_unanswered_contact_at.get_or_insert(at);
+            }
+            EventKind::CustomerReplied { .. } => {
+                self.counters.customer_messages += 1;
+                self.counters.customer_messages_unanswered += 1;
+                self.heard_from_customer(at);
+            }
+            EventKind::OutcomeConfirmed { .. } => {
+                self.outcome_state = OutcomeState::Confirmed;
+                self.confirmation_requested = None;
+                self.heard_from_customer(at);
+            }
+            EventKind::OutcomeDisputed { .. } => {
+                self.outcome_state = OutcomeState::Disputed;
+                self.confirmation_requested = None;
+                self.heard_from_customer(at);
+            }
+            EventKind::Resolved { .. } => self.close(Status::Resolved, at),
+            EventKind::ClosedUnresolved { ending, .. } => {
+                self.close(Status::ClosedUnresolved { ending: ending.clone() }, at);
+            }
+            EventKind::Reopened { .. } => {
+                self.status = Status::Open;
+                self.outcome_state = OutcomeState::Unmet;
+                self.counters.reopenings += 1;
+                self.clock.closed_at = None;
+            }
+            EventKind::IncidentLinked { incident } => self.incidents.push(incident.clone()),
+            EventKind::ConfirmationRequested { reason } => self.confirmation_requested = Some(reason.clone()),
+        }
+        self.version = event.seq;
+        self.clock.last_event_at = at;
+    }
+
+    fn hand_to(&mut self, to: &Staff, note: &str, at: OffsetDateTime) {
+        let bounce = self.would_bounce(to);
+        if to.department != self.owner.department && !self.departments_left.contains(&self.owner.department) {
+            self.departments_left.push(self.owner.department.clone());
+        }
+        if !self.previous_owners.contains(&self.owner) {
+            self.previous_owners.push(self.owner.clone());
+        }
+        self.owner = to.clone();
+        self.last_handoff_note = Some(note.to_owned());
+        self.counters.handoffs += 1;
+        if bounce {
+            self.counters.bounces += 1;
+        }
+        self.clock.owner_since = at;
+    }
+
+    fn close_work(&mut self, item: &WorkItemId, state: WorkState) {
+        if let Some(work) = self.work.get_mut(item) {
+            work.state = state;
+            self.open_work = self.open_work.saturating_sub(1);
+        }
+    }
+
+    fn heard_from_customer(&mut self, at: OffsetDateTime) {
+        self.counters.unanswered_contacts = 0;
+        self.clock.first_unanswered_contact_at = None;
+        self.clock.last_customer_message_at = Some(at);
+    }
+
+    fn close(&mut self, status: Status, at: OffsetDateTime) {
+        self.status = status;
+        self.clock.closed_at = Some(at);
+    }
+
+    /// The case's id.
+    #[must_use]
+    pub fn id(&self) -> CaseId {
+        self.id
+    }
+
+    /// The customer.
+    #[must_use]
+    pub fn customer(&self) -> &CustomerRef {
+        &self.customer
+    }
+
+    /// The customer's desired outcome, in their words.
+    #[must_use]
+    pub fn outcome(&self) -> &str {
+        &self.outcome
+    }
+
+    /// Whether the customer confirmed their outcome.
+    #[must_use]
+    pub fn outcome_state(&self) -> OutcomeState {
+        self.outcome_state
+    }
+
+    /// The one accountable owner (I1).
+    #[must_use]
+    pub fn owner(&self) -> &Staff {
+        &self.owner
+    }
+
+    /// Everyone who owned the case before the current owner, in the order they first
+    /// handed it on, each once.
+    #[must_use]
+    pub fn previous_owners(&self) -> &[Staff] {
+        &self.previous_owners
+    }
+
+    /// Departments the case has been handed away from, in order, each once.
+    #[must_use]
+    pub fn departments_left(&self) -> &[Department] {
+        &self.departments_left
+    }
+
+    /// The note of the last transfer, or the reason of the last escalation.
+    #[must_use]
+    pub fn last_handoff_note(&self) -> Option<&str> {
+        self.last_handoff_note.as_deref()
+    }
+
+    /// Where the case stands.
+    #[must_use]
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// Whether the case is closed (resolved or not).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.status.is_closed()
+    }
+
+    /// A work item by id.
+    #[must_use]
+    pub fn work_item(&self, id: &WorkItemId) -> Option<&WorkItem> {
+        self.work.get(id)
+    }
+
+    /// All work items, open and closed, by id.
+    pub fn work_items(&self) -> impl Iterator<Item = &WorkItem> {
+        self.work.values()
+    }
+
+    /// The open work items, by id.
+    pub fn open_work(&self) -> impl Iterator<Item = &WorkItem> {
+        self.work.values().filter(|w| w.is_open())
+    }
+
+    /// How many work items are open.
+    #[must_use]
+    pub fn open_work_count(&self) -> usize {
+        self.open_work
+    }
+
+    /// The facts recorded on the case, by name (S3).
+    #[must_use]
+    pub fn facts(&self) -> &BTreeMap<String, Fact> {
+        &self.facts
+    }
+
+    /// Reachability per channel, as last recorded (S6).
+    #[must_use]
+    pub fn channels(&self) -> &BTreeMap<Channel, Reachability> {
+        &self.channels
+    }
+
+    /// Whether the customer can be reached on `channel`: `Some(false)` when recorded
+    /// unusable, `Some(true)` when recorded usable, `None` when nothing is recorded.
+    #[must_use]
+    pub fn reachable(&self, channel: Channel) -> Option<bool> {
+        self.channels.get(&channel).map(|r| r.reachable)
+    }
+
+    /// Incidents the case is linked to, in the order linked.
+    #[must_use]
+    pub fn incidents(&self) -> &[IncidentId] {
+        &self.incidents
+    }
+
+    /// Why the customer is to be asked for confirmation, while that request is pending.
+    #[must_use]
+    pub fn confirmation_requested(&self) -> Option<&str> {
+        self.confirmation_requested.as_deref()
+    }
+
+    /// The escalation level: 0 until the first escalation.
+    #[must_use]
+    pub fn escalation_level(&self) -> u32 {
+        self.escalation_level
+    }
+
+    /// Handoff, bounce and contact counters.
+    #[must_use]
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Moments that deadlines are measured from.
+    #[must_use]
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The number of events folded so far: the sequence number of the last one.
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Whether handing the case to `to` now would be a bounce: back to someone who had
+    /// it, or to a department it already left (S4).
+    #[must_use]
+    pub fn would_bounce(&self, to: &Staff) -> bool {
+        self.previous_owners.iter().any(|p| p.id == to.id)
+            || (to.department != self.owner.department && self.departments_left.contains(&to.department))
+    }
+}
+
+fn staff_only<'a>(by: &'a Actor, action: &'static str) -> Result<&'a Staff, Refusal> {
+    by.as_staff().ok_or_else(|| Refusal::StaffOnly { action, by: by.clone() })
+}
+
+fn non_empty(text: &str, field: &'static str) -> Result<(), Refusal> {
+    if text.trim().is_empty() {
+        Err(Refusal::EmptyText { field })
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,182 @@
+//! Commands: what someone asks to do to a case, before the rules decide.
+//!
+//! A command is an intent; [`Rules::decide`](crate::Rules::decide) turns it into
+//! [`Event`](crate::Event)s or refuses it. Commands are serde-serializable so a host can
+//! queue them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::actor::Staff;
+use crate::event::{Channel, Ending, EventKind, Visibility};
+use crate::id::{CustomerRef, Department, IncidentId, WorkItemId};
+
+/// What opening a case needs: who the customer is, what "solved" means to them in their
+/// own words, and who is accountable from the first moment (I1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Opening {
+    /// The customer, as the host knows them.
+    pub customer: CustomerRef,
+    /// The customer's desired outcome, in their own words.
+    pub outcome: String,
+    /// The first owner.
+    pub owner: Staff,
+}
+
+impl Opening {
+    /// An opening for `customer`, who wants `outcome`, owned by `owner`.
+    #[must_use]
+    pub fn new(customer: impl Into<CustomerRef>, outcome: impl Into<String>, owner: Staff) -> Self {
+        Self { customer: customer.into(), outcome: outcome.into(), owner }
+    }
+}
+
+/// Something someone asks to do to an open (or, for [`Command::Reopen`], closed) case.
+///
+/// Each variant becomes the [`EventKind`] of the same meaning.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Command {
+    /// Hand the case to a named receiver with a note (owner only).
+    Transfer {
+        /// The receiver.
+        to: Staff,
+        /// What the receiver needs to know.
+        note: String,
+    },
+    /// Hand the case up one escalation level (owner only).
+    Escalate {
+        /// The receiver.
+        to: Staff,
+        /// Why.
+        reason: String,
+    },
+    /// Open a department's piece of work.
+    OpenWork {
+        /// The host's id for it.
+        item: WorkItemId,
+        /// The department doing it.
+        department: Department,
+        /// What it is.
+        title: String,
+    },
+    /// Finish a piece of work. This never resolves the case.
+    CompleteWork {
+        /// Which piece.
+        item: WorkItemId,
+        /// What was done and what came of it.
+        note: String,
+    },
+    /// Abandon a piece of work.
+    DropWork {
+        /// Which piece.
+        item: WorkItemId,
+        /// Why.
+        reason: String,
+    },
+    /// Record a fact once, for everyone after (S3).
+    RecordFact {
+        /// What the fact is.
+        name: String,
+        /// Its value.
+        value: String,
+        /// Who may read it.
+        visibility: Visibility,
+    },
+    /// Record whether the customer can use a channel (S6).
+    RecordReachability {
+        /// The channel.
+        channel: Channel,
+        /// Whether the customer can use it.
+        reachable: bool,
+        /// Why.
+        note: String,
+    },
+    /// Add a note every department reads.
+    AddNote {
+        /// The note.
+        text: String,
+        /// Who may read it.
+        visibility: Visibility,
+    },
+    /// Contact the customer.
+    ContactCustomer {
+        /// How.
+        channel: Channel,
+        /// What is said or asked.
+        message: String,
+    },
+    /// Record what the customer said.
+    RecordReply {
+        /// How they got in touch.
+        channel: Channel,
+        /// What they said.
+        message: String,
+    },
+    /// Record the customer's confirmation that their outcome is met.
+    ConfirmOutcome {
+        /// Their words.
+        statement: String,
+    },
+    /// Record the customer saying their outcome is not met.
+    DisputeOutcome {
+        /// Their words.
+        statement: String,
+    },
+    /// Resolve the case (owner only; needs the customer's confirmation and no open work).
+    Resolve {
+        /// What solved it.
+        summary: String,
+    },
+    /// End the case without the customer's confirmation, honestly (I3).
+    CloseUnresolved {
+        /// Why.
+        ending: Ending,
+        /// The evidence.
+        evidence: String,
+    },
+    /// Reopen a closed case.
+    Reopen {
+        /// Why.
+        reason: String,
+    },
+    /// Link the case to a known incident.
+    LinkIncident {
+        /// The incident.
+        incident: IncidentId,
+    },
+    /// Flag that the customer is to be asked whether their outcome is met.
+    RequestConfirmation {
+        /// Why now.
+        reason: String,
+    },
+}
+
+impl Command {
+    /// The event this command proposes; `next_level` is the escalation level an
+    /// escalation would reach.
+    pub(crate) fn into_kind(self, next_level: u32) -> EventKind {
+        match self {
+            Self::Transfer { to, note } => EventKind::Transferred { to, note },
+            Self::Escalate { to, reason } => EventKind::Escalated { to, reason, level: next_level },
+            Self::OpenWork { item, department, title } => EventKind::WorkOpened { item, department, title },
+            Self::CompleteWork { item, note } => EventKind::WorkCompleted { item, note },
+            Self::DropWork { item, reason } => EventKind::WorkDropped { item, reason },
+            Self::RecordFact { name, value, visibility } => EventKind::FactRecorded { name, value, visibility },
+            Self::RecordReachability { channel, reachable, note } => {
+                EventKind::ReachabilityRecorded { channel, reachable, note }
+            }
+            Self::AddNote { text, visibility } => EventKind::NoteAdded { text, visibility },
+            Self::ContactCustomer { channel, message } => EventKind::CustomerContacted { channel, message },
+            Self::RecordReply { channel, message } => EventKind::CustomerReplied { channel, message },
+            Self::ConfirmOutcome { statement } => EventKind::OutcomeConfirmed { statement },
+            Self::DisputeOutcome { statement } => EventKind::OutcomeDisputed { statement },
+            Self::Resolve { summary } => EventKind::Resolved { summary },
+            Self::CloseUnresolved { ending, evidence } => EventKind::ClosedUnresolved { ending, evidence },
+            Self::Reopen { reason } => EventKind::Reopened { reason },
+            Self::LinkIncident { incident } => EventKind::IncidentLinked { incident },
+            Self::RequestConfirmation { reason } => EventKind::ConfirmationRequested { reason },
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! Errors: refusals of commands, broken logs, and undecodable input.
+//!
+//! Each error names the rule it enforces and carries the data a support engineer needs
+//! (sequence number, line, field). None of them is ever raised by a panic (I8).
+
+use time::OffsetDateTime;
+
+use crate::actor::{Actor, Staff};
+use crate::case::Status;
+use crate::event::{Channel, Event, SCHEMA_VERSION};
+use crate::id::{CaseId, Department, EventId, IncidentId, StaffId, WorkItemId};
+
+/// Why a command was refused. A refused command changes nothing.
+///
+/// The same rules are checked again when an event is folded, so a log that breaks one
+/// is reported as [`LogError::Broken`] carrying the refusal.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Only the current owner may do this (I1, S7).
+    #[error("only the owner, {owner}, may {action}; {by} asked")]
+    NotOwner {
+        /// What was attempted.
+        action: &'static str,
+        /// The current owner.
+        owner: Staff,
+        /// Who asked.
+        by: Actor,
+    },
+    /// Only a staff member may do this; the customer or the system may not act as staff.
+    #[error("only staff may {action}; {by} asked")]
+    StaffOnly {
+        /// What was attempted.
+        action: &'static str,
+        /// Who asked.
+        by: Actor,
+    },
+    /// A department may only finish or drop its own piece of work, unless it owns the case.
+    #[error("work item {item} belongs to {department}; {by} is neither in it nor the owner")]
+    NotYourDepartment {
+        /// The work item.
+        item: WorkItemId,
+        /// The department it belongs to.
+        department: Department,
+        /// Who asked.
+        by: Actor,
+    },
+    /// A staff member acted for a department the host says they do not belong to.
+    #[error("{staff} is not a member of {department}")]
+    NotAMember {
+        /// The staff member.
+        staff: StaffId,
+        /// The department they claimed to act for.
+        department: Department,
+    },
+    /// The outcome can be confirmed only by the customer, or by staff reporting what the
+    /// customer said; the system cannot confirm it for them (S2).
+    #[error("only the customer, or staff reporting the customer's words, can confirm the outcome; {by} tried")]
+    ConfirmationNotFromCustomer {
+        /// Who tried.
+        by: Actor,
+    },
+    /// The case is closed; only a reopen with a reason is accepted (I6).
+    #[error("the case is closed ({status}); only a reopen with a reason is accepted")]
+    CaseClosed {
+        /// How it was closed.
+        status: Status,
+    },
+    /// Only a closed case can be reopened.
+    #[error("the case is open; only a closed case can be reopened")]
+    NotClosed,
+    /// "Resolved" needs the customer's confirmation of their own outcome (I2, S1).
+    #[error("cannot resolve: the customer has not confirmed their outcome \"{outcome}\"")]
+    OutcomeUnmet {
+        /// The customer's desired outcome.
+        outcome: String,
+    },
+    /// The case cannot end while departments still have open work on it (I2).
+    #[error("cannot end the case: work still open: {}", join(items))]
+    WorkStillOpen {
+        /// The open work items.
+        items: Vec<WorkItemId>,
+    },
+    /// A text that carries the story (handoff note, reason, outcome) was empty (I1, S3).
+    #[error("the {field} must not be empty")]
+    EmptyText {
+        /// Which text.
+        field: &'static str,
+    },
+    /// A transfer or escalation must name someone other than the current owner.
+    #[error("{owner} already owns the case; name a different receiver")]
+    ReceiverIsOwner {
+        /// The current owner.
+        owner: Staff,
+    },
+    /// No work item has this id on the case.
+    #[error("no work item {item} on this case")]
+    UnknownWorkItem {
+        /// The id asked for.
+        item: WorkItemId,
+    },
+    /// The work item was already completed or dropped.
+    #[error("work item {item} is already closed")]
+    WorkItemClosed {
+        /// The work item.
+        item: WorkItemId,
+    },
+    /// A work item with this id already exists on the case.
+    #[error("work item {item} already exists on this case")]
+    DuplicateWorkItem {
+        /// The work item.
+        item: WorkItemId,
+    },
+    /// The command is dated before the case's last event; history does not go backwards.
+    #[error("the time {at} is before the case's last event at {last}")]
+    TimeBeforeLastEvent {
+        /// The command's time.
+        at: OffsetDateTime,
+        /// The last event's time.
+        last: OffsetDateTime,
+    },
+    /// The customer cannot use this channel (S6).
+    #[error("the customer cannot be reached by {channel}: {note}")]
+    ChannelUnreachable {
+        /// The channel.
+        channel: Channel,
+        /// Why, as recorded.
+        note: String,
+    },
+    /// Closing as unreachable needs contact attempts since the customer last answered (S2).
+    #[error("cannot close as unreachable: no contact attempt recorded since the customer last replied")]
+    NoContactAttempts,
+    /// A case cannot be a duplicate of itself.
+    #[error("a case cannot be closed as a duplicate of itself")]
+    DuplicateOfItself,
+    /// The case is already linked to this incident.
+    #[error("the case is already linked to incident {incident}")]
+    AlreadyLinked {
+        /// The incident.
+        incident: IncidentId,
+    },
+    /// An escalation event's level must be one above the case's current level.
+    #[error("escalation to level {found} where level {expected} was next")]
+    EscalationLevel {
+        /// The level that should have come next.
+        expected: u32,
+        /// The level the event claims.
+        found: u32,
+    },
+    /// A case is opened once; a second `opened` event is refused.
+    #[error("the case is already open; it is opened only once")]
+    AlreadyOpened,
+    /// A host-configured limit would be exceeded.
+    #[error("limit exceeded: {what} is capped at {max}, this would make it {actual}")]
+    LimitExceeded {
+        /// What is limited.
+        what: &'static str,
+        /// The configured cap.
+        max: usize,
+        /// What the command would lead to.
+        actual: usize,
+    },
+    /// A configured policy refused the command.
+    #[error("refused by policy {policy}: {reason}")]
+    Policy {
+        /// The policy's name.
+        policy: String,
+        /// The policy's explanation, with its numbers.
+        reason: String,
+    },
+}
+
+fn join(items: &[WorkItemId]) -> String {
+    items.iter().map(WorkItemId::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// Why a log cannot be folded into a case (I5, I6, I2). `seq` is the offending event's
+/// sequence number as written in the event.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError {
+    /// There are no events; a case starts with an `opened` event.
+    #[error("the log is empty; a case starts with an `opened` event")]
+    Empty,
+    /// The first event is not `opened`.
+    #[error("event {seq}: a log must start with `opened`, found `{kind}`")]
+    NotOpenedFirst {
+        /// The first event's sequence number.
+        seq: u64,
+        /// Its kind tag.
+        kind: &'static str,
+    },
+    /// Sequence numbers must run 1, 2, 3, … with no gap or repeat.
+    #[error("event {found}: sequence number {expected} was expected next")]
+    SequenceGap {
+        /// The number the log needed.
+        expected: u64,
+        /// The number the event carries.
+        found: u64,
+    },
+    /// An event of another case is in this case's log.
+    #[error("event {seq}: belongs to case {found}, not to case {expected}")]
+    ForeignCase {
+        /// The event's sequence number.
+        seq: u64,
+        /// This log's case.
+        expected: CaseId,
+        /// The case the event names.
+        found: CaseId,
+    },
+    /// Time went backwards between two events.
+    #[error("event {seq}: time {at} is before the previous event's {previous}")]
+    TimeWentBackwards {
+        /// The event's sequence number.
+        seq: u64,
+        /// Its time.
+        at: OffsetDateTime,
+        /// The previous event's time.
+        previous: OffsetDateTime,
+    },
+    /// Two events share an id.
+    #[error("event {seq}: id {id} was already used by event {first}")]
+    DuplicateEventId {
+        /// The later event's sequence number.
+        seq: u64,
+        /// The shared id.
+        id: EventId,
+        /// The earlier event's sequence number.
+        first: u64,
+    },
+    /// The event was written with a schema version this fold does not read; decode it
+    /// through [`decode_log`](crate::decode_log), which upgrades older versions.
+    #[error("event {seq}: schema version {schema} is not {}", SCHEMA_VERSION)]
+    UnsupportedSchema {
+        /// The event's sequence number.
+        seq: u64,
+        /// The schema version it carries.
+        schema: u32,
+    },
+    /// The event breaks one of the case's rules (for instance `resolved` without the
+    /// customer's confirmation, or anything but `reopened` after closure).
+    #[error("event {seq} breaks a rule: {refusal}")]
+    Broken {
+        /// The event's sequence number.
+        seq: u64,
+        /// The rule it breaks.
+        refusal: Refusal,
+    },
+}
+
+impl LogError {
+    /// The sequence number of the offending event, when there is one.
+    #[must_use]
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            Self::Empty => None,
+            Self::SequenceGap { found, .. } => Some(*found),
+            Self::NotOpenedFirst { seq, .. }
+            | Self::ForeignCase { seq, .. }
+            | Self::TimeWentBackwards { seq, .. }
+            | Self::DuplicateEventId { seq, .. }
+            | Self::UnsupportedSchema { seq, .. }
+            | Self::Broken { seq, .. } => Some(*seq),
+        }
+    }
+}
+
+/// Why text could not be read as events. `line` counts from 1 (a single event is line 1).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The JSON stops in the middle (a torn or truncated write).
+    #[error("line {line}: the JSON ends early (truncated?)")]
+    Truncated {
+        /// The line.
+        line: usize,
+    },
+    /// The text is not JSON.
+    #[error("line {line}, column {column}: not valid JSON: {message}")]
+    Syntax {
+        /// The line.
+        line: usize,
+        /// The column within that line.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// Valid JSON, but not an event (missing field, unknown event kind, wrong type).
+    #[error("line {line}: not an event: {message}")]
+    NotAnEvent {
+        /// The line.
+        line: usize,
+        /// What is wrong, as the parser said.
+        message: String,
+    },
+    /// An event written with a schema version this crate cannot read.
+    #[error("line {line}: schema version {found} is not supported (this crate reads up to {supported})")]
+    UnsupportedSchema {
+        /// The line.
+        line: usize,
+        /// The version found.
+        found: u32,
+        /// The newest version this crate reads.
+        supported: u32,
+    },
+}
+
+impl DecodeError {
+    /// The line (from 1) the error is on.
+    #[must_use]
+    pub fn line(&self) -> usize {
+        match self {
+            Self::Truncated { line }
+            | Self::Syntax { line, .. }
+            | Self::NotAnEvent { line, .. }
+            | Self::UnsupportedSchema { line, .. } => *line,
+        }
+    }
+}
+
+/// Any error this crate returns, for hosts that want a single type behind `?`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A command was refused.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// A log is broken.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// Input could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// Reads one event from `text`, which is line `line` of its source.
+pub(crate) fn decode_event(text: &str, line: usize) -> Result<Event, DecodeError> {
+    #[derive(serde::Deserialize)]
+    struct SchemaOnly {
+        schema: u32,
+    }
+    let line = line.max(1);
+    match serde_json::from_str::<Event>(text) {
+        Ok(event) if event.schema == SCHEMA_VERSION => Ok(event),
+        Ok(event) => Err(DecodeError::UnsupportedSchema { line, found: event.schema, supported: SCHEMA_VERSION }),
+        Err(err) => {
+            // A newer writer may have added kinds or fields; say so rather than report
+            // a confusing "unknown variant".
+            if let Ok(SchemaOnly { schema }) = serde_json::from_str::<SchemaOnly>(text) {
+                if schema != SCHEMA_VERSION {
+                    return Err(DecodeError::UnsupportedSchema { line, found: schema, supported: SCHEMA_VERSION });
+                }
+            }
+            Err(classify(&err, line))
+        }
+    }
+}
+
+fn classify(err: &serde_json::Error, line: usize) -> DecodeError {
+    use serde_json::error::Category;
+    match err.classify() {
+        Category::Eof => DecodeError::Truncated { line },
+        Category::Syntax | Category::Io => {
+            DecodeError::Syntax { line, column: err.column(), message: strip_position(err) }
+        }
+        Category::Data => DecodeError::NotAnEvent { line, message: strip_position(err) },
+    }
+}
+
+/// serde_json appends " at line 1 column 7"; our own line numbering replaces it.
+fn strip_position(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text.get(..i).unwrap_or(&text).to_owned(),
+        None => text,
+    }
+}
+
+/// Reads a JSON Lines log: one event per line, blank lines ignored.
+///
+/// This only decodes; fold the result with [`Case::replay`](crate::Case::replay) to check
+/// the log's integrity.
+///
+/// # Errors
+///
+/// The first line that is not an event, with its line number.
+///
+/// # Example
+///
+/// ```
+/// use caseledger::{decode_log, DecodeError};
+///
+/// let err = decode_log("\n{\"schema\":1,").unwrap_err();
+/// assert_eq!(err, DecodeError::Truncated { line: 2 });
+/// ```
+pub fn decode_log(text: &str) -> Result<Vec<Event>, DecodeError> {
+    let mut events = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        events.push(decode_event(line, i + 1)?);
+    }
+    Ok(events)
+}
+
+/// Writes events as JSON Lines: one event per line, each line ending in `\n`.
+///
+/// # Errors
+///
+/// Passes on `serde_json`'s error; these plain data types do not fail in practice.
+pub fn encode_log<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<String, serde_json::Error> {
+    let mut out = String::new();
+    for event in events {
+        out.push_str(&serde_json::to_string(event)?);
+        out.push('\n');
+    }
+    Ok(out)
+}

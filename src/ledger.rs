@@ -1,0 +1,130 @@
+//! The ledger: one case's log and its folded state, kept together in memory.
+//!
+//! For hosts that keep a case in memory (tests, small tools, a request handler that has
+//! just loaded the log), [`Ledger::execute`] is the whole cycle: decide, fold, append.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::actor::Actor;
+use crate::case::Case;
+use crate::command::{Command, Opening};
+use crate::error::{Error, LogError};
+use crate::event::Event;
+use crate::id::CaseId;
+use crate::rules::Rules;
+use crate::timeline::Timeline;
+
+/// A case together with the log it was folded from.
+///
+/// The log only grows, and only through [`Ledger::execute`] or [`Ledger::append`], which
+/// fold each event first: the case is always the fold of the log.
+///
+/// # Example
+///
+/// ```
+/// use caseledger::{Actor, Command, Ledger, Opening, Refusal, Rules, Staff, Error};
+/// use time::macros::datetime;
+///
+/// let t = datetime!(2026-11-23 09:00 UTC);
+/// let rules = Rules::default();
+/// let ana = Staff::new("ana", "software");
+/// let mut ledger = Ledger::open(&rules, caseledger::CaseId::new_v7(t, [1; 10]),
+///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+///
+/// let err = ledger.execute(&rules, Command::Resolve { summary: "done".into() }, &ana.into(), t);
+/// assert!(matches!(err, Err(Error::Refused(Refusal::OutcomeUnmet { .. }))));
+/// assert_eq!(ledger.events().len(), 1, "a refused command changes nothing");
+/// # Ok::<(), caseledger::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Ledger {
+    case: Case,
+    events: Vec<Event>,
+}
+
+impl Ledger {
+    /// Opens a new case.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Refused`] when [`Rules::open`] refuses the opening.
+    pub fn open(rules: &Rules, id: CaseId, opening: Opening, by: &Actor, at: OffsetDateTime) -> Result<Self, Error> {
+        let opened = rules.open(id, opening, by, at)?;
+        let case = Case::from_opened(&opened)?;
+        Ok(Self { case, events: vec![opened] })
+    }
+
+    /// Rebuilds a ledger from a stored log, checking it (see [`Case::replay`]).
+    ///
+    /// # Errors
+    ///
+    /// The first [`LogError`] in the log.
+    pub fn from_events(events: Vec<Event>) -> Result<Self, LogError> {
+        let case = Case::replay(&events)?;
+        Ok(Self { case, events })
+    }
+
+    /// Decides `command` under `rules`, folds the resulting events and appends them.
+    /// Returns the new events, for the host to store.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Refused`] with the broken rule; the ledger is then unchanged.
+    pub fn execute(
+        &mut self,
+        rules: &Rules,
+        command: Command,
+        by: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<&[Event], Error> {
+        let events = rules.decide(&self.case, command, by, at)?;
+        let start = self.events.len();
+        self.append(events)?;
+        Ok(self.events.get(start..).unwrap_or_default())
+    }
+
+    /// Folds and appends events decided elsewhere (another process, a store).
+    ///
+    /// # Errors
+    ///
+    /// The first [`LogError`]; events before it stay applied and appended, the
+    /// offending one and those after it do not.
+    pub fn append(&mut self, events: impl IntoIterator<Item = Event>) -> Result<(), LogError> {
+        for event in events {
+            self.case.apply(&event)?;
+            self.events.push(event);
+        }
+        Ok(())
+    }
+
+    /// The folded case.
+    #[must_use]
+    pub fn case(&self) -> &Case {
+        &self.case
+    }
+
+    /// The log, in order.
+    #[must_use]
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The staff timeline of the whole log.
+    #[must_use]
+    pub fn timeline(&self) -> Timeline {
+        Timeline::staff(&self.events)
+    }
+
+    /// The customer's timeline of the whole log.
+    #[must_use]
+    pub fn customer_timeline(&self) -> Timeline {
+        Timeline::customer(&self.events)
+    }
+
+    /// Gives up the log (for instance to store it).
+    #[must_use]
+    pub fn into_events(self) -> Vec<Event> {
+        self.events
+    }
+}

@@ -1,0 +1,91 @@
+//! One customer's problem as an append-only event log, with the rules customer service
+//! keeps breaking made impossible or visible.
+//!
+//! A *case* is the fold of its log of departmental actions. The fold keeps:
+//!
+//! - **one accountable owner** at every moment; transfers name a receiver and carry a
+//!   handoff note (I1);
+//! - **no "resolved" while the customer's own outcome is unmet**, however many
+//!   departmental work items are done (I2); other endings are honest and distinct (I3);
+//! - **one timeline** every department reads (I4).
+//!
+//! ```
+//! use caseledger::{Actor, CaseId, Command, Error, Ledger, Opening, Refusal, Rules, Staff};
+//! use time::macros::datetime;
+//!
+//! let rules = Rules::default();
+//! let ana = Staff::new("ana", "software");
+//! let t = datetime!(2026-11-23 09:00 UTC);
+//! let mut ledger = Ledger::open(
+//!     &rules,
+//!     CaseId::new_v7(t, [42; 10]),
+//!     Opening::new("cust-1042", "my laptop works", ana.clone()),
+//!     &Actor::Customer,
+//!     t,
+//! )?;
+//!
+//! // Software finishes its piece of work...
+//! let owner = Actor::Staff(ana.clone());
+//! ledger.execute(&rules, Command::OpenWork {
+//!     item: "SW-1".into(), department: "software".into(), title: "update the BIOS".into(),
+//! }, &owner, t)?;
+//! ledger.execute(&rules, Command::CompleteWork {
+//!     item: "SW-1".into(), note: "BIOS updated to 1.9".into(),
+//! }, &owner, t)?;
+//!
+//! // ...but that does not solve the customer's problem.
+//! let resolve = Command::Resolve { summary: "BIOS updated".into() };
+//! let refused = ledger.execute(&rules, resolve.clone(), &owner, t);
+//! assert!(matches!(refused, Err(Error::Refused(Refusal::OutcomeUnmet { .. }))));
+//!
+//! // Only the customer's confirmation does.
+//! ledger.execute(&rules, Command::ConfirmOutcome { statement: "it boots again".into() }, &Actor::Customer, t)?;
+//! ledger.execute(&rules, resolve, &owner, t)?;
+//! assert!(ledger.case().is_closed());
+//! println!("{}", ledger.timeline());
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! # The pieces
+//!
+//! - [`Event`] / [`EventKind`]: what happened, with a stable, versioned JSON shape.
+//! - [`Rules::decide`]: command → events, or a [`Refusal`] naming the broken rule.
+//! - [`Case::apply`] / [`Case::replay`]: the pure fold, which re-checks every rule and
+//!   reports a broken log as a [`LogError`].
+//! - [`Timeline`]: the unified history as text, JSON or a Mermaid diagram.
+//! - [`HandoffBrief`]: what a receiver reads instead of asking the customer again.
+//! - [`Ledger`]: a case and its log in memory, for the whole cycle in one call.
+//! - [`Policy`]: a host's own service rules, consulted by `decide`.
+//!
+//! # Time, randomness and purity
+//!
+//! Nothing here reads a clock or a random source: times are arguments, and event ids
+//! are derived from the event itself (see [`EventId`]). Replaying a log always yields
+//! the same case (I7).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod actor;
+mod brief;
+mod case;
+mod command;
+mod error;
+mod event;
+mod id;
+mod ledger;
+mod policy;
+mod rules;
+mod timeline;
+
+pub use actor::{Actor, Staff};
+pub use brief::HandoffBrief;
+pub use case::{Case, Clock, Counters, Fact, OutcomeState, Reachability, Status, WorkItem, WorkState};
+pub use command::{Command, Opening};
+pub use error::{decode_log, encode_log, DecodeError, Error, LogError, Refusal};
+pub use event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
+pub use id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
+pub use ledger::Ledger;
+pub use policy::{Policy, Proposal};
+pub use rules::{Directory, Limits, Rules};
+pub use timeline::{Entry, Timeline, View};

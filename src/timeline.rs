@@ -1,0 +1,346 @@
+//! The unified timeline: one projection of the log that every department reads (I4).
+//!
+//! Every event appears exactly once, in log order, with who did it, their department,
+//! when, and a plain sentence. The [`View::Customer`] view leaves out internal entries
+//! and never shows a handoff note or escalation reason. A department filter exists for
+//! reading; there are no department-private entries.
+//!
+//! Renders as plain text ([`Display`](std::fmt::Display)), JSON ([`Timeline::to_json`])
+//! and a Mermaid sequence diagram with one lane per department ([`Timeline::to_mermaid`]).
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+
+use serde::{Deserialize, Serialize};
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+use crate::actor::{Actor, Staff};
+use crate::event::{Event, EventKind, Visibility};
+use crate::id::{Department, WorkItemId};
+
+/// Who a timeline is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum View {
+    /// Every department's staff: every event.
+    Staff,
+    /// The customer: customer-visible events only, in customer-safe words.
+    Customer,
+}
+
+/// One line of the timeline: one event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Entry {
+    /// The event's sequence number.
+    pub seq: u64,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who.
+    pub by: Actor,
+    /// The department of who did it, if staff.
+    pub department: Option<Department>,
+    /// Another department the event concerns (a handoff's receiver, a work item's owner).
+    pub concerns: Option<Department>,
+    /// The event kind's tag (`"transferred"`, …).
+    pub kind: String,
+    /// Who may read the underlying event.
+    pub visibility: Visibility,
+    /// What happened, in one plain sentence.
+    pub sentence: String,
+}
+
+impl Entry {
+    /// Whether `department` did this or is concerned by it.
+    #[must_use]
+    pub fn involves(&self, department: &Department) -> bool {
+        self.department.as_ref() == Some(department) || self.concerns.as_ref() == Some(department)
+    }
+}
+
+/// A rendered history of one case for one audience.
+///
+/// # Example
+///
+/// ```
+/// use caseledger::{Actor, Command, Ledger, Opening, Rules, Staff, Timeline, Visibility};
+/// use time::macros::datetime;
+///
+/// let t = datetime!(2026-11-23 09:00 UTC);
+/// let rules = Rules::default();
+/// let ana = Staff::new("ana", "software");
+/// let mut ledger = Ledger::open(&rules, caseledger::CaseId::new_v7(t, [5; 10]),
+///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+/// let note = Command::AddNote { text: "suspect the BIOS".into(), visibility: Visibility::Internal };
+/// ledger.execute(&rules, note, &ana.into(), t)?;
+///
+/// let staff = Timeline::staff(ledger.events());
+/// let customer = Timeline::customer(ledger.events());
+/// assert_eq!(staff.entries().len(), 2);
+/// assert_eq!(customer.entries().len(), 1, "the internal note is not shown to the customer");
+/// assert!(staff.to_string().contains("suspect the BIOS"));
+/// # Ok::<(), caseledger::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeline {
+    view: View,
+    entries: Vec<Entry>,
+}
+
+impl Timeline {
+    /// The staff timeline: every event once, in the order given.
+    #[must_use]
+    pub fn staff<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
+        Self::build(View::Staff, events)
+    }
+
+    /// The customer's timeline: no internal notes or facts, no staff coordination, and
+    /// handoffs without their notes.
+    #[must_use]
+    pub fn customer<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
+        Self::build(View::Customer, events)
+    }
+
+    /// The timeline of `events` for `view`.
+    #[must_use]
+    pub fn build<'a>(view: View, events: impl IntoIterator<Item = &'a Event>) -> Self {
+        let mut work_departments: BTreeMap<&WorkItemId, &Department> = BTreeMap::new();
+        let mut entries = Vec::new();
+        for event in events {
+            let visibility = event.what.visibility();
+            if view == View::Customer && visibility == Visibility::Internal {
+                continue;
+            }
+            let concerns = match &event.what {
+                EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } => Some(to.department.clone()),
+                EventKind::WorkOpened { item, department, .. } => {
+                    work_departments.insert(item, department);
+                    Some(department.clone())
+                }
+                EventKind::WorkCompleted { item, .. } | EventKind::WorkDropped { item, .. } => {
+                    work_departments.get(item).map(|d| (*d).clone())
+                }
+                _ => None,
+            };
+            let sentence = match view {
+                View::Staff => staff_sentence(&event.by, &event.what),
+                View::Customer => customer_sentence(&event.what),
+            };
+            entries.push(Entry {
+                seq: event.seq,
+                at: event.at,
+                by: event.by.clone(),
+                department: event.by.department().cloned(),
+                concerns,
+                kind: event.what.tag().to_owned(),
+                visibility,
+                sentence,
+            });
+        }
+        Self { view, entries }
+    }
+
+    /// Who this timeline is for.
+    #[must_use]
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    /// The entries, in log order.
+    #[must_use]
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The entries a department did or is concerned by, for reading. Every department
+    /// can read every entry; this only narrows what is shown.
+    pub fn for_department<'a>(&'a self, department: &'a Department) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.entries.iter().filter(move |e| e.involves(department))
+    }
+
+    /// The timeline as a JSON document: `{"view": "staff", "entries": [...]}`.
+    ///
+    /// # Errors
+    ///
+    /// Passes on `serde_json`'s error; these plain data types do not fail in practice.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self)
+    }
+
+    /// A Mermaid sequence diagram: one lane for the customer, one per department in order
+    /// of appearance, one for the system; handoffs and contacts as arrows, everything
+    /// else as notes over the lane of who did it.
+    #[must_use]
+    pub fn to_mermaid(&self) -> String {
+        let mut lanes: Vec<String> = vec!["Customer".to_owned()];
+        let lane_of = |actor: &Actor| match actor {
+            Actor::Customer => "Customer".to_owned(),
+            Actor::Staff(s) => s.department.to_string(),
+            Actor::System => "System".to_owned(),
+        };
+        for e in &self.entries {
+            for lane in std::iter::once(lane_of(&e.by)).chain(e.concerns.iter().map(ToString::to_string)) {
+                if !lanes.contains(&lane) {
+                    lanes.push(lane);
+                }
+            }
+        }
+        let index = |lane: &str| lanes.iter().position(|l| l == lane).unwrap_or(0);
+        let mut out = String::from("sequenceDiagram\n");
+        for (i, lane) in lanes.iter().enumerate() {
+            let _ = writeln!(out, "    participant L{i} as {}", mermaid_text(lane));
+        }
+        for e in &self.entries {
+            let from = index(&lane_of(&e.by));
+            let text = mermaid_text(&format!("#{} {}", e.seq, e.sentence));
+            let target = match e.kind.as_str() {
+                "transferred" | "escalated" => e.concerns.as_ref().map(|d| index(d.as_str())),
+                "customer_contacted" => Some(0),
+                _ => None,
+            };
+            match target {
+                Some(to) if to != from => {
+                    let _ = writeln!(out, "    L{from}->>L{to}: {text}");
+                }
+                _ => {
+                    let _ = writeln!(out, "    Note over L{from}: {text}");
+                }
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for Timeline {
+    /// One line per entry: `#3  2026-11-23 09:40  bo (hardware)  sentence`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.entries {
+            writeln!(f, "#{:<3} {}  {:<24} {}", e.seq, short_time(e.at), e.by.to_string(), e.sentence)?;
+        }
+        Ok(())
+    }
+}
+
+const SHORT: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day] [hour]:[minute]");
+
+pub(crate) fn short_time(at: OffsetDateTime) -> String {
+    at.format(SHORT).unwrap_or_else(|_| at.to_string())
+}
+
+/// Mermaid treats `;`, `#` and line breaks specially; long texts make unreadable arrows.
+fn mermaid_text(text: &str) -> String {
+    let mut clean: String = text
+        .chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => ' ',
+            ';' => ',',
+            '#' => '№',
+            '<' | '>' | '{' | '}' | '"' | '`' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    if clean.chars().count() > 80 {
+        clean = clean.chars().take(79).collect();
+        clean.push('…');
+    }
+    clean
+}
+
+fn staff_sentence(by: &Actor, what: &EventKind) -> String {
+    match what {
+        EventKind::Opened { customer, outcome, owner } => {
+            format!("{by} opened the case for customer {customer}, who wants: \"{outcome}\"; owner {owner}")
+        }
+        EventKind::Transferred { to, note } => format!("{by} handed the case to {to}: \"{note}\""),
+        EventKind::Escalated { to, reason, level } => {
+            format!("{by} escalated the case to {to} (level {level}): \"{reason}\"")
+        }
+        EventKind::WorkOpened { item, department, title } => {
+            format!("{by} opened work {item} for {department}: \"{title}\"")
+        }
+        EventKind::WorkCompleted { item, note } => format!("{by} completed work {item}: \"{note}\""),
+        EventKind::WorkDropped { item, reason } => format!("{by} dropped work {item}: \"{reason}\""),
+        EventKind::FactRecorded { name, value, visibility } => {
+            format!("{by} recorded {} fact {name} = \"{value}\"", audience(*visibility))
+        }
+        EventKind::ReachabilityRecorded { channel, reachable: true, .. } => {
+            format!("{by} recorded that the customer can be reached by {channel}")
+        }
+        EventKind::ReachabilityRecorded { channel, reachable: false, note } => {
+            format!("{by} recorded that the customer cannot be reached by {channel}: \"{note}\"")
+        }
+        EventKind::NoteAdded { text, visibility } => format!("{by} wrote {} note: \"{text}\"", audience(*visibility)),
+        EventKind::CustomerContacted { channel, message } => {
+            format!("{by} contacted the customer by {channel}: \"{message}\"")
+        }
+        EventKind::CustomerReplied { channel, message } => reply_sentence(by, *channel, message),
+        EventKind::OutcomeConfirmed { statement } => {
+            format!("{} confirmed the outcome is met: \"{statement}\"", voice(by))
+        }
+        EventKind::OutcomeDisputed { statement } => {
+            format!("{} said the outcome is not met: \"{statement}\"", voice(by))
+        }
+        EventKind::Resolved { summary } => format!("{by} resolved the case: \"{summary}\""),
+        EventKind::ClosedUnresolved { ending, evidence } => {
+            format!("{by} closed the case unresolved ({ending}): \"{evidence}\"")
+        }
+        EventKind::Reopened { reason } => format!("{by} reopened the case: \"{reason}\""),
+        EventKind::IncidentLinked { incident } => format!("{by} linked the case to incident {incident}"),
+        EventKind::ConfirmationRequested { reason } => {
+            format!("{by} asked for the customer's confirmation: \"{reason}\"")
+        }
+    }
+}
+
+/// Customer-visible kinds only; handoff notes and escalation reasons are internal.
+fn customer_sentence(what: &EventKind) -> String {
+    let with = |s: &Staff| format!("the {} team", s.department);
+    match what {
+        EventKind::Opened { outcome, .. } => format!("Your case was opened: \"{outcome}\""),
+        EventKind::Transferred { to, .. } => format!("Your case is now with {}", with(to)),
+        EventKind::Escalated { to, .. } => format!("Your case was escalated to {}", with(to)),
+        EventKind::FactRecorded { name, value, .. } => format!("Recorded {name}: \"{value}\""),
+        EventKind::ReachabilityRecorded { channel, reachable, .. } => {
+            let can = if *reachable { "can" } else { "cannot" };
+            format!("Noted that you {can} be reached by {channel}")
+        }
+        EventKind::NoteAdded { text, .. } => format!("Note: \"{text}\""),
+        EventKind::CustomerContacted { channel, message } => format!("We wrote to you by {channel}: \"{message}\""),
+        EventKind::CustomerReplied { channel, message } => format!("You wrote by {channel}: \"{message}\""),
+        EventKind::OutcomeConfirmed { statement } => format!("You confirmed it is solved: \"{statement}\""),
+        EventKind::OutcomeDisputed { statement } => format!("You told us it is not solved: \"{statement}\""),
+        EventKind::Resolved { summary } => format!("Your case was resolved: \"{summary}\""),
+        EventKind::ClosedUnresolved { ending, .. } => {
+            format!("Your case was closed without a confirmed solution ({ending})")
+        }
+        EventKind::Reopened { reason } => format!("Your case was reopened: \"{reason}\""),
+        EventKind::IncidentLinked { incident } => format!("Your case is linked to the known incident {incident}"),
+        // Internal kinds never reach this function; keep a neutral sentence regardless.
+        other => format!("Update on your case ({})", other.tag()),
+    }
+}
+
+fn audience(visibility: Visibility) -> &'static str {
+    match visibility {
+        Visibility::Internal => "an internal",
+        Visibility::Customer => "a customer-visible",
+    }
+}
+
+fn voice(by: &Actor) -> String {
+    match by {
+        Actor::Customer => "the customer".to_owned(),
+        other => format!("{other}, reporting the customer's words,"),
+    }
+}
+
+fn reply_sentence(by: &Actor, channel: crate::event::Channel, message: &str) -> String {
+    match by {
+        Actor::Customer => format!("the customer wrote by {channel}: \"{message}\""),
+        other => format!("{other} recorded the customer's reply by {channel}: \"{message}\""),
+    }
+}
