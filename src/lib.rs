@@ -89,3 +89,8 @@ pub use ledger::Ledger;
 pub use policy::{Policy, Proposal};
 pub use rules::{Directory, Limits, Rules};
 pub use timeline::{Entry, Timeline, View};
+
+/// The README's examples are compiled and run as doc tests, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -108,14 +108,16 @@ impl Timeline {
     #[must_use]
     pub fn build<'a>(view: View, events: impl IntoIterator<Item = &'a Event>) -> Self {
         let mut work_departments: BTreeMap<&WorkItemId, &Department> = BTreeMap::new();
+        let mut owner_department: Option<&Department> = None;
         let mut entries = Vec::new();
         for event in events {
-            let visibility = event.what.visibility();
-            if view == View::Customer && visibility == Visibility::Internal {
-                continue;
-            }
             let concerns = match &event.what {
-                EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } => Some(to.department.clone()),
+                EventKind::Opened { owner: to, .. }
+                | EventKind::Transferred { to, .. }
+                | EventKind::Escalated { to, .. } => {
+                    owner_department = Some(&to.department);
+                    Some(to.department.clone())
+                }
                 EventKind::WorkOpened { item, department, .. } => {
                     work_departments.insert(item, department);
                     Some(department.clone())
@@ -123,8 +125,14 @@ impl Timeline {
                 EventKind::WorkCompleted { item, .. } | EventKind::WorkDropped { item, .. } => {
                     work_departments.get(item).map(|d| (*d).clone())
                 }
+                // What the customer says is addressed to whoever owns the case.
+                _ if event.by == Actor::Customer => owner_department.cloned(),
                 _ => None,
             };
+            let visibility = event.what.visibility();
+            if view == View::Customer && visibility == Visibility::Internal {
+                continue;
+            }
             let sentence = match view {
                 View::Staff => staff_sentence(&event.by, &event.what),
                 View::Customer => customer_sentence(&event.what),
@@ -195,10 +203,12 @@ impl Timeline {
         }
         for e in &self.entries {
             let from = index(&lane_of(&e.by));
-            let text = mermaid_text(&format!("#{} {}", e.seq, e.sentence));
+            let text = mermaid_text(&format!("{}. {}", e.seq, e.sentence));
             let target = match e.kind.as_str() {
-                "transferred" | "escalated" => e.concerns.as_ref().map(|d| index(d.as_str())),
                 "customer_contacted" => Some(0),
+                "opened" => None,
+                "transferred" | "escalated" => e.concerns.as_ref().map(|d| index(d.as_str())),
+                _ if e.by == Actor::Customer => e.concerns.as_ref().map(|d| index(d.as_str())),
                 _ => None,
             };
             match target {
@@ -215,10 +225,10 @@ impl Timeline {
 }
 
 impl fmt::Display for Timeline {
-    /// One line per entry: `#3  2026-11-23 09:40  bo (hardware)  sentence`.
+    /// One line per entry: `#3   2026-11-23 09:40  bo (hardware) opened work …`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for e in &self.entries {
-            writeln!(f, "#{:<3} {}  {:<24} {}", e.seq, short_time(e.at), e.by.to_string(), e.sentence)?;
+            writeln!(f, "#{:<3} {}  {}", e.seq, short_time(e.at), e.sentence)?;
         }
         Ok(())
     }
@@ -237,7 +247,7 @@ fn mermaid_text(text: &str) -> String {
         .map(|c| match c {
             '\n' | '\r' | '\t' => ' ',
             ';' => ',',
-            '#' => '№',
+            '#' => ' ',
             '<' | '>' | '{' | '}' | '"' | '`' => '\'',
             c if c.is_control() => ' ',
             c => c,
@@ -253,7 +263,7 @@ fn mermaid_text(text: &str) -> String {
 fn staff_sentence(by: &Actor, what: &EventKind) -> String {
     match what {
         EventKind::Opened { customer, outcome, owner } => {
-            format!("{by} opened the case for customer {customer}, who wants: \"{outcome}\"; owner {owner}")
+            format!("case opened by {by} for customer {customer}, who wants \"{outcome}\"; owner {owner}")
         }
         EventKind::Transferred { to, note } => format!("{by} handed the case to {to}: \"{note}\""),
         EventKind::Escalated { to, reason, level } => {

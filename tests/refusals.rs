@@ -1,0 +1,177 @@
+//! Every refusal `decide` can give, each provoked once; a refused command changes nothing
+//! (`Desk::refused` checks the ledger is unchanged).
+
+mod common;
+
+use caseledger::{Actor, CaseId, Channel, Department, Directory, Ending, Limits, Refusal, Rules, StaffId};
+use common::{cmd, staff, Desk, T0};
+use time::Duration;
+
+fn desk() -> (Desk, caseledger::Staff) {
+    let ana = staff("ana", "support");
+    (Desk::open("my laptop works", &ana), ana)
+}
+
+#[test]
+fn the_customer_cannot_act_as_staff() {
+    let (mut desk, _) = desk();
+    let refusal = desk.refused(Actor::Customer, cmd::open_work("X-1", "support", "fix it myself"));
+    assert_eq!(refusal, Refusal::StaffOnly { action: "open work", by: Actor::Customer });
+    let refusal = desk.refused(Actor::Customer, cmd::contact(Channel::Email, "hello me"));
+    assert_eq!(refusal, Refusal::StaffOnly { action: "contact the customer", by: Actor::Customer });
+    let refusal = desk.refused(Actor::Customer, cmd::internal_note("secret"));
+    assert_eq!(refusal, Refusal::StaffOnly { action: "write an internal note", by: Actor::Customer });
+    let refusal = desk.refused(Actor::Customer, cmd::internal_fact("score", "1"));
+    assert_eq!(refusal, Refusal::StaffOnly { action: "record an internal fact", by: Actor::Customer });
+    let refusal = desk.refused(Actor::Customer, cmd::link("OUTAGE-1"));
+    assert!(matches!(refusal, Refusal::StaffOnly { action: "link an incident", .. }));
+}
+
+#[test]
+fn only_the_owner_resolves() {
+    let (mut desk, _) = desk();
+    desk.ok(Actor::Customer, cmd::confirm("works"));
+    let bo = staff("bo", "hardware");
+    let refusal = desk.refused(bo.clone(), cmd::resolve("done"));
+    assert_eq!(
+        refusal,
+        Refusal::NotOwner { action: "resolve the case", owner: staff("ana", "support"), by: bo.into() }
+    );
+    let same_person_other_department = staff("ana", "billing");
+    assert!(matches!(desk.refused(same_person_other_department, cmd::resolve("done")), Refusal::NotOwner { .. }));
+}
+
+#[test]
+fn work_still_open_blocks_resolution_even_after_confirmation() {
+    let (mut desk, ana) = desk();
+    desk.ok(ana.clone(), cmd::open_work("A", "support", "one"));
+    desk.ok(ana.clone(), cmd::open_work("B", "support", "two"));
+    desk.ok(Actor::Customer, cmd::confirm("works"));
+    let refusal = desk.refused(ana.clone(), cmd::resolve("done"));
+    assert_eq!(refusal, Refusal::WorkStillOpen { items: vec!["A".into(), "B".into()] });
+    let refusal = desk.refused(ana.clone(), cmd::close(Ending::Withdrawn, "customer left"));
+    assert!(matches!(refusal, Refusal::WorkStillOpen { .. }), "no ending while work is open");
+}
+
+#[test]
+fn work_items_must_exist_be_open_and_be_unique() {
+    let (mut desk, ana) = desk();
+    assert_eq!(
+        desk.refused(ana.clone(), cmd::complete("NOPE", "done")),
+        Refusal::UnknownWorkItem { item: "NOPE".into() }
+    );
+    desk.ok(ana.clone(), cmd::open_work("A", "support", "one"));
+    assert_eq!(
+        desk.refused(ana.clone(), cmd::open_work("A", "support", "again")),
+        Refusal::DuplicateWorkItem { item: "A".into() }
+    );
+    desk.ok(ana.clone(), cmd::drop_work("A", "not needed"));
+    assert_eq!(desk.refused(ana.clone(), cmd::complete("A", "done")), Refusal::WorkItemClosed { item: "A".into() });
+}
+
+#[test]
+fn a_department_opens_work_only_for_itself_unless_it_owns_the_case() {
+    let (mut desk, ana) = desk();
+    let bo = staff("bo", "hardware");
+    let refusal = desk.refused(bo.clone(), cmd::open_work("P-1", "parts", "order a fan"));
+    assert!(matches!(refusal, Refusal::NotYourDepartment { .. }));
+    desk.ok(ana, cmd::open_work("P-1", "parts", "order a fan"));
+}
+
+#[test]
+fn reopening_an_open_case_is_refused() {
+    let (mut desk, ana) = desk();
+    assert_eq!(desk.refused(ana, cmd::reopen("why not")), Refusal::NotClosed);
+}
+
+#[test]
+fn time_does_not_go_backwards() {
+    let (mut desk, ana) = desk();
+    desk.ok(ana.clone(), cmd::internal_note("first"));
+    let before = desk.ledger.clone();
+    let late = desk.now;
+    let err = desk.ledger.execute(&desk.rules, cmd::internal_note("second"), &ana.into(), late - Duration::seconds(1));
+    assert!(matches!(
+        err,
+        Err(caseledger::Error::Refused(Refusal::TimeBeforeLastEvent { at, last })) if last == late && at < last
+    ));
+    assert_eq!(desk.ledger, before);
+}
+
+#[test]
+fn a_case_is_not_a_duplicate_of_itself_and_links_an_incident_once() {
+    let (mut desk, ana) = desk();
+    let me = desk.case().id();
+    assert_eq!(desk.refused(ana.clone(), cmd::close(Ending::Duplicate { of: me }, "same")), Refusal::DuplicateOfItself);
+    desk.ok(ana.clone(), cmd::link("OUTAGE-1"));
+    assert_eq!(
+        desk.refused(ana.clone(), cmd::link("OUTAGE-1")),
+        Refusal::AlreadyLinked { incident: "OUTAGE-1".into() }
+    );
+    let other = CaseId::new_v7(T0, [9; 10]);
+    desk.ok(ana, cmd::close(Ending::Duplicate { of: other }, "same customer, same outage"));
+}
+
+#[test]
+fn texts_that_carry_the_story_must_not_be_empty() {
+    let (mut desk, ana) = desk();
+    let cases = [
+        (cmd::open_work("A", "support", ""), "work item title"),
+        (cmd::internal_note(" \n"), "note"),
+        (cmd::contact(Channel::Email, ""), "message to the customer"),
+        (cmd::reply(Channel::Email, ""), "customer's message"),
+        (cmd::unreachable(Channel::Phone, ""), "note on why the channel cannot be used"),
+        (cmd::ask_confirmation(""), "reason for asking confirmation"),
+        (cmd::fact("", "x"), "fact name"),
+    ];
+    for (command, field) in cases {
+        assert_eq!(desk.refused(ana.clone(), command), Refusal::EmptyText { field });
+    }
+    assert_eq!(desk.refused(Actor::Customer, cmd::confirm("")), Refusal::EmptyText { field: "customer's statement" });
+}
+
+#[test]
+fn limits_cap_what_a_client_can_make_the_host_keep() {
+    let ana = staff("ana", "support");
+    let mut limits = Limits::default();
+    limits.max_text_bytes = 10;
+    limits.max_facts = 1;
+    limits.max_work_items = 1;
+    limits.max_events = 4;
+    let mut desk = Desk::open_under(Rules::default().with_limits(limits), "it works", &ana);
+    let refusal = desk.refused(ana.clone(), cmd::internal_note("far more than ten bytes"));
+    assert_eq!(refusal, Refusal::LimitExceeded { what: "text length in bytes", max: 10, actual: 23 });
+    desk.ok(ana.clone(), cmd::fact("a", "1"));
+    desk.ok(ana.clone(), cmd::fact("a", "2")); // replacing a fact does not add one
+    assert_eq!(
+        desk.refused(ana.clone(), cmd::fact("b", "1")),
+        Refusal::LimitExceeded { what: "facts on a case", max: 1, actual: 2 }
+    );
+    desk.ok(ana.clone(), cmd::open_work("A", "support", "x"));
+    assert_eq!(desk.case().version(), 4);
+    assert_eq!(
+        desk.refused(ana, cmd::internal_note("x")),
+        Refusal::LimitExceeded { what: "events on a case", max: 4, actual: 5 }
+    );
+}
+
+#[derive(Debug)]
+struct OnlyAnaInSupport;
+
+impl Directory for OnlyAnaInSupport {
+    fn is_member(&self, staff: &StaffId, department: &Department) -> bool {
+        staff.as_str() == "ana" && department.as_str() == "support" || department.as_str() != "support"
+    }
+}
+
+#[test]
+fn with_a_directory_nobody_acts_for_a_department_they_are_not_in() {
+    let ana = staff("ana", "support");
+    let mut desk = Desk::open_under(Rules::default().with_directory(OnlyAnaInSupport), "it works", &ana);
+    let mallory = staff("mallory", "support");
+    let refusal = desk.refused(mallory, cmd::internal_note("I am support, trust me"));
+    assert_eq!(refusal, Refusal::NotAMember { staff: "mallory".into(), department: "support".into() });
+    let refusal = desk.refused(ana.clone(), cmd::transfer(&staff("eve", "support"), "take it"));
+    assert!(matches!(refusal, Refusal::NotAMember { .. }), "the receiver must belong to their department too");
+    desk.ok(ana, cmd::transfer(&staff("bo", "hardware"), "hardware fault"));
+}
