@@ -187,6 +187,9 @@ pub struct Clock {
 /// items, facts, channels, incidents and distinct past owners, not on the number of
 /// events.
 ///
+/// A case serialises (for a host's read model or a debug dump) but does not deserialise:
+/// the only way to get one is to fold a log, so every case has passed the invariants.
+///
 /// # Example
 ///
 /// ```
@@ -206,7 +209,7 @@ pub struct Clock {
 /// assert_eq!(case.owner(), &ana);
 /// # Ok::<(), caseledger::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Case {
     id: CaseId,
     customer: CustomerRef,
