@@ -26,7 +26,7 @@
 //! let rules = Rules::default();
 //! let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [2; 10]),
 //!     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
-//! let deadlines = Deadlines { first_response: Some(Span::hours(4)), ..Deadlines::default() };
+//! let deadlines = Deadlines::default().first_response(Span::hours(4));
 //!
 //! let now = datetime!(2026-11-23 15:30 UTC);
 //! let late = deadlines.check(ledger.case(), now);
@@ -155,6 +155,27 @@ impl fmt::Display for DeadlineStatus {
 }
 
 impl Deadlines {
+    /// Sets the first-response deadline.
+    #[must_use]
+    pub fn first_response(mut self, span: Span) -> Self {
+        self.first_response = Some(span);
+        self
+    }
+
+    /// Sets the next-update deadline.
+    #[must_use]
+    pub fn next_update(mut self, span: Span) -> Self {
+        self.next_update = Some(span);
+        self
+    }
+
+    /// Sets how long before a deadline it counts as due soon.
+    #[must_use]
+    pub fn warn_before(mut self, span: Span) -> Self {
+        self.warn_before = span;
+        self
+    }
+
     /// The pending deadlines of an open case, earliest first: the first response until
     /// staff first contact the customer, the next update once the customer has had one.
     /// A closed case has none. O(1).

@@ -16,7 +16,7 @@
 //! let rules = Rules::default();
 //! let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [4; 10]),
 //!     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
-//! let triggers = EscalationTriggers { after_customer_asks: Some(2), ..EscalationTriggers::default() };
+//! let triggers = EscalationTriggers::default().after_customer_asks(2);
 //!
 //! for ask in ["any news?", "hello??"] {
 //!     ledger.execute(&rules, Command::RecordReply { channel: Channel::Email, message: ask.into() }, &Actor::Customer, t)?;
@@ -102,6 +102,36 @@ impl fmt::Display for EscalationTrigger {
 }
 
 impl EscalationTriggers {
+    /// Requires escalation after `n` handoffs since the last escalation.
+    #[must_use]
+    pub fn after_handoffs(mut self, n: u32) -> Self {
+        self.after_handoffs = Some(n);
+        self
+    }
+
+    /// Requires escalation once the case is `span` old since it was opened or last
+    /// escalated.
+    #[must_use]
+    pub fn after_age(mut self, span: Span) -> Self {
+        self.after_age = Some(span);
+        self
+    }
+
+    /// Requires escalation after the customer wrote `n` times without a contact or an
+    /// escalation since.
+    #[must_use]
+    pub fn after_customer_asks(mut self, n: u32) -> Self {
+        self.after_customer_asks = Some(n);
+        self
+    }
+
+    /// Whether to refuse transfers other than escalations while a trigger has fired.
+    #[must_use]
+    pub fn refuse_transfers(mut self, refuse: bool) -> Self {
+        self.refuse_transfers = refuse;
+        self
+    }
+
     /// The triggers that require escalation at `now`, in the order handoffs, age,
     /// customer asks. Empty when escalation is not required or the case is closed. O(1).
     #[must_use]

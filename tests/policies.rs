@@ -499,7 +499,7 @@ fn host_policies_run_after_the_built_ins_in_order() {
     let visit = || email("shall we send a technician?");
 
     // Both refuse a colleague's offer; the built-in speaks first.
-    let (policy, _) = policy_refusal(desk.ask(&staff("bo", "field"), visit(), hours(2)).unwrap_err());
+    let (policy, _) = policy_refusal(desk.ask(staff("bo", "field"), visit(), hours(2)).unwrap_err());
     assert_eq!(policy, "one_voice");
     let err = desk.ask(&ana, visit(), hours(2)).unwrap_err();
     assert_eq!(
