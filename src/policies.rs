@@ -183,7 +183,9 @@ pub enum PolicyConfig {
         /// Bounces allowed before the next one is refused.
         max_bounces: u32,
     },
-    /// One voice to the customer (S1): who may contact the customer.
+    /// One voice to the customer (S1): which staff may contact the customer. Messages
+    /// the host sends as [`Actor::System`](crate::Actor::System) (acknowledgements,
+    /// status mails) pass; `follow_up_limit` still counts them.
     OneVoice {
         /// Who besides the owner may; by default nobody.
         #[serde(default)]
@@ -191,9 +193,11 @@ pub enum PolicyConfig {
     },
     /// Follow-up throttling (S1, S2): at most `max_unanswered` contacts the customer has
     /// not answered within any `window`, counted over the whole case, whoever sent them.
+    /// The refusal says when the next contact would fit.
     FollowUpLimit {
         /// Unanswered contacts allowed in a window, 1 to
-        /// [`Case::UNANSWERED_CONTACTS_KEPT`].
+        /// [`Case::UNANSWERED_CONTACTS_KEPT`] (the case keeps no more contact times than
+        /// that; [`PolicySet::to_rules`] refuses a larger number).
         max_unanswered: u32,
         /// The window.
         window: Span,
@@ -355,6 +359,15 @@ mod tests {
         assert_eq!(names(&set), ["honest_silence", "bounce_limit"]);
         set.escalation.refuse_transfers = true;
         assert_eq!(names(&set), ["honest_silence", "bounce_limit", "escalation_required"]);
+    }
+
+    #[test]
+    fn policy_data_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<PolicySet>();
+        shareable::<ConfigError>();
+        shareable::<crate::DeadlineStatus>();
+        shareable::<crate::EscalationTrigger>();
     }
 
     fn names(set: &PolicySet) -> Vec<String> {
