@@ -240,7 +240,6 @@ pub struct Case {
     /// Times of the latest unanswered contacts, oldest first, at most
     /// [`Case::UNANSWERED_CONTACTS_KEPT`]: enough for a throttle to count contacts in a
     /// window without keeping history.
-    #[serde(default)]
     unanswered_contact_times: VecDeque<OffsetDateTime>,
     version: u64,
 }
