@@ -7,7 +7,7 @@
 //! when an event is folded, so a log that was never decided by this crate (imported,
 //! edited, forged) is held to the same invariants.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -147,6 +147,14 @@ pub struct Counters {
     pub customer_messages_unanswered: u32,
     /// Times the case was reopened.
     pub reopenings: u32,
+    /// Handoffs since the last escalation (or since opening); an escalation resets it (S5).
+    #[serde(default)]
+    pub handoffs_since_escalation: u32,
+    /// Messages from the customer since staff last contacted them *and* since the last
+    /// escalation: the customer asking again, not yet answered by a contact or an
+    /// escalation (S5).
+    #[serde(default)]
+    pub customer_asks_since_escalation: u32,
 }
 
 /// Moments a deadline or a policy measures from.
@@ -174,6 +182,9 @@ pub struct Clock {
     /// When ownership last changed (or the case was opened).
     #[serde(with = "time::serde::rfc3339")]
     pub owner_since: OffsetDateTime,
+    /// When the case was last escalated, if ever.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub escalated_at: Option<OffsetDateTime>,
     /// When the case was last closed, if it is closed.
     #[serde(with = "time::serde::rfc3339::option")]
     pub closed_at: Option<OffsetDateTime>,
@@ -229,6 +240,10 @@ pub struct Case {
     status: Status,
     counters: Counters,
     clock: Clock,
+    /// Times of the latest unanswered contacts, oldest first, at most
+    /// [`Case::UNANSWERED_CONTACTS_KEPT`]: enough for a throttle to count contacts in a
+    /// window without keeping history.
+    unanswered_contact_times: VecDeque<OffsetDateTime>,
     version: u64,
 }
 
@@ -279,8 +294,10 @@ impl Case {
                 last_customer_message_at: None,
                 first_unanswered_contact_at: None,
                 owner_since: event.at,
+                escalated_at: None,
                 closed_at: None,
             },
+            unanswered_contact_times: VecDeque::new(),
             version: 1,
         })
     }
@@ -542,6 +559,9 @@ impl Case {
             EventKind::Escalated { to, reason, level } => {
                 self.escalation_level = *level;
                 self.hand_to(to, reason, at);
+                self.counters.handoffs_since_escalation = 0;
+                self.counters.customer_asks_since_escalation = 0;
+                self.clock.escalated_at = Some(at);
             }
             EventKind::WorkOpened { item, department, title } => {
                 self.work.insert(
@@ -577,13 +597,19 @@ impl Case {
                 self.counters.contacts += 1;
                 self.counters.unanswered_contacts += 1;
                 self.counters.customer_messages_unanswered = 0;
+                self.counters.customer_asks_since_escalation = 0;
                 self.clock.first_response_at.get_or_insert(at);
                 self.clock.last_update_at = Some(at);
                 self.clock.first_unanswered_contact_at.get_or_insert(at);
+                if self.unanswered_contact_times.len() >= Self::UNANSWERED_CONTACTS_KEPT {
+                    self.unanswered_contact_times.pop_front();
+                }
+                self.unanswered_contact_times.push_back(at);
             }
             EventKind::CustomerReplied { .. } => {
                 self.counters.customer_messages += 1;
                 self.counters.customer_messages_unanswered += 1;
+                self.counters.customer_asks_since_escalation += 1;
                 self.heard_from_customer(at);
             }
             EventKind::OutcomeConfirmed { .. } => {
@@ -624,6 +650,7 @@ impl Case {
         self.owner = to.clone();
         self.last_handoff_note = Some(note.to_owned());
         self.counters.handoffs += 1;
+        self.counters.handoffs_since_escalation += 1;
         if bounce {
             self.counters.bounces += 1;
         }
@@ -640,12 +667,24 @@ impl Case {
     fn heard_from_customer(&mut self, at: OffsetDateTime) {
         self.counters.unanswered_contacts = 0;
         self.clock.first_unanswered_contact_at = None;
+        self.unanswered_contact_times.clear();
         self.clock.last_customer_message_at = Some(at);
     }
 
     fn close(&mut self, status: Status, at: OffsetDateTime) {
         self.status = status;
         self.clock.closed_at = Some(at);
+    }
+
+    /// How many of the latest unanswered contact times a case keeps (see
+    /// [`Case::unanswered_contact_times`]). A contact throttle can count up to this many
+    /// contacts in a window.
+    pub const UNANSWERED_CONTACTS_KEPT: usize = 32;
+
+    /// Times of the latest contacts since the customer last replied, oldest first: all of
+    /// them, or the latest [`Case::UNANSWERED_CONTACTS_KEPT`] when there were more.
+    pub fn unanswered_contact_times(&self) -> impl DoubleEndedIterator<Item = OffsetDateTime> + ExactSizeIterator + '_ {
+        self.unanswered_contact_times.iter().copied()
     }
 
     /// The case's id.

@@ -331,6 +331,9 @@ pub enum Error {
     /// Input could not be decoded.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// A policy configuration cannot be used.
+    #[error(transparent)]
+    Config(#[from] crate::policies::ConfigError),
 }
 
 /// Reads one event from `text`, which is line `line` of its source.

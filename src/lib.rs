@@ -56,6 +56,8 @@
 //! - [`HandoffBrief`]: what a receiver reads instead of asking the customer again.
 //! - [`Ledger`]: a case and its log in memory, for the whole cycle in one call.
 //! - [`Policy`]: a host's own service rules, consulted by `decide`.
+//! - [`PolicySet`]: the built-in policies a host switches on and tunes as data, with
+//!   [`Deadlines`], [`EscalationTriggers`] and [`confirmation_requests`] for incidents.
 //!
 //! # Time, randomness and purity
 //!
@@ -70,24 +72,34 @@ mod actor;
 mod brief;
 mod case;
 mod command;
+mod deadline;
 mod error;
+mod escalation;
 mod event;
 mod id;
+mod incident;
 mod ledger;
+mod policies;
 mod policy;
 mod rules;
+mod span;
 mod timeline;
 
 pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;
 pub use case::{Case, Clock, Counters, Fact, OutcomeState, Reachability, Status, WorkItem, WorkState};
 pub use command::{Command, Opening};
+pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
 pub use error::{decode_log, encode_log, DecodeError, Error, LogError, Refusal};
+pub use escalation::{EscalationTrigger, EscalationTriggers};
 pub use event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
 pub use id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
+pub use incident::confirmation_requests;
 pub use ledger::Ledger;
+pub use policies::{ConfigError, MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
 pub use rules::{Directory, Limits, Rules};
+pub use span::{ParseSpanError, Span};
 pub use timeline::{Entry, Timeline, View};
 
 /// The README's examples are compiled and run as doc tests, so it cannot drift from the API.

@@ -1,0 +1,242 @@
+//! Deadlines: when the customer must first hear from staff and when next, computed from
+//! the case and a `now` the caller passes. Nothing here reads a clock.
+//!
+//! [`Deadlines::check`] answers "what is breached or due soon, and by how long" for a
+//! dashboard or a scheduler.
+//!
+//! # Breaches on the timeline
+//!
+//! A breach becomes part of the case's history when the host records it as an internal
+//! note by [`Actor::System`](crate::Actor::System): [`Deadline::breach_note`] gives the
+//! command, and [`Deadlines::breached_between`] gives each breach exactly once to a
+//! scheduler that passes the time of its previous run. The note is then in the log, on
+//! every department's timeline and in replays, with no new event kind and no schema
+//! change; it is internal because the customer already knows they are waiting. A
+//! deadline moves only when the customer is updated, so a recorded breach note does not
+//! hide the breach from [`Deadlines::check`].
+//!
+//! # Example
+//!
+//! ```
+//! use caseledger::{Actor, CaseId, Deadlines, DeadlineKind, DeadlineState, Ledger, Opening, Rules, Span, Staff};
+//! use time::macros::datetime;
+//! use time::Duration;
+//!
+//! let t = datetime!(2026-11-23 09:00 UTC);
+//! let rules = Rules::default();
+//! let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [2; 10]),
+//!     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
+//! let deadlines = Deadlines::default().first_response(Span::hours(4));
+//!
+//! let now = datetime!(2026-11-23 15:30 UTC);
+//! let late = deadlines.check(ledger.case(), now);
+//! assert_eq!(late.len(), 1);
+//! assert_eq!(late[0].deadline.kind, DeadlineKind::FirstResponse);
+//! assert_eq!(late[0].state, DeadlineState::Breached { overdue: Duration::minutes(150) });
+//! assert_eq!(late[0].to_string(), "first response overdue by 2 hours 30 minutes (due 2026-11-23 13:00)");
+//!
+//! // The scheduler records the breach once, on the timeline.
+//! for breach in deadlines.breached_between(ledger.case(), t, now) {
+//!     ledger.execute(&rules, breach.breach_note(), &Actor::System, now)?;
+//! }
+//! assert!(ledger.timeline().to_string().contains("first response deadline breached"));
+//! # Ok::<(), caseledger::Error>(())
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::case::Case;
+use crate::command::Command;
+use crate::event::Visibility;
+use crate::policies::ConfigError;
+use crate::span::{words, Span};
+use crate::timeline::short_time;
+
+/// How soon the customer must hear from staff. Both deadlines are optional; with
+/// neither set nothing is ever due.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Deadlines {
+    /// From opening to the first contact with the customer.
+    pub first_response: Option<Span>,
+    /// From the last update to the customer (a contact or a customer-visible note) to
+    /// the next one.
+    pub next_update: Option<Span>,
+    /// How long before a deadline it counts as due soon. Default zero: only breaches.
+    pub warn_before: Span,
+}
+
+/// Which deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeadlineKind {
+    /// The customer's first answer from staff.
+    FirstResponse,
+    /// The customer's next update.
+    NextUpdate,
+}
+
+impl fmt::Display for DeadlineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::FirstResponse => "first response",
+            Self::NextUpdate => "next update",
+        })
+    }
+}
+
+/// One pending deadline of a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Deadline {
+    /// Which one.
+    pub kind: DeadlineKind,
+    /// When it is due.
+    #[serde(with = "time::serde::rfc3339")]
+    pub due_at: OffsetDateTime,
+}
+
+impl Deadline {
+    /// The command that records this deadline's breach on the case's timeline: an
+    /// internal note, to be decided as [`Actor::System`](crate::Actor::System).
+    #[must_use]
+    pub fn breach_note(&self) -> Command {
+        Command::AddNote {
+            text: format!("{} deadline breached: it was due {}", self.kind, short_time(self.due_at)),
+            visibility: Visibility::Internal,
+        }
+    }
+}
+
+/// Whether a deadline is breached or due soon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeadlineState {
+    /// Past due, by this long.
+    Breached {
+        /// How long past due.
+        overdue: Duration,
+    },
+    /// Due within the warning window, in this long.
+    DueSoon {
+        /// Time left.
+        left: Duration,
+    },
+}
+
+/// A deadline that needs attention at the time asked about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DeadlineStatus {
+    /// The deadline.
+    pub deadline: Deadline,
+    /// Breached or due soon, and by how long.
+    pub state: DeadlineState,
+}
+
+impl fmt::Display for DeadlineStatus {
+    /// "first response overdue by 2 hours (due 2026-11-23 13:00)",
+    /// "next update due in 45 minutes (at 2026-11-25 09:00)".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Deadline { kind, due_at } = self.deadline;
+        match self.state {
+            DeadlineState::Breached { overdue } => {
+                write!(f, "{kind} overdue by {} (due {})", words(overdue), short_time(due_at))
+            }
+            DeadlineState::DueSoon { left } => write!(f, "{kind} due in {} (at {})", words(left), short_time(due_at)),
+        }
+    }
+}
+
+impl Deadlines {
+    /// Sets the first-response deadline.
+    #[must_use]
+    pub fn first_response(mut self, span: Span) -> Self {
+        self.first_response = Some(span);
+        self
+    }
+
+    /// Sets the next-update deadline.
+    #[must_use]
+    pub fn next_update(mut self, span: Span) -> Self {
+        self.next_update = Some(span);
+        self
+    }
+
+    /// Sets how long before a deadline it counts as due soon.
+    #[must_use]
+    pub fn warn_before(mut self, span: Span) -> Self {
+        self.warn_before = span;
+        self
+    }
+
+    /// The pending deadlines of an open case, earliest first: the first response until
+    /// staff first contact the customer, the next update once the customer has had one.
+    /// A closed case has none. O(1).
+    #[must_use]
+    pub fn due(&self, case: &Case) -> Vec<Deadline> {
+        if case.is_closed() {
+            return Vec::new();
+        }
+        let clock = case.clock();
+        let after = |from: OffsetDateTime, span: Option<Span>| span.and_then(|s| from.checked_add(s.to_duration()));
+        let first = match clock.first_response_at {
+            None => after(clock.opened_at, self.first_response),
+            Some(_) => None,
+        };
+        let next = clock.last_update_at.and_then(|at| after(at, self.next_update));
+        let mut due: Vec<Deadline> = [(DeadlineKind::FirstResponse, first), (DeadlineKind::NextUpdate, next)]
+            .into_iter()
+            .filter_map(|(kind, due_at)| due_at.map(|due_at| Deadline { kind, due_at }))
+            .collect();
+        due.sort_by_key(|d| d.due_at);
+        due
+    }
+
+    /// The deadlines that are breached or due within [`Deadlines::warn_before`] at
+    /// `now`, with how long, earliest first.
+    #[must_use]
+    pub fn check(&self, case: &Case, now: OffsetDateTime) -> Vec<DeadlineStatus> {
+        let warn = self.warn_before.to_duration();
+        self.due(case)
+            .into_iter()
+            .filter_map(|deadline| {
+                let left = deadline.due_at - now;
+                let state = if left <= Duration::ZERO {
+                    DeadlineState::Breached { overdue: -left }
+                } else if left <= warn {
+                    DeadlineState::DueSoon { left }
+                } else {
+                    return None;
+                };
+                Some(DeadlineStatus { deadline, state })
+            })
+            .collect()
+    }
+
+    /// The deadlines that became breached after `after` and at or before `until`: a
+    /// scheduler passing the time of its previous run gets each breach once.
+    #[must_use]
+    pub fn breached_between(&self, case: &Case, after: OffsetDateTime, until: OffsetDateTime) -> Vec<Deadline> {
+        self.due(case).into_iter().filter(|d| d.due_at > after && d.due_at <= until).collect()
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        for (field, span) in [("first_response", self.first_response), ("next_update", self.next_update)] {
+            if span.is_some_and(Span::is_zero) {
+                return Err(ConfigError::Invalid {
+                    policy: "deadlines",
+                    field,
+                    problem: "must be longer than zero".to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
