@@ -56,6 +56,8 @@
 //! - [`HandoffBrief`]: what a receiver reads instead of asking the customer again.
 //! - [`Ledger`]: a case and its log in memory, for the whole cycle in one call.
 //! - [`Policy`]: a host's own service rules, consulted by `decide`.
+//! - [`Store`], [`Repository`]: events kept between commands, with optimistic
+//!   concurrency; [`MemoryStore`] and the crash-safe JSON Lines [`FileStore`].
 //!
 //! # Time, randomness and purity
 //!
@@ -75,17 +77,22 @@ mod event;
 mod id;
 mod ledger;
 mod policy;
+mod repository;
 mod rules;
+mod store;
 mod timeline;
+mod upcast;
 
 pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;
 pub use case::{Case, Clock, Counters, Fact, OutcomeState, Reachability, Status, WorkItem, WorkState};
 pub use command::{Command, Opening};
-pub use error::{decode_log, encode_log, DecodeError, Error, LogError, Refusal};
+pub use error::{decode_log, encode_log, DecodeError, Error, LogError, Refusal, StoreError};
 pub use event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
 pub use id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
 pub use ledger::Ledger;
 pub use policy::{Policy, Proposal};
+pub use repository::Repository;
 pub use rules::{Directory, Limits, Rules};
+pub use store::{Appended, FileStore, MemoryStore, SetAside, Store};
 pub use timeline::{Entry, Timeline, View};
