@@ -138,6 +138,7 @@ struct Line {
 }
 
 /// Decoded lines of a file region, and where a torn tail starts, if any.
+#[derive(Debug)]
 struct Parsed {
     events: Vec<(Event, Line)>,
     torn: Option<Line>,
