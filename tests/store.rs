@@ -358,6 +358,22 @@ fn complete_lines_of_an_unacknowledged_batch_stay_and_the_retry_is_a_no_op() {
 }
 
 #[test]
+fn a_crash_during_a_case_s_first_write_leaves_no_case_and_it_can_be_opened_again() {
+    let dir = TempDir::new("first-write");
+    let case = case_id(17);
+    let events = decided(case, 0);
+    fs::create_dir_all(dir.path()).unwrap();
+    let line = events[0].to_json().unwrap();
+    fs::write(log_path(dir.path(), case), &line.as_bytes()[..line.len() - 1]).unwrap();
+
+    let mut repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
+    assert_eq!(repo.store().set_aside().len(), 1);
+    assert!(repo.store().cases().unwrap().is_empty(), "an unacknowledged opening is no case");
+    repo.open(case, laptop("cust-1"), &Actor::Customer, T0).unwrap();
+    assert_eq!(FileStore::open(dir.path()).unwrap().read(case).unwrap(), events);
+}
+
+#[test]
 fn corruption_in_the_middle_is_reported_with_file_and_line() {
     let dir = TempDir::new("corrupt");
     let case = case_id(14);

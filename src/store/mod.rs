@@ -56,7 +56,7 @@ pub struct Appended {
 /// # Example
 ///
 /// ```
-/// use caseledger::{Actor, CaseId, MemoryStore, Opening, Rules, Staff, Store, StoreError};
+/// use caseledger::{Actor, CaseId, MemoryStore, Opening, Rules, Staff, Store};
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -230,6 +230,9 @@ impl LogIndex {
         let conflict = || StoreError::Conflict { case, expected, actual };
         if expected > actual {
             return Err(conflict());
+        }
+        if events.is_empty() {
+            return Ok(0);
         }
         let mut next = expected;
         let mut batch_ids = BTreeMap::new();
