@@ -150,15 +150,22 @@ fn a_stale_writer_gets_a_conflict_and_nothing_is_written() {
     assert!(matches!(ahead, StoreError::Conflict { expected: 5, actual: 2, .. }));
 }
 
+/// Two repositories over one store (two desks, two request handlers), both having
+/// loaded `case` at version 1.
+fn two_desks<S: Store>(store: &Arc<S>, case: CaseId) -> (Repository<Arc<S>>, Repository<Arc<S>>) {
+    let rules = Arc::new(Rules::default());
+    let mut first = Repository::new(Arc::clone(store), Arc::clone(&rules));
+    let mut second = Repository::new(Arc::clone(store), rules);
+    first.open(case, laptop("cust-2"), &Actor::Customer, T0).unwrap();
+    second.case(case).unwrap();
+    (first, second)
+}
+
 #[test]
 fn the_repository_catches_up_only_the_missing_tail_and_the_retry_succeeds() {
     let store = Arc::new(Recording::default());
-    let rules = Arc::new(Rules::default());
-    let mut desk = Repository::new(Arc::clone(&store), Arc::clone(&rules));
-    let mut phone = Repository::new(Arc::clone(&store), rules);
     let case = case_id(2);
-    desk.open(case, laptop("cust-2"), &Actor::Customer, T0).unwrap();
-    phone.case(case).unwrap();
+    let (mut desk, mut phone) = two_desks(&store, case);
 
     desk.execute(case, note("tried safe mode"), &Actor::Staff(ana()), at(1)).unwrap();
     store.reads.lock().unwrap().clear();
@@ -177,12 +184,8 @@ fn the_repository_catches_up_only_the_missing_tail_and_the_retry_succeeds() {
 #[test]
 fn a_retry_decides_again_and_may_now_be_refused() {
     let store = Arc::new(MemoryStore::new());
-    let rules = Arc::new(Rules::default());
-    let mut first = Repository::new(Arc::clone(&store), Arc::clone(&rules));
-    let mut second = Repository::new(Arc::clone(&store), rules);
     let case = case_id(3);
-    first.open(case, laptop("cust-3"), &Actor::Customer, T0).unwrap();
-    second.case(case).unwrap();
+    let (mut first, mut second) = two_desks(&store, case);
 
     // Ana hands the case to Bo; a second screen, still showing Ana as owner, tries to
     // hand it to Bo as well.
