@@ -107,8 +107,12 @@ impl<S: Store> Repository<S> {
     pub fn open(&mut self, id: CaseId, opening: Opening, by: &Actor, at: OffsetDateTime) -> Result<Event, Error> {
         let opened = self.rules.open(id, opening, by, at)?;
         let case = Case::from_opened(&opened)?;
-        self.store.append(id, 0, std::slice::from_ref(&opened))?;
+        let appended = self.store.append(id, 0, std::slice::from_ref(&opened))?;
         self.cache.insert(id, case);
+        if appended.version > 1 {
+            // A retried opening of a case others have written to since: catch up.
+            self.refresh(id)?;
+        }
         Ok(opened)
     }
 
@@ -136,8 +140,13 @@ impl<S: Store> Repository<S> {
             next.apply(event)?;
         }
         match self.store.append(id, case.version(), &events) {
-            Ok(_) => {
+            Ok(appended) => {
+                let behind = appended.version > next.version();
                 *case = next;
+                if behind {
+                    // The events were already stored (a retry) and others wrote after them.
+                    self.refresh(id)?;
+                }
                 Ok(events)
             }
             Err(err) => {

@@ -513,6 +513,12 @@ fn opening_a_case_twice_is_a_retry_but_a_different_opening_conflicts() {
     assert_eq!(repo.store().version(case).unwrap(), 1);
     let err = repo.open(case, laptop("cust-99"), &Actor::Customer, T0).unwrap_err();
     assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 0, actual: 1, .. })), "{err}");
+
+    // A handler retrying the opening after others have written sees the whole case.
+    repo.execute(case, note("first note"), &Actor::Staff(ana()), at(1)).unwrap();
+    let mut retrying = Repository::new(repo.store(), Rules::default());
+    retrying.open(case, laptop("cust-31"), &Actor::Customer, T0).unwrap();
+    assert_eq!(retrying.case(case).unwrap().version(), 2);
 }
 
 // ---------------------------------------------------------------- across cases

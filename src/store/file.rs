@@ -41,7 +41,7 @@
 //! # Costs
 //!
 //! Opening reads every file once, to check each log and build the indexes (versions,
-//! line offsets, event ids, customers, incidents): O(stored bytes) time, and about 40
+//! line offsets, event ids, customers, incidents): O(stored bytes) time, and roughly 45
 //! bytes of memory per stored event. After that, an append writes and syncs only the
 //! new lines, reading a case after a version reads only the lines after it, and
 //! cross-case questions are answered from the indexes.
