@@ -385,9 +385,15 @@ fn strip_position(err: &serde_json::Error) -> String {
 
 /// Reads a JSON Lines log: one event per line, blank lines ignored.
 ///
-/// Events written with an older schema version are upcast to the current one on the
-/// way in (see [`SCHEMA_VERSION`] and the store documentation), so every reader sees
-/// only current events.
+/// # Older schemas
+///
+/// Events written with an older schema version are upcast to the current one
+/// ([`SCHEMA_VERSION`]) on the way in, here and in [`Event::from_json`], so every reader
+/// sees only current events; stored lines are never rewritten. Schema 0, the
+/// pre-release shape, differs from schema 1 in exactly two fields: `at` is integer unix
+/// milliseconds (UTC) instead of an RFC 3339 string, and the actor is under `actor`
+/// instead of `by`. Event ids and sequence numbers are kept, so an upcast log folds as
+/// it did when written.
 ///
 /// This only decodes; fold the result with [`Case::replay`](crate::Case::replay) to check
 /// the log's integrity.

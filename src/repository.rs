@@ -6,8 +6,8 @@
 //! folded case. A command therefore costs O(new events) plus one copy of the case's
 //! current state (never its history), and one store append.
 //!
-//! The repository folds; the store checks versions, ids and case names. So nothing that
-//! breaks a rule is ever written, and the store need not understand cases.
+//! The repository folds; the store checks versions, ids and case names (see
+//! [`Store`]).
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -25,6 +25,12 @@ use crate::rules::Rules;
 use crate::store::Store;
 
 /// Runs commands against cases kept in a [`Store`], with a cache of folded cases.
+///
+/// [`Repository::execute`] takes the cached case (reading and replaying the stored log
+/// only the first time a case is touched), decides, folds the new events into a copy of
+/// the case, appends them with the case's version as the expected version, and keeps
+/// the folded copy. A command costs O(new events) plus one copy of the case's current
+/// state, never a replay of its history. Only events that fold are ever written.
 ///
 /// Use one repository per thread or worker, all sharing one store (for instance an
 /// `Arc<FileStore>`): each keeps its own cache, and the store's expected-version check

@@ -1,50 +1,6 @@
 //! The embedded file store: one JSON Lines file per case in a directory, written so that
-//! a crash never loses an acknowledged event.
-//!
-//! # Layout
-//!
-//! `<dir>/<case id>.jsonl` holds one case's log, one event per line, in sequence order,
-//! exactly as [`encode_log`](crate::encode_log) writes it: a person can read it with
-//! `less`, and any JSON Lines tool can process it. One file per case keeps reading a
-//! case to reading one file, confines a torn write to the case being written, and lets
-//! writers to different cases proceed in parallel. Other files in the directory are
-//! ignored.
-//!
-//! # Durability guarantee
-//!
-//! [`Store::append`] acknowledges (returns `Ok`) only after the new lines are written
-//! and `sync_data` (fdatasync) returned for the case's file, which makes the bytes and
-//! the file's new length durable. When the append creates the case's file, the
-//! directory is also synced, so the file's name survives a crash too (on Unix; other
-//! platforms cannot sync a directory through `std`). Hence, if the operating system and
-//! the device honour flushes:
-//!
-//! - every acknowledged event is read back after a crash or power loss;
-//! - an append interrupted by a crash leaves nothing, a prefix of its batch, or a prefix
-//!   plus a *torn* last line. A line counts only once its newline is on disk. On
-//!   [`FileStore::open`], an unterminated tail, or a last line that is not valid JSON,
-//!   is moved to `<case id>.jsonl.torn` (appended, then synced) and cut from the log,
-//!   and reported by [`FileStore::set_aside`]. Complete lines of the interrupted batch
-//!   stay: they were never acknowledged, so the writer retries the same events, which
-//!   is then a no-op (see [`Store`]), or reloads;
-//! - an append that returns an error may likewise have written some of its events;
-//!   the next append to that case first cuts the file back to its last acknowledged
-//!   length.
-//!
-//! It does not protect against devices that acknowledge flushes they have not done,
-//! against a second process writing the same directory (open one `FileStore` per
-//! directory), or against damage to lines already acknowledged: a line in the middle of
-//! a log that does not decode, or does not continue the log, is reported with its file
-//! and line number ([`StoreError::Corrupt`], [`StoreError::Inconsistent`]) and the store
-//! refuses to open rather than skip it.
-//!
-//! # Costs
-//!
-//! Opening reads every file once, to check each log and build the indexes (versions,
-//! line offsets, event ids, customers, incidents): O(stored bytes) time, and roughly 45
-//! bytes of memory per stored event. After that, an append writes and syncs only the
-//! new lines, reading a case after a version reads only the lines after it, and
-//! cross-case questions are answered from the indexes.
+//! a crash never loses an acknowledged event. The layout, the durability guarantee and
+//! the costs are documented on [`FileStore`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -62,9 +18,53 @@ const TORN_EXT: &str = "jsonl.torn";
 
 /// An embedded, crash-safe [`Store`]: one JSON Lines file per case in a directory.
 ///
-/// See the [module documentation](self) for the file layout and the exact durability
-/// guarantee. One process should own a directory at a time; within the process, share
-/// one `FileStore` (for instance in an `Arc`) between threads.
+/// One process should own a directory at a time; within the process, share one
+/// `FileStore` (for instance in an `Arc`) between threads.
+///
+/// # Layout
+///
+/// `<dir>/<case id>.jsonl` holds one case's log, one event per line, in sequence order,
+/// exactly as [`encode_log`](crate::encode_log) writes it: a person can read it with
+/// `less`, and any JSON Lines tool can process it. One file per case keeps reading a
+/// case to reading one file, confines a torn write to the case being written, and lets
+/// writers to different cases proceed in parallel. Other files in the directory are
+/// ignored.
+///
+/// # Durability guarantee
+///
+/// [`Store::append`] acknowledges (returns `Ok`) only after the new lines are written
+/// and `sync_data` (fdatasync) returned for the case's file, which makes the bytes and
+/// the file's new length durable. When the append creates the case's file, the
+/// directory is also synced, so the file's name survives a crash too (on Unix; other
+/// platforms cannot sync a directory through `std`). Hence, if the operating system and
+/// the device honour flushes:
+///
+/// - every acknowledged event is read back after a crash or power loss;
+/// - an append interrupted by a crash leaves nothing, a prefix of its batch, or a prefix
+///   plus a *torn* last line. A line counts only once its newline is on disk. On
+///   [`FileStore::open`], an unterminated tail, or a last line that is not valid JSON,
+///   is moved to `<case id>.jsonl.torn` (appended, then synced) and cut from the log,
+///   and reported by [`FileStore::set_aside`]. Complete lines of the interrupted batch
+///   stay: they were never acknowledged, so the writer retries the same events, which
+///   is then a no-op (see [`Store`]), or reloads;
+/// - an append that returns an error may likewise have written some of its events;
+///   the next append to that case first cuts the file back to its last acknowledged
+///   length.
+///
+/// It does not protect against devices that acknowledge flushes they have not done,
+/// against a second process writing the same directory (open one `FileStore` per
+/// directory), or against damage to lines already acknowledged: a line in the middle of
+/// a log that does not decode, or does not continue the log, is reported with its file
+/// and line number ([`StoreError::Corrupt`], [`StoreError::Inconsistent`]) and the store
+/// refuses to open rather than skip it.
+///
+/// # Costs
+///
+/// Opening reads every file once, to check each log and build the indexes (versions,
+/// line offsets, event ids, customers, incidents): O(stored bytes) time, and roughly 45
+/// bytes of memory per stored event. After that, an append writes and syncs only the
+/// new lines, reading a case after a version reads only the lines after it, and
+/// cross-case questions are answered from the indexes.
 ///
 /// # Example
 ///

@@ -1,26 +1,9 @@
 //! Stores: where a case's events live between commands, with optimistic concurrency and
 //! idempotent appends.
 //!
-//! A [`Store`] keeps, per case, the log of events in sequence order. It owns three
-//! promises and no more:
-//!
-//! - **Expected version.** [`Store::append`] takes the version (number of stored events)
-//!   the writer based its decision on. If another writer appended first, the stale writer
-//!   gets [`StoreError::Conflict`] and nothing is written.
-//! - **Idempotent appends.** Resending an event that is already stored at the same
-//!   position with identical content (a retry after a lost acknowledgement) is a no-op;
-//!   the same id with different content is [`StoreError::ChangedRetry`].
-//! - **Envelope checks.** Each event names the case, continues the sequence, and carries
-//!   an id not used elsewhere in the log (I5); otherwise [`StoreError::Rejected`].
-//!
-//! A store does **not** fold events or check the case's rules: that is the
-//! [`Repository`](crate::Repository)'s job, which folds every new event before it asks
-//! the store to append it. A host writing its own store (over its own database) only has
-//! to keep the three promises above, usually with one transaction and a unique index
-//! on `(case, seq)`.
-//!
-//! Two stores ship with the crate: [`MemoryStore`] for tests and small hosts, and
-//! [`FileStore`], an embedded JSON Lines store that survives crashes.
+//! The contract is documented on [`Store`]. Two stores ship with the crate: [`MemoryStore`]
+//! for tests and small hosts, and [`FileStore`], an embedded JSON Lines store that
+//! survives crashes.
 
 mod file;
 mod memory;
@@ -47,6 +30,24 @@ pub struct Appended {
 }
 
 /// Where a case's events are kept: append with an expected version, read back in order.
+///
+/// A store keeps three promises and no more:
+///
+/// - **Expected version.** [`Store::append`] takes the version the writer based its
+///   decision on. If another writer appended first, the stale writer gets
+///   [`StoreError::Conflict`] and nothing is written.
+/// - **Idempotent appends.** Resending events already stored at the same positions with
+///   identical content (a retry after a lost acknowledgement) is a no-op; the same id
+///   with different content is [`StoreError::ChangedRetry`]. A resent batch that reaches
+///   past the stored log writes only the rest.
+/// - **Envelope checks.** Each event names the case, continues the sequence, and carries
+///   an id not used elsewhere in the log (I5); otherwise [`StoreError::Rejected`].
+///
+/// A store does **not** fold events or check the case's rules: the
+/// [`Repository`](crate::Repository) folds every new event before it asks the store to
+/// append it, so nothing that breaks a rule is written, and a store need not understand
+/// cases. A host writing its own store over its own database only has to keep the
+/// three promises, usually with one transaction and a unique index on `(case, seq)`.
 ///
 /// Versions count events: a case with no stored events is at version 0, and after its
 /// `opened` event at version 1, which is also that event's sequence number. The methods
