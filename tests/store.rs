@@ -361,6 +361,24 @@ fn complete_lines_of_an_unacknowledged_batch_stay_and_the_retry_is_a_no_op() {
 }
 
 #[test]
+fn bytes_left_by_a_failed_append_are_cut_before_the_next_one() {
+    let dir = TempDir::new("leftover");
+    let case = case_id(18);
+    let events = decided(case, 2);
+    let store = FileStore::open(dir.path()).unwrap();
+    store.append(case, 0, &events[..2]).unwrap();
+    // An append failed half-way (disk full, say): its bytes are on the file, unacknowledged.
+    // (Longer than the next append, so overwriting alone would not hide them.)
+    let leftover = format!("{{\"schema\":1,\"case\":\"{}", "x".repeat(2000));
+    append_raw(&log_path(dir.path(), case), leftover.as_bytes());
+    store.append(case, 2, &events[2..]).unwrap();
+
+    let reopened = FileStore::open(dir.path()).unwrap();
+    assert!(reopened.set_aside().is_empty(), "no torn bytes remain");
+    assert_eq!(reopened.read(case).unwrap(), events);
+}
+
+#[test]
 fn a_crash_during_a_case_s_first_write_leaves_no_case_and_it_can_be_opened_again() {
     let dir = TempDir::new("first-write");
     let case = case_id(17);
