@@ -1,4 +1,4 @@
-//! Errors: refusals of commands, broken logs, and undecodable input.
+//! Errors: refusals of commands, broken logs, undecodable input, and store failures.
 //!
 //! Each error names the rule it enforces and carries the data a support engineer needs
 //! (sequence number, line, field). None of them is ever raised by a panic (I8).
@@ -334,6 +334,9 @@ pub enum Error {
     /// A policy configuration cannot be used.
     #[error(transparent)]
     Config(#[from] crate::policies::ConfigError),
+    /// A store could not append or read events.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Reads one event from `text`, which is line `line` of its source.
@@ -345,11 +348,15 @@ pub(crate) fn decode_event(text: &str, line: usize) -> Result<Event, DecodeError
     let line = line.max(1);
     match serde_json::from_str::<Event>(text) {
         Ok(event) if event.schema == SCHEMA_VERSION => Ok(event),
+        Ok(event) if event.schema < SCHEMA_VERSION => crate::upcast::upcast(text, event.schema, line),
         Ok(event) => Err(DecodeError::UnsupportedSchema { line, found: event.schema, supported: SCHEMA_VERSION }),
         Err(err) => {
             // A newer writer may have added kinds or fields; say so rather than report
-            // a confusing "unknown variant".
+            // a confusing "unknown variant". An older writer's shape is upcast.
             if let Ok(SchemaOnly { schema }) = serde_json::from_str::<SchemaOnly>(text) {
+                if schema < SCHEMA_VERSION {
+                    return crate::upcast::upcast(text, schema, line);
+                }
                 if schema != SCHEMA_VERSION {
                     return Err(DecodeError::UnsupportedSchema { line, found: schema, supported: SCHEMA_VERSION });
                 }
@@ -380,6 +387,16 @@ fn strip_position(err: &serde_json::Error) -> String {
 }
 
 /// Reads a JSON Lines log: one event per line, blank lines ignored.
+///
+/// # Older schemas
+///
+/// Events written with an older schema version are upcast to the current one
+/// ([`SCHEMA_VERSION`]) on the way in, here and in [`Event::from_json`], so every reader
+/// sees only current events; stored lines are never rewritten. Schema 0, the
+/// pre-release shape, differs from schema 1 in exactly two fields: `at` is integer unix
+/// milliseconds (UTC) instead of an RFC 3339 string, and the actor is under `actor`
+/// instead of `by`. Event ids and sequence numbers are kept, so an upcast log folds as
+/// it did when written.
 ///
 /// This only decodes; fold the result with [`Case::replay`](crate::Case::replay) to check
 /// the log's integrity.
@@ -419,4 +436,92 @@ pub fn encode_log<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<Str
         out.push('\n');
     }
     Ok(out)
+}
+
+/// Why a [`Store`](crate::Store) could not append or read events.
+///
+/// An append that fails changes nothing the store has acknowledged; see each variant
+/// for whether anything of the failed batch may have been written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Optimistic concurrency: another writer appended first. Nothing was written; reload
+    /// the events after your version, decide again, and retry.
+    #[error("case {case}: expected version {expected}, but the store is at version {actual} (another writer appended first)")]
+    Conflict {
+        /// The case.
+        case: CaseId,
+        /// The version the writer assumed.
+        expected: u64,
+        /// The version the store holds.
+        actual: u64,
+    },
+    /// An event id is already stored at this position with different content: a retried
+    /// append must resend exactly the same event. Nothing was written.
+    #[error("case {case}: event {id} is already stored as event {seq} with different content")]
+    ChangedRetry {
+        /// The case.
+        case: CaseId,
+        /// The position both claim.
+        seq: u64,
+        /// The shared id.
+        id: EventId,
+    },
+    /// The batch does not continue the case's log: an event of another case, a sequence
+    /// gap, or an event id already used elsewhere in the log (I5). Nothing was written.
+    #[error("case {case}: the batch does not continue the log: {source}")]
+    Rejected {
+        /// The case.
+        case: CaseId,
+        /// The broken rule, with the offending event's sequence number (boxed to keep
+        /// [`Error`] small).
+        source: Box<LogError>,
+    },
+    /// The case has no events in the store.
+    #[error("case {case} is not in the store")]
+    UnknownCase {
+        /// The case.
+        case: CaseId,
+    },
+    /// The file system refused an operation.
+    #[error("{}: {op} failed: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What was being done ("append", "sync", "read").
+        op: &'static str,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A line that is not the torn tail of an interrupted write cannot be decoded: the
+    /// file was damaged or edited. It is reported, never skipped.
+    #[error("{}: {source}", path.display())]
+    Corrupt {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The line (from 1).
+        line: usize,
+        /// Why it does not decode.
+        source: DecodeError,
+    },
+    /// A line decodes but does not continue the file's log (another case's event, a
+    /// sequence gap, a repeated event id).
+    #[error("{}, line {line}: {source}", path.display())]
+    Inconsistent {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The line (from 1).
+        line: usize,
+        /// The broken rule (boxed to keep [`Error`] small).
+        source: Box<LogError>,
+    },
+}
+
+impl StoreError {
+    /// Whether this is a [`StoreError::Conflict`], the one error a writer should answer
+    /// by deciding again and retrying.
+    #[must_use]
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Conflict { .. })
+    }
 }

@@ -58,6 +58,8 @@
 //! - [`Policy`]: a host's own service rules, consulted by `decide`.
 //! - [`PolicySet`]: the built-in policies a host switches on and tunes as data, with
 //!   [`Deadlines`], [`EscalationTriggers`] and [`confirmation_requests`] for incidents.
+//! - [`Store`], [`Repository`]: events kept between commands, with optimistic
+//!   concurrency; [`MemoryStore`] and the crash-safe JSON Lines [`FileStore`].
 //!
 //! # Time, randomness and purity
 //!
@@ -81,16 +83,19 @@ mod incident;
 mod ledger;
 mod policies;
 mod policy;
+mod repository;
 mod rules;
 mod span;
+mod store;
 mod timeline;
+mod upcast;
 
 pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;
 pub use case::{Case, Clock, Counters, Fact, OutcomeState, Reachability, Status, WorkItem, WorkState};
 pub use command::{Command, Opening};
 pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
-pub use error::{decode_log, encode_log, DecodeError, Error, LogError, Refusal};
+pub use error::{decode_log, encode_log, DecodeError, Error, LogError, Refusal, StoreError};
 pub use escalation::{EscalationTrigger, EscalationTriggers};
 pub use event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
 pub use id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
@@ -98,8 +103,10 @@ pub use incident::confirmation_requests;
 pub use ledger::Ledger;
 pub use policies::{ConfigError, MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
+pub use repository::Repository;
 pub use rules::{Directory, Limits, Rules};
 pub use span::{ParseSpanError, Span};
+pub use store::{Appended, FileStore, MemoryStore, SetAside, Store};
 pub use timeline::{Entry, Timeline, View};
 
 /// The README's examples are compiled and run as doc tests, so it cannot drift from the API.
