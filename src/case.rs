@@ -348,10 +348,17 @@ impl Case {
     /// gap in sequence numbers, time going backwards, an unknown schema) or breaks a
     /// rule ([`LogError::Broken`]). On error the case is unchanged.
     pub fn apply(&mut self, event: &Event) -> Result<(), LogError> {
-        self.check_envelope(event)?;
-        self.check(&event.by, &event.what).map_err(|refusal| LogError::Broken { seq: event.seq, refusal })?;
+        self.validate(event)?;
         self.evolve(event);
         Ok(())
+    }
+
+    /// Whether `event` would fold onto this case: everything [`Case::apply`] checks,
+    /// without changing anything. Lets a writer check before storing and fold after,
+    /// without copying the case.
+    pub(crate) fn validate(&self, event: &Event) -> Result<(), LogError> {
+        self.check_envelope(event)?;
+        self.check(&event.by, &event.what).map_err(|refusal| LogError::Broken { seq: event.seq, refusal })
     }
 
     fn check_envelope(&self, event: &Event) -> Result<(), LogError> {

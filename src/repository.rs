@@ -3,8 +3,9 @@
 //! [`Repository::execute`] is the whole cycle for a stored case: take the cached case
 //! (loading and replaying it only the first time), [`Rules::decide`], fold the new
 //! events, append them with the case's version as the expected version, and keep the
-//! folded case. A command therefore costs O(new events) plus one copy of the case's
-//! current state (never its history), and one store append.
+//! folded case. A command therefore costs O(new events) and one store append: the
+//! new events are checked against the cached case before they are written and folded
+//! into it after, with no copy of the case and no replay.
 //!
 //! The repository folds; the store checks versions, ids and case names (see
 //! [`Store`]).
@@ -27,10 +28,10 @@ use crate::store::Store;
 /// Runs commands against cases kept in a [`Store`], with a cache of folded cases.
 ///
 /// [`Repository::execute`] takes the cached case (reading and replaying the stored log
-/// only the first time a case is touched), decides, folds the new events into a copy of
-/// the case, appends them with the case's version as the expected version, and keeps
-/// the folded copy. A command costs O(new events) plus one copy of the case's current
-/// state, never a replay of its history. Only events that fold are ever written.
+/// only the first time a case is touched), decides, checks the new events against the
+/// case, appends them with the case's version as the expected version, and folds them
+/// into the cached case. A command costs O(new events), never a copy of the case or a
+/// replay of its history. Only events that fold are ever written.
 ///
 /// Use one repository per thread or worker, all sharing one store (for instance an
 /// `Arc<FileStore>`): each keeps its own cache, and the store's expected-version check
@@ -140,15 +141,39 @@ impl<S: Store> Repository<S> {
     ) -> Result<Vec<Event>, Error> {
         let case = load(&mut self.cache, &self.store, id)?;
         let events = self.rules.decide(case, command, by, at)?;
-        // Fold before writing, so that only events that keep every rule reach the store.
-        let mut next = case.clone();
-        for event in &events {
-            next.apply(event)?;
-        }
+        // Check before writing, so that only events that keep every rule reach the store.
+        // A single event (what `decide` gives today) is checked in place; a batch is
+        // folded onto a copy, since each event must be checked against the one before.
+        let folded = match events.as_slice() {
+            [event] => {
+                case.validate(event)?;
+                None
+            }
+            _ => {
+                let mut next = case.clone();
+                for event in &events {
+                    next.apply(event)?;
+                }
+                Some(next)
+            }
+        };
         match self.store.append(id, case.version(), &events) {
             Ok(appended) => {
-                let behind = appended.version > next.version();
-                *case = next;
+                match folded {
+                    Some(next) => *case = next,
+                    None => {
+                        for event in &events {
+                            if let Err(err) = case.apply(event) {
+                                // Unreachable after `validate`; never leave a cache that
+                                // disagrees with the store.
+                                self.cache.remove(&id);
+                                return Err(err.into());
+                            }
+                        }
+                    }
+                }
+                let case_version = self.cache.get(&id).map_or(0, Case::version);
+                let behind = appended.version > case_version;
                 if behind {
                     // The events were already stored (a retry) and others wrote after them.
                     self.refresh(id)?;
