@@ -17,7 +17,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::Config;
 use crate::actor::{Actor, Staff};
-use crate::case::{Case, WorkItem};
+use crate::case::{Case, OutcomeState, WorkItem};
 use crate::command::{Command, Opening};
 use crate::error::{LogError, Refusal};
 use crate::event::{Channel, Ending, Event, Visibility};
@@ -203,7 +203,8 @@ const NOTES: &[&str] = &[
     "over to you: warranty looks valid",
     "third department today, see the timeline",
 ];
-const WORK: &[&str] = &["update the BIOS", "replace the mainboard", "order the part", "check the warranty", "reset line"];
+const WORK: &[&str] =
+    &["update the BIOS", "replace the mainboard", "order the part", "check the warranty", "reset line"];
 const DONE: &[&str] = &["done, no change for the customer", "part shipped", "warranty approved", "line reset"];
 const FACTS: &[&str] = &["serial number", "e-mail", "customer number", "problem id", "what was tried"];
 const VALUES: &[&str] = &["SN-123", "kim@example.org", "C-1042", "P-77", "restart, reset, new charger"];
@@ -251,7 +252,12 @@ fn channel() -> impl Strategy<Value = Channel> {
 fn act_and_who() -> BoxedStrategy<(Who, Act)> {
     use Act::*;
     let arms: Vec<(u32, BoxedStrategy<(Who, Act)>)> = vec![
-        (6, (who([8, 0, 1, 1, 0]), any::<u8>(), text(NOTES)).prop_map(|(w, to, note)| (w, Transfer { to, note })).boxed()),
+        (
+            6,
+            (who([8, 0, 1, 1, 0]), any::<u8>(), text(NOTES))
+                .prop_map(|(w, to, note)| (w, Transfer { to, note }))
+                .boxed(),
+        ),
         (
             2,
             (who([8, 0, 1, 1, 0]), any::<u8>(), text(REASONS))
@@ -259,13 +265,13 @@ fn act_and_who() -> BoxedStrategy<(Who, Act)> {
                 .boxed(),
         ),
         (
-            6,
+            5,
             (who([5, 1, 0, 1, 3]), any::<u8>(), 0..4u8, text(WORK))
                 .prop_map(|(w, department, number, title)| (w, OpenWork { department, number, title }))
                 .boxed(),
         ),
         (
-            7,
+            9,
             (who([4, 1, 0, 1, 5]), any::<u8>(), text(DONE))
                 .prop_map(|(w, pick, note)| (w, CompleteWork { pick, note }))
                 .boxed(),
@@ -327,10 +333,7 @@ fn act_and_who() -> BoxedStrategy<(Who, Act)> {
         ),
         (1, (who([4, 4, 1, 0, 0]), text(REASONS)).prop_map(|(w, reason)| (w, Reopen { reason })).boxed()),
         (2, (who([4, 1, 4, 0, 0]), any::<u8>()).prop_map(|(w, incident)| (w, LinkIncident { incident })).boxed()),
-        (
-            2,
-            (who([4, 1, 4, 0, 0]), text(REASONS)).prop_map(|(w, reason)| (w, RequestConfirmation { reason })).boxed(),
-        ),
+        (2, (who([4, 1, 4, 0, 0]), text(REASONS)).prop_map(|(w, reason)| (w, RequestConfirmation { reason })).boxed()),
     ];
     Union::new_weighted(arms).boxed()
 }
@@ -339,9 +342,9 @@ fn act_and_who() -> BoxedStrategy<(Who, Act)> {
 /// sometimes a clock running late (refused as time going backwards).
 fn minutes() -> BoxedStrategy<i64> {
     Union::new_weighted(vec![
-        (1, Just(0i64).boxed()),
-        (12, (1..=120i64).boxed()),
-        (2, (1440..=20_160i64).boxed()),
+        (2, Just(0i64).boxed()),
+        (24, (1..=120i64).boxed()),
+        (4, (1440..=20_160i64).boxed()),
         (1, (-240..=-1i64).boxed()),
     ])
     .boxed()
@@ -409,10 +412,26 @@ fn read(config: &Config, case: &Case, step: &Move) -> (Actor, Command) {
     let staff = config.cast.staff();
     let departments = departments(staff);
     // A closed case mostly gets reopened; otherwise most moves would only be refused.
-    let reopen;
+    let (reopen, opened, confirm);
     let (who, act) = if case.is_closed() && step.roll < 160 {
         reopen = Act::Reopen { reason: pick_str(REASONS, step.roll).to_owned() };
         (if step.roll.is_multiple_of(2) { Who::Customer } else { Who::Owner }, &reopen)
+    } else if matches!(step.act, Act::Resolve { .. })
+        && case.outcome_state() != OutcomeState::Confirmed
+        && step.roll < 96
+    {
+        // Asked to resolve too early, staff ask the customer first, as they should.
+        confirm = Act::ConfirmOutcome { statement: pick_str(FROM_CUSTOMER, 1).to_owned() };
+        (Who::Customer, &confirm)
+    } else if let (Act::CompleteWork { pick, .. } | Act::DropWork { pick, .. }, 0) = (&step.act, case.open_work_count())
+    {
+        // Nothing to finish: most of the time someone opens work instead.
+        if pick % 8 == 7 {
+            (step.who, &step.act)
+        } else {
+            opened = Act::OpenWork { department: *pick, number: pick / 8 % 4, title: pick_str(WORK, *pick).to_owned() };
+            (step.who, &opened)
+        }
     } else {
         (step.who, &step.act)
     };
@@ -462,7 +481,9 @@ fn read(config: &Config, case: &Case, step: &Move) -> (Actor, Command) {
             Command::CloseUnresolved { ending, evidence: evidence.clone() }
         }
         Act::Reopen { reason } => Command::Reopen { reason: reason.clone() },
-        Act::LinkIncident { incident } => Command::LinkIncident { incident: IncidentId::new(pick_str(INCIDENTS, *incident)) },
+        Act::LinkIncident { incident } => {
+            Command::LinkIncident { incident: IncidentId::new(pick_str(INCIDENTS, *incident)) }
+        }
         Act::RequestConfirmation { reason } => Command::RequestConfirmation { reason: reason.clone() },
     };
     let by = match who {
