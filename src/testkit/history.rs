@@ -387,7 +387,9 @@ fn run(config: &Config, script: &Script) -> Option<History> {
     for step in &script.moves {
         let (by, command) = read(config, &case, step);
         let last = case.clock().last_event_at;
-        let at = last.checked_add(Duration::minutes(step.minutes)).unwrap_or(last);
+        // Sub-second parts keep the JSON round-trip of times honest.
+        let delta = Duration::minutes(step.minutes) + Duration::nanoseconds(i64::from(step.roll) * 1_000_003);
+        let at = last.checked_add(delta).unwrap_or(last);
         let outcome = match config.rules.decide(&case, command.clone(), &by, at) {
             Err(refusal) => Outcome::Refused(refusal),
             Ok(new) => {
