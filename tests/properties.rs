@@ -94,7 +94,7 @@ fn invariants(log: &[Event], before: Option<&Case>, after: &Case) -> Result<(), 
     }
 
     // Counters agree with the log.
-    let count = |tag: &str| log.iter().filter(|e| e.what.tag() == tag).count() as u32;
+    let count = |tag: &str| u32::try_from(log.iter().filter(|e| e.what.tag() == tag).count()).unwrap();
     prop_assert_eq!(after.counters().contacts, count("customer_contacted"));
     prop_assert_eq!(after.counters().reopenings, count("reopened"));
     Ok(())

@@ -284,6 +284,9 @@ where
         // plain function cannot know; without it proptest only warns on every run.
         proptest.failure_persistence = None;
     }
+    if let Err(reason) = history::owners(config) {
+        return Err(Failure { reason, history: None });
+    }
     let mut runner = TestRunner::new(proptest);
     let result = runner.run(&histories(config), |history| property(&history).map_err(TestCaseError::fail));
     match result {
