@@ -196,3 +196,12 @@ fn generated_actors_include_the_customer_staff_and_the_system() {
     .unwrap();
     assert_eq!(kinds.into_inner(), [true; 3]);
 }
+
+#[test]
+fn kit_types_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Config>();
+    send_sync::<History>();
+    send_sync::<caseledger::testkit::HostileLog>();
+    send_sync::<caseledger::testkit::Failure>();
+}

@@ -17,7 +17,7 @@
 //!   foreign event, time going backwards, a tampered event kind, a truncated JSON line),
 //!   as JSON Lines text.
 //! - [`check_histories`]: runs a property over generated histories under your rules
-//!   (with your [`Policy`](crate::Policy) added, or a plain closure via [`policy_fn`])
+//!   (with your [`Policy`] added, or a plain closure via [`policy_fn`])
 //!   and, when it breaks, shrinks to a minimal failing history and prints it as the
 //!   staff timeline.
 //!
