@@ -67,6 +67,7 @@
 //! are derived from the event itself (see [`EventId`]). Replaying a log always yields
 //! the same case (I7).
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -87,6 +88,9 @@ mod repository;
 mod rules;
 mod span;
 mod store;
+#[cfg(feature = "proptest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
+pub mod testkit;
 mod timeline;
 mod upcast;
 

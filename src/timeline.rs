@@ -228,10 +228,24 @@ impl fmt::Display for Timeline {
     /// One line per entry: `#3   2026-11-23 09:40  bo (hardware) opened work …`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for e in &self.entries {
-            writeln!(f, "#{:<3} {}  {}", e.seq, short_time(e.at), e.sentence)?;
+            writeln!(f, "#{:<3} {}  {}", e.seq, short_time(e.at), one_line(&e.sentence))?;
         }
         Ok(())
     }
+}
+
+/// Notes and messages may hold line breaks; escaping them keeps one entry on one line, so
+/// no text can pass itself off as another entry.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 const SHORT: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day] [hour]:[minute]");

@@ -1,0 +1,556 @@
+//! Generated histories: abstract moves, their reading against the current case, and the
+//! record of what the rules made of each.
+//!
+//! Proptest generates a script of moves that do not depend on the case ("the owner
+//! hands the case to cast member 3", "someone from the item's department completes open
+//! item 1"). Each move is read against the case as it stands, decided by the rules and,
+//! if accepted, folded. Shrinking removes and simplifies moves and runs the script
+//! again, so every shrunk history is still a real one.
+
+use std::fmt;
+
+use proptest::collection::vec;
+use proptest::prelude::{any, Just};
+use proptest::sample::select;
+use proptest::strategy::{BoxedStrategy, Strategy, Union};
+use time::{Duration, OffsetDateTime};
+
+use super::Config;
+use crate::actor::{Actor, Staff};
+use crate::case::{Case, OutcomeState, WorkItem};
+use crate::command::{Command, Opening};
+use crate::error::{LogError, Refusal};
+use crate::event::{Channel, Ending, Event, Visibility};
+use crate::id::{CaseId, Department, IncidentId, WorkItemId};
+use crate::timeline::Timeline;
+
+/// What the rules made of one attempted command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Decided and folded; these events were appended.
+    Accepted(Vec<Event>),
+    /// Refused; nothing changed.
+    Refused(Refusal),
+    /// `decide` accepted the command but folding its events failed. This is a bug in
+    /// caseledger (decide and fold disagree); the events were not appended.
+    Inconsistent(LogError),
+}
+
+/// One command someone tried, when, and what came of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Attempt {
+    /// Who asked.
+    pub by: Actor,
+    /// What they asked.
+    pub command: Command,
+    /// When.
+    pub at: OffsetDateTime,
+    /// What the rules made of it.
+    pub outcome: Outcome,
+}
+
+/// A generated case history: the commands attempted after opening, and the valid log
+/// and case they produced.
+#[derive(Clone, PartialEq, Eq)]
+pub struct History {
+    events: Vec<Event>,
+    case: Case,
+    attempts: Vec<Attempt>,
+}
+
+impl History {
+    /// The log: the `opened` event, then the events of every accepted command.
+    #[must_use]
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The case after the whole log.
+    #[must_use]
+    pub fn case(&self) -> &Case {
+        &self.case
+    }
+
+    /// Every command tried after opening, in order, accepted or not.
+    #[must_use]
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.attempts
+    }
+
+    /// The owner the case was opened with.
+    #[must_use]
+    pub fn first_owner(&self) -> &Staff {
+        self.case.previous_owners().first().unwrap_or(self.case.owner())
+    }
+
+    /// The refused attempts with their refusals.
+    pub fn refusals(&self) -> impl Iterator<Item = (&Attempt, &Refusal)> {
+        self.attempts.iter().filter_map(|a| match &a.outcome {
+            Outcome::Refused(r) => Some((a, r)),
+            _ => None,
+        })
+    }
+
+    /// Each event with the case as it stood right after it, for properties that must
+    /// hold at every moment rather than only at the end.
+    pub fn states(&self) -> impl Iterator<Item = (&Event, Case)> + '_ {
+        let mut case: Option<Case> = None;
+        self.events.iter().map_while(move |event| {
+            let next = match case.take() {
+                None => Case::from_opened(event).ok()?,
+                Some(mut c) => {
+                    c.apply(event).ok()?;
+                    c
+                }
+            };
+            case = Some(next.clone());
+            Some((event, next))
+        })
+    }
+
+    /// The staff timeline of the log.
+    #[must_use]
+    pub fn timeline(&self) -> Timeline {
+        Timeline::staff(&self.events)
+    }
+}
+
+impl fmt::Debug for History {
+    // Proptest prints failing values with `Debug`: show the story, not the structs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "History ({} events, {} attempts):", self.events.len(), self.attempts.len())?;
+        write!(f, "{}", self.timeline())?;
+        for (attempt, refusal) in self.refusals() {
+            writeln!(f, "  refused: {} at {}: {:?}: {refusal}", attempt.by, attempt.at, attempt.command)?;
+        }
+        Ok(())
+    }
+}
+
+/// Histories generated under `config`: its rules decide every command.
+///
+/// Cases are opened by cast members the rules accept as owners (a [`Directory`] may
+/// refuse some). If they accept none, every history is rejected and proptest gives up
+/// at once; [`check_histories`](super::check_histories) reports that as a [`Failure`].
+///
+/// [`Directory`]: crate::Directory
+/// [`Failure`]: super::Failure
+pub fn histories(config: &Config) -> impl Strategy<Value = History> {
+    let Ok(owners) = owners(config) else {
+        return Just(()).prop_filter_map(NO_OWNER, |()| None).boxed();
+    };
+    let config = config.clone();
+    scripts(config.steps).prop_filter_map(NO_OWNER, move |script| run(&config, &owners, &script)).boxed()
+}
+
+const NO_OWNER: &str = "the rules refused to open a case for anyone in the cast";
+
+/// The cast members a case may be opened for, or why there are none.
+pub(super) fn owners(config: &Config) -> Result<Vec<Staff>, String> {
+    let mut refusal = None;
+    let owners: Vec<Staff> = config
+        .cast
+        .staff()
+        .iter()
+        .filter(|owner| {
+            let opening = Opening::new(config.cast.customer().clone(), pick_str(OUTCOMES, 0), (*owner).clone());
+            let id = CaseId::new_v7(config.start, [0; 10]);
+            match config.rules.open(id, opening, &Actor::Customer, config.start) {
+                Ok(_) => true,
+                Err(r) => {
+                    refusal.get_or_insert(r);
+                    false
+                }
+            }
+        })
+        .cloned()
+        .collect();
+    match (owners.is_empty(), refusal) {
+        (false, _) => Ok(owners),
+        (true, Some(refusal)) => Err(format!("{NO_OWNER}: {refusal}")),
+        (true, None) => Err(format!("{NO_OWNER}: the cast has no staff")),
+    }
+}
+
+/// The valid logs of [`histories`].
+pub fn valid_logs(config: &Config) -> impl Strategy<Value = Vec<Event>> {
+    histories(config).prop_map(|h| h.events)
+}
+
+#[derive(Clone, Debug)]
+struct Script {
+    case_bytes: [u8; 10],
+    owner: u8,
+    opener: Who,
+    outcome: String,
+    moves: Vec<Move>,
+}
+
+#[derive(Clone, Debug)]
+struct Move {
+    who: Who,
+    act: Act,
+    minutes: i64,
+    /// Steers the move by the case's state (a closed case is mostly reopened).
+    roll: u8,
+}
+
+/// Who acts, resolved against the case: `Worker` is someone from the department the
+/// act concerns, `Member` anyone in the cast.
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    Owner,
+    Customer,
+    System,
+    Member(u8),
+    Worker(u8),
+}
+
+#[derive(Clone, Debug)]
+enum Act {
+    Transfer { to: u8, note: String },
+    Escalate { to: u8, reason: String },
+    OpenWork { department: u8, number: u8, title: String },
+    CompleteWork { pick: u8, note: String },
+    DropWork { pick: u8, reason: String },
+    RecordFact { name: u8, value: String, visibility: Visibility },
+    RecordReachability { channel: Channel, reachable: bool, note: String },
+    AddNote { text: String, visibility: Visibility },
+    ContactCustomer { channel: Channel, message: String },
+    RecordReply { channel: Channel, message: String },
+    ConfirmOutcome { statement: String },
+    DisputeOutcome { statement: String },
+    Resolve { summary: String },
+    CloseUnresolved { ending: u8, evidence: String },
+    Reopen { reason: String },
+    LinkIncident { incident: u8 },
+    RequestConfirmation { reason: String },
+}
+
+const OUTCOMES: &[&str] =
+    &["my laptop works", "internet is back at home", "the double charge is refunded", "my phone line works again"];
+const NOTES: &[&str] = &[
+    "customer already tried a restart and a reset",
+    "suspect the BIOS after the last update",
+    "needs a part we do not stock",
+    "over to you: warranty looks valid",
+    "third department today, see the timeline",
+];
+const WORK: &[&str] =
+    &["update the BIOS", "replace the mainboard", "order the part", "check the warranty", "reset line"];
+const DONE: &[&str] = &["done, no change for the customer", "part shipped", "warranty approved", "line reset"];
+const FACTS: &[&str] = &["serial number", "e-mail", "customer number", "problem id", "what was tried"];
+const VALUES: &[&str] = &["SN-123", "kim@example.org", "C-1042", "P-77", "restart, reset, new charger"];
+const TO_CUSTOMER: &[&str] = &["did the update help?", "can we close this?", "a technician can come on Monday"];
+const FROM_CUSTOMER: &[&str] = &["still broken", "it works now, thanks", "I asked this twice already"];
+const CONFIRMS: &[&str] = &["it works now, thanks", "yes, all good again"];
+const DISPUTES: &[&str] = &["no, it crashes again", "still broken"];
+const ENDINGS: &[&str] = &["three calls and two e-mails over ten days", "customer said so on the phone"];
+const REASONS: &[&str] = &["it broke again", "the incident is over", "customer is asking again"];
+const INCIDENTS: &[&str] = &["INC-fire-7", "INC-outage-3", "INC-dns-12"];
+const CHANNELS: &[Channel] =
+    &[Channel::Email, Channel::Phone, Channel::Sms, Channel::Chat, Channel::Web, Channel::Letter, Channel::InPerson];
+
+/// Mostly a sensible phrase; sometimes blank (to meet the empty-text rules) or wild text
+/// (quotes, control characters, any script) to stress encoding and rendering.
+fn text(pool: &'static [&'static str]) -> BoxedStrategy<String> {
+    Union::new_weighted(vec![
+        (17, select(pool).prop_map(str::to_owned).boxed()),
+        (1, select(&["", "  "][..]).prop_map(str::to_owned).boxed()),
+        (2, vec(any::<char>(), 1..24).prop_map(String::from_iter).boxed()),
+    ])
+    .boxed()
+}
+
+fn who(weights: [u32; 5]) -> BoxedStrategy<Who> {
+    let [owner, customer, system, member, worker] = weights;
+    let options = vec![
+        (owner, Just(Who::Owner).boxed()),
+        (customer, Just(Who::Customer).boxed()),
+        (system, Just(Who::System).boxed()),
+        (member, any::<u8>().prop_map(Who::Member).boxed()),
+        (worker, any::<u8>().prop_map(Who::Worker).boxed()),
+    ];
+    Union::new_weighted(options.into_iter().filter(|(w, _)| *w > 0).collect()).boxed()
+}
+
+fn visibility() -> impl Strategy<Value = Visibility> {
+    select(&[Visibility::Internal, Visibility::Customer][..])
+}
+
+fn channel() -> impl Strategy<Value = Channel> {
+    select(CHANNELS)
+}
+
+/// Weighted so that the interesting states (bounces, resolution, reopening) are reached
+/// within a few dozen moves.
+fn act_and_who() -> BoxedStrategy<(Who, Act)> {
+    use Act::*;
+    let arms: Vec<(u32, BoxedStrategy<(Who, Act)>)> = vec![
+        (
+            6,
+            (who([8, 0, 1, 1, 0]), any::<u8>(), text(NOTES))
+                .prop_map(|(w, to, note)| (w, Transfer { to, note }))
+                .boxed(),
+        ),
+        (
+            2,
+            (who([8, 0, 1, 1, 0]), any::<u8>(), text(REASONS))
+                .prop_map(|(w, to, reason)| (w, Escalate { to, reason }))
+                .boxed(),
+        ),
+        (
+            5,
+            (who([5, 1, 0, 1, 3]), any::<u8>(), 0..4u8, text(WORK))
+                .prop_map(|(w, department, number, title)| (w, OpenWork { department, number, title }))
+                .boxed(),
+        ),
+        (
+            9,
+            (who([4, 1, 0, 1, 5]), any::<u8>(), text(DONE))
+                .prop_map(|(w, pick, note)| (w, CompleteWork { pick, note }))
+                .boxed(),
+        ),
+        (
+            2,
+            (who([4, 1, 0, 1, 5]), any::<u8>(), text(NOTES))
+                .prop_map(|(w, pick, reason)| (w, DropWork { pick, reason }))
+                .boxed(),
+        ),
+        (
+            3,
+            (who([5, 2, 0, 2, 0]), any::<u8>(), text(VALUES), visibility())
+                .prop_map(|(w, name, value, visibility)| (w, RecordFact { name, value, visibility }))
+                .boxed(),
+        ),
+        (
+            2,
+            (who([4, 2, 1, 1, 0]), channel(), any::<bool>(), text(NOTES))
+                .prop_map(|(w, channel, reachable, note)| (w, RecordReachability { channel, reachable, note }))
+                .boxed(),
+        ),
+        (
+            4,
+            (who([4, 2, 1, 2, 0]), text(NOTES), visibility())
+                .prop_map(|(w, text, visibility)| (w, AddNote { text, visibility }))
+                .boxed(),
+        ),
+        (
+            5,
+            (who([5, 1, 1, 3, 0]), channel(), text(TO_CUSTOMER))
+                .prop_map(|(w, channel, message)| (w, ContactCustomer { channel, message }))
+                .boxed(),
+        ),
+        (
+            4,
+            (who([2, 8, 1, 0, 0]), channel(), text(FROM_CUSTOMER))
+                .prop_map(|(w, channel, message)| (w, RecordReply { channel, message }))
+                .boxed(),
+        ),
+        (
+            4,
+            (who([2, 7, 1, 0, 0]), text(CONFIRMS)).prop_map(|(w, statement)| (w, ConfirmOutcome { statement })).boxed(),
+        ),
+        (
+            1,
+            (who([2, 7, 1, 0, 0]), text(DISPUTES)).prop_map(|(w, statement)| (w, DisputeOutcome { statement })).boxed(),
+        ),
+        (5, (who([9, 1, 0, 1, 0]), text(DONE)).prop_map(|(w, summary)| (w, Resolve { summary })).boxed()),
+        (
+            2,
+            (who([8, 2, 0, 1, 0]), any::<u8>(), text(ENDINGS))
+                .prop_map(|(w, ending, evidence)| (w, CloseUnresolved { ending, evidence }))
+                .boxed(),
+        ),
+        (1, (who([4, 4, 1, 0, 0]), text(REASONS)).prop_map(|(w, reason)| (w, Reopen { reason })).boxed()),
+        (2, (who([4, 1, 4, 0, 0]), any::<u8>()).prop_map(|(w, incident)| (w, LinkIncident { incident })).boxed()),
+        (2, (who([4, 1, 4, 0, 0]), text(REASONS)).prop_map(|(w, reason)| (w, RequestConfirmation { reason })).boxed()),
+    ];
+    Union::new_weighted(arms).boxed()
+}
+
+/// Minutes since the last event: mostly a working pace, sometimes days of silence,
+/// sometimes a clock running late (refused as time going backwards).
+fn minutes() -> BoxedStrategy<i64> {
+    Union::new_weighted(vec![
+        (2, Just(0i64).boxed()),
+        (24, (1..=120i64).boxed()),
+        (4, (1440..=20_160i64).boxed()),
+        (1, (-240..=-1i64).boxed()),
+    ])
+    .boxed()
+}
+
+fn moves() -> impl Strategy<Value = Move> {
+    (act_and_who(), minutes(), any::<u8>()).prop_map(|((who, act), minutes, roll)| Move { who, act, minutes, roll })
+}
+
+fn scripts(steps: usize) -> impl Strategy<Value = Script> {
+    (any::<[u8; 10]>(), any::<u8>(), who([1, 4, 1, 0, 0]), select(OUTCOMES), vec(moves(), 0..=steps)).prop_map(
+        |(case_bytes, owner, opener, outcome, moves)| Script {
+            case_bytes,
+            owner,
+            opener,
+            outcome: outcome.to_owned(),
+            moves,
+        },
+    )
+}
+
+fn nth<T>(items: &[T], i: u8) -> Option<&T> {
+    items.get(usize::from(i) % items.len().max(1))
+}
+
+fn run(config: &Config, owners: &[Staff], script: &Script) -> Option<History> {
+    let owner = nth(owners, script.owner)?.clone();
+    let id = CaseId::new_v7(config.start, script.case_bytes);
+    let opener = match script.opener {
+        Who::Customer => Actor::Customer,
+        Who::System => Actor::System,
+        _ => Actor::Staff(owner.clone()),
+    };
+    let opening = Opening::new(config.cast.customer().clone(), script.outcome.clone(), owner);
+    let opened = config.rules.open(id, opening, &opener, config.start).ok()?;
+    let mut case = Case::from_opened(&opened).ok()?;
+    let mut events = vec![opened];
+    let mut attempts = Vec::with_capacity(script.moves.len());
+    for step in &script.moves {
+        let (by, command) = read(config, &case, step);
+        let last = case.clock().last_event_at;
+        // Sub-second parts keep the JSON round-trip of times honest.
+        let delta = Duration::minutes(step.minutes) + Duration::nanoseconds(i64::from(step.roll) * 1_000_003);
+        let at = last.checked_add(delta).unwrap_or(last);
+        let outcome = match config.rules.decide(&case, command.clone(), &by, at) {
+            Err(refusal) => Outcome::Refused(refusal),
+            Ok(new) => {
+                let mut next = case.clone();
+                match new.iter().try_for_each(|e| next.apply(e)) {
+                    Ok(()) => {
+                        case = next;
+                        events.extend(new.iter().cloned());
+                        Outcome::Accepted(new)
+                    }
+                    Err(err) => Outcome::Inconsistent(err),
+                }
+            }
+        };
+        attempts.push(Attempt { by, command, at, outcome });
+    }
+    Some(History { events, case, attempts })
+}
+
+/// Reads a move against the case as it stands.
+fn read(config: &Config, case: &Case, step: &Move) -> (Actor, Command) {
+    let staff = config.cast.staff();
+    let departments = departments(staff);
+    // A closed case mostly gets reopened; otherwise most moves would only be refused.
+    let (reopen, confirm);
+    let (who, act) = if case.is_closed() && step.roll < 160 {
+        reopen = Act::Reopen { reason: pick_str(REASONS, step.roll).to_owned() };
+        (if step.roll.is_multiple_of(2) { Who::Customer } else { Who::Owner }, &reopen)
+    } else if matches!(step.act, Act::Resolve { .. })
+        && case.outcome_state() != OutcomeState::Confirmed
+        && step.roll < 96
+    {
+        // Asked to resolve too early, staff ask the customer first, as they should.
+        confirm = Act::ConfirmOutcome { statement: pick_str(CONFIRMS, 0).to_owned() };
+        (Who::Customer, &confirm)
+    } else {
+        (step.who, &step.act)
+    };
+    let mut concern: Option<Department> = None;
+    let command = match act {
+        Act::Transfer { to, note } => Command::Transfer { to: member(staff, case, *to), note: note.clone() },
+        Act::Escalate { to, reason } => Command::Escalate { to: member(staff, case, *to), reason: reason.clone() },
+        Act::OpenWork { department, number, title } => {
+            let department = nth(&departments, *department).cloned().unwrap_or_else(|| case.owner().department.clone());
+            let item = WorkItemId::new(format!("{department}-{number}"));
+            concern = Some(department.clone());
+            Command::OpenWork { item, department, title: title.clone() }
+        }
+        Act::CompleteWork { pick, note } => {
+            let item = work_item(case, *pick);
+            concern = case.work_item(&item).map(|w| w.department.clone());
+            Command::CompleteWork { item, note: note.clone() }
+        }
+        Act::DropWork { pick, reason } => {
+            let item = work_item(case, *pick);
+            concern = case.work_item(&item).map(|w| w.department.clone());
+            Command::DropWork { item, reason: reason.clone() }
+        }
+        Act::RecordFact { name, value, visibility } => Command::RecordFact {
+            name: pick_str(FACTS, *name).to_owned(),
+            value: value.clone(),
+            visibility: *visibility,
+        },
+        Act::RecordReachability { channel, reachable, note } => {
+            Command::RecordReachability { channel: *channel, reachable: *reachable, note: note.clone() }
+        }
+        Act::AddNote { text, visibility } => Command::AddNote { text: text.clone(), visibility: *visibility },
+        Act::ContactCustomer { channel, message } => {
+            Command::ContactCustomer { channel: *channel, message: message.clone() }
+        }
+        Act::RecordReply { channel, message } => Command::RecordReply { channel: *channel, message: message.clone() },
+        Act::ConfirmOutcome { statement } => Command::ConfirmOutcome { statement: statement.clone() },
+        Act::DisputeOutcome { statement } => Command::DisputeOutcome { statement: statement.clone() },
+        Act::Resolve { summary } => Command::Resolve { summary: summary.clone() },
+        Act::CloseUnresolved { ending, evidence } => {
+            let ending = match ending % 8 {
+                0..=3 => Ending::Unreachable,
+                4 | 5 => Ending::Withdrawn,
+                6 => Ending::Duplicate { of: CaseId::new_v7(config.start, [0xd0; 10]) },
+                _ => Ending::Duplicate { of: case.id() },
+            };
+            Command::CloseUnresolved { ending, evidence: evidence.clone() }
+        }
+        Act::Reopen { reason } => Command::Reopen { reason: reason.clone() },
+        Act::LinkIncident { incident } => {
+            Command::LinkIncident { incident: IncidentId::new(pick_str(INCIDENTS, *incident)) }
+        }
+        Act::RequestConfirmation { reason } => Command::RequestConfirmation { reason: reason.clone() },
+    };
+    let by = match who {
+        Who::Owner => Actor::Staff(case.owner().clone()),
+        Who::Customer => Actor::Customer,
+        Who::System => Actor::System,
+        Who::Member(i) => Actor::Staff(member(staff, case, i)),
+        Who::Worker(i) => {
+            let in_department: Vec<&Staff> =
+                staff.iter().filter(|s| concern.as_ref().is_none_or(|d| &s.department == d)).collect();
+            Actor::Staff(nth(&in_department, i).map_or_else(|| member(staff, case, i), |s| (*s).clone()))
+        }
+    };
+    (by, command)
+}
+
+fn departments(staff: &[Staff]) -> Vec<Department> {
+    let mut out: Vec<Department> = Vec::new();
+    for s in staff {
+        if !out.contains(&s.department) {
+            out.push(s.department.clone());
+        }
+    }
+    out
+}
+
+fn member(staff: &[Staff], case: &Case, i: u8) -> Staff {
+    nth(staff, i).cloned().unwrap_or_else(|| case.owner().clone())
+}
+
+fn pick_str(pool: &'static [&'static str], i: u8) -> &'static str {
+    nth(pool, i).copied().unwrap_or_default()
+}
+
+/// Mostly an open item; one pick in eight is stale (any item, or one that does not
+/// exist) so the refusals for closed and unknown items are exercised too.
+fn work_item(case: &Case, pick: u8) -> WorkItemId {
+    let open: Vec<&WorkItem> = case.open_work().collect();
+    let all: Vec<&WorkItem> = case.work_items().collect();
+    let from = if pick % 8 == 7 || open.is_empty() { &all } else { &open };
+    match nth(from, pick / 8) {
+        Some(w) if pick % 16 != 15 => w.id.clone(),
+        _ => WorkItemId::new("no-such-item"),
+    }
+}

@@ -1,0 +1,479 @@
+//! Model-based test: a plain reference model of a case, with the rules re-stated from
+//! the design, and the real `Rules`/`Case`/`Ledger` must agree on every generated command
+//! sequence: accepted or refused (and which refusal), owner, status, outcome, open work,
+//! counters and timeline length.
+//!
+//! The model is deliberately naive: vectors and linear scans, no shared code with the
+//! crate beyond its public data types.
+#![cfg(feature = "proptest")]
+
+use std::collections::BTreeMap;
+
+use caseledger::testkit::{histories, Config, Outcome};
+use caseledger::{
+    Actor, CaseId, Channel, Command, Department, Ending, Error, EventKind, IncidentId, Ledger, Limits, OutcomeState,
+    Refusal, Rules, Staff, StaffId, Status, Timeline, Visibility, WorkItemId,
+};
+use proptest::prelude::*;
+use time::OffsetDateTime;
+
+/// Small limits, so that every cap is reached within a generated history.
+fn limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.max_text_bytes = 48;
+    limits.max_facts = 1;
+    limits.max_work_items = 4;
+    limits.max_events = 20;
+    limits.max_incidents = 1;
+    limits
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Confirmation {
+    Unmet,
+    Confirmed,
+    Disputed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum State {
+    Open,
+    Resolved,
+    Closed(Ending),
+}
+
+#[derive(Clone, Debug)]
+struct Work {
+    id: WorkItemId,
+    department: Department,
+    open: bool,
+}
+
+/// The reference model: what a careful person with a notebook would track.
+#[derive(Clone, Debug)]
+struct Model {
+    id: CaseId,
+    owner: Staff,
+    people_who_had_it: Vec<StaffId>,
+    departments_left: Vec<Department>,
+    confirmation: Confirmation,
+    state: State,
+    work: Vec<Work>,
+    facts: Vec<String>,
+    unreachable: BTreeMap<Channel, bool>,
+    incidents: Vec<IncidentId>,
+    level: u32,
+    handoffs: u32,
+    bounces: u32,
+    contacts: u32,
+    unanswered_contacts: u32,
+    customer_messages: u32,
+    customer_messages_unanswered: u32,
+    reopenings: u32,
+    events: u64,
+    last_at: OffsetDateTime,
+}
+
+fn blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
+impl Model {
+    fn opened(id: CaseId, owner: Staff, at: OffsetDateTime) -> Self {
+        Self {
+            id,
+            owner,
+            people_who_had_it: Vec::new(),
+            departments_left: Vec::new(),
+            confirmation: Confirmation::Unmet,
+            state: State::Open,
+            work: Vec::new(),
+            facts: Vec::new(),
+            unreachable: BTreeMap::new(),
+            incidents: Vec::new(),
+            level: 0,
+            handoffs: 0,
+            bounces: 0,
+            contacts: 0,
+            unanswered_contacts: 0,
+            customer_messages: 0,
+            customer_messages_unanswered: 0,
+            reopenings: 0,
+            events: 1,
+            last_at: at,
+        }
+    }
+
+    fn is_owner(&self, by: &Actor) -> bool {
+        by == &Actor::Staff(self.owner.clone())
+    }
+
+    fn open_work(&self) -> Vec<WorkItemId> {
+        let mut ids: Vec<WorkItemId> = self.work.iter().filter(|w| w.open).map(|w| w.id.clone()).collect();
+        ids.sort();
+        ids
+    }
+
+    /// Every free text a command carries, ids included: what the text limit measures.
+    fn texts(command: &Command) -> Vec<String> {
+        match command {
+            Command::Transfer { to, note: t } | Command::Escalate { to, reason: t } => {
+                vec![to.id.to_string(), to.department.to_string(), t.clone()]
+            }
+            Command::OpenWork { item, department, title } => {
+                vec![item.to_string(), department.to_string(), title.clone()]
+            }
+            Command::CompleteWork { item, note: t } | Command::DropWork { item, reason: t } => {
+                vec![item.to_string(), t.clone()]
+            }
+            Command::RecordFact { name, value, .. } => vec![name.clone(), value.clone()],
+            Command::LinkIncident { incident } => vec![incident.to_string()],
+            Command::RecordReachability { note: t, .. }
+            | Command::AddNote { text: t, .. }
+            | Command::ContactCustomer { message: t, .. }
+            | Command::RecordReply { message: t, .. }
+            | Command::ConfirmOutcome { statement: t }
+            | Command::DisputeOutcome { statement: t }
+            | Command::Resolve { summary: t }
+            | Command::CloseUnresolved { evidence: t, .. }
+            | Command::Reopen { reason: t }
+            | Command::RequestConfirmation { reason: t } => vec![t.clone()],
+            other => panic!("the model does not know {other:?}"),
+        }
+    }
+
+    /// The rules, in the order the design gives them precedence: time, limits, then the
+    /// case's own rules, each command's checks in the order its refusals are listed.
+    fn judge(&self, by: &Actor, command: &Command, at: OffsetDateTime, limits: &Limits) -> Result<(), &'static str> {
+        if at < self.last_at {
+            return Err("TimeBeforeLastEvent");
+        }
+        if self.events + 1 > limits.max_events {
+            return Err("LimitExceeded");
+        }
+        if Self::texts(command).iter().any(|t| t.len() > limits.max_text_bytes) {
+            return Err("LimitExceeded");
+        }
+        match command {
+            Command::RecordFact { name, .. }
+                if !self.facts.contains(name) && self.facts.len() + 1 > limits.max_facts =>
+            {
+                return Err("LimitExceeded")
+            }
+            Command::OpenWork { .. } if self.work.len() + 1 > limits.max_work_items => return Err("LimitExceeded"),
+            Command::LinkIncident { .. } if self.incidents.len() + 1 > limits.max_incidents => {
+                return Err("LimitExceeded")
+            }
+            _ => {}
+        }
+        let is_customer = by == &Actor::Customer;
+        let is_system = by == &Actor::System;
+        let staff = by.as_staff();
+        let text = |t: &str| if blank(t) { Err("EmptyText") } else { Ok(()) };
+        if self.state != State::Open {
+            return match command {
+                Command::Reopen { reason } => text(reason),
+                _ => Err("CaseClosed"),
+            };
+        }
+        match command {
+            Command::Reopen { .. } => Err("NotClosed"),
+            Command::Transfer { to, note: t } | Command::Escalate { to, reason: t } => {
+                if !(self.is_owner(by) || is_system) {
+                    return Err("NotOwner");
+                }
+                if to == &self.owner {
+                    return Err("ReceiverIsOwner");
+                }
+                text(t)
+            }
+            Command::OpenWork { item, department, title } => {
+                let Some(staff) = staff else { return Err("StaffOnly") };
+                if &staff.department != department && !self.is_owner(by) {
+                    return Err("NotYourDepartment");
+                }
+                if self.work.iter().any(|w| &w.id == item) {
+                    return Err("DuplicateWorkItem");
+                }
+                text(title)
+            }
+            Command::CompleteWork { item, note: t } | Command::DropWork { item, reason: t } => {
+                let Some(staff) = staff else { return Err("StaffOnly") };
+                let Some(work) = self.work.iter().find(|w| &w.id == item) else { return Err("UnknownWorkItem") };
+                if !work.open {
+                    return Err("WorkItemClosed");
+                }
+                if staff.department != work.department && !self.is_owner(by) {
+                    return Err("NotYourDepartment");
+                }
+                text(t)
+            }
+            Command::RecordFact { name, visibility, .. } => {
+                if is_customer && *visibility == Visibility::Internal {
+                    return Err("StaffOnly");
+                }
+                text(name)
+            }
+            Command::RecordReachability { reachable, note, .. } => {
+                if *reachable {
+                    Ok(())
+                } else {
+                    text(note)
+                }
+            }
+            Command::AddNote { text: t, visibility } => {
+                if is_customer && *visibility == Visibility::Internal {
+                    return Err("StaffOnly");
+                }
+                text(t)
+            }
+            Command::ContactCustomer { channel, message } => {
+                if is_customer {
+                    return Err("StaffOnly");
+                }
+                if self.unreachable.get(channel) == Some(&true) {
+                    return Err("ChannelUnreachable");
+                }
+                text(message)
+            }
+            Command::RecordReply { message: t, .. }
+            | Command::ConfirmOutcome { statement: t }
+            | Command::DisputeOutcome { statement: t } => {
+                if is_system {
+                    return Err("ConfirmationNotFromCustomer");
+                }
+                text(t)
+            }
+            Command::Resolve { summary } => {
+                if !self.is_owner(by) {
+                    return Err("NotOwner");
+                }
+                if self.confirmation != Confirmation::Confirmed {
+                    return Err("OutcomeUnmet");
+                }
+                if !self.open_work().is_empty() {
+                    return Err("WorkStillOpen");
+                }
+                text(summary)
+            }
+            Command::CloseUnresolved { ending, evidence } => {
+                let customer_withdraws = is_customer && *ending == Ending::Withdrawn;
+                if !customer_withdraws && !self.is_owner(by) {
+                    return Err("NotOwner");
+                }
+                if !self.open_work().is_empty() {
+                    return Err("WorkStillOpen");
+                }
+                if *ending == Ending::Unreachable && self.unanswered_contacts == 0 {
+                    return Err("NoContactAttempts");
+                }
+                if *ending == (Ending::Duplicate { of: self.id }) {
+                    return Err("DuplicateOfItself");
+                }
+                text(evidence)
+            }
+            Command::LinkIncident { incident } => {
+                if is_customer {
+                    return Err("StaffOnly");
+                }
+                if self.incidents.contains(incident) {
+                    return Err("AlreadyLinked");
+                }
+                Ok(())
+            }
+            Command::RequestConfirmation { reason } => {
+                if is_customer {
+                    return Err("StaffOnly");
+                }
+                text(reason)
+            }
+            other => panic!("the model does not know {other:?}"),
+        }
+    }
+
+    fn hand_to(&mut self, to: &Staff) {
+        // A bounce: back to someone who had the case, or to another department it left.
+        let back_to_person = self.people_who_had_it.contains(&to.id);
+        let back_to_department =
+            to.department != self.owner.department && self.departments_left.contains(&to.department);
+        if back_to_person || back_to_department {
+            self.bounces += 1;
+        }
+        if to.department != self.owner.department && !self.departments_left.contains(&self.owner.department) {
+            self.departments_left.push(self.owner.department.clone());
+        }
+        if !self.people_who_had_it.contains(&self.owner.id) {
+            self.people_who_had_it.push(self.owner.id.clone());
+        }
+        self.owner = to.clone();
+        self.handoffs += 1;
+    }
+
+    fn heard_from_customer(&mut self) {
+        self.unanswered_contacts = 0;
+    }
+
+    fn record(&mut self, command: &Command, at: OffsetDateTime) {
+        match command {
+            Command::Transfer { to, .. } => self.hand_to(to),
+            Command::Escalate { to, .. } => {
+                self.level += 1;
+                self.hand_to(to);
+            }
+            Command::OpenWork { item, department, .. } => {
+                self.work.push(Work { id: item.clone(), department: department.clone(), open: true })
+            }
+            Command::CompleteWork { item, .. } | Command::DropWork { item, .. } => {
+                for w in self.work.iter_mut().filter(|w| &w.id == item) {
+                    w.open = false;
+                }
+            }
+            Command::RecordFact { name, .. } => {
+                if !self.facts.contains(name) {
+                    self.facts.push(name.clone());
+                }
+            }
+            Command::RecordReachability { channel, reachable, .. } => {
+                self.unreachable.insert(*channel, !reachable);
+            }
+            Command::AddNote { .. } | Command::RequestConfirmation { .. } => {}
+            Command::ContactCustomer { .. } => {
+                self.contacts += 1;
+                self.unanswered_contacts += 1;
+                self.customer_messages_unanswered = 0;
+            }
+            Command::RecordReply { .. } => {
+                self.customer_messages += 1;
+                self.customer_messages_unanswered += 1;
+                self.heard_from_customer();
+            }
+            Command::ConfirmOutcome { .. } => {
+                self.confirmation = Confirmation::Confirmed;
+                self.heard_from_customer();
+            }
+            Command::DisputeOutcome { .. } => {
+                self.confirmation = Confirmation::Disputed;
+                self.heard_from_customer();
+            }
+            Command::Resolve { .. } => self.state = State::Resolved,
+            Command::CloseUnresolved { ending, .. } => self.state = State::Closed(ending.clone()),
+            Command::Reopen { .. } => {
+                self.state = State::Open;
+                self.confirmation = Confirmation::Unmet;
+                self.reopenings += 1;
+            }
+            Command::LinkIncident { incident } => self.incidents.push(incident.clone()),
+            other => panic!("the model does not know {other:?}"),
+        }
+        self.events += 1;
+        self.last_at = at;
+    }
+}
+
+fn refusal_name(refusal: &Refusal) -> &'static str {
+    match refusal {
+        Refusal::NotOwner { .. } => "NotOwner",
+        Refusal::StaffOnly { .. } => "StaffOnly",
+        Refusal::NotYourDepartment { .. } => "NotYourDepartment",
+        Refusal::NotAMember { .. } => "NotAMember",
+        Refusal::ConfirmationNotFromCustomer { .. } => "ConfirmationNotFromCustomer",
+        Refusal::CaseClosed { .. } => "CaseClosed",
+        Refusal::NotClosed => "NotClosed",
+        Refusal::OutcomeUnmet { .. } => "OutcomeUnmet",
+        Refusal::WorkStillOpen { .. } => "WorkStillOpen",
+        Refusal::EmptyText { .. } => "EmptyText",
+        Refusal::ReceiverIsOwner { .. } => "ReceiverIsOwner",
+        Refusal::UnknownWorkItem { .. } => "UnknownWorkItem",
+        Refusal::WorkItemClosed { .. } => "WorkItemClosed",
+        Refusal::DuplicateWorkItem { .. } => "DuplicateWorkItem",
+        Refusal::TimeBeforeLastEvent { .. } => "TimeBeforeLastEvent",
+        Refusal::ChannelUnreachable { .. } => "ChannelUnreachable",
+        Refusal::NoContactAttempts => "NoContactAttempts",
+        Refusal::DuplicateOfItself => "DuplicateOfItself",
+        Refusal::AlreadyLinked { .. } => "AlreadyLinked",
+        Refusal::EscalationLevel { .. } => "EscalationLevel",
+        Refusal::AlreadyOpened => "AlreadyOpened",
+        Refusal::LimitExceeded { .. } => "LimitExceeded",
+        Refusal::Policy { .. } => "Policy",
+        _ => "a refusal the model does not know",
+    }
+}
+
+fn agree(model: &Model, ledger: &Ledger, step: usize) -> Result<(), TestCaseError> {
+    let case = ledger.case();
+    prop_assert_eq!(case.owner(), &model.owner, "owner after step {}", step);
+    let status = match case.status() {
+        Status::Open => State::Open,
+        Status::Resolved => State::Resolved,
+        Status::ClosedUnresolved { ending } => State::Closed(ending.clone()),
+        other => return Err(TestCaseError::fail(format!("unknown status {other}"))),
+    };
+    prop_assert_eq!(status, model.state.clone(), "status after step {}", step);
+    let confirmation = match case.outcome_state() {
+        OutcomeState::Unmet => Confirmation::Unmet,
+        OutcomeState::Confirmed => Confirmation::Confirmed,
+        OutcomeState::Disputed => Confirmation::Disputed,
+        other => return Err(TestCaseError::fail(format!("unknown outcome state {other:?}"))),
+    };
+    prop_assert_eq!(confirmation, model.confirmation, "outcome after step {}", step);
+    let open: Vec<WorkItemId> = case.open_work().map(|w| w.id.clone()).collect();
+    prop_assert_eq!(open, model.open_work(), "open work after step {}", step);
+    let c = case.counters();
+    prop_assert_eq!(
+        (c.handoffs, c.bounces, c.contacts, c.unanswered_contacts),
+        (model.handoffs, model.bounces, model.contacts, model.unanswered_contacts),
+        "handoffs, bounces, contacts, unanswered contacts after step {}",
+        step
+    );
+    prop_assert_eq!(
+        (c.customer_messages, c.customer_messages_unanswered, c.reopenings),
+        (model.customer_messages, model.customer_messages_unanswered, model.reopenings),
+        "customer messages, asking again, reopenings after step {}",
+        step
+    );
+    prop_assert_eq!(case.escalation_level(), model.level);
+    prop_assert_eq!(case.facts().len(), model.facts.len());
+    prop_assert_eq!(case.incidents(), &model.incidents[..]);
+    prop_assert_eq!(case.version(), model.events);
+    prop_assert_eq!(Timeline::staff(ledger.events()).entries().len() as u64, model.events);
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn the_case_agrees_with_a_plain_model(history in histories(&Config::new(Rules::default().with_limits(limits())))) {
+        let rules = Rules::default().with_limits(limits());
+        let opened = &history.events()[0];
+        let EventKind::Opened { owner, .. } = &opened.what else {
+            return Err(TestCaseError::fail("history does not start with opened"));
+        };
+        let mut model = Model::opened(opened.case, owner.clone(), opened.at);
+        let mut ledger = Ledger::from_events(vec![opened.clone()]).expect("the opening loads");
+        for (step, attempt) in history.attempts().iter().enumerate() {
+            let expected = model.judge(&attempt.by, &attempt.command, attempt.at, &limits());
+            let got = ledger.execute(&rules, attempt.command.clone(), &attempt.by, attempt.at).map(|_| ());
+            match (expected, got) {
+                (Ok(()), Ok(())) => model.record(&attempt.command, attempt.at),
+                (Err(rule), Err(Error::Refused(refusal))) => prop_assert_eq!(
+                    rule, refusal_name(&refusal),
+                    "step {}: {} asks {:?}: {}", step, attempt.by, attempt.command, refusal
+                ),
+                (expected, got) => {
+                    return Err(TestCaseError::fail(format!(
+                        "step {step}: {} asks {:?} at {}: model says {expected:?}, case says {got:?}",
+                        attempt.by, attempt.command, attempt.at
+                    )))
+                }
+            }
+            let recorded = match &attempt.outcome {
+                Outcome::Accepted(_) => "accepted",
+                Outcome::Refused(_) => "refused",
+                _ => "inconsistent",
+            };
+            let judged = if expected.is_ok() { "accepted" } else { "refused" };
+            prop_assert_eq!(recorded, judged, "the generated history and the model differ at step {}", step);
+            agree(&model, &ledger, step)?;
+        }
+        prop_assert_eq!(ledger.events(), history.events());
+    }
+}
