@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use caseledger::{decode_log, Case};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use support::{json_lines, label, sample_size, typical_log, sizes};
+use support::{json_lines, label, sample_size, sizes, typical_log};
 
 fn replay_json(c: &mut Criterion) {
     let mut group = c.benchmark_group("replay_json");

@@ -11,7 +11,7 @@ use std::hint::black_box;
 
 use caseledger::Timeline;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use support::{label, sample_size, typical_log, sizes};
+use support::{label, sample_size, sizes, typical_log};
 
 fn timeline(c: &mut Criterion) {
     let mut group = c.benchmark_group("timeline");

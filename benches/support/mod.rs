@@ -51,8 +51,8 @@ pub fn typical_log_capped(n: usize, max_work_items: usize) -> Vec<Event> {
     let rules = Rules::default();
     let t0 = datetime!(2026-11-23 09:00 UTC);
     let opening = Opening::new("cust-1042", "my laptop boots and the fan is quiet", staff[0].clone());
-    let mut ledger = Ledger::open(&rules, CaseId::new_v7(t0, [42; 10]), opening, &Actor::Customer, t0)
-        .expect("opening a case");
+    let mut ledger =
+        Ledger::open(&rules, CaseId::new_v7(t0, [42; 10]), opening, &Actor::Customer, t0).expect("opening a case");
     let mut owner = 0usize;
     let mut items_opened = 0usize;
     for i in 1..n {
