@@ -11,9 +11,9 @@ use std::hint::black_box;
 
 use caseledger::Case;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use support::{label, sample_size, sizes, typical_log};
+use support::{label, on_cpu, sample_size, sizes, typical_log, OnCpu};
 
-fn fold(c: &mut Criterion) {
+fn fold(c: &mut Criterion<OnCpu>) {
     let mut group = c.benchmark_group("fold");
     for n in sizes() {
         let events = typical_log(n);
@@ -36,5 +36,9 @@ fn fold(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, fold);
+criterion_group! {
+    name = benches;
+    config = on_cpu();
+    targets = fold
+}
 criterion_main!(benches);

@@ -10,9 +10,9 @@ use std::hint::black_box;
 
 use caseledger::{decode_log, Case};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use support::{json_lines, label, sample_size, sizes, typical_log};
+use support::{json_lines, label, on_cpu, sample_size, sizes, typical_log, OnCpu};
 
-fn replay_json(c: &mut Criterion) {
+fn replay_json(c: &mut Criterion<OnCpu>) {
     let mut group = c.benchmark_group("replay_json");
     for n in sizes() {
         let text = json_lines(&typical_log(n));
@@ -31,5 +31,9 @@ fn replay_json(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, replay_json);
+criterion_group! {
+    name = benches;
+    config = on_cpu();
+    targets = replay_json
+}
 criterion_main!(benches);

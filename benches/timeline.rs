@@ -11,9 +11,9 @@ use std::hint::black_box;
 
 use caseledger::Timeline;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use support::{label, sample_size, sizes, typical_log};
+use support::{label, on_cpu, sample_size, sizes, typical_log, OnCpu};
 
-fn timeline(c: &mut Criterion) {
+fn timeline(c: &mut Criterion<OnCpu>) {
     let mut group = c.benchmark_group("timeline");
     for n in sizes() {
         let events = typical_log(n);
@@ -32,5 +32,9 @@ fn timeline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, timeline);
+criterion_group! {
+    name = benches;
+    config = on_cpu();
+    targets = timeline
+}
 criterion_main!(benches);

@@ -165,3 +165,63 @@ pub fn sample_size(n: usize) -> usize {
 pub fn last_at(events: &[Event]) -> OffsetDateTime {
     events.last().expect("non-empty log").at
 }
+
+/// Criterion measurement of the bench thread's time on a CPU, from the scheduler's
+/// accounting in `/proc/thread-self/schedstat` (Linux).
+///
+/// The benches run on a 2-core machine shared with compilers and test suites; wall time
+/// there mostly measures how long the thread waited for a core. On-CPU time does not
+/// (cache pollution from neighbours still shows), and on an idle machine the two agree.
+/// Set `BENCH_WALL_TIME=1` to measure wall time instead.
+pub struct OnCpu {
+    wall: Option<std::time::Instant>,
+    formatter: criterion::measurement::WallTime,
+}
+
+impl OnCpu {
+    /// Nanoseconds on a CPU (or, with `BENCH_WALL_TIME`, since the bench started).
+    fn now(&self) -> u64 {
+        match self.wall {
+            Some(start) => u64::try_from(start.elapsed().as_nanos()).expect("bench shorter than 584 years"),
+            None => std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse().ok()))
+                .expect("/proc/thread-self/schedstat (Linux with schedstats); set BENCH_WALL_TIME=1 elsewhere"),
+        }
+    }
+}
+
+impl criterion::measurement::Measurement for OnCpu {
+    type Intermediate = u64;
+    type Value = std::time::Duration;
+
+    fn start(&self) -> u64 {
+        self.now()
+    }
+
+    fn end(&self, start: u64) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.now().saturating_sub(start))
+    }
+
+    fn add(&self, a: &std::time::Duration, b: &std::time::Duration) -> std::time::Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
+    fn to_f64(&self, value: &std::time::Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn criterion::measurement::ValueFormatter {
+        self.formatter.formatter()
+    }
+}
+
+/// The configuration every bench here uses: on-CPU time unless `BENCH_WALL_TIME` is set.
+pub fn on_cpu() -> criterion::Criterion<OnCpu> {
+    let wall = std::env::var_os("BENCH_WALL_TIME").map(|_| std::time::Instant::now());
+    criterion::Criterion::default().with_measurement(OnCpu { wall, formatter: criterion::measurement::WallTime })
+}
