@@ -5,7 +5,7 @@
 
 use caseledger::{Actor, CaseId, Channel, Command, Event, Ledger, Opening, Rules, Staff, Visibility};
 use time::macros::datetime;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 /// The sizes the issue asks for.
 pub const SIZES: [usize; 3] = [1_000, 100_000, 1_000_000];
@@ -23,8 +23,8 @@ const FACT_NAMES: [&str; 8] =
     ["serial number", "firmware", "model", "e-mail", "phone", "contract", "warranty until", "store"];
 
 /// One cycle of the typical mix: 20 events of who-does-what on a busy case.
-/// Notes 5, contacts 4, replies 4, facts 4, one work item opened and completed, one
-/// transfer (a handoff with a note).
+/// Notes 5, contacts 4, replies 4, fact updates 4, one transfer (a handoff with a note)
+/// and, every [`WORK_EVERY`] cycles, a work item opened and completed (else two notes).
 const CYCLE: usize = 20;
 
 /// A work item is opened (and completed) once every this many cycles: one per 1,000
@@ -58,7 +58,7 @@ pub fn typical_log_capped(n: usize, max_work_items: usize) -> Vec<Event> {
     for i in 1..n {
         let at = t0 + Duration::seconds(i64::try_from(i).expect("small"));
         let cycle = i / CYCLE;
-        let may_open_work = cycle % WORK_EVERY == 0 && items_opened < max_work_items;
+        let may_open_work = cycle.is_multiple_of(WORK_EVERY) && items_opened < max_work_items;
         let (command, by) = typical_step(i % CYCLE, cycle, &staff, owner, may_open_work, &ledger);
         if let Command::OpenWork { .. } = command {
             items_opened += 1;
@@ -86,7 +86,7 @@ fn typical_step(
     let fact = |k: usize| Command::RecordFact {
         name: FACT_NAMES[(cycle * 4 + k) % FACT_NAMES.len()].to_owned(),
         value: format!("value {}", (cycle * 4 + k) % 97),
-        visibility: if k % 2 == 0 { Visibility::Internal } else { Visibility::Customer },
+        visibility: if k.is_multiple_of(2) { Visibility::Internal } else { Visibility::Customer },
     };
     let note = |text: &str, visibility| (Command::AddNote { text: text.to_owned(), visibility }, me.clone());
     let contact = |channel| {
@@ -144,8 +144,13 @@ pub fn json_lines(events: &[Event]) -> String {
 
 /// A label for a size: `1e3`, `1e5`, `1e6`.
 pub fn label(n: usize) -> String {
-    let exp = (n as f64).log10().round() as u32;
-    if 10usize.pow(exp) == n {
+    let mut exp = 0;
+    let mut rest = n;
+    while rest >= 10 && rest.is_multiple_of(10) {
+        rest /= 10;
+        exp += 1;
+    }
+    if rest == 1 {
         format!("1e{exp}")
     } else {
         n.to_string()
@@ -159,11 +164,6 @@ pub fn sample_size(n: usize) -> usize {
     } else {
         20
     }
-}
-
-/// When the log's last event happened, for sanity checks.
-pub fn last_at(events: &[Event]) -> OffsetDateTime {
-    events.last().expect("non-empty log").at
 }
 
 /// Criterion measurement of the bench thread's time on a CPU, from the scheduler's
