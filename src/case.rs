@@ -830,8 +830,11 @@ fn staff_only<'a>(by: &'a Actor, action: &'static str) -> Result<&'a Staff, Refu
 }
 
 fn non_empty(text: &str, field: &'static str) -> Result<(), Refusal> {
-    // Only blank text trims to nothing, and leading whitespace alone tells: no need to
-    // walk a long note from its end too.
+    // Runs for nearly every event folded: a visible ASCII first byte settles it without
+    // decoding characters; otherwise only leading whitespace needs walking.
+    if text.as_bytes().first().is_some_and(u8::is_ascii_graphic) {
+        return Ok(());
+    }
     if text.trim_start().is_empty() {
         Err(Refusal::EmptyText { field })
     } else {
