@@ -47,8 +47,6 @@ impl fmt::Display for Staff {
 /// Who recorded an event or asks for a command.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-// Same JSON, read in one pass instead of through serde's buffering (see `wire`).
-#[serde(try_from = "crate::wire::ActorFields")]
 #[non_exhaustive]
 pub enum Actor {
     /// The customer whose case it is.

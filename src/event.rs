@@ -173,8 +173,6 @@ impl fmt::Display for Ending {
 /// What happened, one variant per kind of fact.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-// Same JSON, read in one pass instead of through serde's buffering (see `wire`).
-#[serde(try_from = "crate::wire::KindFields")]
 #[non_exhaustive]
 pub enum EventKind {
     /// The case was opened with the customer's own words for what "solved" means.

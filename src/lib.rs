@@ -77,7 +77,6 @@ mod ledger;
 mod policy;
 mod rules;
 mod timeline;
-mod wire;
 
 pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;
