@@ -303,12 +303,13 @@ impl Case {
         let first = events.next().ok_or(LogError::Empty)?;
         let mut case = Self::from_opened(first)?;
         // Only the ids are kept (16 bytes an event, freed on return); `ids[i]` is the id
-        // of event `i + 1`, since the fold has checked the sequence numbers.
+        // of event `i + 1`, since the fold has checked the sequence numbers. As numbers
+        // they compare in one instruction pair, in the same order as the UUIDs.
         let mut ids = Vec::with_capacity(events.size_hint().0.saturating_add(1));
-        ids.push(first.id);
+        ids.push(first.id.as_uuid().as_u128());
         for event in events {
             case.apply(event)?;
-            ids.push(event.id);
+            ids.push(event.id.as_uuid().as_u128());
         }
         unique_ids(&ids)?;
         Ok(case)
@@ -798,19 +799,21 @@ impl Case {
 }
 
 /// Checks that no two events share an id (I5); `ids[i]` is the id of event `i + 1`.
-fn unique_ids(ids: &[EventId]) -> Result<(), LogError> {
+fn unique_ids(ids: &[u128]) -> Result<(), LogError> {
     // Ids decided by this crate are time-ordered (v7) and logs are in time order, so a
     // log's ids nearly always increase strictly: unique in one pass, with no sort and no
     // seeded hash set (I7). Anything else is sorted once.
     if ids.windows(2).all(|pair| matches!(pair, [a, b] if a < b)) {
         return Ok(());
     }
-    let mut sorted: Vec<(EventId, u64)> = ids.iter().copied().zip(1..).collect();
+    let mut sorted: Vec<(u128, u64)> = ids.iter().copied().zip(1..).collect();
     sorted.sort_unstable();
     let repeat = sorted
         .windows(2)
         .filter_map(|pair| match *pair {
-            [(a, first), (b, seq)] if a == b => Some(LogError::DuplicateEventId { seq, id: a, first }),
+            [(a, first), (b, seq)] if a == b => {
+                Some(LogError::DuplicateEventId { seq, id: EventId::from_uuid(uuid::Uuid::from_u128(a)), first })
+            }
             _ => None,
         })
         .min_by_key(LogError::seq);

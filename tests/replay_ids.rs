@@ -41,10 +41,7 @@ fn a_repeated_id_names_the_repeat_and_the_event_that_had_it_first() {
     events[24].id = events[6].id;
     events[17].id = events[3].id;
     // Both repeats are found; the earliest repeat in the log is reported.
-    assert_eq!(
-        Case::replay(&events),
-        Err(LogError::DuplicateEventId { seq: 18, id: events[3].id, first: 4 })
-    );
+    assert_eq!(Case::replay(&events), Err(LogError::DuplicateEventId { seq: 18, id: events[3].id, first: 4 }));
 }
 
 #[test]
