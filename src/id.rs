@@ -113,10 +113,22 @@ fn v7_from_parts(at: OffsetDateTime, random: [u8; 10]) -> Uuid {
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
         #[repr(transparent)]
         pub struct $name(String);
+
+        // By hand so that `clone_from` reuses the buffer: the fold overwrites owners and
+        // departments in place on every handoff.
+        impl Clone for $name {
+            fn clone(&self) -> Self {
+                Self(self.0.clone())
+            }
+
+            fn clone_from(&mut self, source: &Self) {
+                self.0.clone_from(&source.0);
+            }
+        }
 
         impl $name {
             /// Wraps the host's own identifier.

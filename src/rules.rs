@@ -70,7 +70,7 @@ impl Limits {
             EventKind::FactRecorded { name, .. } if !case.facts().contains_key(name) => {
                 cap("facts on a case", self.max_facts, case.facts().len())
             }
-            EventKind::WorkOpened { .. } => cap("work items on a case", self.max_work_items, case.work_items().count()),
+            EventKind::WorkOpened { .. } => cap("work items on a case", self.max_work_items, case.work_items().len()),
             EventKind::IncidentLinked { .. } => cap("incidents on a case", self.max_incidents, case.incidents().len()),
             _ => Ok(()),
         }
