@@ -82,7 +82,7 @@ pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;
 pub use case::{Case, Clock, Counters, Fact, OutcomeState, Reachability, Status, WorkItem, WorkState};
 pub use command::{Command, Opening};
-pub use error::{decode_log, encode_log, DecodeError, Error, LogError, Refusal};
+pub use error::{decode_log, decode_log_with_limits, encode_log, DecodeError, Error, LogError, Refusal};
 pub use event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
 pub use id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
 pub use ledger::Ledger;
