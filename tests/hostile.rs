@@ -141,6 +141,47 @@ proptest! {
     }
 }
 
+/// The command harness is only worth its runs if its choices reach every kind of event
+/// (resolving needs a confirmation and no open work; reopening needs a closed case).
+#[test]
+fn the_command_harness_reaches_every_kind_of_event() {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for _ in 0..2_000 {
+        let bytes: Vec<u8> = (0..200)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()[0]
+            })
+            .collect();
+        seen.extend(harness::decide_commands(&bytes).iter().map(|e| e.what.tag()));
+    }
+    let all = [
+        "opened",
+        "transferred",
+        "escalated",
+        "work_opened",
+        "work_completed",
+        "work_dropped",
+        "fact_recorded",
+        "reachability_recorded",
+        "note_added",
+        "customer_contacted",
+        "customer_replied",
+        "outcome_confirmed",
+        "outcome_disputed",
+        "resolved",
+        "closed_unresolved",
+        "reopened",
+        "incident_linked",
+        "confirmation_requested",
+    ];
+    let missing: Vec<_> = all.iter().filter(|k| !seen.contains(*k)).collect();
+    assert!(missing.is_empty(), "never decided: {missing:?}");
+}
+
 #[test]
 fn the_story_log_itself_replays() {
     let log = story_log();

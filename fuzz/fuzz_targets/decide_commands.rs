@@ -4,4 +4,6 @@
 #[path = "../../tests/hostile/harness.rs"]
 mod harness;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::decide_commands(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    harness::decide_commands(data);
+});

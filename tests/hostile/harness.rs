@@ -84,8 +84,9 @@ pub fn replay_log(bytes: &[u8]) {
 /// Opens a case and decides a sequence of commands read from `bytes`, folding every
 /// accepted event. Checks that decide and fold agree, that the fold is deterministic,
 /// that the log round-trips through JSON Lines under the same limits, and that the
-/// customer view holds nothing internal.
-pub fn decide_commands(bytes: &[u8]) {
+/// customer view holds nothing internal. Returns the log, so tests can see how deep
+/// the choices reach.
+pub fn decide_commands(bytes: &[u8]) -> Vec<Event> {
     let mut c = Choices::new(bytes);
     let rules = c.rules();
     let first = *c.pick(&STARTS);
@@ -93,7 +94,7 @@ pub fn decide_commands(bytes: &[u8]) {
     let opening = Opening::new(c.id(), c.text(), c.staff());
     let by = c.actor(None);
     let case_id = CaseId::new_v7(at, [c.byte(); 10]);
-    let Ok(opened) = rules.open(case_id, opening, &by, at) else { return };
+    let Ok(opened) = rules.open(case_id, opening, &by, at) else { return Vec::new() };
     let mut ledger = Ledger::from_events(vec![opened]).expect("an opening decided by Rules::open folds");
     for _ in 0..MAX_STEPS {
         if c.is_empty() {
@@ -131,6 +132,7 @@ pub fn decide_commands(bytes: &[u8]) {
     );
     drop(ledger.case().brief().to_string());
     render(events);
+    ledger.into_events()
 }
 
 /// Renders every view of `events`; the customer's holds only customer-visible entries.
