@@ -127,6 +127,12 @@ pub enum Refusal {
         /// The last event's time.
         last: OffsetDateTime,
     },
+    /// The time cannot be written to a log: RFC 3339 holds the years 0000 to 9999 (UTC).
+    #[error("the time {} cannot be recorded: a log holds times from the year 0000 to 9999 (UTC)", rfc3339(at))]
+    TimeNotWritable {
+        /// The time asked for.
+        at: OffsetDateTime,
+    },
     /// The customer cannot use this channel (S6).
     #[error("the customer cannot be reached by {channel}: {note}")]
     ChannelUnreachable {

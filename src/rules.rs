@@ -16,7 +16,7 @@ use crate::actor::{Actor, Staff};
 use crate::case::Case;
 use crate::command::{Command, Opening};
 use crate::error::Refusal;
-use crate::event::{Event, EventKind};
+use crate::event::{writable_utc, Event, EventKind};
 use crate::id::{CaseId, Department, EventId, StaffId};
 use crate::policy::{Policy, Proposal};
 
@@ -263,7 +263,8 @@ impl Rules {
     /// # Errors
     ///
     /// [`Refusal::EmptyText`] for an empty outcome, [`Refusal::LimitExceeded`] for
-    /// oversized text, [`Refusal::NotAMember`] when a directory says the owner or the
+    /// oversized text, [`Refusal::TimeNotWritable`] for a time outside the years 0000 to
+    /// 9999, [`Refusal::NotAMember`] when a directory says the owner or the
     /// actor does not belong to their department.
     ///
     /// # Example
@@ -279,6 +280,7 @@ impl Rules {
     /// assert_eq!(err, Refusal::EmptyText { field: "customer's outcome" });
     /// ```
     pub fn open(&self, case: CaseId, opening: Opening, by: &Actor, at: OffsetDateTime) -> Result<Event, Refusal> {
+        let at = writable(at)?;
         self.check_member(by)?;
         self.check_staff(&opening.owner)?;
         let what = EventKind::Opened { customer: opening.customer, outcome: opening.outcome, owner: opening.owner };
@@ -302,7 +304,8 @@ impl Rules {
     /// A [`Refusal`] naming the broken rule. Among them: [`Refusal::NotOwner`],
     /// [`Refusal::CaseClosed`], [`Refusal::OutcomeUnmet`], [`Refusal::WorkStillOpen`],
     /// [`Refusal::EmptyText`], [`Refusal::ReceiverIsOwner`], [`Refusal::UnknownWorkItem`],
-    /// [`Refusal::TimeBeforeLastEvent`], and [`Refusal::Policy`] from a policy.
+    /// [`Refusal::TimeBeforeLastEvent`], [`Refusal::TimeNotWritable`], and
+    /// [`Refusal::Policy`] from a policy.
     ///
     /// # Example
     ///
@@ -322,7 +325,7 @@ impl Rules {
     /// # Ok::<(), caseledger::Error>(())
     /// ```
     pub fn decide(&self, case: &Case, command: Command, by: &Actor, at: OffsetDateTime) -> Result<Vec<Event>, Refusal> {
-        let at = at.to_offset(UtcOffset::UTC);
+        let at = writable(at)?;
         let last = case.clock().last_event_at;
         if at < last {
             return Err(Refusal::TimeBeforeLastEvent { at, last });
@@ -359,6 +362,10 @@ impl Rules {
             _ => Ok(()),
         }
     }
+}
+
+fn writable(at: OffsetDateTime) -> Result<OffsetDateTime, Refusal> {
+    writable_utc(at).ok_or(Refusal::TimeNotWritable { at })
 }
 
 /// Builds the event, with an id derived from everything it says (see [`EventId`]).

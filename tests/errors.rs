@@ -69,6 +69,11 @@ fn refusals() -> Vec<(Refusal, &'static str)> {
              history does not go backwards",
         ),
         (
+            Refusal::TimeNotWritable { at: datetime!(-0001-06-01 00:00 UTC) },
+            "the time -0001-06-01 0:00:00.0 +00:00:00 cannot be recorded: \
+             a log holds times from the year 0000 to 9999 (UTC)",
+        ),
+        (
             Refusal::ChannelUnreachable { channel: Channel::Web, note: "no internet since the fire".into() },
             "the customer cannot be reached by web: no internet since the fire",
         ),

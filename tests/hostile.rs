@@ -235,3 +235,34 @@ fn a_repeated_field_is_not_an_event() {
     let err = Event::from_json(&twice).unwrap_err();
     assert_eq!(err, DecodeError::NotAnEvent { line: 1, message: "duplicate field `seq`".into() });
 }
+
+/// Regression (found while reviewing for I8): `Rules::open` and `Rules::decide` converted
+/// `at` to UTC with `to_offset`, which panics when the UTC time leaves the calendar the
+/// `time` crate supports (the last hour of 9999 at a negative offset). And a time before
+/// the year 0000 was accepted, giving an event that `encode_log` then could not write:
+/// the host lost it. Both are now `Refusal::TimeNotWritable`.
+#[test]
+fn a_time_no_log_can_hold_is_refused_not_panicked_on_or_lost() {
+    let rules = Rules::default();
+    let ana = Staff::new("ana", "software");
+    let opening = || Opening::new("cust-1042", "my laptop works", ana.clone());
+    for at in [datetime!(9999-12-31 23:00 -5), datetime!(0000-01-01 00:30 +1), datetime!(-0001-06-01 00:00 UTC)] {
+        let err = rules.open(CaseId::new_v7(at, [1; 10]), opening(), &Actor::Customer, at).unwrap_err();
+        assert_eq!(err, caseledger::Refusal::TimeNotWritable { at });
+    }
+
+    let t = datetime!(9999-12-31 22:00 UTC);
+    let ledger = Ledger::open(&rules, CaseId::new_v7(t, [1; 10]), opening(), &Actor::Customer, t).unwrap();
+    let note = Command::AddNote { text: "last hour of the calendar".into(), visibility: Visibility::Internal };
+    let late = datetime!(9999-12-31 23:30 -5);
+    let err = rules.decide(ledger.case(), note.clone(), &Actor::Staff(ana.clone()), late).unwrap_err();
+    assert_eq!(err, caseledger::Refusal::TimeNotWritable { at: late });
+    // The last writable moment itself is fine, and is written.
+    let last = datetime!(9999-12-31 23:59:59.999_999_999 UTC);
+    let events = rules.decide(ledger.case(), note, &Actor::Staff(ana), last).unwrap();
+    assert!(encode_log(&events).unwrap().contains("\"at\":\"9999-12-31T23:59:59.999999999Z\""));
+
+    // Building an event by hand with such a time does not panic either.
+    let event = Event::new(ledger.case().id(), 2, events[0].id, late, Actor::System, events[0].what.clone());
+    assert_eq!(event.at, late);
+}

@@ -165,8 +165,11 @@ const STAFF: [(&str, &str); 8] = [
 ];
 
 /// Starting times: today, the Unix epoch and just before it (v7 ids clamp), the first
-/// and nearly the last year RFC 3339 can write, and a non-UTC offset.
-const STARTS: [&str; 6] = [
+/// and nearly the last year RFC 3339 can write, a non-UTC offset, and two times whose
+/// UTC falls outside the years a log can hold (refused when opening, so never stepped on).
+const STARTS: [&str; 8] = [
+    "9999-12-31T23:00:00-05:00",
+    "0000-01-01T00:00:00+01:00",
     "2026-11-23T09:00:00Z",
     "1970-01-01T00:00:00Z",
     "1969-12-31T23:59:59.999999999Z",
