@@ -194,14 +194,21 @@ fn staff_only_commands(case: &Case) -> Vec<(Command, Refusal)> {
     ]
 }
 
+/// A case with software's work open and the outcome confirmed, so that every staff
+/// command, resolving aside, is one the owner could give.
+fn case_in_progress(rules: &Rules) -> Ledger {
+    let mut ledger = open(rules, 1);
+    let work = Command::OpenWork { item: "SW-1".into(), department: "software".into(), title: "BIOS".into() };
+    ledger.execute(rules, work, &ana().into(), T).unwrap();
+    let confirm = Command::ConfirmOutcome { statement: "it boots".into() };
+    ledger.execute(rules, confirm, &Actor::Customer, T).unwrap();
+    ledger
+}
+
 #[test]
 fn a_customer_cannot_give_a_staff_command() {
     let rules = Rules::default();
-    let mut ledger = open(&rules, 1);
-    let work = Command::OpenWork { item: "SW-1".into(), department: "software".into(), title: "BIOS".into() };
-    ledger.execute(&rules, work, &ana().into(), T).unwrap();
-    let confirm = Command::ConfirmOutcome { statement: "it boots".into() };
-    ledger.execute(&rules, confirm, &Actor::Customer, T).unwrap();
+    let mut ledger = case_in_progress(&rules);
     let before = ledger.clone();
     for (command, expected) in staff_only_commands(ledger.case()) {
         let got = refusal(ledger.execute(&rules, command.clone(), &Actor::Customer, T));
@@ -213,11 +220,7 @@ fn a_customer_cannot_give_a_staff_command() {
 #[test]
 fn a_forged_log_where_the_customer_acts_as_staff_is_refused_at_that_event() {
     let rules = Rules::default();
-    let mut ledger = open(&rules, 1);
-    let work = Command::OpenWork { item: "SW-1".into(), department: "software".into(), title: "BIOS".into() };
-    ledger.execute(&rules, work, &ana().into(), T).unwrap();
-    let confirm = Command::ConfirmOutcome { statement: "it boots".into() };
-    ledger.execute(&rules, confirm, &Actor::Customer, T).unwrap();
+    let ledger = case_in_progress(&rules);
     let mut forged = 0;
     for (command, expected) in staff_only_commands(ledger.case()) {
         // Decide it as the owner, then forge the actor, as a hand-edited log would.
