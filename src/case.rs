@@ -305,7 +305,7 @@ impl Case {
     }
 
     /// Folds a whole log like [`Case::replay`], and also holds every event to `limits`
-    /// (text and id sizes, number of events, facts, work items, handoffs, incidents), so
+    /// (text and id sizes, number of events, facts, work items, owners, incidents), so
     /// a hostile log cannot make the host allocate or search without bound.
     ///
     /// Policies are not consulted: a log recorded under one policy set stays readable

@@ -62,10 +62,12 @@ pub struct Limits {
     /// Most work items on a case, open or closed. Default 1,000: S1's laptop involves four
     /// departments; a thousand pieces of work is a runaway integration.
     pub max_work_items: usize,
-    /// Most handoffs (transfers and escalations) on a case. Default 1,000: a handful of
-    /// bounces is already a failure (S4). The cap also bounds the owner history that each
-    /// handoff searches for bounces, which keeps folding O(1) per event.
-    pub max_handoffs: usize,
+    /// Most distinct owners (a staff member with a department) a case has over its life.
+    /// Default 1,000: a case through a thousand different hands is a runaway router. The
+    /// cap bounds the owner history each handoff searches for bounces, so a hostile log
+    /// cannot make replay quadratic. Ping-pong among a few people is not counted here;
+    /// refusing that is a policy's business (S4).
+    pub max_owners: usize,
     /// Most events in a case's log. Default 1,000,000, about a thousand times the busiest
     /// real case. A case's memory does not grow with its events; this cap bounds the time
     /// to replay a log and the memory of replay's duplicate-id check (24 bytes an event).
@@ -87,7 +89,7 @@ impl Default for Limits {
             max_id_bytes: 256,
             max_facts: 1_000,
             max_work_items: 1_000,
-            max_handoffs: 1_000,
+            max_owners: 1_000,
             max_events: 1_000_000,
             max_incidents: 100,
             max_line_bytes: 1024 * 1024,
@@ -99,15 +101,19 @@ impl Limits {
     /// Whether `by` may record `what` as the next event of `case` within the limits.
     pub(crate) fn check(&self, case: &Case, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
         self.check_sizes(case.version().saturating_add(1), by, what)?;
-        let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         match what {
             EventKind::FactRecorded { name, .. } if !case.facts().contains_key(name) => {
                 cap("facts on a case", self.max_facts, case.facts().len())
             }
             EventKind::WorkOpened { .. } => cap("work items on a case", self.max_work_items, case.work_items().count()),
             EventKind::IncidentLinked { .. } => cap("incidents on a case", self.max_incidents, case.incidents().len()),
-            EventKind::Transferred { .. } | EventKind::Escalated { .. } => {
-                cap("handoffs on a case", self.max_handoffs, count(case.counters().handoffs))
+            EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } => {
+                let past = case.previous_owners();
+                if to == case.owner() || past.contains(to) {
+                    return Ok(());
+                }
+                let owners = past.len() + usize::from(!past.contains(case.owner()));
+                cap("distinct owners of a case", self.max_owners, owners)
             }
             _ => Ok(()),
         }

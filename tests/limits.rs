@@ -78,7 +78,7 @@ fn defaults_are_documented_values() {
     assert_eq!(d.max_id_bytes, 256);
     assert_eq!(d.max_facts, 1_000);
     assert_eq!(d.max_work_items, 1_000);
-    assert_eq!(d.max_handoffs, 1_000);
+    assert_eq!(d.max_owners, 1_000);
     assert_eq!(d.max_events, 1_000_000);
     assert_eq!(d.max_incidents, 100);
     assert_eq!(d.max_line_bytes, 1_048_576);
@@ -182,27 +182,26 @@ fn work_items_beyond_the_cap_are_refused_even_when_earlier_ones_are_closed() {
 }
 
 #[test]
-fn handoffs_beyond_the_cap_are_refused_transfers_and_escalations_alike() {
-    let rules = Rules::default().with_limits(limits(|l| l.max_handoffs = 2));
+fn owners_beyond_the_cap_are_refused_but_handing_back_is_not() {
+    let rules = Rules::default().with_limits(limits(|l| l.max_owners = 2));
     let bo = Staff::new("bo", "hardware");
     let cy = Staff::new("cy", "tier-2");
     let mut ledger = open(&rules);
     ledger.execute(&rules, transfer(&bo), &ana().into(), T).unwrap();
+    let refusal = refused(ledger.execute(&rules, transfer(&cy), &bo.clone().into(), T));
+    assert_eq!(refusal, Refusal::LimitExceeded { what: "distinct owners of a case", max: 2, actual: 3 });
     let escalate = |to: &Staff| Command::Escalate { to: to.clone(), reason: "customer waited a week".into() };
-    ledger.execute(&rules, escalate(&cy), &bo.clone().into(), T).unwrap();
-    let refusal = refused(ledger.execute(&rules, transfer(&ana()), &cy.clone().into(), T));
-    assert_eq!(refusal, Refusal::LimitExceeded { what: "handoffs on a case", max: 2, actual: 3 });
-    let refusal = refused(ledger.execute(&rules, escalate(&ana()), &cy.into(), T));
-    assert_eq!(refusal, Refusal::LimitExceeded { what: "handoffs on a case", max: 2, actual: 3 });
+    let refusal = refused(ledger.execute(&rules, escalate(&cy), &bo.clone().into(), T));
+    assert_eq!(refusal, Refusal::LimitExceeded { what: "distinct owners of a case", max: 2, actual: 3 });
+    // Ping-pong between the same two is not capped here (a bounce policy may refuse it).
+    for _ in 0..5 {
+        ledger.execute(&rules, transfer(&ana()), &bo.clone().into(), T).unwrap();
+        ledger.execute(&rules, transfer(&bo), &ana().into(), T).unwrap();
+    }
+    assert_eq!(ledger.case().counters().handoffs, 11);
 
-    let refusal = Refusal::LimitExceeded { what: "handoffs on a case", max: 1, actual: 2 };
-    replay_refuses(
-        &Rules::default(),
-        vec![transfer(&bo), transfer(&ana())],
-        &limits(|l| l.max_handoffs = 1),
-        3,
-        refusal,
-    );
+    let refusal = Refusal::LimitExceeded { what: "distinct owners of a case", max: 1, actual: 2 };
+    replay_refuses(&Rules::default(), vec![transfer(&bo)], &limits(|l| l.max_owners = 1), 2, refusal);
 }
 
 #[test]

@@ -252,7 +252,7 @@ impl<'a> Choices<'a> {
             limits.max_id_bytes = 8;
             limits.max_facts = 3;
             limits.max_work_items = 3;
-            limits.max_handoffs = 4;
+            limits.max_owners = 3;
             limits.max_events = 24;
             limits.max_incidents = 2;
             // One free text and five ids, each escaped to at most six bytes a byte, and
