@@ -17,6 +17,7 @@ use crate::actor::{Actor, Staff};
 use crate::error::{LogError, Refusal};
 use crate::event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
 use crate::id::{CaseId, CustomerRef, Department, EventId, IncidentId, WorkItemId};
+use crate::rules::Limits;
 
 /// Where a case stands.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -305,7 +306,8 @@ impl Case {
     /// Folds a whole log into a case, checking every invariant on the way (I1–I7).
     ///
     /// Besides what [`Case::apply`] checks, replay checks that no two events share an
-    /// id (I5).
+    /// id (I5). For a log from a source the host does not control, use
+    /// [`Case::replay_with_limits`], which also bounds what the log can make it allocate.
     ///
     /// # Errors
     ///
@@ -319,16 +321,68 @@ impl Case {
     /// assert_eq!(Case::replay(Vec::new()), Err(LogError::Empty));
     /// ```
     pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<Self, LogError> {
+        Self::replay_within(events, None)
+    }
+
+    /// Folds a whole log like [`Case::replay`], and also holds every event to `limits`
+    /// (text and id sizes, number of events, facts, work items, owners, incidents), so
+    /// a hostile log cannot make the host allocate or search without bound.
+    ///
+    /// Policies are not consulted: a log recorded under one policy set stays readable
+    /// after the host changes its policies. Limits are, because they protect the host.
+    ///
+    /// # Errors
+    ///
+    /// The first [`LogError`] met; a limit is reported as [`LogError::Broken`] carrying
+    /// [`Refusal::LimitExceeded`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{Actor, Case, CaseId, Command, Ledger, Limits, LogError, Opening, Refusal, Rules, Staff};
+    /// use time::macros::datetime;
+    ///
+    /// let t = datetime!(2026-11-23 09:00 UTC);
+    /// let rules = Rules::default();
+    /// let ana = Staff::new("ana", "software");
+    /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [8; 10]),
+    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+    /// let note = Command::AddNote { text: "x".repeat(100), visibility: caseledger::Visibility::Internal };
+    /// ledger.execute(&rules, note, &ana.into(), t)?;
+    ///
+    /// let mut strict = Limits::default();
+    /// strict.max_text_bytes = 50;
+    /// let err = Case::replay_with_limits(ledger.events(), &strict).unwrap_err();
+    /// assert_eq!(err, LogError::Broken {
+    ///     seq: 2,
+    ///     refusal: Refusal::LimitExceeded { what: "bytes in the note", max: 50, actual: 100 },
+    /// });
+    /// # Ok::<(), caseledger::Error>(())
+    /// ```
+    pub fn replay_with_limits<'a>(
+        events: impl IntoIterator<Item = &'a Event>,
+        limits: &Limits,
+    ) -> Result<Self, LogError> {
+        Self::replay_within(events, Some(limits))
+    }
+
+    fn replay_within<'a>(
+        events: impl IntoIterator<Item = &'a Event>,
+        limits: Option<&Limits>,
+    ) -> Result<Self, LogError> {
         let mut events = events.into_iter();
         let first = events.next().ok_or(LogError::Empty)?;
         let mut case = Self::from_opened(first)?;
+        if let Some(limits) = limits {
+            limits.check_sizes(1, &first.by, &first.what).map_err(|refusal| LogError::Broken { seq: 1, refusal })?;
+        }
         // Only the ids are kept (16 bytes an event, freed on return); `ids[i]` is the id
         // of event `i + 1`, since the fold has checked the sequence numbers. As numbers
         // they compare in one instruction pair, in the same order as the UUIDs.
         let mut ids = Vec::with_capacity(events.size_hint().0.saturating_add(1));
         ids.push(first.id.as_uuid().as_u128());
         for event in events {
-            case.apply(event)?;
+            case.fold(event, limits)?;
             ids.push(event.id.as_uuid().as_u128());
         }
         unique_ids(&ids)?;
@@ -343,17 +397,36 @@ impl Case {
     /// gap in sequence numbers, time going backwards, an unknown schema) or breaks a
     /// rule ([`LogError::Broken`]). On error the case is unchanged.
     pub fn apply(&mut self, event: &Event) -> Result<(), LogError> {
-        self.validate(event)?;
+        self.fold(event, None)
+    }
+
+    /// Folds one event like [`Case::apply`], and also holds it to `limits` (see
+    /// [`Case::replay_with_limits`]), for events from a source the host does not control.
+    ///
+    /// # Errors
+    ///
+    /// As [`Case::apply`]; a limit is reported as [`LogError::Broken`] carrying
+    /// [`Refusal::LimitExceeded`]. On error the case is unchanged.
+    pub fn apply_with_limits(&mut self, event: &Event, limits: &Limits) -> Result<(), LogError> {
+        self.fold(event, Some(limits))
+    }
+
+    fn fold(&mut self, event: &Event, limits: Option<&Limits>) -> Result<(), LogError> {
+        self.validate(event, limits)?;
         self.evolve(event);
         Ok(())
     }
 
-    /// Whether `event` would fold onto this case: everything [`Case::apply`] checks,
-    /// without changing anything. Lets a writer check before storing and fold after,
-    /// without copying the case.
-    pub(crate) fn validate(&self, event: &Event) -> Result<(), LogError> {
+    /// Whether `event` would fold onto this case: everything [`Case::apply`] (or, with
+    /// `limits`, [`Case::apply_with_limits`]) checks, without changing anything. Lets a
+    /// writer check before storing and fold after, without copying the case.
+    pub(crate) fn validate(&self, event: &Event, limits: Option<&Limits>) -> Result<(), LogError> {
         self.check_envelope(event)?;
-        self.check(&event.by, &event.what).map_err(|refusal| LogError::Broken { seq: event.seq, refusal })
+        let broken = |refusal| LogError::Broken { seq: event.seq, refusal };
+        if let Some(limits) = limits {
+            limits.check(self, &event.by, &event.what).map_err(broken)?;
+        }
+        self.check(&event.by, &event.what).map_err(broken)
     }
 
     fn check_envelope(&self, event: &Event) -> Result<(), LogError> {
@@ -603,8 +676,8 @@ impl Case {
                 }
             }
             EventKind::CustomerContacted { .. } => {
-                self.counters.contacts += 1;
-                self.counters.unanswered_contacts += 1;
+                self.counters.contacts = self.counters.contacts.saturating_add(1);
+                self.counters.unanswered_contacts = self.counters.unanswered_contacts.saturating_add(1);
                 self.counters.customer_messages_unanswered = 0;
                 self.counters.customer_asks_since_escalation = 0;
                 self.clock.first_response_at.get_or_insert(at);
@@ -616,9 +689,11 @@ impl Case {
                 self.unanswered_contact_times.push_back(at);
             }
             EventKind::CustomerReplied { .. } => {
-                self.counters.customer_messages += 1;
-                self.counters.customer_messages_unanswered += 1;
-                self.counters.customer_asks_since_escalation += 1;
+                self.counters.customer_messages = self.counters.customer_messages.saturating_add(1);
+                self.counters.customer_messages_unanswered =
+                    self.counters.customer_messages_unanswered.saturating_add(1);
+                self.counters.customer_asks_since_escalation =
+                    self.counters.customer_asks_since_escalation.saturating_add(1);
                 self.heard_from_customer(at);
             }
             EventKind::OutcomeConfirmed { .. } => {
@@ -638,7 +713,7 @@ impl Case {
             EventKind::Reopened { .. } => {
                 self.status = Status::Open;
                 self.outcome_state = OutcomeState::Unmet;
-                self.counters.reopenings += 1;
+                self.counters.reopenings = self.counters.reopenings.saturating_add(1);
                 self.clock.closed_at = None;
             }
             EventKind::IncidentLinked { incident } => self.incidents.push(incident.clone()),
@@ -662,10 +737,10 @@ impl Case {
             self.previous_owners.push(previous);
         }
         set_text(&mut self.last_handoff_note, note);
-        self.counters.handoffs += 1;
-        self.counters.handoffs_since_escalation += 1;
+        self.counters.handoffs = self.counters.handoffs.saturating_add(1);
+        self.counters.handoffs_since_escalation = self.counters.handoffs_since_escalation.saturating_add(1);
         if bounce {
-            self.counters.bounces += 1;
+            self.counters.bounces = self.counters.bounces.saturating_add(1);
         }
         self.clock.owner_since = at;
     }

@@ -9,6 +9,7 @@ use crate::actor::{Actor, Staff};
 use crate::case::Status;
 use crate::event::{Channel, Event, SCHEMA_VERSION};
 use crate::id::{CaseId, Department, EventId, IncidentId, StaffId, WorkItemId};
+use crate::rules::Limits;
 
 /// Why a command was refused. A refused command changes nothing.
 ///
@@ -36,7 +37,7 @@ pub enum Refusal {
         by: Actor,
     },
     /// A department may only finish or drop its own piece of work, unless it owns the case.
-    #[error("work item {item} belongs to {department}; {by} is neither in it nor the owner")]
+    #[error("work item {item} belongs to {department}; {by} is neither in {department} nor the case's owner")]
     NotYourDepartment {
         /// The work item.
         item: WorkItemId,
@@ -46,16 +47,19 @@ pub enum Refusal {
         by: Actor,
     },
     /// A staff member acted for a department the host says they do not belong to.
-    #[error("{staff} is not a member of {department}")]
+    #[error("the host's directory does not list {staff} as a member of {department}")]
     NotAMember {
         /// The staff member.
         staff: StaffId,
         /// The department they claimed to act for.
         department: Department,
     },
-    /// The outcome can be confirmed only by the customer, or by staff reporting what the
-    /// customer said; the system cannot confirm it for them (S2).
-    #[error("only the customer, or staff reporting the customer's words, can confirm the outcome; {by} tried")]
+    /// Only the customer, or staff reporting what the customer said, can speak for the
+    /// customer: reply, confirm or dispute the outcome. The system cannot (S2).
+    #[error(
+        "only the customer, or staff reporting the customer's own words, can speak for the customer \
+         (reply, confirm or dispute the outcome); {by} tried"
+    )]
     ConfirmationNotFromCustomer {
         /// Who tried.
         by: Actor,
@@ -112,12 +116,22 @@ pub enum Refusal {
         item: WorkItemId,
     },
     /// The command is dated before the case's last event; history does not go backwards.
-    #[error("the time {at} is before the case's last event at {last}")]
+    #[error(
+        "the time {} is before the case's last event at {}; history does not go backwards",
+        rfc3339(at),
+        rfc3339(last)
+    )]
     TimeBeforeLastEvent {
         /// The command's time.
         at: OffsetDateTime,
         /// The last event's time.
         last: OffsetDateTime,
+    },
+    /// The time cannot be written to a log: RFC 3339 holds the years 0000 to 9999 (UTC).
+    #[error("the time {} cannot be recorded: a log holds times from the year 0000 to 9999 (UTC)", rfc3339(at))]
+    TimeNotWritable {
+        /// The time asked for.
+        at: OffsetDateTime,
     },
     /// The customer cannot use this channel (S6).
     #[error("the customer cannot be reached by {channel}: {note}")]
@@ -150,10 +164,10 @@ pub enum Refusal {
     /// A case is opened once; a second `opened` event is refused.
     #[error("the case is already open; it is opened only once")]
     AlreadyOpened,
-    /// A host-configured limit would be exceeded.
-    #[error("limit exceeded: {what} is capped at {max}, this would make it {actual}")]
+    /// A host-configured limit would be exceeded (see [`Limits`](crate::Limits)).
+    #[error("limit exceeded: {what} would be {actual}, the cap is {max}")]
     LimitExceeded {
-        /// What is limited.
+        /// What is limited, with its unit: `"work items on a case"`, `"bytes in the handoff note"`.
         what: &'static str,
         /// The configured cap.
         max: usize,
@@ -168,6 +182,11 @@ pub enum Refusal {
         /// The policy's explanation, with its numbers.
         reason: String,
     },
+}
+
+/// Times in messages are written as in the log (RFC 3339), so they can be searched for.
+fn rfc3339(at: &OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| at.to_string())
 }
 
 fn join(items: &[WorkItemId]) -> String {
@@ -209,7 +228,7 @@ pub enum LogError {
         found: CaseId,
     },
     /// Time went backwards between two events.
-    #[error("event {seq}: time {at} is before the previous event's {previous}")]
+    #[error("event {seq}: time {} is before the previous event's {}", rfc3339(at), rfc3339(previous))]
     TimeWentBackwards {
         /// The event's sequence number.
         seq: u64,
@@ -228,9 +247,13 @@ pub enum LogError {
         /// The earlier event's sequence number.
         first: u64,
     },
-    /// The event was written with a schema version this fold does not read; decode it
-    /// through [`decode_log`](crate::decode_log), which upgrades older versions.
-    #[error("event {seq}: schema version {schema} is not {}", SCHEMA_VERSION)]
+    /// The event was written with a schema version this fold does not read. Events built
+    /// by [`decode_log`](crate::decode_log) never carry one; this catches events built
+    /// or edited in memory.
+    #[error(
+        "event {seq}: schema version {schema} cannot be folded; this version of caseledger folds schema {}",
+        SCHEMA_VERSION
+    )]
     UnsupportedSchema {
         /// The event's sequence number.
         seq: u64,
@@ -303,6 +326,25 @@ pub enum DecodeError {
         /// The newest version this crate reads.
         supported: u32,
     },
+    /// A line is longer than [`Limits::max_line_bytes`](crate::Limits::max_line_bytes);
+    /// it was not parsed.
+    #[error("line {line}: {bytes} bytes is over the limit of {max} bytes for one event; the line was not read")]
+    LineTooLong {
+        /// The line.
+        line: usize,
+        /// Its length in bytes.
+        bytes: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The log holds more events than [`Limits::max_events`](crate::Limits::max_events).
+    #[error("line {line}: the log holds more than {max} events, the limit for one case")]
+    TooManyEvents {
+        /// The line of the first event over the limit.
+        line: usize,
+        /// The configured limit.
+        max: u64,
+    },
 }
 
 impl DecodeError {
@@ -313,7 +355,9 @@ impl DecodeError {
             Self::Truncated { line }
             | Self::Syntax { line, .. }
             | Self::NotAnEvent { line, .. }
-            | Self::UnsupportedSchema { line, .. } => *line,
+            | Self::UnsupportedSchema { line, .. }
+            | Self::LineTooLong { line, .. }
+            | Self::TooManyEvents { line, .. } => *line,
         }
     }
 }
@@ -414,12 +458,52 @@ fn strip_position(err: &serde_json::Error) -> String {
 /// assert_eq!(err, DecodeError::Truncated { line: 2 });
 /// ```
 pub fn decode_log(text: &str) -> Result<Vec<Event>, DecodeError> {
+    decode_lines(text, None)
+}
+
+/// Reads a JSON Lines log like [`decode_log`], refusing any line longer than
+/// [`Limits::max_line_bytes`] before parsing it and any log of more than
+/// [`Limits::max_events`] events, so a hostile log cannot make the host allocate without
+/// bound. Fold the result with [`Case::replay_with_limits`](crate::Case::replay_with_limits)
+/// to hold each event to the other limits.
+///
+/// # Errors
+///
+/// [`DecodeError::LineTooLong`], [`DecodeError::TooManyEvents`], or the first line that
+/// is not an event, with its line number.
+///
+/// # Example
+///
+/// ```
+/// use caseledger::{decode_log_with_limits, DecodeError, Limits};
+///
+/// let mut limits = Limits::default();
+/// limits.max_line_bytes = 10;
+/// let err = decode_log_with_limits("\n\n{\"schema\":1,\"case\":\"…\"}", &limits).unwrap_err();
+/// assert_eq!(err, DecodeError::LineTooLong { line: 3, bytes: 25, max: 10 });
+/// ```
+pub fn decode_log_with_limits(text: &str, limits: &Limits) -> Result<Vec<Event>, DecodeError> {
+    decode_lines(text, Some(limits))
+}
+
+fn decode_lines(text: &str, limits: Option<&Limits>) -> Result<Vec<Event>, DecodeError> {
     let mut events = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+    for (i, text) in text.lines().enumerate() {
+        let line = i + 1;
+        if let Some(limits) = limits {
+            if text.len() > limits.max_line_bytes {
+                return Err(DecodeError::LineTooLong { line, bytes: text.len(), max: limits.max_line_bytes });
+            }
+        }
+        if text.trim().is_empty() {
             continue;
         }
-        events.push(decode_event(line, i + 1)?);
+        if let Some(limits) = limits {
+            if u64::try_from(events.len()).unwrap_or(u64::MAX) >= limits.max_events {
+                return Err(DecodeError::TooManyEvents { line, max: limits.max_events });
+            }
+        }
+        events.push(decode_event(text, line)?);
     }
     Ok(events)
 }

@@ -50,13 +50,15 @@ pub struct Event {
 }
 
 impl Event {
-    /// Builds an event from its parts, normalising `at` to UTC.
+    /// Builds an event from its parts, normalising `at` to UTC. (A time no log can hold,
+    /// outside the years 0000 to 9999, is kept as given rather than panic; `Rules`
+    /// refuses such times.)
     ///
     /// Hosts rarely need this: [`Rules::decide`](crate::Rules::decide) builds events.
     /// It is public for importing history from another system and for tests.
     #[must_use]
     pub fn new(case: CaseId, seq: u64, id: EventId, at: OffsetDateTime, by: Actor, what: EventKind) -> Self {
-        Self { schema: SCHEMA_VERSION, case, seq, id, at: at.to_offset(time::UtcOffset::UTC), by, what }
+        Self { schema: SCHEMA_VERSION, case, seq, id, at: writable_utc(at).unwrap_or(at), by, what }
     }
 
     /// Parses one event from JSON.
@@ -87,6 +89,17 @@ impl Event {
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string(self)
     }
+}
+
+/// The first and last moments a log can hold: RFC 3339 writes the years 0000 to 9999, and
+/// events are kept in UTC.
+const FIRST_WRITABLE: OffsetDateTime = time::macros::datetime!(0000-01-01 0:00 UTC);
+const LAST_WRITABLE: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59.999_999_999 UTC);
+
+/// `at` in UTC, if a log can hold it. Converting a time near the ends of the calendar to
+/// UTC can leave the range `time` supports, so the range is checked first.
+pub(crate) fn writable_utc(at: OffsetDateTime) -> Option<OffsetDateTime> {
+    (FIRST_WRITABLE..=LAST_WRITABLE).contains(&at).then(|| at.to_offset(time::UtcOffset::UTC))
 }
 
 /// Who may read a note or a fact. There is no department-private level (S3).

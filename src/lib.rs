@@ -99,7 +99,7 @@ pub use brief::HandoffBrief;
 pub use case::{Case, Clock, Counters, Fact, OutcomeState, Reachability, Status, WorkItem, WorkState};
 pub use command::{Command, Opening};
 pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
-pub use error::{decode_log, encode_log, DecodeError, Error, LogError, Refusal, StoreError};
+pub use error::{decode_log, decode_log_with_limits, encode_log, DecodeError, Error, LogError, Refusal, StoreError};
 pub use escalation::{EscalationTrigger, EscalationTriggers};
 pub use event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
 pub use id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};

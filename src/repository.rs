@@ -146,7 +146,7 @@ impl<S: Store> Repository<S> {
         // folded onto a copy, since each event must be checked against the one before.
         let folded = match events.as_slice() {
             [event] => {
-                case.validate(event)?;
+                case.validate(event, None)?;
                 None
             }
             _ => {

@@ -140,7 +140,7 @@ fn limits_cap_what_a_client_can_make_the_host_keep() {
     limits.max_events = 4;
     let mut desk = Desk::open_under(Rules::default().with_limits(limits), "it works", &ana);
     let refusal = desk.refused(ana.clone(), cmd::internal_note("far more than ten bytes"));
-    assert_eq!(refusal, Refusal::LimitExceeded { what: "text length in bytes", max: 10, actual: 23 });
+    assert_eq!(refusal, Refusal::LimitExceeded { what: "bytes in the note", max: 10, actual: 23 });
     desk.ok(ana.clone(), cmd::fact("a", "1"));
     desk.ok(ana.clone(), cmd::fact("a", "2")); // replacing a fact does not add one
     assert_eq!(

@@ -1,0 +1,331 @@
+//! Error messages are part of the contract: a support engineer reads them in a host's
+//! log, and hosts may match on them. Every variant's `Display` is pinned here word for
+//! word; changing one is a visible, deliberate change. A check against `src/error.rs`
+//! makes sure a new variant cannot arrive without its line here.
+//!
+//! Also: every public type is `Send + Sync`, so hosts can share rules, cases and errors
+//! across threads.
+
+use caseledger::{
+    decode_log, Actor, CaseId, Channel, DecodeError, Ending, Error, EventId, LogError, Refusal, Staff, Status,
+};
+use time::macros::datetime;
+
+fn ana() -> Staff {
+    Staff::new("ana", "software")
+}
+
+fn case_id(n: u64) -> CaseId {
+    CaseId::from_uuid(uuid::Uuid::from_u64_pair(0x0190_f5a3_7c1e_7a00, 0x8000_0000_0000_0000 | n))
+}
+
+fn refusals() -> Vec<(Refusal, &'static str)> {
+    vec![
+        (
+            Refusal::NotOwner { action: "resolve the case", owner: ana(), by: Actor::staff("bo", "hardware") },
+            "only the owner, ana (software), may resolve the case; bo (hardware) asked",
+        ),
+        (
+            Refusal::StaffOnly { action: "contact the customer", by: Actor::Customer },
+            "only staff may contact the customer; the customer asked",
+        ),
+        (
+            Refusal::NotYourDepartment { item: "HW-2".into(), department: "hardware".into(), by: Actor::Staff(ana()) },
+            "work item HW-2 belongs to hardware; ana (software) is neither in hardware nor the case's owner",
+        ),
+        (
+            Refusal::NotAMember { staff: "ana".into(), department: "billing".into() },
+            "the host's directory does not list ana as a member of billing",
+        ),
+        (
+            Refusal::ConfirmationNotFromCustomer { by: Actor::System },
+            "only the customer, or staff reporting the customer's own words, can speak for the customer \
+             (reply, confirm or dispute the outcome); the system tried",
+        ),
+        (
+            Refusal::CaseClosed { status: Status::ClosedUnresolved { ending: Ending::Withdrawn } },
+            "the case is closed (closed unresolved: withdrawn); only a reopen with a reason is accepted",
+        ),
+        (Refusal::NotClosed, "the case is open; only a closed case can be reopened"),
+        (
+            Refusal::OutcomeUnmet { outcome: "my laptop works".into() },
+            "cannot resolve: the customer has not confirmed their outcome \"my laptop works\"",
+        ),
+        (
+            Refusal::WorkStillOpen { items: vec!["HW-2".into(), "PARTS-3".into()] },
+            "cannot end the case: work still open: HW-2, PARTS-3",
+        ),
+        (Refusal::EmptyText { field: "handoff note" }, "the handoff note must not be empty"),
+        (Refusal::ReceiverIsOwner { owner: ana() }, "ana (software) already owns the case; name a different receiver"),
+        (Refusal::UnknownWorkItem { item: "SW-9".into() }, "no work item SW-9 on this case"),
+        (Refusal::WorkItemClosed { item: "SW-1".into() }, "work item SW-1 is already closed"),
+        (Refusal::DuplicateWorkItem { item: "SW-1".into() }, "work item SW-1 already exists on this case"),
+        (
+            Refusal::TimeBeforeLastEvent {
+                at: datetime!(2026-11-23 08:59:30 UTC),
+                last: datetime!(2026-11-23 09:00:00.25 UTC),
+            },
+            "the time 2026-11-23T08:59:30Z is before the case's last event at 2026-11-23T09:00:00.25Z; \
+             history does not go backwards",
+        ),
+        (
+            Refusal::TimeNotWritable { at: datetime!(-0001-06-01 00:00 UTC) },
+            "the time -0001-06-01 0:00:00.0 +00:00:00 cannot be recorded: \
+             a log holds times from the year 0000 to 9999 (UTC)",
+        ),
+        (
+            Refusal::ChannelUnreachable { channel: Channel::Web, note: "no internet since the fire".into() },
+            "the customer cannot be reached by web: no internet since the fire",
+        ),
+        (
+            Refusal::NoContactAttempts,
+            "cannot close as unreachable: no contact attempt recorded since the customer last replied",
+        ),
+        (Refusal::DuplicateOfItself, "a case cannot be closed as a duplicate of itself"),
+        (Refusal::AlreadyLinked { incident: "fire-0612".into() }, "the case is already linked to incident fire-0612"),
+        (Refusal::EscalationLevel { expected: 2, found: 3 }, "escalation to level 3 where level 2 was next"),
+        (Refusal::AlreadyOpened, "the case is already open; it is opened only once"),
+        (
+            Refusal::LimitExceeded { what: "bytes in the handoff note", max: 65_536, actual: 70_000 },
+            "limit exceeded: bytes in the handoff note would be 70000, the cap is 65536",
+        ),
+        (
+            Refusal::LimitExceeded { what: "work items on a case", max: 1_000, actual: 1_001 },
+            "limit exceeded: work items on a case would be 1001, the cap is 1000",
+        ),
+        (
+            Refusal::Policy { policy: "bounce_limit".into(), reason: "3 bounces already; the limit is 2".into() },
+            "refused by policy bounce_limit: 3 bounces already; the limit is 2",
+        ),
+    ]
+}
+
+fn log_errors() -> Vec<(LogError, &'static str)> {
+    let id = EventId::from_uuid(uuid::Uuid::from_u64_pair(0x0190_f5a3_7c1e_7a00, 0x8000_0000_0000_00ff));
+    vec![
+        (LogError::Empty, "the log is empty; a case starts with an `opened` event"),
+        (
+            LogError::NotOpenedFirst { seq: 1, kind: "note_added" },
+            "event 1: a log must start with `opened`, found `note_added`",
+        ),
+        (LogError::SequenceGap { expected: 4, found: 6 }, "event 6: sequence number 4 was expected next"),
+        (
+            LogError::ForeignCase { seq: 5, expected: case_id(1), found: case_id(2) },
+            "event 5: belongs to case 0190f5a3-7c1e-7a00-8000-000000000002, \
+             not to case 0190f5a3-7c1e-7a00-8000-000000000001",
+        ),
+        (
+            LogError::TimeWentBackwards {
+                seq: 7,
+                at: datetime!(2026-11-23 08:00 UTC),
+                previous: datetime!(2026-11-23 09:00 UTC),
+            },
+            "event 7: time 2026-11-23T08:00:00Z is before the previous event's 2026-11-23T09:00:00Z",
+        ),
+        (
+            LogError::DuplicateEventId { seq: 9, id, first: 3 },
+            "event 9: id 0190f5a3-7c1e-7a00-8000-0000000000ff was already used by event 3",
+        ),
+        (
+            LogError::UnsupportedSchema { seq: 2, schema: 2 },
+            "event 2: schema version 2 cannot be folded; this version of caseledger folds schema 1",
+        ),
+        (
+            LogError::Broken { seq: 8, refusal: Refusal::OutcomeUnmet { outcome: "my laptop works".into() } },
+            "event 8 breaks a rule: cannot resolve: the customer has not confirmed their outcome \"my laptop works\"",
+        ),
+    ]
+}
+
+fn decode_errors() -> Vec<(DecodeError, &'static str)> {
+    vec![
+        (DecodeError::Truncated { line: 12 }, "line 12: the JSON ends early (truncated?)"),
+        (
+            DecodeError::Syntax { line: 3, column: 2, message: "key must be a string".into() },
+            "line 3, column 2: not valid JSON: key must be a string",
+        ),
+        (
+            DecodeError::NotAnEvent { line: 4, message: "missing field `seq`".into() },
+            "line 4: not an event: missing field `seq`",
+        ),
+        (
+            DecodeError::UnsupportedSchema { line: 5, found: 2, supported: 1 },
+            "line 5: schema version 2 is not supported (this crate reads up to 1)",
+        ),
+        (
+            DecodeError::LineTooLong { line: 6, bytes: 2_000_000, max: 1_048_576 },
+            "line 6: 2000000 bytes is over the limit of 1048576 bytes for one event; the line was not read",
+        ),
+        (
+            DecodeError::TooManyEvents { line: 1_000_001, max: 1_000_000 },
+            "line 1000001: the log holds more than 1000000 events, the limit for one case",
+        ),
+    ]
+}
+
+/// The variant's name, as `Debug` writes it.
+fn variant(debug: String) -> String {
+    debug.split([' ', '{', '(']).next().unwrap().to_owned()
+}
+
+/// The variant names of `pub enum name` in src/error.rs.
+fn declared(name: &str) -> Vec<String> {
+    let source = include_str!("../src/error.rs");
+    let body = source.split(&format!("pub enum {name} {{")).nth(1).unwrap().split("\n}").next().unwrap();
+    body.lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
+        .map(|l| variant(l.to_owned()).trim_end_matches(',').to_owned())
+        .collect()
+}
+
+fn check<E: std::fmt::Display + std::fmt::Debug>(name: &str, cases: Vec<(E, &str)>) {
+    for (error, expected) in &cases {
+        assert_eq!(error.to_string(), *expected, "{error:?}");
+    }
+    let mut tested: Vec<String> = cases.iter().map(|(e, _)| variant(format!("{e:?}"))).collect();
+    tested.dedup();
+    assert_eq!(tested, declared(name), "every {name} variant has its message pinned here, in declaration order");
+}
+
+#[test]
+fn every_refusal_says_which_rule_was_broken() {
+    check("Refusal", refusals());
+}
+
+#[test]
+fn every_log_error_names_the_event() {
+    check("LogError", log_errors());
+}
+
+#[test]
+fn every_decode_error_names_the_line() {
+    check("DecodeError", decode_errors());
+}
+
+#[test]
+fn the_umbrella_error_says_exactly_what_it_wraps() {
+    for (refusal, text) in refusals() {
+        assert_eq!(Error::from(refusal).to_string(), text);
+    }
+    for (error, text) in log_errors() {
+        assert_eq!(Error::from(error).to_string(), text);
+    }
+    for (error, text) in decode_errors() {
+        assert_eq!(Error::from(error).to_string(), text);
+    }
+}
+
+/// The data in the messages is the data of the input, not a guess: line and column of
+/// real decoding failures.
+#[test]
+fn decoding_reports_the_line_and_column_it_failed_at() {
+    assert_eq!(decode_log("\n\n{x").unwrap_err().to_string(), "line 3, column 2: not valid JSON: key must be a string");
+    assert_eq!(decode_log("{\"schema\":1,").unwrap_err().to_string(), "line 1: the JSON ends early (truncated?)");
+    assert_eq!(decode_log("\n{\"schema\":1}").unwrap_err().to_string(), "line 2: not an event: missing field `case`");
+    assert_eq!(
+        decode_log("{\"schema\":7,\"what\":{\"type\":\"hologram\"}}").unwrap_err().to_string(),
+        "line 1: schema version 7 is not supported (this crate reads up to 1)"
+    );
+}
+
+#[test]
+fn a_duplicate_ending_names_the_other_case() {
+    let status = Status::ClosedUnresolved { ending: Ending::Duplicate { of: case_id(3) } };
+    assert_eq!(
+        Refusal::CaseClosed { status }.to_string(),
+        "the case is closed (closed unresolved: duplicate of case 0190f5a3-7c1e-7a00-8000-000000000003); \
+         only a reopen with a reason is accepted"
+    );
+}
+
+// --- Send + Sync ---------------------------------------------------------------------
+
+const fn send_sync<T: Send + Sync + ?Sized>() {}
+
+/// Fails to compile if a public type stops being `Send + Sync`.
+const _: () = {
+    use caseledger::*;
+    send_sync::<Actor>();
+    send_sync::<Staff>();
+    send_sync::<HandoffBrief>();
+    send_sync::<Case>();
+    send_sync::<Clock>();
+    send_sync::<Counters>();
+    send_sync::<Fact>();
+    send_sync::<OutcomeState>();
+    send_sync::<Reachability>();
+    send_sync::<Status>();
+    send_sync::<WorkItem>();
+    send_sync::<WorkState>();
+    send_sync::<Command>();
+    send_sync::<Opening>();
+    send_sync::<DecodeError>();
+    send_sync::<Error>();
+    send_sync::<LogError>();
+    send_sync::<Refusal>();
+    send_sync::<Channel>();
+    send_sync::<Ending>();
+    send_sync::<Event>();
+    send_sync::<EventKind>();
+    send_sync::<Visibility>();
+    send_sync::<CaseId>();
+    send_sync::<CustomerRef>();
+    send_sync::<Department>();
+    send_sync::<EventId>();
+    send_sync::<IncidentId>();
+    send_sync::<StaffId>();
+    send_sync::<WorkItemId>();
+    send_sync::<Ledger>();
+    send_sync::<dyn Policy>();
+    send_sync::<Proposal<'static>>();
+    send_sync::<dyn Directory>();
+    send_sync::<Limits>();
+    send_sync::<Rules>();
+    send_sync::<Entry>();
+    send_sync::<Timeline>();
+    send_sync::<View>();
+    send_sync::<Deadline>();
+    send_sync::<DeadlineKind>();
+    send_sync::<DeadlineState>();
+    send_sync::<DeadlineStatus>();
+    send_sync::<Deadlines>();
+    send_sync::<StoreError>();
+    send_sync::<EscalationTrigger>();
+    send_sync::<EscalationTriggers>();
+    send_sync::<ConfigError>();
+    send_sync::<MayContact>();
+    send_sync::<PolicyConfig>();
+    send_sync::<PolicySet>();
+    send_sync::<Repository<MemoryStore>>();
+    send_sync::<Repository<FileStore>>();
+    send_sync::<ParseSpanError>();
+    send_sync::<Span>();
+    send_sync::<Appended>();
+    send_sync::<FileStore>();
+    send_sync::<MemoryStore>();
+    send_sync::<SetAside>();
+    send_sync::<dyn Store>();
+};
+
+/// The list above covers every type the crate root exports: a new public type must be
+/// added there (and be `Send + Sync`).
+#[test]
+fn every_exported_type_is_checked_for_send_and_sync() {
+    let lib = include_str!("../src/lib.rs");
+    let checked = include_str!("errors.rs");
+    // Statements, not lines: rustfmt wraps long `pub use` lists.
+    let exports = lib.split(';').filter_map(|s| s.split("pub use ").nth(1)).flat_map(|s| {
+        let names = s.split_once('{').map_or(s.rsplit("::").next().unwrap(), |(_, n)| n);
+        names.trim_end_matches('}').split(',').map(|n| n.trim().to_owned()).collect::<Vec<_>>()
+    });
+    let missing: Vec<String> = exports
+        .filter(|n| n.starts_with(|c: char| c.is_ascii_uppercase()) && n.chars().any(|c| c.is_ascii_lowercase()))
+        .filter(|n| {
+            !checked.contains(&format!("send_sync::<{n}>()")) && !checked.contains(&format!("send_sync::<dyn {n}>()"))
+        })
+        // Generic types are checked at a concrete parameter: `Proposal<'static>`, `Repository<MemoryStore>`.
+        .filter(|n| !checked.contains(&format!("send_sync::<{n}<")))
+        .collect();
+    assert!(missing.is_empty(), "not checked for Send + Sync: {missing:?}");
+}
