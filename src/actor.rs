@@ -10,7 +10,7 @@ use crate::id::{Department, StaffId};
 ///
 /// Owners, transfer receivers and escalation receivers are always named people: a case
 /// is never owned by a queue nobody answers for (I1).
-#[derive(Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Staff {
     /// Who.
     pub id: StaffId,

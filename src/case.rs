@@ -7,7 +7,7 @@
 //! when an event is folded, so a log that was never decided by this crate (imported,
 //! edited, forged) is held to the same invariants.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use crate::actor::{Actor, Staff};
 use crate::error::{LogError, Refusal};
 use crate::event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
-use crate::id::{CaseId, CustomerRef, Department, EventId, IncidentId, WorkItemId};
+use crate::id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
 use crate::rules::Limits;
 
 /// Where a case stands.
@@ -230,6 +230,14 @@ pub struct Case {
     owner: Staff,
     previous_owners: Vec<Staff>,
     departments_left: Vec<Department>,
+    /// Indexes of the two lists above, so a handoff costs O(log owners) rather than a
+    /// scan: a forged log with many distinct owners must not make replay quadratic.
+    #[serde(skip)]
+    seen_owners: BTreeSet<Staff>,
+    #[serde(skip)]
+    seen_owner_ids: BTreeSet<StaffId>,
+    #[serde(skip)]
+    seen_departments_left: BTreeSet<Department>,
     last_handoff_note: Option<String>,
     work: BTreeMap<WorkItemId, WorkItem>,
     open_work: usize,
@@ -277,6 +285,9 @@ impl Case {
             owner: owner.clone(),
             previous_owners: Vec::new(),
             departments_left: Vec::new(),
+            seen_owners: BTreeSet::new(),
+            seen_owner_ids: BTreeSet::new(),
+            seen_departments_left: BTreeSet::new(),
             last_handoff_note: None,
             work: BTreeMap::new(),
             open_work: 0,
@@ -725,14 +736,16 @@ impl Case {
 
     fn hand_to(&mut self, to: &Staff, note: &str, at: OffsetDateTime) {
         let bounce = self.would_bounce(to);
-        if to.department != self.owner.department && !self.departments_left.contains(&self.owner.department) {
+        if to.department != self.owner.department && self.seen_departments_left.insert(self.owner.department.clone()) {
             self.departments_left.push(self.owner.department.clone());
         }
         // The case changes hands between a few people many times: once the previous
         // owner is on record, overwrite the owner in place instead of allocating anew.
-        if self.previous_owners.contains(&self.owner) {
+        if self.seen_owners.contains(&self.owner) {
             self.owner.clone_from(to);
         } else {
+            self.seen_owners.insert(self.owner.clone());
+            self.seen_owner_ids.insert(self.owner.id.clone());
             let previous = std::mem::replace(&mut self.owner, to.clone());
             self.previous_owners.push(previous);
         }
@@ -917,8 +930,8 @@ impl Case {
     /// it, or to a department it already left (S4).
     #[must_use]
     pub fn would_bounce(&self, to: &Staff) -> bool {
-        self.previous_owners.iter().any(|p| p.id == to.id)
-            || (to.department != self.owner.department && self.departments_left.contains(&to.department))
+        self.seen_owner_ids.contains(&to.id)
+            || (to.department != self.owner.department && self.seen_departments_left.contains(&to.department))
     }
 }
 
