@@ -317,6 +317,29 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every tag [`EventKind::tag`] returns, in declaration order: for a host's database
+    /// enum or a test that wants every kind covered.
+    pub const TAGS: &'static [&'static str] = &[
+        "opened",
+        "transferred",
+        "escalated",
+        "work_opened",
+        "work_completed",
+        "work_dropped",
+        "fact_recorded",
+        "reachability_recorded",
+        "note_added",
+        "customer_contacted",
+        "customer_replied",
+        "outcome_confirmed",
+        "outcome_disputed",
+        "resolved",
+        "closed_unresolved",
+        "reopened",
+        "incident_linked",
+        "confirmation_requested",
+    ];
+
     /// The snake_case tag of this kind, as written in JSON.
     #[must_use]
     pub fn tag(&self) -> &'static str {

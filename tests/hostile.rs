@@ -158,26 +158,7 @@ fn the_command_harness_reaches_every_kind_of_event() {
             .collect();
         seen.extend(harness::decide_commands(&bytes).iter().map(|e| e.what.tag()));
     }
-    let all = [
-        "opened",
-        "transferred",
-        "escalated",
-        "work_opened",
-        "work_completed",
-        "work_dropped",
-        "fact_recorded",
-        "reachability_recorded",
-        "note_added",
-        "customer_contacted",
-        "customer_replied",
-        "outcome_confirmed",
-        "outcome_disputed",
-        "resolved",
-        "closed_unresolved",
-        "reopened",
-        "incident_linked",
-        "confirmation_requested",
-    ];
+    let all = caseledger::EventKind::TAGS;
     let missing: Vec<_> = all.iter().filter(|k| !seen.contains(*k)).collect();
     assert!(missing.is_empty(), "never decided: {missing:?}");
 }

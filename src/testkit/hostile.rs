@@ -7,7 +7,7 @@ use time::Duration;
 
 use super::history::histories;
 use super::Config;
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::id::CaseId;
 
 /// How a valid log was damaged. Lines and sequence numbers count from 1.
@@ -112,28 +112,9 @@ struct Edit {
     apply: Box<dyn Fn(&str) -> String>,
 }
 
-const TAGS: &[&str] = &[
-    "opened",
-    "transferred",
-    "escalated",
-    "work_opened",
-    "work_completed",
-    "work_dropped",
-    "fact_recorded",
-    "reachability_recorded",
-    "note_added",
-    "customer_contacted",
-    "customer_replied",
-    "outcome_confirmed",
-    "outcome_disputed",
-    "resolved",
-    "closed_unresolved",
-    "reopened",
-    "incident_linked",
-    "confirmation_requested",
-    "teleported",
-    "Resolved",
-];
+/// Tags a tampered line may get besides every real kind: an unknown one and a real one
+/// in the wrong case.
+const FOREIGN_TAGS: [&str; 2] = ["teleported", "Resolved"];
 
 fn damage(original: &[Event], kind: u8, a: usize, b: usize, minutes: i64) -> (Vec<Event>, Damage, Option<Edit>) {
     let mut events = original.to_vec();
@@ -173,7 +154,8 @@ fn damage(original: &[Event], kind: u8, a: usize, b: usize, minutes: i64) -> (Ve
         4 => {
             let line = a % n;
             let current = events.get(line).map(|e| e.what.tag()).unwrap_or_default();
-            let mut to = TAGS.get(b % TAGS.len()).copied().unwrap_or("teleported");
+            let mut tags = EventKind::TAGS.iter().chain(&FOREIGN_TAGS);
+            let mut to = tags.nth(b % (EventKind::TAGS.len() + FOREIGN_TAGS.len())).copied().unwrap_or("teleported");
             if to == current {
                 to = "teleported";
             }
