@@ -451,7 +451,7 @@ impl Case {
         if event.schema != SCHEMA_VERSION {
             return Err(LogError::UnsupportedSchema { seq: event.seq, schema: event.schema });
         }
-        if event.at < self.clock.last_event_at {
+        if is_before(event.at, self.clock.last_event_at) {
             return Err(LogError::TimeWentBackwards {
                 seq: event.seq,
                 at: event.at,
@@ -736,7 +736,8 @@ impl Case {
 
     fn hand_to(&mut self, to: &Staff, note: &str, at: OffsetDateTime) {
         let bounce = self.would_bounce(to);
-        if to.department != self.owner.department && self.seen_departments_left.insert(self.owner.department.clone()) {
+        if to.department != self.owner.department && !self.seen_departments_left.contains(&self.owner.department) {
+            self.seen_departments_left.insert(self.owner.department.clone());
             self.departments_left.push(self.owner.department.clone());
         }
         // The case changes hands between a few people many times: once the previous
@@ -979,5 +980,16 @@ fn non_empty(text: &str, field: &'static str) -> Result<(), Refusal> {
         Err(Refusal::EmptyText { field })
     } else {
         Ok(())
+    }
+}
+
+/// `a < b`, cheaply in the common case. `OffsetDateTime`'s own ordering converts both
+/// sides to UTC first, a noticeable share of the fold; when the offsets agree (always, for
+/// events this crate writes: they are UTC) comparing the local date and time is exact.
+fn is_before(a: OffsetDateTime, b: OffsetDateTime) -> bool {
+    if a.offset() == b.offset() {
+        (a.date(), a.time()) < (b.date(), b.time())
+    } else {
+        a < b
     }
 }
