@@ -274,9 +274,7 @@ impl Case {
         if event.schema != SCHEMA_VERSION {
             return Err(LogError::UnsupportedSchema { seq: event.seq, schema: event.schema });
         }
-        if outcome.trim().is_empty() {
-            return Err(LogError::Broken { seq: 1, refusal: Refusal::EmptyText { field: "customer's outcome" } });
-        }
+        check_outcome(outcome).map_err(|refusal| LogError::Broken { seq: 1, refusal })?;
         Ok(Self {
             id: event.case,
             customer: customer.clone(),
@@ -931,6 +929,16 @@ impl Case {
         self.version
     }
 
+    /// Whether `staff` owns or has owned the case (O(log owners), from the owner index).
+    pub(crate) fn has_owned(&self, staff: &Staff) -> bool {
+        staff == &self.owner || self.seen_owners.contains(staff)
+    }
+
+    /// How many distinct owners the case has had, the current one included.
+    pub(crate) fn distinct_owners(&self) -> usize {
+        self.seen_owners.len() + usize::from(!self.seen_owners.contains(&self.owner))
+    }
+
     /// Whether handing the case to `to` now would be a bounce: back to someone who had
     /// it, or to a department it already left (S4).
     #[must_use]
@@ -972,6 +980,11 @@ fn set_text(slot: &mut Option<String>, text: &str) {
 
 fn staff_only<'a>(by: &'a Actor, action: &'static str) -> Result<&'a Staff, Refusal> {
     by.as_staff().ok_or_else(|| Refusal::StaffOnly { action, by: by.clone() })
+}
+
+/// The opening's own rule: the customer's outcome is stated (used by decide and fold).
+pub(crate) fn check_outcome(outcome: &str) -> Result<(), Refusal> {
+    non_empty(outcome, "customer's outcome")
 }
 
 fn non_empty(text: &str, field: &'static str) -> Result<(), Refusal> {

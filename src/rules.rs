@@ -10,7 +10,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
 use crate::actor::{Actor, Staff};
 use crate::case::Case;
@@ -107,13 +107,8 @@ impl Limits {
             }
             EventKind::WorkOpened { .. } => cap("work items on a case", self.max_work_items, case.work_items().len()),
             EventKind::IncidentLinked { .. } => cap("incidents on a case", self.max_incidents, case.incidents().len()),
-            EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } => {
-                let past = case.previous_owners();
-                if to == case.owner() || past.contains(to) {
-                    return Ok(());
-                }
-                let owners = past.len() + usize::from(!past.contains(case.owner()));
-                cap("distinct owners of a case", self.max_owners, owners)
+            EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } if !case.has_owned(to) => {
+                cap("distinct owners of a case", self.max_owners, case.distinct_owners())
             }
             _ => Ok(()),
         }
@@ -292,9 +287,7 @@ impl Rules {
         let what = EventKind::Opened { customer: opening.customer, outcome: opening.outcome, owner: opening.owner };
         self.limits.check_sizes(1, by, &what)?;
         if let EventKind::Opened { outcome, .. } = &what {
-            if outcome.trim().is_empty() {
-                return Err(Refusal::EmptyText { field: "customer's outcome" });
-            }
+            crate::case::check_outcome(outcome)?;
         }
         Ok(stamp(case, 1, at, by.clone(), what))
     }
@@ -375,8 +368,9 @@ fn writable(at: OffsetDateTime) -> Result<OffsetDateTime, Refusal> {
 }
 
 /// Builds the event, with an id derived from everything it says (see [`EventId`]).
+///
+/// `at` is already UTC: both callers pass it through [`writable`] first.
 fn stamp(case: CaseId, seq: u64, at: OffsetDateTime, by: Actor, what: EventKind) -> Event {
-    let at = at.to_offset(UtcOffset::UTC);
     let mut low = Fnv64::new(0xcbf2_9ce4_8422_2325);
     let mut high = Fnv64::new(0x6c62_272e_07bb_0142);
     for h in [&mut low, &mut high] {

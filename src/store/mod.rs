@@ -201,12 +201,7 @@ impl LogIndex {
     /// Checks that `event` continues this log; used when loading a stored log.
     fn push(&mut self, case: CaseId, event: &Event) -> Result<(), LogError> {
         let expected = self.version.saturating_add(1);
-        if event.case != case {
-            return Err(LogError::ForeignCase { seq: event.seq, expected: case, found: event.case });
-        }
-        if event.seq != expected {
-            return Err(LogError::SequenceGap { expected, found: event.seq });
-        }
+        follows(case, expected, event)?;
         if let Some(&first) = self.ids.get(&event.id) {
             return Err(LogError::DuplicateEventId { seq: event.seq, id: event.id, first });
         }
@@ -240,12 +235,7 @@ impl LogIndex {
         for event in events {
             next = next.saturating_add(1);
             let rejected = |source| StoreError::Rejected { case, source: Box::new(source) };
-            if event.case != case {
-                return Err(rejected(LogError::ForeignCase { seq: event.seq, expected: case, found: event.case }));
-            }
-            if event.seq != next {
-                return Err(rejected(LogError::SequenceGap { expected: next, found: event.seq }));
-            }
+            follows(case, next, event).map_err(rejected)?;
             if let Some(first) = batch_ids.insert(event.id, event.seq) {
                 return Err(rejected(LogError::DuplicateEventId { seq: event.seq, id: event.id, first }));
             }
@@ -281,6 +271,17 @@ impl LogIndex {
             self.version = self.version.max(event.seq);
         }
     }
+}
+
+/// Checks that `event` is `case`'s event number `seq`.
+fn follows(case: CaseId, seq: u64, event: &Event) -> Result<(), LogError> {
+    if event.case != case {
+        return Err(LogError::ForeignCase { seq: event.seq, expected: case, found: event.case });
+    }
+    if event.seq != seq {
+        return Err(LogError::SequenceGap { expected: seq, found: event.seq });
+    }
+    Ok(())
 }
 
 /// The cross-case indexes: a customer's cases and an incident's cases.
