@@ -6,6 +6,7 @@
 //! survives crashes.
 
 mod file;
+mod line;
 mod memory;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -15,7 +16,7 @@ use crate::error::{LogError, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, EventId, IncidentId};
 
-pub use file::{FileStore, SetAside};
+pub use file::{FileStore, Quarantined, SetAside};
 pub use memory::MemoryStore;
 
 /// What an append did.
