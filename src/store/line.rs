@@ -114,7 +114,7 @@ pub(super) fn check(raw: &[u8], line: usize) -> Result<Option<Event>, Damage> {
             message: "invalid UTF-8".to_owned(),
         })
     })?;
-    crate::error::decode_event(text, line).map(Some).map_err(Damage::Decode)
+    crate::codec::decode_event(text, line).map(Some).map_err(Damage::Decode)
 }
 
 /// Splits a line that ends in the checksum member into its body and the stored value
