@@ -305,6 +305,7 @@ const _: () = {
     send_sync::<FileStore>();
     send_sync::<MemoryStore>();
     send_sync::<SetAside>();
+    send_sync::<Quarantined>();
     send_sync::<dyn Store>();
 };
 

@@ -140,6 +140,41 @@ mod tests {
         assert_eq!(crc32c(b""), 0);
     }
 
+    fn line() -> (Event, Vec<u8>) {
+        use crate::{Actor, CaseId, Opening, Rules, Staff};
+        let t = time::macros::datetime!(2026-11-23 09:00 UTC);
+        let opening = Opening::new("cust-7", "my laptop works", Staff::new("ana", "software"));
+        let event = Rules::default().open(CaseId::new_v7(t, [1; 10]), opening, &Actor::Customer, t).unwrap();
+        let mut text = String::new();
+        encode(&event, &mut text).unwrap();
+        (event, text.into_bytes())
+    }
+
+    #[test]
+    fn a_line_reads_back_as_its_event() {
+        let (event, line) = line();
+        assert_eq!(check(&line, 1).unwrap(), Some(event.clone()));
+        // A line written before checksums is read as it is.
+        assert_eq!(check(event.to_json().unwrap().as_bytes(), 1).unwrap(), Some(event));
+        assert!(check(b"  ", 1).unwrap().is_none());
+    }
+
+    /// Every other value of every byte of a line (a newline aside: it splits the line,
+    /// which the file store's tests cover) is caught by the line check alone.
+    #[test]
+    fn every_single_byte_change_fails_the_check() {
+        let (_, original) = line();
+        let mut changed = original.clone();
+        for offset in 0..original.len() {
+            for value in (0..=255u8).filter(|&v| v != original[offset] && v != b'\n') {
+                changed[offset] = value;
+                let checked = check(&changed, 1);
+                assert!(checked.is_err(), "offset {offset}, byte {value:#04x}: {checked:?}");
+            }
+            changed[offset] = original[offset];
+        }
+    }
+
     #[test]
     fn the_suffix_is_found_only_in_its_exact_shape() {
         let line = b"{\"a\":{\"b\":1},\"crc32c\":\"0123abcd\"}";
