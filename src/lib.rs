@@ -110,6 +110,9 @@ pub use policy::{Policy, Proposal};
 pub use repository::Repository;
 pub use rules::{Directory, Limits, Rules};
 pub use span::{ParseSpanError, Span};
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use store::AsyncStore;
 pub use store::{Appended, FileStore, MemoryStore, SetAside, Store};
 pub use timeline::{Entry, Timeline, View};
 
