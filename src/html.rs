@@ -30,9 +30,11 @@ use std::fmt::{self, Write as _};
 
 use crate::actor::Actor;
 use crate::brief::HandoffBrief;
-use crate::case::{OutcomeState, Status, WorkItem, WorkState};
+use crate::case::WorkItem;
 use crate::event::Visibility;
-use crate::timeline::{short_time, Entry, Timeline, View};
+use crate::span::short_time;
+use crate::status::{OutcomeState, Status, WorkState};
+use crate::timeline::{Entry, Timeline, View};
 
 /// Markup the crate wrote, with every text inside escaped.
 ///
