@@ -110,7 +110,7 @@ pub use policy::{Policy, Proposal};
 pub use repository::Repository;
 pub use rules::{Directory, Limits, Rules};
 pub use span::{ParseSpanError, Span};
-pub use store::{Appended, FileStore, MemoryStore, SetAside, Store};
+pub use store::{AppendCheck, AppendPlan, Appended, FileStore, MemoryStore, SetAside, Store};
 pub use timeline::{Entry, Timeline, View};
 
 /// The README's examples are compiled and run as doc tests, so it cannot drift from the API.
