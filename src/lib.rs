@@ -74,6 +74,7 @@
 mod actor;
 mod brief;
 mod case;
+mod codec;
 mod command;
 mod deadline;
 mod error;
@@ -82,11 +83,13 @@ mod event;
 mod id;
 mod incident;
 mod ledger;
+mod limits;
 mod policies;
 mod policy;
 mod repository;
 mod rules;
 mod span;
+mod status;
 mod store;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
@@ -96,20 +99,23 @@ mod upcast;
 
 pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;
-pub use case::{Case, Clock, Counters, Fact, OutcomeState, Reachability, Status, WorkItem, WorkState};
+pub use case::{Case, Clock, Counters, Fact, Reachability, WorkItem};
+pub use codec::{decode_log, decode_log_with_limits, encode_log};
 pub use command::{Command, Opening};
 pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
-pub use error::{decode_log, decode_log_with_limits, encode_log, DecodeError, Error, LogError, Refusal, StoreError};
+pub use error::{ConfigError, DecodeError, Error, LogError, Refusal, StoreError};
 pub use escalation::{EscalationTrigger, EscalationTriggers};
 pub use event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
 pub use id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
 pub use incident::confirmation_requests;
 pub use ledger::Ledger;
-pub use policies::{ConfigError, MayContact, PolicyConfig, PolicySet};
+pub use limits::Limits;
+pub use policies::{MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
 pub use repository::Repository;
-pub use rules::{Directory, Limits, Rules};
+pub use rules::{Directory, Rules};
 pub use span::{ParseSpanError, Span};
+pub use status::{OutcomeState, Status, WorkState};
 pub use store::{AppendCheck, AppendPlan, Appended, FileStore, MemoryStore, SetAside, Store};
 pub use timeline::{Entry, Timeline, View};
 

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{Appended, CrossIndex, LogIndex, Store};
-use crate::error::{decode_event, DecodeError, LogError, StoreError};
+use crate::codec::decode_event;
+use crate::error::{DecodeError, LogError, StoreError};
 use crate::event::Event;
 use crate::id::{CaseId, CustomerRef, IncidentId};
 
