@@ -116,6 +116,9 @@ pub use repository::Repository;
 pub use rules::{Directory, Rules};
 pub use span::{ParseSpanError, Span};
 pub use status::{OutcomeState, Status, WorkState};
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use store::AsyncStore;
 pub use store::{AppendCheck, AppendPlan, Appended, FileStore, MemoryStore, SetAside, Store};
 pub use timeline::{Entry, Timeline, View};
 

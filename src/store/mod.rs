@@ -6,6 +6,8 @@
 //! survives crashes.
 
 mod append;
+#[cfg(feature = "async")]
+mod async_store;
 mod file;
 mod memory;
 
@@ -17,6 +19,9 @@ use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, EventId, IncidentId};
 
 pub use append::{AppendCheck, AppendPlan};
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use async_store::AsyncStore;
 pub use file::{FileStore, SetAside};
 pub use memory::MemoryStore;
 
