@@ -249,6 +249,7 @@ const _: () = {
     send_sync::<Actor>();
     send_sync::<Staff>();
     send_sync::<HandoffBrief>();
+    send_sync::<caseledger::html::Html>();
     send_sync::<Case>();
     send_sync::<Clock>();
     send_sync::<Counters>();
