@@ -486,6 +486,14 @@ pub enum StoreError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The store's backend (a database, a network, a driver) failed; `source` is its own
+    /// error. Whether anything was written depends on the backend: a store that appends
+    /// in one transaction writes nothing when it reports this.
+    #[error("the store's backend failed: {source}")]
+    Backend {
+        /// The backend's error, for logs and for downcasting to the driver's type.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// A line that is not the torn tail of an interrupted write cannot be decoded: the
     /// file was damaged or edited. It is reported, never skipped.
     #[error("{}: {source}", path.display())]
@@ -511,6 +519,23 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A [`StoreError::Backend`] carrying `source`, the backend's own error (anything
+    /// that converts into a boxed error, including a `String`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::StoreError;
+    ///
+    /// let err = StoreError::backend(std::io::Error::other("connection reset"));
+    /// assert_eq!(err.to_string(), "the store's backend failed: connection reset");
+    /// assert!(std::error::Error::source(&err).is_some());
+    /// ```
+    #[must_use]
+    pub fn backend(source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self::Backend { source: source.into() }
+    }
+
     /// Whether this is a [`StoreError::Conflict`], the one error a writer should answer
     /// by deciding again and retrying.
     #[must_use]

@@ -313,6 +313,8 @@ const _: () = {
     send_sync::<ParseSpanError>();
     send_sync::<Span>();
     send_sync::<Appended>();
+    send_sync::<AppendCheck<'static>>();
+    send_sync::<AppendPlan<'static>>();
     send_sync::<FileStore>();
     send_sync::<MemoryStore>();
     send_sync::<SetAside>();
