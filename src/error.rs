@@ -557,7 +557,7 @@ pub enum StoreError {
         line: usize,
     },
     /// An event's line would be longer than the store reads back
-    /// ([`Limits::max_line_bytes`]). Nothing was written.
+    /// ([`Limits::max_line_bytes`](crate::Limits::max_line_bytes)). Nothing was written.
     #[error(
         "case {case}: event {seq} is {bytes} bytes as a line, over the store's limit of {max}; nothing was written"
     )]
