@@ -54,6 +54,8 @@
 //!   reports a broken log as a [`LogError`].
 //! - [`Timeline`]: the unified history as text, JSON or a Mermaid diagram.
 //! - [`HandoffBrief`]: what a receiver reads instead of asking the customer again.
+//! - [`html`]: the timeline and the brief as HTML for agents and customers, every text
+//!   escaped and no script.
 //! - [`Ledger`]: a case and its log in memory, for the whole cycle in one call.
 //! - [`Policy`]: a host's own service rules, consulted by `decide`.
 //! - [`PolicySet`]: the built-in policies a host switches on and tunes as data, with
@@ -80,6 +82,7 @@ mod deadline;
 mod error;
 mod escalation;
 mod event;
+pub mod html;
 mod id;
 mod incident;
 mod ledger;
@@ -116,6 +119,9 @@ pub use repository::Repository;
 pub use rules::{Directory, Rules};
 pub use span::{ParseSpanError, Span};
 pub use status::{OutcomeState, Status, WorkState};
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use store::AsyncStore;
 pub use store::{Appended, FileStore, MemoryStore, SetAside, Store};
 pub use timeline::{Entry, Timeline, View};
 

@@ -5,6 +5,8 @@
 //! for tests and small hosts, and [`FileStore`], an embedded JSON Lines store that
 //! survives crashes.
 
+#[cfg(feature = "async")]
+mod async_store;
 mod file;
 mod memory;
 
@@ -15,6 +17,9 @@ use crate::error::{LogError, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, EventId, IncidentId};
 
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use async_store::AsyncStore;
 pub use file::{FileStore, SetAside};
 pub use memory::MemoryStore;
 
