@@ -755,6 +755,15 @@ pub enum StoreError {
         #[serde(serialize_with = "as_text")]
         source: std::io::Error,
     },
+    /// The store's backend (a database, a network, a driver) failed; `source` is its own
+    /// error. Whether anything was written depends on the backend: a store that appends
+    /// in one transaction writes nothing when it reports this.
+    #[error("the store's backend failed: {source}")]
+    Backend {
+        /// The backend's error, for logs and for downcasting to the driver's type.
+        #[serde(serialize_with = "as_text")]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// A line that is not the torn tail of an interrupted write cannot be decoded: the
     /// file was damaged or edited. It is reported, never skipped.
     #[error("{}: {source}", path.display())]
@@ -784,6 +793,23 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A [`StoreError::Backend`] carrying `source`, the backend's own error (anything
+    /// that converts into a boxed error, including a `String`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::StoreError;
+    ///
+    /// let err = StoreError::backend(std::io::Error::other("connection reset"));
+    /// assert_eq!(err.to_string(), "the store's backend failed: connection reset");
+    /// assert!(std::error::Error::source(&err).is_some());
+    /// ```
+    #[must_use]
+    pub fn backend(source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self::Backend { source: source.into() }
+    }
+
     /// Whether this is a [`StoreError::Conflict`], the one error a writer should answer
     /// by deciding again and retrying.
     #[must_use]
@@ -800,6 +826,7 @@ impl StoreError {
             Self::Rejected { .. } => "batch_rejected",
             Self::UnknownCase { .. } => "unknown_case",
             Self::Io { .. } => "io",
+            Self::Backend { .. } => "backend",
             Self::Corrupt { .. } => "corrupt_line",
             Self::Inconsistent { .. } => "inconsistent_line",
         }
@@ -817,13 +844,14 @@ impl StoreError {
             Self::Conflict { .. } => ErrorCategory::Conflict,
             Self::ChangedRetry { .. } | Self::Rejected { .. } => ErrorCategory::Invalid,
             Self::UnknownCase { .. } => ErrorCategory::NotFound,
-            Self::Io { .. } => ErrorCategory::Unavailable,
+            Self::Io { .. } | Self::Backend { .. } => ErrorCategory::Unavailable,
             Self::Corrupt { .. } | Self::Inconsistent { .. } => ErrorCategory::Corrupt,
         }
     }
 
     /// The error as `{code, category, message, details}` (see [`ErrorReport`]). Sources
-    /// from outside the crate (an I/O error) appear in `details` as their message.
+    /// from outside the crate (an I/O error, a database's error) appear in `details` as
+    /// their message.
     #[must_use]
     pub fn report(&self) -> ErrorReport {
         ErrorReport::of(self.code(), self.category(), self)
@@ -840,7 +868,7 @@ impl StoreError {
 /// | `conflict`    | 409  | sound, but the case's state does not admit it now, or another writer came first |
 /// | `invalid`     | 422  | the command or input is unsound whatever the state (empty text, a limit, bad JSON) |
 /// | `not_found`   | 404  | the case or work item named does not exist                               |
-/// | `unavailable` | 503  | the storage failed (I/O, a database); retrying later may succeed         |
+/// | `unavailable` | 503  | the storage failed (I/O, a database backend); retrying later may succeed |
 /// | `corrupt`     | 500  | stored history is damaged or breaks the invariants; a person must look  |
 ///
 /// Serializes as the snake_case name in the first column.

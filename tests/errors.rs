@@ -200,6 +200,7 @@ fn store_errors() -> Vec<(StoreError, &'static str)> {
             },
             "cases/0190.jsonl: append failed: no space left on device",
         ),
+        (StoreError::backend("connection reset by peer"), "the store's backend failed: connection reset by peer"),
         (
             StoreError::Corrupt {
                 path: "cases/0190.jsonl".into(),
@@ -289,6 +290,7 @@ const STORE_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("Rejected", "batch_rejected", Invalid),
     ("UnknownCase", "unknown_case", NotFound),
     ("Io", "io", Unavailable),
+    ("Backend", "backend", Unavailable),
     ("Corrupt", "corrupt_line", Corrupt),
     ("Inconsistent", "inconsistent_line", Corrupt),
 ];
@@ -468,6 +470,8 @@ fn awkward_fields_become_text_rather_than_fail() {
         details(io.into()),
         json!({ "path": "cases/x.jsonl", "op": "sync", "source": "permission denied" }).as_object().unwrap().clone()
     );
+    let backend = StoreError::backend(std::io::Error::other("connection reset by peer"));
+    assert_eq!(details(backend.into())["source"], "connection reset by peer");
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
@@ -635,6 +639,8 @@ const _: () = {
     send_sync::<ParseSpanError>();
     send_sync::<Span>();
     send_sync::<Appended>();
+    send_sync::<AppendCheck<'static>>();
+    send_sync::<AppendPlan<'static>>();
     send_sync::<FileStore>();
     send_sync::<MemoryStore>();
     send_sync::<SetAside>();
