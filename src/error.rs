@@ -221,6 +221,7 @@ impl Refusal {
             Self::OutcomeUnmet { .. } => "outcome_unmet",
             Self::WorkStillOpen { .. } => "work_still_open",
             Self::EmptyText { .. } => "empty_text",
+            Self::ControlCharacter { .. } => "control_character",
             Self::ReceiverIsOwner { .. } => "receiver_is_owner",
             Self::UnknownWorkItem { .. } => "unknown_work_item",
             Self::WorkItemClosed { .. } => "work_item_closed",
@@ -265,6 +266,7 @@ impl Refusal {
             | Self::AlreadyLinked { .. }
             | Self::AlreadyOpened => Conflict,
             Self::EmptyText { .. }
+            | Self::ControlCharacter { .. }
             | Self::ReceiverIsOwner { .. }
             | Self::TimeNotWritable { .. }
             | Self::DuplicateOfItself

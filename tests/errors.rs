@@ -258,6 +258,7 @@ const REFUSAL_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("OutcomeUnmet", "outcome_unmet", Conflict),
     ("WorkStillOpen", "work_still_open", Conflict),
     ("EmptyText", "empty_text", Invalid),
+    ("ControlCharacter", "control_character", Invalid),
     ("ReceiverIsOwner", "receiver_is_owner", Invalid),
     ("UnknownWorkItem", "unknown_work_item", NotFound),
     ("WorkItemClosed", "work_item_closed", Conflict),
@@ -431,6 +432,10 @@ fn a_report_carries_the_variants_fields_by_name() {
         json!({ "case": "0190f5a3-7c1e-7a00-8000-000000000001", "expected": 3, "actual": 5 })
     );
     assert_eq!(report(Refusal::NotClosed.into())["details"], json!({}));
+    assert_eq!(
+        report(Refusal::ControlCharacter { field: "handoff note", character: '\u{0}', offset: 12 }.into())["details"],
+        json!({ "field": "handoff note", "character": "\u{0}", "offset": 12 })
+    );
     // A wrapped error of this crate keeps its own code, so a host can tell which rule a
     // broken log breaks.
     assert_eq!(
