@@ -471,7 +471,7 @@ proptest! {
                 let version = ledger.case().version();
                 let got = ledger.execute_request(&rules, request, &attempt.by, attempt.at).map(<[_]>::to_vec);
                 if by == &attempt.by && command == &attempt.command {
-                    let stored = ledger.events().get(*seq as usize - 1).cloned();
+                    let stored = ledger.events().get(usize::try_from(*seq - 1).unwrap()).cloned();
                     prop_assert_eq!(got.ok(), stored.map(|e| vec![e]), "step {}: a retry returns what key {} did", step, key);
                     prop_assert!(matches!(attempt.outcome, Outcome::AlreadyDone(_)), "step {}", step);
                 } else {
