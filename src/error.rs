@@ -249,6 +249,7 @@ impl Refusal {
             Self::EscalationLevel { .. } => "escalation_level",
             Self::AlreadyOpened => "already_opened",
             Self::LimitExceeded { .. } => "limit_exceeded",
+            Self::KeyReused { .. } => "key_reused",
             Self::Policy { .. } => "policy",
         }
     }
@@ -285,7 +286,8 @@ impl Refusal {
             | Self::TimeNotWritable { .. }
             | Self::DuplicateOfItself
             | Self::EscalationLevel { .. }
-            | Self::LimitExceeded { .. } => Invalid,
+            | Self::LimitExceeded { .. }
+            | Self::KeyReused { .. } => Invalid,
             Self::UnknownWorkItem { .. } => NotFound,
         }
     }
@@ -641,6 +643,33 @@ impl ConfigError {
     }
 }
 
+impl KeyError {
+    /// A stable, machine-readable name for what is wrong with the key, in snake_case
+    /// (`"key_too_long"`).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Empty => "key_empty",
+            Self::TooLong { .. } => "key_too_long",
+            Self::ControlCharacter { .. } => "key_control_character",
+        }
+    }
+
+    /// Always [`ErrorCategory::Invalid`]: the text given cannot be a key.
+    #[must_use]
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            Self::Empty | Self::TooLong { .. } | Self::ControlCharacter { .. } => ErrorCategory::Invalid,
+        }
+    }
+
+    /// The error as `{code, category, message, details}` (see [`ErrorReport`]).
+    #[must_use]
+    pub fn report(&self) -> ErrorReport {
+        ErrorReport::of(self.code(), self.category(), self)
+    }
+}
+
 /// Any error this crate returns, for hosts that want a single type behind `?`.
 #[derive(Debug, thiserror::Error, Serialize)]
 #[serde(untagged)]
@@ -688,6 +717,7 @@ impl Error {
             Self::Decode(e) => e.code(),
             Self::Config(e) => e.code(),
             Self::Store(e) => e.code(),
+            Self::Key(e) => e.code(),
         }
     }
 
@@ -700,6 +730,7 @@ impl Error {
             Self::Decode(e) => e.category(),
             Self::Config(e) => e.category(),
             Self::Store(e) => e.category(),
+            Self::Key(e) => e.category(),
         }
     }
 
@@ -732,6 +763,7 @@ impl Error {
             Self::Decode(e) => e.report(),
             Self::Config(e) => e.report(),
             Self::Store(e) => e.report(),
+            Self::Key(e) => e.report(),
         }
     }
 }

@@ -12,8 +12,8 @@
 
 use caseledger::ErrorCategory::{self, Conflict, Corrupt, Invalid, NotAllowed, NotFound, Unavailable};
 use caseledger::{
-    decode_log, Actor, CaseId, Channel, ConfigError, DecodeError, Ending, Error, ErrorReport, EventId, LogError,
-    Refusal, Staff, Status, StoreError,
+    decode_log, Actor, CaseId, Channel, ConfigError, DecodeError, Ending, Error, ErrorReport, EventId, IdempotencyKey,
+    KeyError, LogError, Refusal, Staff, Status, StoreError,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -235,6 +235,17 @@ fn store_errors() -> Vec<(StoreError, &'static str)> {
     ]
 }
 
+fn key_errors() -> Vec<(KeyError, &'static str)> {
+    vec![
+        (KeyError::Empty, "an idempotency key must not be empty"),
+        (KeyError::TooLong { bytes: 300, max: 255 }, "an idempotency key holds at most 255 bytes; this one holds 300"),
+        (
+            KeyError::ControlCharacter { character: '\n', offset: 3 },
+            "an idempotency key may not hold control characters; found U+000A at byte 3",
+        ),
+    ]
+}
+
 fn config_errors() -> Vec<(ConfigError, &'static str)> {
     vec![
         (
@@ -277,6 +288,7 @@ const REFUSAL_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("EscalationLevel", "escalation_level", Invalid),
     ("AlreadyOpened", "already_opened", Conflict),
     ("LimitExceeded", "limit_exceeded", Invalid),
+    ("KeyReused", "key_reused", Invalid),
     ("Policy", "policy", NotAllowed),
 ];
 
@@ -311,6 +323,12 @@ const STORE_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("Inconsistent", "inconsistent_line", Corrupt),
 ];
 
+const KEY_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
+    ("Empty", "key_empty", Invalid),
+    ("TooLong", "key_too_long", Invalid),
+    ("ControlCharacter", "key_control_character", Invalid),
+];
+
 const CONFIG_ERROR_CODES: &[(&str, &str, ErrorCategory)] =
     &[("Json", "config_unreadable", Invalid), ("Invalid", "config_value_invalid", Invalid)];
 
@@ -332,7 +350,7 @@ macro_rules! coded {
         }
     )*};
 }
-coded!(Refusal, LogError, DecodeError, StoreError, ConfigError);
+coded!(Refusal, LogError, DecodeError, StoreError, ConfigError, KeyError);
 
 fn check_codes<E: Coded>(name: &str, table: &[(&str, &str, ErrorCategory)], cases: Vec<(E, &str)>) {
     let listed: Vec<String> = table.iter().map(|(variant, ..)| (*variant).to_owned()).collect();
@@ -355,13 +373,15 @@ fn every_error_variant_has_its_code_and_category_pinned() {
     check_codes("DecodeError", DECODE_ERROR_CODES, decode_errors());
     check_codes("StoreError", STORE_ERROR_CODES, store_errors());
     check_codes("ConfigError", CONFIG_ERROR_CODES, config_errors());
+    check_codes("KeyError", KEY_ERROR_CODES, key_errors());
 }
 
 /// `Error::code` names the error alone, so codes are unique across every error type,
 /// not only within one, and all are snake_case.
 #[test]
 fn codes_are_unique_snake_case() {
-    let tables = [REFUSAL_CODES, LOG_ERROR_CODES, DECODE_ERROR_CODES, STORE_ERROR_CODES, CONFIG_ERROR_CODES];
+    let tables =
+        [REFUSAL_CODES, LOG_ERROR_CODES, DECODE_ERROR_CODES, STORE_ERROR_CODES, CONFIG_ERROR_CODES, KEY_ERROR_CODES];
     let mut seen = std::collections::BTreeMap::new();
     for (variant, code, _) in tables.iter().flat_map(|t| t.iter()) {
         let snake = code.split('_').all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
@@ -415,6 +435,7 @@ fn every_error_reports_code_category_message_and_details() {
     check_reports(decode_errors());
     check_reports(store_errors());
     check_reports(config_errors());
+    check_reports(key_errors());
 }
 
 #[test]
@@ -506,10 +527,15 @@ fn variant(debug: String) -> String {
     debug.split([' ', '{', '(']).next().unwrap().to_owned()
 }
 
-/// The variant names of `pub enum name` in src/error.rs.
+/// The variant names of `pub enum name` in src/error.rs (or, for the one error raised
+/// below it, src/id.rs).
 fn declared(name: &str) -> Vec<String> {
-    let source = include_str!("../src/error.rs");
-    let body = source.split(&format!("pub enum {name} {{")).nth(1).unwrap().split("\n}").next().unwrap();
+    let head = format!("pub enum {name} {{");
+    let source = [include_str!("../src/error.rs"), include_str!("../src/id.rs")]
+        .into_iter()
+        .find(|source| source.contains(&head))
+        .unwrap();
+    let body = source.split(&head).nth(1).unwrap().split("\n}").next().unwrap();
     body.lines()
         .filter_map(|l| l.strip_prefix("    "))
         .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
@@ -587,17 +613,8 @@ fn decoding_reports_the_line_and_column_it_failed_at() {
 /// messages are pinned here all the same.
 #[test]
 fn every_key_error_says_what_is_wrong_with_the_key() {
-    use caseledger::{IdempotencyKey, KeyError};
-    let cases = [
-        (KeyError::Empty, "an idempotency key must not be empty"),
-        (KeyError::TooLong { bytes: 300, max: 255 }, "an idempotency key holds at most 255 bytes; this one holds 300"),
-        (
-            KeyError::ControlCharacter { character: '\n', offset: 3 },
-            "an idempotency key may not hold control characters; found U+000A at byte 3",
-        ),
-    ];
-    for (error, text) in cases {
-        assert_eq!(error.to_string(), text);
+    check("KeyError", key_errors());
+    for (error, text) in key_errors() {
         assert_eq!(Error::from(error).to_string(), text);
     }
     assert_eq!(IdempotencyKey::new("req\n"), Err(KeyError::ControlCharacter { character: '\n', offset: 3 }));
