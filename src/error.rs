@@ -866,8 +866,10 @@ pub enum StoreError {
     /// is not a line written before checksums existed: it was changed after it was
     /// written (see [`FileStore`](crate::FileStore) for the line format).
     #[error("{}, line {line}: {}", path.display(), checksum_problem(*stored, *computed))]
+    #[serde(rename = "checksum_mismatch")]
     Checksum {
         /// The file.
+        #[serde(serialize_with = "path_as_text")]
         path: std::path::PathBuf,
         /// The line (from 1).
         line: usize,
@@ -883,8 +885,10 @@ pub enum StoreError {
          open one store per directory and share it",
         dir.display()
     )]
+    #[serde(rename = "store_locked")]
     Locked {
         /// The store's directory.
+        #[serde(serialize_with = "path_as_text")]
         dir: std::path::PathBuf,
     },
     /// The case's log is damaged, so the store serves nothing of it and refuses appends
@@ -894,10 +898,12 @@ pub enum StoreError {
         "case {case} is quarantined: {}, line {line} is damaged; repair the file and reopen the store",
         path.display()
     )]
+    #[serde(rename = "case_quarantined")]
     Quarantined {
         /// The case.
         case: CaseId,
         /// Its log file.
+        #[serde(serialize_with = "path_as_text")]
         path: std::path::PathBuf,
         /// The first damaged line (from 1).
         line: usize,
@@ -907,6 +913,7 @@ pub enum StoreError {
     #[error(
         "case {case}: event {seq} is {bytes} bytes as a line, over the store's limit of {max}; nothing was written"
     )]
+    #[serde(rename = "line_too_large")]
     TooLarge {
         /// The case.
         case: CaseId,
@@ -968,6 +975,10 @@ impl StoreError {
             Self::Backend { .. } => "backend",
             Self::Corrupt { .. } => "corrupt_line",
             Self::Inconsistent { .. } => "inconsistent_line",
+            Self::Checksum { .. } => "checksum_mismatch",
+            Self::Locked { .. } => "store_locked",
+            Self::Quarantined { .. } => "case_quarantined",
+            Self::TooLarge { .. } => "line_too_large",
         }
     }
 
@@ -981,10 +992,13 @@ impl StoreError {
     pub fn category(&self) -> ErrorCategory {
         match self {
             Self::Conflict { .. } => ErrorCategory::Conflict,
-            Self::ChangedRetry { .. } | Self::Rejected { .. } => ErrorCategory::Invalid,
+            Self::ChangedRetry { .. } | Self::Rejected { .. } | Self::TooLarge { .. } => ErrorCategory::Invalid,
             Self::UnknownCase { .. } => ErrorCategory::NotFound,
-            Self::Io { .. } | Self::Backend { .. } => ErrorCategory::Unavailable,
-            Self::Corrupt { .. } | Self::Inconsistent { .. } => ErrorCategory::Corrupt,
+            // Another store holds the directory: once it is dropped, opening succeeds.
+            Self::Io { .. } | Self::Backend { .. } | Self::Locked { .. } => ErrorCategory::Unavailable,
+            Self::Corrupt { .. } | Self::Inconsistent { .. } | Self::Checksum { .. } | Self::Quarantined { .. } => {
+                ErrorCategory::Corrupt
+            }
         }
     }
 
