@@ -156,6 +156,9 @@ pub struct Counters {
     /// escalation (S5).
     #[serde(default)]
     pub customer_asks_since_escalation: u32,
+    /// Policies overridden for one command, with a reason (S8).
+    #[serde(default)]
+    pub overrides: u32,
 }
 
 /// Moments a deadline or a policy measures from.
@@ -189,6 +192,10 @@ pub struct Clock {
     /// When the case was last closed, if it is closed.
     #[serde(with = "time::serde::rfc3339::option")]
     pub closed_at: Option<OffsetDateTime>,
+    /// When the case was last reopened, if ever: the next-update deadline counts from
+    /// here when no update came after it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub reopened_at: Option<OffsetDateTime>,
 }
 
 /// One customer's problem, as folded from its log.
@@ -306,6 +313,7 @@ impl Case {
                 owner_since: event.at,
                 escalated_at: None,
                 closed_at: None,
+                reopened_at: None,
             },
             unanswered_contact_times: VecDeque::new(),
             version: 1,
@@ -599,6 +607,10 @@ impl Case {
                 }
                 non_empty(reason, "reason for asking confirmation")
             }
+            EventKind::PolicyOverridden { policy, reason, .. } => {
+                staff_only(by, "override a policy")?;
+                crate::overrides::check(policy, reason)
+            }
         }
     }
 
@@ -728,9 +740,11 @@ impl Case {
                 self.outcome_state = OutcomeState::Unmet;
                 self.counters.reopenings = self.counters.reopenings.saturating_add(1);
                 self.clock.closed_at = None;
+                self.clock.reopened_at = Some(at);
             }
             EventKind::IncidentLinked { incident } => self.incidents.push(incident.clone()),
             EventKind::ConfirmationRequested { reason } => set_text(&mut self.confirmation_requested, reason),
+            EventKind::PolicyOverridden { .. } => self.counters.overrides = self.counters.overrides.saturating_add(1),
         }
         self.version = event.seq;
         self.clock.last_event_at = at;
@@ -949,7 +963,7 @@ impl Case {
 }
 
 /// Checks that no two events share an id (I5); `ids[i]` is the id of event `i + 1`.
-fn unique_ids(ids: &[u128]) -> Result<(), LogError> {
+pub(crate) fn unique_ids(ids: &[u128]) -> Result<(), LogError> {
     // Ids decided by this crate are time-ordered (v7) and logs are in time order, so a
     // log's ids nearly always increase strictly: unique in one pass, with no sort and no
     // seeded hash set (I7). Anything else is sorted once.

@@ -54,6 +54,8 @@
 //!   reports a broken log as a [`LogError`].
 //! - [`Timeline`]: the unified history as text, JSON or a Mermaid diagram.
 //! - [`HandoffBrief`]: what a receiver reads instead of asking the customer again.
+//! - [`Metrics`]: service figures over many cases, measured against the customer's
+//!   outcome rather than staff clicks (S9).
 //! - [`Ledger`]: a case and its log in memory, for the whole cycle in one call.
 //! - [`Policy`]: a host's own service rules, consulted by `decide`.
 //! - [`PolicySet`]: the built-in policies a host switches on and tunes as data, with
@@ -82,6 +84,8 @@ mod event;
 mod id;
 mod incident;
 mod ledger;
+mod metrics;
+mod overrides;
 mod policies;
 mod policy;
 mod repository;
@@ -105,13 +109,15 @@ pub use event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
 pub use id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
 pub use incident::confirmation_requests;
 pub use ledger::Ledger;
+pub use metrics::{Durations, Endings, Metrics, MetricsReport, PerCase, Reopens};
+pub use overrides::MIN_OVERRIDE_REASON_CHARS;
 pub use policies::{ConfigError, MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
 pub use repository::Repository;
 pub use rules::{Directory, Limits, Rules};
 pub use span::{ParseSpanError, Span};
 pub use store::{Appended, FileStore, MemoryStore, SetAside, Store};
-pub use timeline::{Entry, Timeline, View};
+pub use timeline::{DepartmentView, Entry, Timeline, View};
 
 /// The README's examples are compiled and run as doc tests, so it cannot drift from the API.
 #[cfg(doctest)]

@@ -100,7 +100,13 @@ impl Default for Limits {
 impl Limits {
     /// Whether `by` may record `what` as the next event of `case` within the limits.
     pub(crate) fn check(&self, case: &Case, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
-        self.check_sizes(case.version().saturating_add(1), by, what)?;
+        self.check_nth(case, 1, by, what)
+    }
+
+    /// Whether `by` may record `what` as the `nth` event after `case`'s last one (a
+    /// command may record an override before its own event).
+    pub(crate) fn check_nth(&self, case: &Case, nth: u64, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
+        self.check_sizes(case.version().saturating_add(nth), by, what)?;
         match what {
             EventKind::FactRecorded { name, .. } if !case.facts().contains_key(name) => {
                 cap("facts on a case", self.max_facts, case.facts().len())
@@ -127,6 +133,12 @@ impl Limits {
         for (what, id) in by.as_staff().map(staff_ids).into_iter().flatten().chain(ids(what)) {
             if id.len() > self.max_id_bytes {
                 return Err(Refusal::LimitExceeded { what, max: self.max_id_bytes, actual: id.len() });
+            }
+        }
+        if let EventKind::PolicyOverridden { refusal, .. } = what {
+            if refusal.len() > self.max_text_bytes {
+                let what = "bytes in the overridden policy's refusal";
+                return Err(Refusal::LimitExceeded { what, max: self.max_text_bytes, actual: refusal.len() });
             }
         }
         match free_text(what) {
@@ -167,6 +179,7 @@ fn ids(what: &EventKind) -> Vec<(&'static str, &str)> {
         }
         EventKind::FactRecorded { name, .. } => vec![("bytes in the fact name", name.as_str())],
         EventKind::IncidentLinked { incident } => vec![("bytes in the incident id", incident.as_str())],
+        EventKind::PolicyOverridden { policy, .. } => vec![("bytes in the policy name", policy.as_str())],
         _ => Vec::new(),
     }
 }
@@ -192,6 +205,7 @@ fn free_text(what: &EventKind) -> Option<(&'static str, &str)> {
         EventKind::ClosedUnresolved { evidence, .. } => ("bytes in the evidence for the ending", evidence),
         EventKind::Reopened { reason } => ("bytes in the reason for reopening", reason),
         EventKind::ConfirmationRequested { reason } => ("bytes in the reason for asking confirmation", reason),
+        EventKind::PolicyOverridden { reason, .. } => ("bytes in the reason for overriding", reason),
         EventKind::IncidentLinked { .. } => return None,
     };
     Some((named.0, named.1.as_str()))
@@ -201,9 +215,19 @@ fn free_text(what: &EventKind) -> Option<(&'static str, &str)> {
 ///
 /// With a directory configured, staff acting for a department they do not belong to are
 /// refused, and so are transfers to such a pairing.
+///
+/// It also says who may override a configurable policy (S8): by default nobody, so a
+/// host empowers staff explicitly, and rules without a directory allow no overrides.
 pub trait Directory: fmt::Debug + Send + Sync {
     /// Whether `staff` may act for `department`.
     fn is_member(&self, staff: &StaffId, department: &Department) -> bool;
+
+    /// Whether `staff`, acting for `department`, may override the policy named `policy`
+    /// for one command ([`Command::Override`]). Default `false`.
+    fn may_override(&self, staff: &StaffId, department: &Department, policy: &str) -> bool {
+        let _ = (staff, department, policy);
+        false
+    }
 }
 
 /// What decides commands: core invariants, limits, an optional membership directory and
@@ -330,20 +354,67 @@ impl Rules {
             return Err(Refusal::TimeBeforeLastEvent { at, last });
         }
         self.check_member(by)?;
+        let (overrides, command) = take_overrides(command);
+        for (policy, reason) in &overrides {
+            self.check_override(by, policy, reason)?;
+        }
         let what = command.into_kind(case.escalation_level().saturating_add(1));
         if let EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } = &what {
             self.check_staff(to)?;
         }
-        self.limits.check(case, by, &what)?;
+        let first = case.version().saturating_add(1);
+        let nth = u64::try_from(overrides.len()).unwrap_or(u64::MAX).saturating_add(1);
+        self.limits.check_nth(case, nth, by, &what)?;
         case.check(by, &what)?;
         let proposal = Proposal { by, at, what: &what };
+        // What each overridden policy said, in the order the overrides were asked for.
+        let mut refusals: Vec<Option<String>> = vec![None; overrides.len()];
         for policy in &self.policies {
-            policy
-                .check(case, &proposal)
-                .map_err(|reason| Refusal::Policy { policy: policy.name().to_owned(), reason })?;
+            let Err(reason) = policy.check(case, &proposal) else { continue };
+            let name = policy.name();
+            let lifted = overrides.iter().position(|(p, _)| p == name).and_then(|i| refusals.get_mut(i));
+            match lifted {
+                Some(slot @ None) => *slot = Some(reason),
+                _ => return Err(Refusal::Policy { policy: name.to_owned(), reason }),
+            }
         }
-        let seq = case.version().saturating_add(1);
-        Ok(vec![stamp(case.id(), seq, at, by.clone(), what)])
+        let mut events = Vec::with_capacity(overrides.len() + 1);
+        for (((policy, reason), refusal), seq) in overrides.into_iter().zip(refusals).zip(first..) {
+            let Some(refusal) = refusal else {
+                return Err(Refusal::NothingToOverride { policy });
+            };
+            let refusal = clip(refusal, self.limits.max_text_bytes);
+            let overridden = EventKind::PolicyOverridden { policy, reason, refusal };
+            self.limits.check_nth(case, seq - case.version(), by, &overridden)?;
+            case.check(by, &overridden)?;
+            events.push(stamp(case.id(), seq, at, by.clone(), overridden));
+        }
+        let seq = case.version().saturating_add(nth);
+        events.push(stamp(case.id(), seq, at, by.clone(), what));
+        Ok(events)
+    }
+
+    /// Whether `by` may override the policy named `policy` with `reason` (S8): a
+    /// configured, overridable policy, never an invariant, by staff the directory empowers.
+    fn check_override(&self, by: &Actor, policy: &str, reason: &str) -> Result<(), Refusal> {
+        let configured = self.policies.iter().find(|p| p.name() == policy);
+        let Some(configured) = configured else {
+            if let Some(invariant) = crate::overrides::invariant(policy) {
+                return Err(Refusal::InvariantNotOverridable { rule: policy.to_owned(), invariant });
+            }
+            return Err(Refusal::UnknownPolicy { policy: policy.to_owned() });
+        };
+        if !configured.overridable() {
+            return Err(Refusal::NotOverridable { policy: policy.to_owned() });
+        }
+        let empowered = match (by, &self.directory) {
+            (Actor::Staff(staff), Some(directory)) => directory.may_override(&staff.id, &staff.department, policy),
+            _ => false,
+        };
+        if !empowered {
+            return Err(Refusal::NotEmpoweredToOverride { by: by.clone(), policy: policy.to_owned() });
+        }
+        crate::overrides::check(policy, reason)
     }
 
     fn check_member(&self, by: &Actor) -> Result<(), Refusal> {
@@ -361,6 +432,34 @@ impl Rules {
             _ => Ok(()),
         }
     }
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, ending in "…" when cut. A
+/// policy's refusal is the host's own words, quoted on the override; quoting them must
+/// not make the override exceed the text limit the client's reason is held to.
+fn clip(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    if text.len() + '…'.len_utf8() <= max {
+        text.push('…');
+    }
+    text
+}
+
+/// The overrides wrapped around a command, outermost first, and the command itself.
+fn take_overrides(mut command: Command) -> (Vec<(String, String)>, Command) {
+    let mut overrides = Vec::new();
+    while let Command::Override { policy, reason, command: inner } = command {
+        overrides.push((policy, reason));
+        command = *inner;
+    }
+    (overrides, command)
 }
 
 fn writable(at: OffsetDateTime) -> Result<OffsetDateTime, Refusal> {
