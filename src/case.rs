@@ -8,7 +8,6 @@
 //! edited, forged) is held to the same invariants.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -17,73 +16,8 @@ use crate::actor::{Actor, Staff};
 use crate::error::{LogError, Refusal};
 use crate::event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
 use crate::id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
-use crate::rules::Limits;
-
-/// Where a case stands.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Status {
-    /// Being worked on.
-    Open,
-    /// Closed with the customer's outcome confirmed.
-    Resolved,
-    /// Closed without the customer's confirmation, for an honest reason (I3).
-    ClosedUnresolved {
-        /// Why.
-        ending: Ending,
-    },
-}
-
-impl Status {
-    /// Whether the case is closed, either way.
-    #[must_use]
-    pub fn is_closed(&self) -> bool {
-        !matches!(self, Self::Open)
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Open => f.write_str("open"),
-            Self::Resolved => f.write_str("resolved"),
-            Self::ClosedUnresolved { ending } => write!(f, "closed unresolved: {ending}"),
-        }
-    }
-}
-
-/// Whether the customer's own outcome is met, in the customer's judgement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum OutcomeState {
-    /// Not confirmed yet.
-    Unmet,
-    /// The customer confirmed it.
-    Confirmed,
-    /// The customer said it is not met after all.
-    Disputed,
-}
-
-/// Where one department's piece of work stands.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum WorkState {
-    /// Still being worked on.
-    Open,
-    /// Finished, with what was done.
-    Completed {
-        /// What was done and what came of it.
-        note: String,
-    },
-    /// Abandoned, with why.
-    Dropped {
-        /// Why.
-        reason: String,
-    },
-}
+use crate::limits::{cap, Limits};
+use crate::status::{OutcomeState, Status, WorkState};
 
 /// One department's piece of work on the case.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -442,9 +376,41 @@ impl Case {
         self.check_envelope(event)?;
         let broken = |refusal| LogError::Broken { seq: event.seq, refusal };
         if let Some(limits) = limits {
-            limits.check(self, &event.by, &event.what).map_err(broken)?;
+            self.check_limits(limits, &event.by, &event.what).map_err(broken)?;
         }
         self.check(&event.by, &event.what).map_err(broken)
+    }
+
+    /// Whether `by` may record `what` as the next event within `limits`: the sizes, and
+    /// the counts this case has reached. Lives here, not in `limits`, because it reads
+    /// the case.
+    pub(crate) fn check_limits(&self, limits: &Limits, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
+        self.check_limits_nth(limits, 1, by, what)
+    }
+
+    /// [`Case::check_limits`] for the `nth` event after the last one (a command may
+    /// record an override before its own event).
+    pub(crate) fn check_limits_nth(
+        &self,
+        limits: &Limits,
+        nth: u64,
+        by: &Actor,
+        what: &EventKind,
+    ) -> Result<(), Refusal> {
+        limits.check_sizes(self.version().saturating_add(nth), by, what)?;
+        match what {
+            EventKind::FactRecorded { name, .. } if !self.facts().contains_key(name) => {
+                cap("facts on a case", limits.max_facts, self.facts().len())
+            }
+            EventKind::WorkOpened { .. } => cap("work items on a case", limits.max_work_items, self.work_items().len()),
+            EventKind::IncidentLinked { .. } => {
+                cap("incidents on a case", limits.max_incidents, self.incidents().len())
+            }
+            EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } if !self.has_owned(to) => {
+                cap("distinct owners of a case", limits.max_owners, self.distinct_owners())
+            }
+            _ => Ok(()),
+        }
     }
 
     fn check_envelope(&self, event: &Event) -> Result<(), LogError> {

@@ -60,35 +60,6 @@ impl Event {
     pub fn new(case: CaseId, seq: u64, id: EventId, at: OffsetDateTime, by: Actor, what: EventKind) -> Self {
         Self { schema: SCHEMA_VERSION, case, seq, id, at: writable_utc(at).unwrap_or(at), by, what }
     }
-
-    /// Parses one event from JSON.
-    ///
-    /// # Errors
-    ///
-    /// [`DecodeError`](crate::DecodeError) when the text is not valid JSON, is not an
-    /// event, or was written with a schema version this crate does not read.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use caseledger::{DecodeError, Event};
-    ///
-    /// let err = Event::from_json(r#"{"schema":1,"case":"#).unwrap_err();
-    /// assert_eq!(err, DecodeError::Truncated { line: 1 });
-    /// ```
-    pub fn from_json(text: &str) -> Result<Self, crate::DecodeError> {
-        crate::error::decode_event(text, 0)
-    }
-
-    /// The event as one line of JSON.
-    ///
-    /// # Errors
-    ///
-    /// Serialisation of these plain data types cannot fail in practice; the `Result`
-    /// passes on `serde_json`'s error type rather than hide it behind a panic.
-    pub fn to_json(&self) -> Result<String, serde_json::Error> {
-        serde_json::to_string(self)
-    }
 }
 
 /// The first and last moments a log can hold: RFC 3339 writes the years 0000 to 9999, and

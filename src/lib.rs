@@ -56,6 +56,8 @@
 //! - [`HandoffBrief`]: what a receiver reads instead of asking the customer again.
 //! - [`Metrics`]: service figures over many cases, measured against the customer's
 //!   outcome rather than staff clicks (S9).
+//! - [`html`]: the timeline and the brief as HTML for agents and customers, every text
+//!   escaped and no script.
 //! - [`Ledger`]: a case and its log in memory, for the whole cycle in one call.
 //! - [`Policy`]: a host's own service rules, consulted by `decide`.
 //! - [`PolicySet`]: the built-in policies a host switches on and tunes as data, with
@@ -76,14 +78,17 @@
 mod actor;
 mod brief;
 mod case;
+mod codec;
 mod command;
 mod deadline;
 mod error;
 mod escalation;
 mod event;
+pub mod html;
 mod id;
 mod incident;
 mod ledger;
+mod limits;
 mod metrics;
 mod overrides;
 mod policies;
@@ -91,6 +96,7 @@ mod policy;
 mod repository;
 mod rules;
 mod span;
+mod status;
 mod store;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
@@ -100,23 +106,29 @@ mod upcast;
 
 pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;
-pub use case::{Case, Clock, Counters, Fact, OutcomeState, Reachability, Status, WorkItem, WorkState};
+pub use case::{Case, Clock, Counters, Fact, Reachability, WorkItem};
+pub use codec::{decode_log, decode_log_with_limits, encode_log};
 pub use command::{Command, Opening};
 pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
-pub use error::{decode_log, decode_log_with_limits, encode_log, DecodeError, Error, LogError, Refusal, StoreError};
+pub use error::{ConfigError, DecodeError, Error, LogError, Refusal, StoreError};
 pub use escalation::{EscalationTrigger, EscalationTriggers};
 pub use event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
 pub use id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
 pub use incident::confirmation_requests;
 pub use ledger::Ledger;
+pub use limits::Limits;
 pub use metrics::{Durations, Endings, Metrics, MetricsReport, PerCase, Reopens};
 pub use overrides::MIN_OVERRIDE_REASON_CHARS;
-pub use policies::{ConfigError, MayContact, PolicyConfig, PolicySet};
+pub use policies::{MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
 pub use repository::Repository;
-pub use rules::{Directory, Limits, Rules};
+pub use rules::{Directory, Rules};
 pub use span::{ParseSpanError, Span};
-pub use store::{Appended, FileStore, MemoryStore, SetAside, Store};
+pub use status::{OutcomeState, Status, WorkState};
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use store::AsyncStore;
+pub use store::{AppendCheck, AppendPlan, Appended, FileStore, MemoryStore, SetAside, Store};
 pub use timeline::{DepartmentView, Entry, Timeline, View};
 
 /// The README's examples are compiled and run as doc tests, so it cannot drift from the API.

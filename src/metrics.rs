@@ -1,73 +1,6 @@
 //! Service metrics across many cases, measured against the customer's outcome (S9).
 //!
-//! [`Metrics`] reads case logs one at a time, in one pass each, and keeps only totals and
-//! fixed-size histograms: its memory does not grow with the number of cases (about 50 KB,
-//! plus one counter per distinct policy name that was overridden, at most
-//! [`Metrics::MAX_POLICY_NAMES`]). [`Metrics::report`] gives a [`MetricsReport`], which
-//! prints as text and serialises as JSON.
-//!
-//! Each log is folded with [`Case::apply`] as it is read, so a broken or forged log is
-//! refused with its [`LogError`] and counted apart, never half-counted. A folded
-//! [`Case`] alone cannot give these figures: it keeps counters, not history (when the
-//! customer confirmed, which deadlines passed, which policy was overridden), so metrics
-//! read logs.
-//!
-//! # The figures, and how each differs from a helpdesk's
-//!
-//! | figure | here | nearest helpdesk metric, and the difference |
-//! |---|---|---|
-//! | endings by kind | resolved on the customer's own confirmation; resolved on a confirmation staff reported (with the channel and the customer's words); unreachable; withdrawn; duplicate; still open | "solved" / "closed" counts, where an agent's click is a solution and a ticket closed after silence counts as solved; here silence is "unreachable" and never resolved (I3), and a confirmation staff reported is counted apart from the customer's own |
-//! | time to confirmed outcome | opening → the confirmation in force when the case was (finally) resolved; resolved cases only | "full resolution time", which runs until an agent sets "solved" (and is often taken from the first solve); here it runs until the customer confirms, so a premature "solved" that the customer reopened does not shorten it |
-//! | time to first close | opening → the first time the case was closed, any ending | the helpdesk's resolution time as usually reported: shown beside the figure above so the gap between "we closed it" and "the customer said it works" is visible |
-//! | time to first response | opening → the first contact with the customer | "first reply time", which in many tools counts any public agent comment, auto-replies excluded or not by setting; here only a contact recorded on the case counts, and an internal note never does |
-//! | reopen rate | cases reopened at least once / cases closed at least once | "reopens" counted per ticket by status changes; here a reopen is an explicit event with a reason, and a reopened case keeps one identity instead of a follow-up ticket |
-//! | handoffs, bounces per case | transfers and escalations; bounces are handoffs back to an owner or department the case had left (S4) | "group stations" / "assignee stations" count every reassignment; a bounce (ping-pong) is not a helpdesk figure at all |
-//! | escalations | explicit escalation events, and the cases with any | often a priority change or a tag; here an escalation has a receiver and a reason |
-//! | unanswered contacts per case | contacts the customer never answered before the next contact or the end | not reported by helpdesks, which count "agent replies" whether or not anyone answered; ten "can I close it?" mails are ten unanswered contacts here |
-//! | asked again | customer messages sent while their earlier request (the opening or a message) had no contact since | "customer replies" or "requester wait time"; here a customer chasing an answer is counted as such |
-//! | deadline breaches | first-response and next-update deadlines (the [`Deadlines`] given) that passed with no update while the case was open; after a reopen the next update counts from the reopening | SLA breaches on "first reply" and "next reply", which some tools pause in "pending" states; here nothing pauses them while the customer waits |
-//! | overrides per policy | [`EventKind::PolicyOverridden`] events by policy name (S8) | no equivalent: a helpdesk records neither that a rule was set aside nor why; here a manager sees which policies get in the way |
-//!
-//! # Precision
-//!
-//! Counts and averages are exact. Medians and 90th percentiles come from a log-linear
-//! histogram of whole seconds (the nearest-rank quantile, then the middle of its bucket):
-//! exact below 32 seconds, otherwise within 1/64 (about 1.6 %) of the true value, at
-//! any scale from seconds to centuries. Durations are truncated to whole seconds.
-//!
-//! # Example
-//!
-//! ```
-//! use caseledger::{Actor, CaseId, Command, Ledger, Metrics, Opening, Rules, Staff};
-//! use time::macros::datetime;
-//! use time::Duration;
-//!
-//! let rules = Rules::default();
-//! let ana = Staff::new("ana", "software");
-//! let t = datetime!(2026-11-23 09:00 UTC);
-//! let mut metrics = Metrics::new(t + Duration::days(30));
-//! for (n, customer_answers) in [(1u8, true), (2, false)] {
-//!     let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [n; 10]),
-//!         Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
-//!     let owner = Actor::Staff(ana.clone());
-//!     ledger.execute(&rules, Command::ContactCustomer {
-//!         channel: caseledger::Channel::Email, message: "does it work now?".into(),
-//!     }, &owner, t + Duration::hours(2))?;
-//!     if customer_answers {
-//!         ledger.execute(&rules, Command::ConfirmOutcome { statement: "yes, thanks".into() },
-//!             &Actor::Customer, t + Duration::days(2))?;
-//!         ledger.execute(&rules, Command::Resolve { summary: "fixed".into() }, &owner, t + Duration::days(2))?;
-//!     }
-//!     metrics.add_log(ledger.events())?;
-//! }
-//! let report = metrics.report();
-//! assert_eq!((report.cases, report.endings.resolved_confirmed_by_customer, report.endings.open), (2, 1, 1));
-//! let median = report.time_to_confirmed_outcome.median_seconds.unwrap_or_default();
-//! assert!(median.abs_diff(2 * 86_400) <= 2 * 86_400 / 64, "two days, within 1/64");
-//! assert_eq!(report.unanswered_contacts.total, 1, "the second customer never answered");
-//! println!("{report}");
-//! # Ok::<(), caseledger::Error>(())
-//! ```
+//! See [`Metrics`] for the figures, how each differs from a helpdesk's, and their precision.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -76,15 +9,84 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::actor::Actor;
-use crate::case::{Case, Status};
+use crate::case::Case;
 use crate::deadline::{DeadlineKind, Deadlines};
 use crate::error::LogError;
 use crate::event::{Ending, Event, EventKind};
 use crate::span::words;
+use crate::status::Status;
 
 /// Service figures over many case logs, computed in one pass per log with memory that
-/// does not depend on the number of cases. See the [module documentation](self) for
-/// what each figure means and how it differs from a helpdesk's.
+/// does not depend on the number of cases (S9).
+///
+/// [`Metrics`] reads case logs one at a time, in one pass each, and keeps only totals and
+/// fixed-size histograms: its memory does not grow with the number of cases (about 50 KB,
+/// plus one counter per distinct policy name that was overridden, at most
+/// [`Metrics::MAX_POLICY_NAMES`]). [`Metrics::report`] gives a [`MetricsReport`], which
+/// prints as text and serialises as JSON.
+///
+/// Each log is folded with [`Case::apply`] as it is read, so a broken or forged log is
+/// refused with its [`LogError`] and counted apart, never half-counted. A folded
+/// [`Case`] alone cannot give these figures: it keeps counters, not history (when the
+/// customer confirmed, which deadlines passed, which policy was overridden), so metrics
+/// read logs.
+///
+/// # The figures, and how each differs from a helpdesk's
+///
+/// | figure | here | nearest helpdesk metric, and the difference |
+/// |---|---|---|
+/// | endings by kind | resolved on the customer's own confirmation; resolved on a confirmation staff reported (with the channel and the customer's words); unreachable; withdrawn; duplicate; still open | "solved" / "closed" counts, where an agent's click is a solution and a ticket closed after silence counts as solved; here silence is "unreachable" and never resolved (I3), and a confirmation staff reported is counted apart from the customer's own |
+/// | time to confirmed outcome | opening → the confirmation in force when the case was (finally) resolved; resolved cases only | "full resolution time", which runs until an agent sets "solved" (and is often taken from the first solve); here it runs until the customer confirms, so a premature "solved" that the customer reopened does not shorten it |
+/// | time to first close | opening → the first time the case was closed, any ending | the helpdesk's resolution time as usually reported: shown beside the figure above so the gap between "we closed it" and "the customer said it works" is visible |
+/// | time to first response | opening → the first contact with the customer | "first reply time", which in many tools counts any public agent comment, auto-replies excluded or not by setting; here only a contact recorded on the case counts, and an internal note never does |
+/// | reopen rate | cases reopened at least once / cases closed at least once | "reopens" counted per ticket by status changes; here a reopen is an explicit event with a reason, and a reopened case keeps one identity instead of a follow-up ticket |
+/// | handoffs, bounces per case | transfers and escalations; bounces are handoffs back to an owner or department the case had left (S4) | "group stations" / "assignee stations" count every reassignment; a bounce (ping-pong) is not a helpdesk figure at all |
+/// | escalations | explicit escalation events, and the cases with any | often a priority change or a tag; here an escalation has a receiver and a reason |
+/// | unanswered contacts per case | contacts the customer never answered before the next contact or the end | not reported by helpdesks, which count "agent replies" whether or not anyone answered; ten "can I close it?" mails are ten unanswered contacts here |
+/// | asked again | customer messages sent while their earlier request (the opening or a message) had no contact since | "customer replies" or "requester wait time"; here a customer chasing an answer is counted as such |
+/// | deadline breaches | first-response and next-update deadlines (the [`Deadlines`] given) that passed with no update while the case was open; after a reopen the next update counts from the reopening | SLA breaches on "first reply" and "next reply", which some tools pause in "pending" states; here nothing pauses them while the customer waits |
+/// | overrides per policy | [`EventKind::PolicyOverridden`] events by policy name (S8) | no equivalent: a helpdesk records neither that a rule was set aside nor why; here a manager sees which policies get in the way |
+///
+/// # Precision
+///
+/// Counts and averages are exact. Medians and 90th percentiles come from a log-linear
+/// histogram of whole seconds (the nearest-rank quantile, then the middle of its bucket):
+/// exact below 32 seconds, otherwise within 1/64 (about 1.6 %) of the true value, at
+/// any scale from seconds to centuries. Durations are truncated to whole seconds.
+///
+/// # Example
+///
+/// ```
+/// use caseledger::{Actor, CaseId, Command, Ledger, Metrics, Opening, Rules, Staff};
+/// use time::macros::datetime;
+/// use time::Duration;
+///
+/// let rules = Rules::default();
+/// let ana = Staff::new("ana", "software");
+/// let t = datetime!(2026-11-23 09:00 UTC);
+/// let mut metrics = Metrics::new(t + Duration::days(30));
+/// for (n, customer_answers) in [(1u8, true), (2, false)] {
+///     let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [n; 10]),
+///         Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+///     let owner = Actor::Staff(ana.clone());
+///     ledger.execute(&rules, Command::ContactCustomer {
+///         channel: caseledger::Channel::Email, message: "does it work now?".into(),
+///     }, &owner, t + Duration::hours(2))?;
+///     if customer_answers {
+///         ledger.execute(&rules, Command::ConfirmOutcome { statement: "yes, thanks".into() },
+///             &Actor::Customer, t + Duration::days(2))?;
+///         ledger.execute(&rules, Command::Resolve { summary: "fixed".into() }, &owner, t + Duration::days(2))?;
+///     }
+///     metrics.add_log(ledger.events())?;
+/// }
+/// let report = metrics.report();
+/// assert_eq!((report.cases, report.endings.resolved_confirmed_by_customer, report.endings.open), (2, 1, 1));
+/// let median = report.time_to_confirmed_outcome.median_seconds.unwrap_or_default();
+/// assert!(median.abs_diff(2 * 86_400) <= 2 * 86_400 / 64, "two days, within 1/64");
+/// assert_eq!(report.unanswered_contacts.total, 1, "the second customer never answered");
+/// println!("{report}");
+/// # Ok::<(), caseledger::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Metrics {
     as_of: OffsetDateTime,
@@ -133,7 +135,7 @@ pub struct Endings {
 pub struct Durations {
     /// How many cases have this figure.
     pub cases: u64,
-    /// The median, in whole seconds (see the module's precision note).
+    /// The median, in whole seconds (see the precision note on [`Metrics`]).
     pub median_seconds: Option<u64>,
     /// The 90th percentile, in whole seconds.
     pub p90_seconds: Option<u64>,
@@ -364,7 +366,7 @@ impl MetricsReport {
 impl fmt::Display for MetricsReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let e = &self.endings;
-        writeln!(f, "{} cases as of {}", self.cases, crate::timeline::short_time(self.as_of))?;
+        writeln!(f, "{} cases as of {}", self.cases, crate::span::short_time(self.as_of))?;
         if self.rejected_logs > 0 {
             writeln!(f, "  ({} logs refused: they do not fold)", self.rejected_logs)?;
         }
@@ -564,7 +566,7 @@ struct Histogram {
 const SUB_BITS: u32 = 5;
 const SUB: u64 = 1 << SUB_BITS;
 /// Buckets for every `u64`: 32 exact ones, then 32 for each power from 2^5 to 2^63.
-const BUCKETS: usize = (SUB as usize) * (64 - SUB_BITS as usize + 1);
+const BUCKETS: usize = (1 << SUB_BITS) * (64 - SUB_BITS as usize + 1);
 
 impl Histogram {
     fn new() -> Self {

@@ -9,7 +9,6 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::actor::{Actor, Staff};
@@ -18,198 +17,8 @@ use crate::command::{Command, Opening};
 use crate::error::Refusal;
 use crate::event::{writable_utc, Event, EventKind};
 use crate::id::{CaseId, Department, EventId, StaffId};
+use crate::limits::Limits;
 use crate::policy::{Policy, Proposal};
-
-/// Caps that keep a hostile or buggy client from making a host allocate without bound.
-///
-/// [`Rules::decide`] checks them for every command. For logs the host did not write
-/// itself, [`decode_log_with_limits`](crate::decode_log_with_limits) checks the size and
-/// number of lines before parsing, and [`Case::replay_with_limits`] /
-/// [`Case::apply_with_limits`] check every event while folding.
-///
-/// The defaults sit far above any honest case, so they stop runaway integrations and
-/// hostile input, never a real customer's history. Under them one case holds at most
-/// about 200 MiB of text (1,000 work items with a title and a note at the text cap, and
-/// 1,000 facts); a host that keeps many cases in memory lowers them.
-///
-/// # Example
-///
-/// ```
-/// use caseledger::{Limits, Rules};
-///
-/// let mut limits = Limits::default();
-/// limits.max_work_items = 50;
-/// let rules = Rules::default().with_limits(limits);
-/// assert_eq!(rules.limits().max_work_items, 50);
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct Limits {
-    /// Longest free text in bytes: a note, a message, a reason, a title, a fact's value,
-    /// the customer's outcome. Default 64 KiB: a long e-mail pasted into a note fits; a
-    /// pasted log file or attachment does not (it belongs in the host's file store,
-    /// referenced by a fact).
-    pub max_text_bytes: usize,
-    /// Longest identifier or name in bytes: staff ids, departments, customer references,
-    /// work item and incident ids, fact names. Default 256: an e-mail address (at most
-    /// 254 bytes) used as a login fits. Ids are map keys and travel on every event, so
-    /// they are kept short.
-    pub max_id_bytes: usize,
-    /// Most distinct facts on a case. Default 1,000: a case records a few dozen (customer
-    /// numbers, addresses, serial numbers); a thousand is a client writing in a loop.
-    pub max_facts: usize,
-    /// Most work items on a case, open or closed. Default 1,000: S1's laptop involves four
-    /// departments; a thousand pieces of work is a runaway integration.
-    pub max_work_items: usize,
-    /// Most distinct owners (a staff member with a department) a case has over its life.
-    /// Default 1,000: a case through a thousand different hands is a runaway router. The
-    /// cap bounds the owner history each handoff searches for bounces, so a hostile log
-    /// cannot make replay quadratic. Ping-pong among a few people is not counted here;
-    /// refusing that is a policy's business (S4).
-    pub max_owners: usize,
-    /// Most events in a case's log. Default 1,000,000, about a thousand times the busiest
-    /// real case. A case's memory does not grow with its events; this cap bounds the time
-    /// to replay a log and the memory of replay's duplicate-id check (24 bytes an event).
-    pub max_events: u64,
-    /// Most incidents one case links to. Default 100: nobody is hit by a hundred distinct
-    /// outages at once, and checking a new link is linear in this number.
-    pub max_incidents: usize,
-    /// Longest line of a JSON Lines log in bytes, checked before the line is parsed.
-    /// Default 1 MiB: an event carries at most one free text and five ids, so under the
-    /// default limits every event fits in about 400 KB even with every byte escaped as
-    /// `\u00XX`; nothing this crate writes under the defaults is refused on reading.
-    pub max_line_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_text_bytes: 64 * 1024,
-            max_id_bytes: 256,
-            max_facts: 1_000,
-            max_work_items: 1_000,
-            max_owners: 1_000,
-            max_events: 1_000_000,
-            max_incidents: 100,
-            max_line_bytes: 1024 * 1024,
-        }
-    }
-}
-
-impl Limits {
-    /// Whether `by` may record `what` as the next event of `case` within the limits.
-    pub(crate) fn check(&self, case: &Case, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
-        self.check_nth(case, 1, by, what)
-    }
-
-    /// Whether `by` may record `what` as the `nth` event after `case`'s last one (a
-    /// command may record an override before its own event).
-    pub(crate) fn check_nth(&self, case: &Case, nth: u64, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
-        self.check_sizes(case.version().saturating_add(nth), by, what)?;
-        match what {
-            EventKind::FactRecorded { name, .. } if !case.facts().contains_key(name) => {
-                cap("facts on a case", self.max_facts, case.facts().len())
-            }
-            EventKind::WorkOpened { .. } => cap("work items on a case", self.max_work_items, case.work_items().len()),
-            EventKind::IncidentLinked { .. } => cap("incidents on a case", self.max_incidents, case.incidents().len()),
-            EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } if !case.has_owned(to) => {
-                cap("distinct owners of a case", self.max_owners, case.distinct_owners())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// The checks that need no case: the event count it would make, and text sizes.
-    pub(crate) fn check_sizes(&self, events: u64, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
-        if events > self.max_events {
-            let clamp = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-            return Err(Refusal::LimitExceeded {
-                what: "events on a case",
-                max: clamp(self.max_events),
-                actual: clamp(events),
-            });
-        }
-        for (what, id) in by.as_staff().map(staff_ids).into_iter().flatten().chain(ids(what)) {
-            if id.len() > self.max_id_bytes {
-                return Err(Refusal::LimitExceeded { what, max: self.max_id_bytes, actual: id.len() });
-            }
-        }
-        if let EventKind::PolicyOverridden { refusal, .. } = what {
-            if refusal.len() > self.max_text_bytes {
-                let what = "bytes in the overridden policy's refusal";
-                return Err(Refusal::LimitExceeded { what, max: self.max_text_bytes, actual: refusal.len() });
-            }
-        }
-        match free_text(what) {
-            Some((what, text)) if text.len() > self.max_text_bytes => {
-                Err(Refusal::LimitExceeded { what, max: self.max_text_bytes, actual: text.len() })
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-fn cap(what: &'static str, max: usize, current: usize) -> Result<(), Refusal> {
-    let actual = current.saturating_add(1);
-    if actual > max {
-        Err(Refusal::LimitExceeded { what, max, actual })
-    } else {
-        Ok(())
-    }
-}
-
-fn staff_ids(staff: &Staff) -> [(&'static str, &str); 2] {
-    [("bytes in the staff id", staff.id.as_str()), ("bytes in the department", staff.department.as_str())]
-}
-
-/// The identifiers and names an event carries, with what each is, for the id limit.
-fn ids(what: &EventKind) -> Vec<(&'static str, &str)> {
-    match what {
-        EventKind::Opened { customer, owner, .. } => {
-            let [id, department] = staff_ids(owner);
-            vec![("bytes in the customer reference", customer.as_str()), id, department]
-        }
-        EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } => staff_ids(to).to_vec(),
-        EventKind::WorkOpened { item, department, .. } => {
-            vec![("bytes in the work item id", item.as_str()), ("bytes in the department", department.as_str())]
-        }
-        EventKind::WorkCompleted { item, .. } | EventKind::WorkDropped { item, .. } => {
-            vec![("bytes in the work item id", item.as_str())]
-        }
-        EventKind::FactRecorded { name, .. } => vec![("bytes in the fact name", name.as_str())],
-        EventKind::IncidentLinked { incident } => vec![("bytes in the incident id", incident.as_str())],
-        EventKind::PolicyOverridden { policy, .. } => vec![("bytes in the policy name", policy.as_str())],
-        _ => Vec::new(),
-    }
-}
-
-/// The one free text an event carries, if any, with what it is (every kind has at most one).
-fn free_text(what: &EventKind) -> Option<(&'static str, &str)> {
-    let named = match what {
-        EventKind::Opened { outcome, .. } => ("bytes in the customer's outcome", outcome),
-        EventKind::Transferred { note, .. } => ("bytes in the handoff note", note),
-        EventKind::Escalated { reason, .. } => ("bytes in the reason for escalating", reason),
-        EventKind::WorkOpened { title, .. } => ("bytes in the work item title", title),
-        EventKind::WorkCompleted { note, .. } => ("bytes in the note on completed work", note),
-        EventKind::WorkDropped { reason, .. } => ("bytes in the reason for dropping work", reason),
-        EventKind::FactRecorded { value, .. } => ("bytes in the fact value", value),
-        EventKind::ReachabilityRecorded { note, .. } => ("bytes in the note on reachability", note),
-        EventKind::NoteAdded { text, .. } => ("bytes in the note", text),
-        EventKind::CustomerContacted { message, .. } => ("bytes in the message to the customer", message),
-        EventKind::CustomerReplied { message, .. } => ("bytes in the customer's message", message),
-        EventKind::OutcomeConfirmed { statement } | EventKind::OutcomeDisputed { statement } => {
-            ("bytes in the customer's statement", statement)
-        }
-        EventKind::Resolved { summary } => ("bytes in the resolution summary", summary),
-        EventKind::ClosedUnresolved { evidence, .. } => ("bytes in the evidence for the ending", evidence),
-        EventKind::Reopened { reason } => ("bytes in the reason for reopening", reason),
-        EventKind::ConfirmationRequested { reason } => ("bytes in the reason for asking confirmation", reason),
-        EventKind::PolicyOverridden { reason, .. } => ("bytes in the reason for overriding", reason),
-        EventKind::IncidentLinked { .. } => return None,
-    };
-    Some((named.0, named.1.as_str()))
-}
 
 /// The host's answer to "does this person work in this department?".
 ///
@@ -364,7 +173,7 @@ impl Rules {
         }
         let first = case.version().saturating_add(1);
         let nth = u64::try_from(overrides.len()).unwrap_or(u64::MAX).saturating_add(1);
-        self.limits.check_nth(case, nth, by, &what)?;
+        case.check_limits_nth(&self.limits, nth, by, &what)?;
         case.check(by, &what)?;
         let proposal = Proposal { by, at, what: &what };
         // What each overridden policy said, in the order the overrides were asked for.
@@ -385,7 +194,7 @@ impl Rules {
             };
             let refusal = clip(refusal, self.limits.max_text_bytes);
             let overridden = EventKind::PolicyOverridden { policy, reason, refusal };
-            self.limits.check_nth(case, seq - case.version(), by, &overridden)?;
+            case.check_limits_nth(&self.limits, seq - case.version(), by, &overridden)?;
             case.check(by, &overridden)?;
             events.push(stamp(case.id(), seq, at, by.clone(), overridden));
         }

@@ -390,7 +390,7 @@ impl Model {
 
     fn record(&mut self, command: &Command, at: OffsetDateTime) {
         let (overrides, command) = unwrap_overrides(command);
-        self.overrides += overrides.len() as u32;
+        self.overrides += u32::try_from(overrides.len()).unwrap();
         self.events += overrides.len() as u64;
         match command {
             Command::Transfer { to, .. } => self.hand_to(to),

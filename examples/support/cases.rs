@@ -3,6 +3,7 @@
 //! and staff-reported confirmations, honest endings and reopenings, each decided by the
 //! crate's own rules. Shared by `examples/metrics.rs` and `benches/metrics.rs`.
 #![allow(dead_code)]
+#![allow(clippy::cast_possible_truncation)] // Small numbers from the dice.
 
 use caseledger::{
     Actor, CaseId, Channel, Command, Department, Directory, Ending, Event, Ledger, Opening, PolicyConfig, PolicySet,

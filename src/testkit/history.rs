@@ -17,11 +17,12 @@ use time::{Duration, OffsetDateTime};
 
 use super::Config;
 use crate::actor::{Actor, Staff};
-use crate::case::{Case, OutcomeState, WorkItem};
+use crate::case::{Case, WorkItem};
 use crate::command::{Command, Opening};
 use crate::error::{LogError, Refusal};
 use crate::event::{Channel, Ending, Event, Visibility};
 use crate::id::{CaseId, Department, IncidentId, WorkItemId};
+use crate::status::OutcomeState;
 use crate::timeline::Timeline;
 
 /// What the rules made of one attempted command.
