@@ -91,6 +91,22 @@ pub enum Refusal {
         /// Which text.
         field: &'static str,
     },
+    /// A text (a note, a reason, an id, a name) holds a control character: only tab,
+    /// line feed and carriage return are allowed. Databases refuse some of them (PostgreSQL
+    /// refuses U+0000 in text) and readers cannot see them.
+    #[error(
+        "the {field} holds the control character {} at byte {offset}; \
+         only tab, line feed and carriage return are allowed",
+        code_point(*character)
+    )]
+    ControlCharacter {
+        /// Which text.
+        field: &'static str,
+        /// The first control character found.
+        character: char,
+        /// Its byte offset in the text.
+        offset: usize,
+    },
     /// A transfer or escalation must name someone other than the current owner.
     #[error("{owner} already owns the case; name a different receiver")]
     ReceiverIsOwner {
@@ -232,6 +248,11 @@ pub enum Refusal {
 /// Times in messages are written as in the log (RFC 3339), so they can be searched for.
 fn rfc3339(at: &OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| at.to_string())
+}
+
+/// `U+0000`, as Unicode writes a code point.
+fn code_point(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
 }
 
 fn join(items: &[WorkItemId]) -> String {

@@ -97,7 +97,7 @@ impl Rules {
     /// # Errors
     ///
     /// [`Refusal::EmptyText`] for an empty outcome, [`Refusal::LimitExceeded`] for
-    /// oversized text, [`Refusal::TimeNotWritable`] for a time outside the years 0000 to
+    /// oversized text, [`Refusal::ControlCharacter`] for text a database cannot store, [`Refusal::TimeNotWritable`] for a time outside the years 0000 to
     /// 9999, [`Refusal::NotAMember`] when a directory says the owner or the
     /// actor does not belong to their department.
     ///
@@ -135,7 +135,8 @@ impl Rules {
     ///
     /// A [`Refusal`] naming the broken rule. Among them: [`Refusal::NotOwner`],
     /// [`Refusal::CaseClosed`], [`Refusal::OutcomeUnmet`], [`Refusal::WorkStillOpen`],
-    /// [`Refusal::EmptyText`], [`Refusal::ReceiverIsOwner`], [`Refusal::UnknownWorkItem`],
+    /// [`Refusal::EmptyText`], [`Refusal::ControlCharacter`], [`Refusal::ReceiverIsOwner`],
+    /// [`Refusal::UnknownWorkItem`],
     /// [`Refusal::TimeBeforeLastEvent`], [`Refusal::TimeNotWritable`], and
     /// [`Refusal::Policy`] from a policy.
     ///
@@ -243,10 +244,17 @@ impl Rules {
     }
 }
 
-/// `text` cut to at most `max` bytes on a character boundary, ending in "…" when cut. A
+/// `text` with control characters made spaces, cut to at most `max` bytes on a
+/// character boundary, ending in "…" when cut. A
 /// policy's refusal is the host's own words, quoted on the override; quoting them must
 /// not make the override exceed the text limit the client's reason is held to.
-fn clip(mut text: String, max: usize) -> String {
+fn clip(text: String, max: usize) -> String {
+    // A host's policy may say anything; what is recorded must be storable text.
+    let mut text = if text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        text.chars().map(|c| if c.is_control() && !matches!(c, '\t' | '\n' | '\r') { ' ' } else { c }).collect()
+    } else {
+        text
+    };
     if text.len() <= max {
         return text;
     }

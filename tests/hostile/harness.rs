@@ -263,7 +263,7 @@ impl<'a> Choices<'a> {
     }
 
     /// Rules with or without a directory, with the default limits or tight ones that the
-    /// short inputs of a fuzzer can reach.
+    /// short inputs of a fuzzer can reach, with or without a bounce limit to override.
     fn rules(&mut self) -> Rules {
         let flags = self.byte();
         let mut rules = Rules::default();
@@ -281,7 +281,8 @@ impl<'a> Choices<'a> {
             limits.max_line_bytes = 400 + 6 * (40 + 5 * 8);
             rules = rules.with_limits(limits);
         }
-        if flags & 2 == 2 {
+        // A bounce limit comes with the directory that empowers members to override it.
+        if flags & 6 != 0 {
             rules = rules.with_directory(Members);
         }
         if flags & 4 == 4 {
@@ -369,19 +370,24 @@ impl<'a> Choices<'a> {
     }
 
     fn command(&mut self, case: &Case) -> Command {
-        match self.byte() % 18 {
-            17 => {
+        match self.byte() % 20 {
+            17..=19 => {
                 // Back to someone who had the case: what a bounce limit refuses.
-                let to = match case.previous_owners() {
+                let back: Vec<&Staff> = case.previous_owners().iter().filter(|s| *s != case.owner()).collect();
+                let to = match back.as_slice() {
                     [] => self.staff(),
-                    owners => self.pick(owners).clone(),
+                    owners => (*self.pick(owners)).clone(),
                 };
                 let reason = match self.byte() % 2 {
                     0 => "the customer asked for this person by name twice".to_owned(),
                     _ => self.text(),
                 };
                 let policy = (*self.pick(&OVERRIDDEN)).to_owned();
-                Command::Override { policy, reason, command: Box::new(Command::Transfer { to, note: self.text() }) }
+                let note = match self.byte() % 4 {
+                    0 => self.text(),
+                    _ => "back to you: see the timeline".to_owned(),
+                };
+                Command::Override { policy, reason, command: Box::new(Command::Transfer { to, note }) }
             }
             0 => Command::Transfer { to: self.staff(), note: self.text() },
             1 => Command::Escalate { to: self.staff(), reason: self.text() },
