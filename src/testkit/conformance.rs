@@ -17,6 +17,9 @@
 //! so `check_store(…).unwrap()` in a test prints it. A store that panics, or whose
 //! factory panics, breaks the promise being checked; the panic is caught and reported.
 //!
+//! An [`AsyncStore`](crate::AsyncStore) (feature `async`) runs the same suite through
+//! [`Blocking`], which drives its futures with the host's executor.
+//!
 //! The events are made by [`Rules::open`] and [`Rules::decide`], so they are valid; the
 //! whole suite appends about a hundred events and takes well under a second on
 //! [`MemoryStore`](crate::MemoryStore) in a debug build.
@@ -90,7 +93,7 @@ pub enum Promise {
 
 impl Promise {
     /// Every promise the suite checks, in the order it checks them.
-    pub const ALL: [Promise; 15] = [
+    pub const ALL: &'static [Promise] = &[
         Self::ExpectedVersion,
         Self::IdempotentRetry,
         Self::ChangedRetry,
@@ -287,6 +290,100 @@ where
         Ok(())
     } else {
         Err(Violations { broken })
+    }
+}
+
+/// Runs a future to completion on the calling thread: how [`Blocking`] drives an
+/// [`AsyncStore`](crate::AsyncStore) for the suite. Implement it on a newtype around
+/// your runtime's handle (with tokio: `handle.block_on(future)`); the suite calls it
+/// from several threads at once, none of them a runtime thread.
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub trait BlockOn: Send + Sync {
+    /// Runs `future` to completion and returns its output.
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output;
+}
+
+/// An [`AsyncStore`](crate::AsyncStore) seen as a [`Store`], each call run to completion
+/// by a [`BlockOn`], so that [`check_store`] can check it:
+/// `check_store(|| Blocking::new(fresh_store(), runtime.clone()))`.
+///
+/// # Example
+///
+/// A thread-parking executor is enough for stores whose futures need no reactor, such
+/// as [`MemoryStore`](crate::MemoryStore)'s:
+///
+/// ```
+/// use std::future::Future;
+/// use std::sync::Arc;
+/// use std::task::{Context, Poll, Wake, Waker};
+/// use caseledger::testkit::conformance::{check_store, BlockOn, Blocking};
+/// use caseledger::MemoryStore;
+///
+/// struct Park;
+/// struct Unpark(std::thread::Thread);
+/// impl Wake for Unpark {
+///     fn wake(self: Arc<Self>) { self.0.unpark() }
+/// }
+/// impl BlockOn for Park {
+///     fn block_on<F: Future>(&self, future: F) -> F::Output {
+///         let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+///         let mut future = std::pin::pin!(future);
+///         loop {
+///             match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+///                 Poll::Ready(output) => return output,
+///                 Poll::Pending => std::thread::park(),
+///             }
+///         }
+///     }
+/// }
+///
+/// check_store(|| Blocking::new(MemoryStore::new(), Park))?;
+/// # Ok::<(), caseledger::testkit::conformance::Violations>(())
+/// ```
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+#[derive(Clone, Debug)]
+pub struct Blocking<S, B> {
+    store: S,
+    runtime: B,
+}
+
+#[cfg(feature = "async")]
+impl<S, B> Blocking<S, B> {
+    /// `store`, its futures run by `runtime`.
+    pub fn new(store: S, runtime: B) -> Self {
+        Self { store, runtime }
+    }
+
+    /// The asynchronous store inside.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+}
+
+#[cfg(feature = "async")]
+impl<S: crate::AsyncStore, B: BlockOn> Store for Blocking<S, B> {
+    fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError> {
+        self.runtime.block_on(self.store.append(case, expected, events))
+    }
+    fn read_after(&self, case: CaseId, after: u64) -> Result<Vec<Event>, StoreError> {
+        self.runtime.block_on(self.store.read_after(case, after))
+    }
+    fn version(&self, case: CaseId) -> Result<u64, StoreError> {
+        self.runtime.block_on(self.store.version(case))
+    }
+    fn cases(&self) -> Result<Vec<CaseId>, StoreError> {
+        self.runtime.block_on(self.store.cases())
+    }
+    fn read(&self, case: CaseId) -> Result<Vec<Event>, StoreError> {
+        self.runtime.block_on(self.store.read(case))
+    }
+    fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<CaseId>, StoreError> {
+        self.runtime.block_on(self.store.customer_cases(customer))
+    }
+    fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<CaseId>, StoreError> {
+        self.runtime.block_on(self.store.incident_cases(incident))
     }
 }
 
