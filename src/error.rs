@@ -296,6 +296,12 @@ impl Refusal {
             Self::LimitExceeded { .. } => "limit_exceeded",
             Self::KeyReused { .. } => "key_reused",
             Self::Policy { .. } => "policy",
+            Self::UnknownPolicy { .. } => "unknown_policy",
+            Self::NotOverridable { .. } => "not_overridable",
+            Self::InvariantNotOverridable { .. } => "invariant_not_overridable",
+            Self::NotEmpoweredToOverride { .. } => "not_empowered_to_override",
+            Self::OverrideReasonTooShort { .. } => "override_reason_too_short",
+            Self::NothingToOverride { .. } => "nothing_to_override",
         }
     }
 
@@ -313,7 +319,10 @@ impl Refusal {
             | Self::NotYourDepartment { .. }
             | Self::NotAMember { .. }
             | Self::ConfirmationNotFromCustomer { .. }
-            | Self::Policy { .. } => NotAllowed,
+            | Self::Policy { .. }
+            | Self::NotOverridable { .. }
+            | Self::InvariantNotOverridable { .. }
+            | Self::NotEmpoweredToOverride { .. } => NotAllowed,
             Self::CaseClosed { .. }
             | Self::NotClosed
             | Self::OutcomeUnmet { .. }
@@ -324,7 +333,8 @@ impl Refusal {
             | Self::ChannelUnreachable { .. }
             | Self::NoContactAttempts
             | Self::AlreadyLinked { .. }
-            | Self::AlreadyOpened => Conflict,
+            | Self::AlreadyOpened
+            | Self::NothingToOverride { .. } => Conflict,
             Self::EmptyText { .. }
             | Self::ControlCharacter { .. }
             | Self::ReceiverIsOwner { .. }
@@ -332,7 +342,9 @@ impl Refusal {
             | Self::DuplicateOfItself
             | Self::EscalationLevel { .. }
             | Self::LimitExceeded { .. }
-            | Self::KeyReused { .. } => Invalid,
+            | Self::KeyReused { .. }
+            | Self::UnknownPolicy { .. }
+            | Self::OverrideReasonTooShort { .. } => Invalid,
             Self::UnknownWorkItem { .. } => NotFound,
         }
     }

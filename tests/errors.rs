@@ -318,6 +318,12 @@ const REFUSAL_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("LimitExceeded", "limit_exceeded", Invalid),
     ("KeyReused", "key_reused", Invalid),
     ("Policy", "policy", NotAllowed),
+    ("UnknownPolicy", "unknown_policy", Invalid),
+    ("NotOverridable", "not_overridable", NotAllowed),
+    ("InvariantNotOverridable", "invariant_not_overridable", NotAllowed),
+    ("NotEmpoweredToOverride", "not_empowered_to_override", NotAllowed),
+    ("OverrideReasonTooShort", "override_reason_too_short", Invalid),
+    ("NothingToOverride", "nothing_to_override", Conflict),
 ];
 
 const LOG_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
