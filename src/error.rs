@@ -272,6 +272,23 @@ pub enum LogError {
         /// The previous event's time.
         previous: OffsetDateTime,
     },
+    /// An event says the host's time was moved forward (`given_at`), but it was not moved
+    /// to the previous event's time from an earlier one: the record of the adjustment is
+    /// wrong.
+    #[error(
+        "event {seq}: says the host's time {} was moved forward to {}, but a time is only ever moved \
+         forward to the previous event's time",
+        rfc3339(given),
+        rfc3339(at)
+    )]
+    ClockAdjustment {
+        /// The event's sequence number.
+        seq: u64,
+        /// The time the host gave, as recorded.
+        given: OffsetDateTime,
+        /// The time the event was recorded at.
+        at: OffsetDateTime,
+    },
     /// Two events share an id.
     #[error("event {seq}: id {id} was already used by event {first}")]
     DuplicateEventId {
@@ -316,6 +333,7 @@ impl LogError {
             Self::NotOpenedFirst { seq, .. }
             | Self::ForeignCase { seq, .. }
             | Self::TimeWentBackwards { seq, .. }
+            | Self::ClockAdjustment { seq, .. }
             | Self::DuplicateEventId { seq, .. }
             | Self::UnsupportedSchema { seq, .. }
             | Self::Broken { seq, .. } => Some(*seq),
