@@ -392,8 +392,10 @@ pub enum LogError {
         /// The event's sequence number.
         seq: u64,
         /// The time the host gave, as recorded.
+        #[serde(serialize_with = "time_as_text")]
         given: OffsetDateTime,
         /// The time the event was recorded at.
+        #[serde(serialize_with = "time_as_text")]
         at: OffsetDateTime,
     },
     /// Two events share an id.
@@ -462,6 +464,7 @@ impl LogError {
             Self::SequenceGap { .. } => "sequence_gap",
             Self::ForeignCase { .. } => "foreign_case",
             Self::TimeWentBackwards { .. } => "time_went_backwards",
+            Self::ClockAdjustment { .. } => "clock_adjustment",
             Self::DuplicateEventId { .. } => "duplicate_event_id",
             Self::UnsupportedSchema { .. } => "schema_not_folded",
             Self::Broken { .. } => "broken_rule",
@@ -479,6 +482,7 @@ impl LogError {
             | Self::SequenceGap { .. }
             | Self::ForeignCase { .. }
             | Self::TimeWentBackwards { .. }
+            | Self::ClockAdjustment { .. }
             | Self::DuplicateEventId { .. }
             | Self::UnsupportedSchema { .. }
             | Self::Broken { .. } => ErrorCategory::Corrupt,

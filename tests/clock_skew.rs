@@ -93,6 +93,11 @@ fn a_forged_adjustment_is_a_broken_log() {
     let mut elsewhere = log.clone();
     elsewhere[3].given_at = Some(elsewhere[3].at - Duration::seconds(1));
     assert!(matches!(Case::replay(&elsewhere), Err(LogError::ClockAdjustment { seq: 4, .. })));
+    let report = Case::replay(&forward).unwrap_err().report();
+    assert_eq!(
+        (report.code.as_str(), report.details["given"].as_str()),
+        ("clock_adjustment", Some("2026-11-23T09:05:01Z"))
+    );
     let mut opening = log;
     opening[0].given_at = Some(T0 - Duration::seconds(1));
     assert!(matches!(Case::replay(&opening), Err(LogError::ClockAdjustment { seq: 1, .. })));

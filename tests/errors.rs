@@ -307,6 +307,7 @@ const LOG_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("SequenceGap", "sequence_gap", Corrupt),
     ("ForeignCase", "foreign_case", Corrupt),
     ("TimeWentBackwards", "time_went_backwards", Corrupt),
+    ("ClockAdjustment", "clock_adjustment", Corrupt),
     ("DuplicateEventId", "duplicate_event_id", Corrupt),
     ("UnsupportedSchema", "schema_not_folded", Corrupt),
     ("Broken", "broken_rule", Corrupt),
