@@ -216,6 +216,10 @@ struct Move {
     /// Asks to override a policy (picked from [`OVERRIDDEN`]) with a reason (S8).
     overriding: Option<(u8, String)>,
     key: KeyUse,
+    /// When not zero, the move is dated this many milliseconds *before* the last event
+    /// instead: a node whose clock is a little behind (within the default tolerance,
+    /// recorded at the last event's time) or too far behind (refused).
+    behind_ms: i64,
 }
 
 /// Whether a move is sent with an idempotency key, and which.
@@ -447,10 +451,23 @@ fn key_use() -> impl Strategy<Value = KeyUse> {
     ])
 }
 
+fn behind_ms() -> impl Strategy<Value = i64> {
+    Union::new_weighted(vec![(20, Just(0i64).boxed()), (2, (1..=5_000i64).boxed()), (1, (5_001..=9_000i64).boxed())])
+}
+
 fn moves() -> impl Strategy<Value = Move> {
     let overriding = proptest::option::weighted(0.08, (any::<u8>(), text(OVERRIDE_REASONS)));
-    (act_and_who(), minutes(), any::<u8>(), key_use(), overriding)
-        .prop_map(|((who, act), minutes, roll, key, overriding)| Move { who, act, minutes, roll, overriding, key })
+    (act_and_who(), minutes(), any::<u8>(), key_use(), behind_ms(), overriding).prop_map(
+        |((who, act), minutes, roll, key, behind_ms, overriding)| Move {
+            who,
+            act,
+            minutes,
+            roll,
+            overriding,
+            key,
+            behind_ms,
+        },
+    )
 }
 
 fn scripts(steps: usize) -> impl Strategy<Value = Script> {
@@ -501,7 +518,11 @@ fn run(config: &Config, owners: &[Staff], script: &Script) -> Option<History> {
         };
         let last = case.clock().last_event_at;
         // Sub-second parts keep the JSON round-trip of times honest.
-        let delta = Duration::minutes(step.minutes) + Duration::nanoseconds(i64::from(step.roll) * 1_000_003);
+        let delta = if step.behind_ms == 0 {
+            Duration::minutes(step.minutes) + Duration::nanoseconds(i64::from(step.roll) * 1_000_003)
+        } else {
+            -Duration::milliseconds(step.behind_ms)
+        };
         let at = last.checked_add(delta).unwrap_or(last);
         let command = match step.key {
             KeyUse::Retry => command,
