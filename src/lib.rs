@@ -112,7 +112,10 @@ pub use ledger::Ledger;
 pub use limits::Limits;
 pub use policies::{MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
-pub use repository::Repository;
+pub use repository::{
+    Execution, Lookup, Machine, PendingAppend, PendingRead, Repository, RepositoryCore, Request, Step,
+    DEFAULT_ATTEMPTS, DEFAULT_CAPACITY,
+};
 pub use rules::{Directory, Rules};
 pub use span::{ParseSpanError, Span};
 pub use status::{OutcomeState, Status, WorkState};
