@@ -14,7 +14,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use caseledger::{
-    Actor, CaseId, Channel, Command, Error, FileStore, Opening, Repository, Request, Rules, Staff, Store, StoreError,
+    Actor, CaseId, Channel, Command, Error, FileStore, Opening, Repository, CaseRequest, Rules, Staff, Store, StoreError,
     Timeline, Visibility,
 };
 use time::OffsetDateTime;
@@ -110,7 +110,7 @@ fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
                     return Ok(format!("{handler}: read case at version {}", case.version()));
                 }
                 let command = Command::AddNote { text: text.into(), visibility: Visibility::Internal };
-                let mut request = Request::new(case, command, by, now());
+                let mut request = CaseRequest::new(case, command, by, now());
                 if let Some(version) = if_match {
                     request = request.expect_version(version);
                 }

@@ -334,6 +334,10 @@ impl Case {
 
     /// Folds one event into the case.
     ///
+    /// Texts holding control characters (which `decide` refuses, see
+    /// [`Refusal::ControlCharacter`]) are folded here, so that a log stored before that
+    /// rule stays readable; [`Case::apply_with_limits`] refuses them.
+    ///
     /// # Errors
     ///
     /// A [`LogError`] if the event does not follow on from the case (another case, a

@@ -54,6 +54,8 @@
 //!   reports a broken log as a [`LogError`].
 //! - [`Timeline`]: the unified history as text, JSON or a Mermaid diagram.
 //! - [`HandoffBrief`]: what a receiver reads instead of asking the customer again.
+//! - [`html`]: the timeline and the brief as HTML for agents and customers, every text
+//!   escaped and no script.
 //! - [`Ledger`]: a case and its log in memory, for the whole cycle in one call.
 //! - [`Policy`]: a host's own service rules, consulted by `decide`.
 //! - [`PolicySet`]: the built-in policies a host switches on and tunes as data, with
@@ -80,6 +82,7 @@ mod deadline;
 mod error;
 mod escalation;
 mod event;
+pub mod html;
 mod id;
 mod incident;
 mod ledger;
@@ -113,7 +116,7 @@ pub use limits::Limits;
 pub use policies::{MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
 pub use repository::{
-    Execution, Lookup, Machine, PendingAppend, PendingRead, Repository, RepositoryCore, Request, Step,
+    Execution, Lookup, Machine, PendingAppend, PendingRead, Repository, RepositoryCore, CaseRequest, Step,
     DEFAULT_ATTEMPTS, DEFAULT_CAPACITY,
 };
 pub use rules::{Directory, Rules};
@@ -122,7 +125,7 @@ pub use status::{OutcomeState, Status, WorkState};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use store::AsyncStore;
-pub use store::{Appended, FileStore, MemoryStore, SetAside, Store};
+pub use store::{AppendCheck, AppendPlan, Appended, FileStore, MemoryStore, SetAside, Store};
 pub use timeline::{Entry, Timeline, View};
 
 /// The README's examples are compiled and run as doc tests, so it cannot drift from the API.

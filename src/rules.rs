@@ -87,7 +87,7 @@ impl Rules {
     /// # Errors
     ///
     /// [`Refusal::EmptyText`] for an empty outcome, [`Refusal::LimitExceeded`] for
-    /// oversized text, [`Refusal::TimeNotWritable`] for a time outside the years 0000 to
+    /// oversized text, [`Refusal::ControlCharacter`] for text a database cannot store, [`Refusal::TimeNotWritable`] for a time outside the years 0000 to
     /// 9999, [`Refusal::NotAMember`] when a directory says the owner or the
     /// actor does not belong to their department.
     ///
@@ -125,7 +125,8 @@ impl Rules {
     ///
     /// A [`Refusal`] naming the broken rule. Among them: [`Refusal::NotOwner`],
     /// [`Refusal::CaseClosed`], [`Refusal::OutcomeUnmet`], [`Refusal::WorkStillOpen`],
-    /// [`Refusal::EmptyText`], [`Refusal::ReceiverIsOwner`], [`Refusal::UnknownWorkItem`],
+    /// [`Refusal::EmptyText`], [`Refusal::ControlCharacter`], [`Refusal::ReceiverIsOwner`],
+    /// [`Refusal::UnknownWorkItem`],
     /// [`Refusal::TimeBeforeLastEvent`], [`Refusal::TimeNotWritable`], and
     /// [`Refusal::Policy`] from a policy.
     ///

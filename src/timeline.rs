@@ -6,7 +6,8 @@
 //! reading; there are no department-private entries.
 //!
 //! Renders as plain text ([`Display`](std::fmt::Display)), JSON ([`Timeline::to_json`])
-//! and a Mermaid sequence diagram with one lane per department ([`Timeline::to_mermaid`]).
+//! a Mermaid sequence diagram with one lane per department ([`Timeline::to_mermaid`]), and
+//! HTML ([`Timeline::to_html`], in [`crate::html`]).
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};

@@ -56,6 +56,16 @@ fn refusals() -> Vec<(Refusal, &'static str)> {
             "cannot end the case: work still open: HW-2, PARTS-3",
         ),
         (Refusal::EmptyText { field: "handoff note" }, "the handoff note must not be empty"),
+        (
+            Refusal::ControlCharacter { field: "handoff note", character: '\u{0}', offset: 12 },
+            "the handoff note holds the control character U+0000 at byte 12; \
+             only tab, line feed and carriage return are allowed",
+        ),
+        (
+            Refusal::ControlCharacter { field: "staff id", character: '\u{85}', offset: 0 },
+            "the staff id holds the control character U+0085 at byte 0; \
+             only tab, line feed and carriage return are allowed",
+        ),
         (Refusal::ReceiverIsOwner { owner: ana() }, "ana (software) already owns the case; name a different receiver"),
         (Refusal::UnknownWorkItem { item: "SW-9".into() }, "no work item SW-9 on this case"),
         (Refusal::WorkItemClosed { item: "SW-1".into() }, "work item SW-1 is already closed"),
@@ -249,6 +259,7 @@ const _: () = {
     send_sync::<Actor>();
     send_sync::<Staff>();
     send_sync::<HandoffBrief>();
+    send_sync::<caseledger::html::Html>();
     send_sync::<Case>();
     send_sync::<Clock>();
     send_sync::<Counters>();
@@ -302,6 +313,8 @@ const _: () = {
     send_sync::<ParseSpanError>();
     send_sync::<Span>();
     send_sync::<Appended>();
+    send_sync::<AppendCheck<'static>>();
+    send_sync::<AppendPlan<'static>>();
     send_sync::<FileStore>();
     send_sync::<MemoryStore>();
     send_sync::<SetAside>();

@@ -198,3 +198,29 @@ fn decoded_garbage_with_a_wrong_case_or_gap_is_caught_by_the_fold() {
     let gap: String = text.lines().enumerate().filter(|(i, _)| *i != 1).map(|(_, l)| format!("{l}\n")).collect();
     assert_eq!(Case::replay(&decode_log(&gap).unwrap()), Err(LogError::SequenceGap { expected: 2, found: 3 }));
 }
+
+/// Logs stored before texts were checked for control characters (or written by another
+/// system) may hold them. The decision (see `Limits`): `Case::replay` and `Case::apply`
+/// still fold such a log, so no stored history becomes unreadable; the ingestion path
+/// for logs from elsewhere, `Case::replay_with_limits`, refuses it, naming the event and
+/// the field, because that path guards what a host is about to store.
+#[test]
+fn a_stored_log_with_control_characters_replays_but_is_refused_on_ingestion() {
+    let mut log = valid_log();
+    log[4].what =
+        EventKind::CustomerReplied { channel: caseledger::Channel::Email, message: "still\u{0}broken".into() };
+    let text = encode_log(&log).unwrap();
+    assert!(text.contains("still\\u0000broken"), "JSON escapes it, so the line itself is plain text");
+    let decoded = decode_log(&text).unwrap();
+    assert_eq!(decoded, log);
+    let case = Case::replay(&decoded).unwrap();
+    assert_eq!(case.version(), 6);
+    let err = Case::replay_with_limits(&decoded, &caseledger::Limits::default()).unwrap_err();
+    assert_eq!(
+        err,
+        LogError::Broken {
+            seq: 5,
+            refusal: Refusal::ControlCharacter { field: "customer's message", character: '\u{0}', offset: 5 }
+        }
+    );
+}

@@ -154,6 +154,14 @@ impl Model {
         if Self::texts(command).iter().any(|t| t.len() > limits.max_text_bytes) {
             return Err("LimitExceeded");
         }
+        // Text a database can store: no control character but tab, line feed, carriage
+        // return, in the command or in who asks.
+        let unstorable = |t: &String| t.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'));
+        let asker: Vec<String> =
+            by.as_staff().map(|s| vec![s.id.to_string(), s.department.to_string()]).unwrap_or_default();
+        if Self::texts(command).iter().chain(&asker).any(unstorable) {
+            return Err("ControlCharacter");
+        }
         match command {
             Command::RecordFact { name, .. }
                 if !self.facts.contains(name) && self.facts.len() + 1 > limits.max_facts =>
@@ -382,6 +390,7 @@ fn refusal_name(refusal: &Refusal) -> &'static str {
         Refusal::OutcomeUnmet { .. } => "OutcomeUnmet",
         Refusal::WorkStillOpen { .. } => "WorkStillOpen",
         Refusal::EmptyText { .. } => "EmptyText",
+        Refusal::ControlCharacter { .. } => "ControlCharacter",
         Refusal::ReceiverIsOwner { .. } => "ReceiverIsOwner",
         Refusal::UnknownWorkItem { .. } => "UnknownWorkItem",
         Refusal::WorkItemClosed { .. } => "WorkItemClosed",

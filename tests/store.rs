@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use caseledger::{
-    decode_log, Actor, Appended, Case, CaseId, Channel, Command, CustomerRef, DecodeError, Error, Event, FileStore,
-    IncidentId, LogError, MemoryStore, Opening, Repository, Request, Rules, Staff, Status, Store, StoreError,
+    decode_log, Actor, AppendCheck, Appended, Case, CaseId, CaseRequest, Channel, Command, CustomerRef, DecodeError,
+    Error, Event, FileStore, IncidentId, LogError, MemoryStore, Opening, Repository, Rules, Staff, Status, Store,
+    StoreError,
     Visibility,
 };
 use time::macros::datetime;
@@ -171,7 +172,7 @@ fn the_repository_catches_up_only_the_missing_tail_and_the_retry_succeeds() {
     desk.execute(case, note("tried safe mode"), &Actor::Staff(ana()), at(1)).unwrap();
     store.reads.lock().unwrap().clear();
 
-    let once = Request::new(case, note("customer called again"), ana(), at(2)).attempts(1);
+    let once = CaseRequest::new(case, note("customer called again"), ana(), at(2)).attempts(1);
     let err = phone.run(once.clone()).unwrap_err();
     assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 1, actual: 2, .. })), "{err}");
     assert_eq!(*store.reads.lock().unwrap(), vec![(case, 1)], "only the events after version 1 are read");
@@ -611,4 +612,77 @@ fn a_host_store_without_indexes_gets_the_same_answers_by_scanning() {
     assert_eq!(scanning.store().customer_cases(&customer).unwrap(), indexed.store().customer_cases(&customer).unwrap());
     assert_eq!(scanning.store().incident_cases(&fire).unwrap(), indexed.store().incident_cases(&fire).unwrap());
     assert_eq!(scanning.store().incident_cases(&fire).unwrap().len(), 2);
+}
+
+// ---------------------------------------------------------------- the append rules as a pure piece
+
+#[test]
+fn the_append_check_asks_only_for_the_stored_events_the_batch_overlaps() {
+    let case = case_id(50);
+    let events = decided(case, 3);
+    // The usual append starts at the end of the log: nothing to read.
+    assert_eq!(AppendCheck::new(case, 0, &events).overlap(0).unwrap(), None);
+    assert_eq!(AppendCheck::new(case, 2, &events[2..]).overlap(2).unwrap(), None);
+    // A batch from version 1 against a log at version 3 overlaps seqs 2 and 3.
+    assert_eq!(AppendCheck::new(case, 1, &events[1..]).overlap(3).unwrap(), Some(2..=3));
+    // ... and one that ends inside the log overlaps only its own positions.
+    assert_eq!(AppendCheck::new(case, 1, &events[1..2]).overlap(3).unwrap(), Some(2..=2));
+    // An empty batch needs nothing; a writer ahead of the store conflicts at once.
+    assert_eq!(AppendCheck::new(case, 1, &[]).overlap(3).unwrap(), None);
+    let ahead = AppendCheck::new(case, 4, &[]).overlap(3).unwrap_err();
+    assert!(matches!(ahead, StoreError::Conflict { expected: 4, actual: 3, .. }), "{ahead}");
+}
+
+#[test]
+fn the_append_check_plans_the_rest_of_a_partial_retry() {
+    let case = case_id(51);
+    let events = decided(case, 3);
+    let check = AppendCheck::new(case, 0, &events);
+    let plan = check.decide(2, &events[..2]).unwrap();
+    assert_eq!(plan.events(), &events[2..]);
+    assert_eq!(plan.appended(), Appended::new(4, 2));
+    // Stored events after the overlap may be passed too; they are ignored.
+    let tail = AppendCheck::new(case, 1, &events[1..2]).decide(4, &events[1..]).unwrap();
+    assert_eq!((tail.events().len(), tail.appended()), (0, Appended::new(4, 0)));
+    // A new event whose id is stored elsewhere in the log is refused, with both positions.
+    let mut copy = events[0].clone();
+    copy.seq = 5;
+    copy.what = events[1].what.clone();
+    let batch = [copy];
+    let plan = AppendCheck::new(case, 4, &batch).decide(4, &[]).unwrap();
+    let err = plan.check_unique_ids([(events[0].id, 1), (events[3].id, 4)]).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Rejected { source, .. }
+            if **source == LogError::DuplicateEventId { seq: 5, id: events[0].id, first: 1 }),
+        "{err}"
+    );
+    assert!(plan.check_unique_ids([(events[3].id, 4)]).is_ok(), "other ids are ignored");
+}
+
+#[test]
+fn a_store_that_reads_the_wrong_rows_gets_a_backend_error_not_a_verdict() {
+    let case = case_id(52);
+    let events = decided(case, 2);
+    let check = AppendCheck::new(case, 0, &events);
+    // Asked for seqs 1..=2, the store passed nothing.
+    let missing = check.decide(3, &[]).unwrap_err();
+    assert!(matches!(missing, StoreError::Backend { .. }), "{missing}");
+    assert!(missing.to_string().contains("event 1 was not given"), "{missing}");
+    // It passed the events of another position.
+    let shifted = check.decide(3, &events[1..]).unwrap_err();
+    let StoreError::Backend { source } = &shifted else { panic!("{shifted}") };
+    assert_eq!(source.downcast_ref::<LogError>(), Some(&LogError::SequenceGap { expected: 1, found: 2 }));
+}
+
+#[test]
+fn a_backend_error_carries_the_backend_s_own_error() {
+    let err = StoreError::backend(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "server closed"));
+    assert_eq!(err.to_string(), "the store's backend failed: server closed");
+    let source = std::error::Error::source(&err).expect("the backend's error is the source");
+    assert_eq!(
+        source.downcast_ref::<std::io::Error>().map(std::io::Error::kind),
+        Some(std::io::ErrorKind::ConnectionReset)
+    );
+    let wrapped = Error::from(StoreError::backend("pool timed out"));
+    assert_eq!(wrapped.to_string(), "the store's backend failed: pool timed out");
 }

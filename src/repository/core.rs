@@ -23,7 +23,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::cache::{Cache, Slot};
-use super::request::Request;
+use super::request::CaseRequest;
 use crate::actor::Actor;
 use crate::case::Case;
 use crate::command::{Command, Opening};
@@ -219,7 +219,7 @@ use sealed::Answer;
 /// A driver over a blocking store, as [`Repository`](crate::Repository) has it:
 ///
 /// ```
-/// use caseledger::{Actor, CaseId, Command, Error, Execution, MemoryStore, Opening, Repository, Request, RepositoryCore, Rules, Staff, Step, Store, Visibility};
+/// use caseledger::{Actor, CaseId, Command, Error, Execution, MemoryStore, Opening, Repository, CaseRequest, RepositoryCore, Rules, Staff, Step, Store, Visibility};
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -241,7 +241,7 @@ use sealed::Answer;
 /// };
 /// run(Execution::open(case, Opening::new("cust-7", "my laptop works", ana.clone()), Actor::Customer, t))?;
 /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
-/// let events = run(Execution::new(Request::new(case, note, ana, t)))?;
+/// let events = run(Execution::new(CaseRequest::new(case, note, ana, t)))?;
 /// assert_eq!(events[0].seq, 2);
 /// assert_eq!(core.peek(case).map(|c| c.version()), Some(2));
 /// # Ok::<(), Error>(())
@@ -299,7 +299,7 @@ enum Flow {
 impl Execution {
     /// A run of `request`.
     #[must_use]
-    pub fn new(request: Request) -> Self {
+    pub fn new(request: CaseRequest) -> Self {
         Self {
             case: request.case,
             command: Some(request.command),
@@ -814,7 +814,7 @@ mod tests {
         let stored = log(case, 3);
         let core = RepositoryCore::new(Rules::default(), 100);
 
-        let step = Execution::new(Request::new(case, note("first"), ana(), at(10))).poll(&core, &mut no_clock());
+        let step = Execution::new(CaseRequest::new(case, note("first"), ana(), at(10))).poll(&core, &mut no_clock());
         let step = read(step, 0).answer(Ok(stored.clone())).poll(&core, &mut no_clock());
         let pending = append(step, 3);
         assert_eq!(pending.events().len(), 1);
@@ -824,7 +824,7 @@ mod tests {
         assert_eq!(core.peek(case).unwrap().version(), 4, "the new event is folded into the cache");
 
         // The next command needs no read at all.
-        let step = Execution::new(Request::new(case, note("second"), ana(), at(11))).poll(&core, &mut no_clock());
+        let step = Execution::new(CaseRequest::new(case, note("second"), ana(), at(11))).poll(&core, &mut no_clock());
         let events = done(append(step, 4).answer(written(5, 1)).poll(&core, &mut no_clock())).unwrap();
         assert_eq!(events[0].seq, 5);
         assert_eq!(core.peek(case).unwrap().version(), 5);
@@ -842,7 +842,7 @@ mod tests {
             clock_reads += 1;
             at(30)
         };
-        let step = Execution::new(Request::new(case, note("mine"), ana(), at(20))).poll(&core, &mut clock);
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20))).poll(&core, &mut clock);
         let conflict = StoreError::Conflict { case, expected: 2, actual: 4 };
         let step = append(step, 2).answer(Err(conflict)).poll(&core, &mut clock);
         let step = read(step, 2).answer(Ok(theirs)).poll(&core, &mut clock);
@@ -862,7 +862,7 @@ mod tests {
         let core = core_with(&stored);
         let theirs = more(&stored, 1);
 
-        let request = Request::new(case, note("mine"), ana(), at(20)).attempts(1);
+        let request = CaseRequest::new(case, note("mine"), ana(), at(20)).attempts(1);
         let step = Execution::new(request).poll(&core, &mut no_clock());
         let step = append(step, 2)
             .answer(Err(StoreError::Conflict { case, expected: 2, actual: 3 }))
@@ -878,7 +878,7 @@ mod tests {
         let stored = log(case, 2);
         let core = core_with(&stored);
 
-        let step = Execution::new(Request::new(case, note("mine"), ana(), at(2))).poll(&core, &mut no_clock());
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(2))).poll(&core, &mut no_clock());
         let pending = append(step, 2);
         let mine = pending.events().to_vec();
         // A retried append: the store already holds our event, and two more after it.
@@ -898,7 +898,7 @@ mod tests {
         let core = core_with(&stored);
 
         // The store was restored from an older backup: it holds 3 events.
-        let step = Execution::new(Request::new(case, note("mine"), ana(), at(20))).poll(&core, &mut || at(21));
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20))).poll(&core, &mut || at(21));
         let step = append(step, 5)
             .answer(Err(StoreError::Conflict { case, expected: 5, actual: 3 }))
             .poll(&core, &mut || at(21));
@@ -922,20 +922,20 @@ mod tests {
         let core = core_with(&stored);
 
         // The cache already shows a later version: no store access, no decision.
-        let step = Execution::new(Request::new(case, note("mine"), ana(), at(20)).expect_version(2))
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20)).expect_version(2))
             .poll(&core, &mut no_clock());
         let err = done(step).unwrap_err();
         assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 2, actual: 3, .. })), "{err}");
 
         // The cache is behind the version the author saw: catch up, then decide.
         let core = core_with(&stored[..2]);
-        let step = Execution::new(Request::new(case, note("mine"), ana(), at(20)).expect_version(3))
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20)).expect_version(3))
             .poll(&core, &mut no_clock());
         let step = read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut no_clock());
         done(append(step, 3).answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
 
         // The store moved on while deciding: the conflict is returned, never retried.
-        let step = Execution::new(Request::new(case, note("again"), ana(), at(21)).expect_version(4).attempts(5))
+        let step = Execution::new(CaseRequest::new(case, note("again"), ana(), at(21)).expect_version(4).attempts(5))
             .poll(&core, &mut no_clock());
         let step = append(step, 4)
             .answer(Err(StoreError::Conflict { case, expected: 4, actual: 5 }))
@@ -955,10 +955,10 @@ mod tests {
 
         let resolve = Command::Resolve { summary: "done".into() };
         let err =
-            done(Execution::new(Request::new(case, resolve, ana(), at(20))).poll(&core, &mut no_clock())).unwrap_err();
+            done(Execution::new(CaseRequest::new(case, resolve, ana(), at(20))).poll(&core, &mut no_clock())).unwrap_err();
         assert!(matches!(err, Error::Refused(Refusal::OutcomeUnmet { .. })), "{err}");
 
-        let step = Execution::new(Request::new(case, note("mine"), ana(), at(20))).poll(&core, &mut no_clock());
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20))).poll(&core, &mut no_clock());
         let io = StoreError::Io { path: "db".into(), op: "append", source: std::io::Error::other("connection reset") };
         let err = done(append(step, 2).answer(Err(io)).poll(&core, &mut no_clock())).unwrap_err();
         assert!(matches!(err, Error::Store(StoreError::Io { .. })), "{err}");
@@ -969,7 +969,7 @@ mod tests {
     fn an_unknown_case_and_an_opening_that_finds_others_after_it() {
         let case = case_id(8);
         let core = RepositoryCore::new(Rules::default(), 100);
-        let step = Execution::new(Request::new(case, note("hello?"), ana(), at(1))).poll(&core, &mut no_clock());
+        let step = Execution::new(CaseRequest::new(case, note("hello?"), ana(), at(1))).poll(&core, &mut no_clock());
         let err = done(read(step, 0).answer(Ok(Vec::new())).poll(&core, &mut no_clock())).unwrap_err();
         assert!(matches!(err, Error::Store(StoreError::UnknownCase { .. })), "{err}");
         assert_eq!(core.cached(), 0);
@@ -993,7 +993,7 @@ mod tests {
         let core = core_with(&stored);
         let snapshot = done(Lookup::case(case).poll(&core)).unwrap();
 
-        let step = Execution::new(Request::new(case, note("mine"), ana(), at(20))).poll(&core, &mut no_clock());
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20))).poll(&core, &mut no_clock());
         done(append(step, 2).answer(written(3, 1)).poll(&core, &mut no_clock())).unwrap();
         assert_eq!(snapshot.version(), 2, "a snapshot never changes under its reader");
         assert_eq!(core.peek(case).unwrap().version(), 3);

@@ -23,7 +23,7 @@ use crate::rules::Rules;
 use crate::store::Store;
 
 pub use self::core::{Execution, Lookup, Machine, PendingAppend, PendingRead, RepositoryCore, Step};
-pub use request::{Request, DEFAULT_ATTEMPTS};
+pub use request::{CaseRequest, DEFAULT_ATTEMPTS};
 
 /// How many folded cases a repository caches unless the host says otherwise
 /// ([`Repository::with_capacity`]).
@@ -49,7 +49,7 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 ///   the store appends one and refuses the other with [`StoreError::Conflict`]. The
 ///   loser reads only the events it missed, folds them into the cached case, and decides
 ///   again on the fresh state, at most [`DEFAULT_ATTEMPTS`] times in all (a
-///   [`Request`] sets another number). A retry may therefore end in a refusal (the other
+///   [`CaseRequest`] sets another number). A retry may therefore end in a refusal (the other
 ///   writer may have transferred the case); it is never a blind re-append.
 ///
 /// The cache holds at most [`DEFAULT_CAPACITY`] cases ([`Repository::with_capacity`]);
@@ -138,7 +138,7 @@ impl<S: Store> Repository<S> {
     /// Decides `command` on the case at `at`, stores the new events and returns them.
     /// When another writer appended first, decides again on the fresh state at the same
     /// `at`, up to [`DEFAULT_ATTEMPTS`] times in all. [`Repository::run`] takes a
-    /// [`Request`] with more options (expected version, attempts).
+    /// [`CaseRequest`] with more options (expected version, attempts).
     ///
     /// # Errors
     ///
@@ -151,19 +151,19 @@ impl<S: Store> Repository<S> {
     /// [`StoreError::Conflict`]: crate::StoreError::Conflict
     /// [`StoreError::UnknownCase`]: crate::StoreError::UnknownCase
     pub fn execute(&self, id: CaseId, command: Command, by: &Actor, at: OffsetDateTime) -> Result<Vec<Event>, Error> {
-        self.run(Request::new(id, command, by.clone(), at))
+        self.run(CaseRequest::new(id, command, by.clone(), at))
     }
 
     /// Runs `request`: decides its command on the case and stores the new events, keeping
-    /// its options (see [`Request`]).
+    /// its options (see [`CaseRequest`]).
     ///
     /// # Errors
     ///
-    /// As [`Repository::execute`]; with [`Request::expect_version`],
+    /// As [`Repository::execute`]; with [`CaseRequest::expect_version`],
     /// [`StoreError::Conflict`] as soon as the case is not at that version.
     ///
     /// [`StoreError::Conflict`]: crate::StoreError::Conflict
-    pub fn run(&self, request: Request) -> Result<Vec<Event>, Error> {
+    pub fn run(&self, request: CaseRequest) -> Result<Vec<Event>, Error> {
         let at = request.at();
         drive(&self.store, &self.core, Execution::new(request), &mut || at)
     }
@@ -186,7 +186,7 @@ impl<S: Store> Repository<S> {
         mut now: impl FnMut() -> OffsetDateTime,
         attempts: u32,
     ) -> Result<Vec<Event>, Error> {
-        let request = Request::new(id, command, by.clone(), now()).attempts(attempts);
+        let request = CaseRequest::new(id, command, by.clone(), now()).attempts(attempts);
         drive(&self.store, &self.core, Execution::new(request), &mut now)
     }
 

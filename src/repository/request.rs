@@ -7,21 +7,21 @@ use crate::command::Command;
 use crate::id::CaseId;
 
 /// How many times a command is decided in all when other writers keep appending first,
-/// unless the request says otherwise ([`Request::attempts`]).
+/// unless the request says otherwise ([`CaseRequest::attempts`]).
 pub const DEFAULT_ATTEMPTS: u32 = 3;
 
 /// A command on a case, with what the host knows about the request: the version its
 /// author saw (HTTP `If-Match`) and how often to decide again after a conflict.
 ///
-/// Built with [`Request::new`] and refined with the builder methods; run it with
+/// Built with [`CaseRequest::new`] and refined with the builder methods; run it with
 /// [`Repository::run`](crate::Repository::run) (or `AsyncRepository::run` with the
 /// `async` feature). [`Repository::execute`](crate::Repository::execute) is the same as
-/// running `Request::new(case, command, by, at)`.
+/// running `CaseRequest::new(case, command, by, at)`.
 ///
 /// # Example
 ///
 /// ```
-/// use caseledger::{Actor, CaseId, Command, Error, MemoryStore, Opening, Repository, Request, Rules, Staff, StoreError, Visibility};
+/// use caseledger::{Actor, CaseId, Command, Error, MemoryStore, Opening, Repository, CaseRequest, Rules, Staff, StoreError, Visibility};
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -33,16 +33,16 @@ pub const DEFAULT_ATTEMPTS: u32 = 3;
 /// // The agent's screen shows version 1 (its ETag); the command is decided only if the
 /// // case is still there.
 /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
-/// repo.run(Request::new(case, note.clone(), ana.clone(), t).expect_version(1))?;
+/// repo.run(CaseRequest::new(case, note.clone(), ana.clone(), t).expect_version(1))?;
 ///
 /// // A second screen, still at version 1, is told the case moved on (HTTP 412/409).
-/// let stale = repo.run(Request::new(case, note, ana, t).expect_version(1));
+/// let stale = repo.run(CaseRequest::new(case, note, ana, t).expect_version(1));
 /// assert!(matches!(stale, Err(Error::Store(StoreError::Conflict { expected: 1, actual: 2, .. }))));
 /// # Ok::<(), Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
-pub struct Request {
+pub struct CaseRequest {
     pub(crate) case: CaseId,
     pub(crate) command: Command,
     pub(crate) by: Actor,
@@ -51,7 +51,7 @@ pub struct Request {
     pub(crate) attempts: u32,
 }
 
-impl Request {
+impl CaseRequest {
     /// `by` asks for `command` on `case` at `at` (the host's clock). Decided up to
     /// [`DEFAULT_ATTEMPTS`] times when other writers append first; no expected version.
     pub fn new(case: CaseId, command: Command, by: impl Into<Actor>, at: OffsetDateTime) -> Self {
