@@ -14,8 +14,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use caseledger::{
-    Actor, CaseId, Channel, Command, Error, FileStore, Opening, Repository, CaseRequest, Rules, Staff, Store, StoreError,
-    Timeline, Visibility,
+    Actor, CaseId, CaseRequest, Channel, Command, Error, FileStore, Opening, Repository, Rules, Staff, Store,
+    StoreError, Timeline, Visibility,
 };
 use time::OffsetDateTime;
 

@@ -116,7 +116,7 @@ pub use limits::Limits;
 pub use policies::{MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
 pub use repository::{
-    Execution, Lookup, Machine, PendingAppend, PendingRead, Repository, RepositoryCore, CaseRequest, Step,
+    CaseRequest, Execution, Lookup, Machine, PendingAppend, PendingRead, Repository, RepositoryCore, Step,
     DEFAULT_ATTEMPTS, DEFAULT_CAPACITY,
 };
 pub use rules::{Directory, Rules};

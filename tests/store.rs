@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex};
 use caseledger::{
     decode_log, Actor, AppendCheck, Appended, Case, CaseId, CaseRequest, Channel, Command, CustomerRef, DecodeError,
     Error, Event, FileStore, IncidentId, LogError, MemoryStore, Opening, Repository, Rules, Staff, Status, Store,
-    StoreError,
-    Visibility,
+    StoreError, Visibility,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};

@@ -175,7 +175,7 @@ impl<M: Machine> PendingAppend<M> {
 }
 
 /// A run through the core that [`Step`]s drive: [`Execution`] or [`Lookup`].
-pub trait Machine: sealed::Sealed {
+pub trait Machine: sealed::Sealed + Send + Sync {
     /// What the run gives when done.
     type Output;
 }
@@ -954,8 +954,8 @@ mod tests {
         let before = core.peek(case).unwrap();
 
         let resolve = Command::Resolve { summary: "done".into() };
-        let err =
-            done(Execution::new(CaseRequest::new(case, resolve, ana(), at(20))).poll(&core, &mut no_clock())).unwrap_err();
+        let err = done(Execution::new(CaseRequest::new(case, resolve, ana(), at(20))).poll(&core, &mut no_clock()))
+            .unwrap_err();
         assert!(matches!(err, Error::Refused(Refusal::OutcomeUnmet { .. })), "{err}");
 
         let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20))).poll(&core, &mut no_clock());
