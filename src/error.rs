@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::actor::{Actor, Staff};
 use crate::event::{Channel, SCHEMA_VERSION};
-use crate::id::{CaseId, Department, EventId, IncidentId, StaffId, WorkItemId};
+use crate::id::{CaseId, Department, EventId, IdempotencyKey, IncidentId, KeyError, StaffId, WorkItemId};
 use crate::status::Status;
 
 /// Why a command was refused. A refused command changes nothing.
@@ -189,6 +189,20 @@ pub enum Refusal {
         max: usize,
         /// What the command would lead to.
         actual: usize,
+    },
+    /// The idempotency key was already used for another command (or by someone else):
+    /// a new command needs a new key. Nothing was recorded.
+    #[error(
+        "the idempotency key {key} was already used for another command (events {first} to {last}); \
+         a new command needs a new key"
+    )]
+    KeyReused {
+        /// The key.
+        key: IdempotencyKey,
+        /// The first event the key's command produced.
+        first: u64,
+        /// The last event the key's command produced.
+        last: u64,
     },
     /// A configured policy refused the command.
     #[error("refused by policy {policy}: {reason}")]
@@ -429,6 +443,9 @@ pub enum Error {
     /// A store could not append or read events.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A text is not an idempotency key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 /// Why a [`Store`](crate::Store) could not append or read events.

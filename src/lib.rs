@@ -82,6 +82,7 @@ mod deadline;
 mod error;
 mod escalation;
 mod event;
+mod fnv;
 pub mod html;
 mod id;
 mod incident;
@@ -104,12 +105,12 @@ pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;
 pub use case::{Case, Clock, Counters, Fact, Reachability, WorkItem};
 pub use codec::{decode_log, decode_log_with_limits, encode_log};
-pub use command::{Command, Opening};
+pub use command::{Command, Opening, Request};
 pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
 pub use error::{ConfigError, DecodeError, Error, LogError, Refusal, StoreError};
 pub use escalation::{EscalationTrigger, EscalationTriggers};
 pub use event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
-pub use id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
+pub use id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, KeyError, StaffId, WorkItemId};
 pub use incident::confirmation_requests;
 pub use ledger::Ledger;
 pub use limits::Limits;
@@ -119,7 +120,7 @@ pub use repository::{
     CaseRequest, Execution, Lookup, Machine, PendingAppend, PendingRead, Repository, RepositoryCore, Step,
     DEFAULT_ATTEMPTS, DEFAULT_CAPACITY,
 };
-pub use rules::{Directory, Rules};
+pub use rules::{Decision, Directory, Rules};
 pub use span::{ParseSpanError, Span};
 pub use status::{OutcomeState, Status, WorkState};
 #[cfg(feature = "async")]

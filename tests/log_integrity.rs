@@ -158,7 +158,7 @@ fn json_lines_round_trip_exactly() {
     assert_eq!(text.lines().count(), 6);
     assert_eq!(decode_log(&text).unwrap(), log);
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-    assert_eq!(first["schema"], 1);
+    assert_eq!(first["schema"], 2);
     assert_eq!(first["what"]["type"], "opened");
     assert_eq!(first["by"]["type"], "customer");
 }
@@ -179,8 +179,8 @@ fn garbage_is_a_typed_error_with_its_line() {
         "{err}"
     );
 
-    let newer = lines[1].replace("\"schema\":1", "\"schema\":9");
-    assert_eq!(decode_log(&newer), Err(DecodeError::UnsupportedSchema { line: 1, found: 9, supported: 1 }));
+    let newer = lines[1].replace("\"schema\":2", "\"schema\":9");
+    assert_eq!(decode_log(&newer), Err(DecodeError::UnsupportedSchema { line: 1, found: 9, supported: 2 }));
 
     assert!(matches!(decode_log("not json at all"), Err(DecodeError::Syntax { line: 1, column: 2, .. })));
     assert!(matches!(Event::from_json("[1, 2, 3]"), Err(DecodeError::NotAnEvent { line: 1, .. })));

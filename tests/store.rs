@@ -421,7 +421,7 @@ fn a_newer_schema_on_the_last_line_is_reported_not_set_aside() {
     let case = case_id(15);
     let events = decided(case, 1);
     FileStore::open(dir.path()).unwrap().append(case, 0, &events[..1]).unwrap();
-    let newer = events[1].to_json().unwrap().replace("\"schema\":1", "\"schema\":9");
+    let newer = events[1].to_json().unwrap().replace("\"schema\":2", "\"schema\":9");
     append_raw(&log_path(dir.path(), case), format!("{newer}\n").as_bytes());
     let err = FileStore::open(dir.path()).unwrap_err();
     assert!(
@@ -452,11 +452,31 @@ fn a_line_that_breaks_the_sequence_is_reported_with_its_line() {
 
 const SCHEMA0: &str = include_str!("data/schema0_laptop.jsonl");
 const SCHEMA1: &str = include_str!("data/schema1_laptop.jsonl");
+const SCHEMA2: &str = include_str!("data/schema2_laptop.jsonl");
+
+/// Schema 2 (idempotency keys, clock adjustments) only added optional fields: a schema 1
+/// log reads as the same events, replays to the same case, and is written back as the
+/// schema 2 fixture, line for line.
+#[test]
+fn a_log_written_with_schema_one_replays_to_the_same_case() {
+    assert!(SCHEMA1.lines().all(|l| l.starts_with("{\"schema\":1,")), "the fixture is schema 1, as written then");
+    assert!(SCHEMA2.lines().all(|l| l.starts_with("{\"schema\":2,")));
+    let old = decode_log(SCHEMA1).unwrap();
+    let new = decode_log(SCHEMA2).unwrap();
+    assert_eq!(old, new);
+    assert!(old.iter().all(|e| e.schema == 2 && e.key.is_none()));
+    assert_eq!(caseledger::encode_log(&old).unwrap(), SCHEMA2);
+    let case = Case::replay(&old).unwrap();
+    assert_eq!(Case::replay(&new).as_ref(), Ok(&case));
+    assert_eq!(case.status(), &Status::Resolved);
+    assert_eq!(case.version(), 8);
+}
 
 #[test]
 fn a_log_written_with_schema_zero_still_loads_as_the_same_case() {
     let upcast = decode_log(SCHEMA0).unwrap();
     assert_eq!(upcast, decode_log(SCHEMA1).unwrap(), "upcasting gives exactly the schema 1 events");
+    assert_eq!(upcast, decode_log(SCHEMA2).unwrap(), "and the schema 2 events");
     assert!(upcast.iter().all(|e| e.schema == caseledger::SCHEMA_VERSION));
     let laptop = Case::replay(&upcast).unwrap();
     assert_eq!(laptop.status(), &Status::Resolved);
@@ -466,11 +486,17 @@ fn a_log_written_with_schema_zero_still_loads_as_the_same_case() {
 
 #[test]
 fn the_file_store_reads_old_events_and_appends_new_ones_after_them() {
-    let dir = TempDir::new("schema0");
-    let old = decode_log(SCHEMA0).unwrap();
+    for (i, written) in [SCHEMA0, SCHEMA1].into_iter().enumerate() {
+        appends_after_old_lines(&format!("schema{i}"), written);
+    }
+}
+
+fn appends_after_old_lines(name: &str, written: &str) {
+    let dir = TempDir::new(name);
+    let old = decode_log(written).unwrap();
     let case = old[0].case;
     fs::create_dir_all(dir.path()).unwrap();
-    fs::write(log_path(dir.path(), case), SCHEMA0).unwrap();
+    fs::write(log_path(dir.path(), case), written).unwrap();
 
     let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
     assert_eq!(repo.case(case).unwrap().status(), &Status::Resolved);
@@ -478,7 +504,8 @@ fn the_file_store_reads_old_events_and_appends_new_ones_after_them() {
     repo.execute(case, reopen, &Actor::Customer, datetime!(2025-07-01 10:00 UTC)).unwrap();
 
     let text = fs::read_to_string(log_path(dir.path(), case)).unwrap();
-    assert!(text.starts_with(SCHEMA0), "old lines are never rewritten");
+    assert!(text.starts_with(written), "old lines are never rewritten");
+    assert!(text.lines().last().unwrap().starts_with("{\"schema\":2,"), "new ones are current");
     let reread = FileStore::open(dir.path()).unwrap().read(case).unwrap();
     assert_eq!(reread.len(), 9);
     assert_eq!(Case::replay(&reread).unwrap().status(), &Status::Open);
