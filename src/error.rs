@@ -379,6 +379,25 @@ pub enum LogError {
         #[serde(serialize_with = "time_as_text")]
         previous: OffsetDateTime,
     },
+    /// An event says the host's time was moved forward (`given_at`), but it was not moved
+    /// to the previous event's time from an earlier one: the record of the adjustment is
+    /// wrong.
+    #[error(
+        "event {seq}: says the host's time {} was moved forward to {}, but a time is only ever moved \
+         forward to the previous event's time",
+        rfc3339(given),
+        rfc3339(at)
+    )]
+    ClockAdjustment {
+        /// The event's sequence number.
+        seq: u64,
+        /// The time the host gave, as recorded.
+        #[serde(serialize_with = "time_as_text")]
+        given: OffsetDateTime,
+        /// The time the event was recorded at.
+        #[serde(serialize_with = "time_as_text")]
+        at: OffsetDateTime,
+    },
     /// Two events share an id.
     #[error("event {seq}: id {id} was already used by event {first}")]
     DuplicateEventId {
@@ -425,6 +444,7 @@ impl LogError {
             Self::NotOpenedFirst { seq, .. }
             | Self::ForeignCase { seq, .. }
             | Self::TimeWentBackwards { seq, .. }
+            | Self::ClockAdjustment { seq, .. }
             | Self::DuplicateEventId { seq, .. }
             | Self::UnsupportedSchema { seq, .. }
             | Self::Broken { seq, .. } => Some(*seq),
@@ -444,6 +464,7 @@ impl LogError {
             Self::SequenceGap { .. } => "sequence_gap",
             Self::ForeignCase { .. } => "foreign_case",
             Self::TimeWentBackwards { .. } => "time_went_backwards",
+            Self::ClockAdjustment { .. } => "clock_adjustment",
             Self::DuplicateEventId { .. } => "duplicate_event_id",
             Self::UnsupportedSchema { .. } => "schema_not_folded",
             Self::Broken { .. } => "broken_rule",
@@ -461,6 +482,7 @@ impl LogError {
             | Self::SequenceGap { .. }
             | Self::ForeignCase { .. }
             | Self::TimeWentBackwards { .. }
+            | Self::ClockAdjustment { .. }
             | Self::DuplicateEventId { .. }
             | Self::UnsupportedSchema { .. }
             | Self::Broken { .. } => ErrorCategory::Corrupt,

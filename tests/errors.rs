@@ -145,6 +145,15 @@ fn log_errors() -> Vec<(LogError, &'static str)> {
             "event 7: time 2026-11-23T08:00:00Z is before the previous event's 2026-11-23T09:00:00Z",
         ),
         (
+            LogError::ClockAdjustment {
+                seq: 4,
+                given: datetime!(2026-11-23 09:00:02 UTC),
+                at: datetime!(2026-11-23 09:00:01.5 UTC),
+            },
+            "event 4: says the host's time 2026-11-23T09:00:02Z was moved forward to 2026-11-23T09:00:01.5Z, \
+             but a time is only ever moved forward to the previous event's time",
+        ),
+        (
             LogError::DuplicateEventId { seq: 9, id, first: 3 },
             "event 9: id 0190f5a3-7c1e-7a00-8000-0000000000ff was already used by event 3",
         ),
@@ -298,6 +307,7 @@ const LOG_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("SequenceGap", "sequence_gap", Corrupt),
     ("ForeignCase", "foreign_case", Corrupt),
     ("TimeWentBackwards", "time_went_backwards", Corrupt),
+    ("ClockAdjustment", "clock_adjustment", Corrupt),
     ("DuplicateEventId", "duplicate_event_id", Corrupt),
     ("UnsupportedSchema", "schema_not_folded", Corrupt),
     ("Broken", "broken_rule", Corrupt),
