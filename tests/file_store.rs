@@ -241,7 +241,7 @@ fn a_damaged_case_is_quarantined_and_the_healthy_one_serves_commands() {
     let rules = Rules::default();
     let (damaged, healthy) = (case_id(5), case_id(6));
     {
-        let mut repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
+        let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
         for case in [damaged, healthy] {
             repo.open(case, Opening::new("cust-5", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
             repo.execute(case, note("tried safe mode"), &Actor::Staff(ana()), T0).unwrap();
@@ -260,7 +260,7 @@ fn a_damaged_case_is_quarantined_and_the_healthy_one_serves_commands() {
     assert_eq!(store.cases().unwrap(), vec![healthy]);
     assert_eq!(store.customer_cases(&"cust-5".into()).unwrap(), vec![healthy]);
 
-    let mut repo = Repository::new(store, rules);
+    let repo = Repository::new(store, rules);
     repo.execute(healthy, note("new battery ordered"), &Actor::Staff(ana()), T0).unwrap();
     assert_eq!(repo.case(healthy).unwrap().version(), 4);
 
@@ -280,7 +280,7 @@ fn a_damaged_case_is_quarantined_and_the_healthy_one_serves_commands() {
     // The operator repairs the line (here: restores it from a backup) and restarts.
     drop(repo);
     fs::write(&path, &text).unwrap();
-    let mut repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
+    let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
     assert!(repo.store().quarantined().is_empty());
     repo.execute(damaged, note("still there?"), &Actor::Staff(ana()), T0).unwrap();
     assert_eq!(repo.store().cases().unwrap(), vec![damaged, healthy]);
