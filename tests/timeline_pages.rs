@@ -72,13 +72,14 @@ proptest! {
     ) {
         let view = if customer { View::Customer } else { View::Staff };
         let whole = Timeline::build(view, &log);
-        let after = start.index(log.len() + 1) as u64;
+        let n = start.index(log.len() + 1);
+        let after = u64::try_from(n).unwrap();
         let expected: Vec<_> = whole.entries().iter().filter(|e| e.seq > after).take(limit).cloned().collect();
         let current = Case::replay(&log).unwrap();
         // A case that has folded exactly up to the page's start (or the opening).
-        let at_start = Case::replay(&log[..(after as usize).max(1)]).unwrap();
+        let at_start = Case::replay(&log[..n.max(1)]).unwrap();
         let case = if stale && after >= 1 { &at_start } else { &current };
-        let tail = &log[after as usize..];
+        let tail = &log[n..];
         let page = Timeline::page(view, case, after, limit, tail).unwrap();
         prop_assert_eq!(page.entries(), &expected[..]);
         prop_assert_eq!(page.view(), view);
