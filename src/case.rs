@@ -8,14 +8,16 @@
 //! edited, forged) is held to the same invariants.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::ops::RangeInclusive;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::actor::{Actor, Staff};
+use crate::command::Command;
 use crate::error::{LogError, Refusal};
 use crate::event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
-use crate::id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
+use crate::id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, StaffId, WorkItemId};
 use crate::limits::{cap, Limits};
 use crate::status::{OutcomeState, Status, WorkState};
 
@@ -188,6 +190,31 @@ pub struct Case {
     /// window without keeping history.
     unanswered_contact_times: VecDeque<OffsetDateTime>,
     version: u64,
+    /// The latest [`Case::IDEMPOTENCY_KEYS_KEPT`] idempotency keys, with what each
+    /// produced; `key_order` holds them oldest first, to forget the oldest.
+    #[serde(skip)]
+    keys: BTreeMap<IdempotencyKey, KeyedRun>,
+    #[serde(skip)]
+    key_order: VecDeque<IdempotencyKey>,
+}
+
+/// What one keyed command produced: events `first..=last`, and a fingerprint of who asked
+/// what, to tell a retry from another command under the same key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct KeyedRun {
+    first: u64,
+    last: u64,
+    fingerprint: u128,
+}
+
+/// Who asked what, hashed with a fixed hash (I7). The escalation level is left out: it is
+/// the rules' doing, not the asker's, and a retry meets a case one level up. Computed by
+/// the fold from the log, never stored, so it may change between versions of the crate.
+fn fingerprint(by: &Actor, what: &EventKind) -> u128 {
+    match what {
+        EventKind::Escalated { to, reason, .. } => crate::fnv::hash128(&(by, "escalated", to, reason)),
+        other => crate::fnv::hash128(&(by, other)),
+    }
 }
 
 impl Case {
@@ -243,7 +270,16 @@ impl Case {
             },
             unanswered_contact_times: VecDeque::new(),
             version: 1,
-        })
+            keys: BTreeMap::new(),
+            key_order: VecDeque::new(),
+        }
+        .keyed(event))
+    }
+
+    /// The case after remembering `event`'s key, for the opening.
+    fn keyed(mut self, event: &Event) -> Self {
+        self.remember_key(event);
+        self
     }
 
     /// Folds a whole log into a case, checking every invariant on the way (I1–I7).
@@ -334,6 +370,10 @@ impl Case {
 
     /// Folds one event into the case.
     ///
+    /// Texts holding control characters (which `decide` refuses, see
+    /// [`Refusal::ControlCharacter`]) are folded here, so that a log stored before that
+    /// rule stays readable; [`Case::apply_with_limits`] refuses them.
+    ///
     /// # Errors
     ///
     /// A [`LogError`] if the event does not follow on from the case (another case, a
@@ -410,6 +450,14 @@ impl Case {
                 at: event.at,
                 previous: self.clock.last_event_at,
             });
+        }
+        if let Some(key) = &event.key {
+            // A key names one command: its events are consecutive, and a key the case
+            // still remembers cannot name another command later.
+            if let Some(run) = self.keys.get(key).filter(|run| run.last.saturating_add(1) != event.seq) {
+                let refusal = Refusal::KeyReused { key: key.clone(), first: run.first, last: run.last };
+                return Err(LogError::Broken { seq: event.seq, refusal });
+            }
         }
         Ok(())
     }
@@ -688,6 +736,86 @@ impl Case {
         }
         self.version = event.seq;
         self.clock.last_event_at = at;
+        if event.key.is_some() {
+            self.remember_key(event);
+        }
+    }
+
+    /// Records `event`'s key: a new run, or the next event of the run it continues
+    /// (`check_envelope` has refused anything else). O(log keys), keys being bounded.
+    fn remember_key(&mut self, event: &Event) {
+        let Some(key) = &event.key else { return };
+        if let Some(run) = self.keys.get_mut(key) {
+            run.last = event.seq;
+            return;
+        }
+        if self.key_order.len() >= Self::IDEMPOTENCY_KEYS_KEPT {
+            if let Some(oldest) = self.key_order.pop_front() {
+                self.keys.remove(&oldest);
+            }
+        }
+        let run = KeyedRun { first: event.seq, last: event.seq, fingerprint: fingerprint(&event.by, &event.what) };
+        self.keys.insert(key.clone(), run);
+        self.key_order.push_back(key.clone());
+    }
+
+    /// How many idempotency keys a case remembers: the latest 1,000 keyed commands. A
+    /// retry comes seconds or minutes after the first attempt, not a thousand keyed
+    /// commands later; an older key is forgotten (by every replica alike, since this
+    /// depends on the log only), and a command sent with it is decided as new.
+    pub const IDEMPOTENCY_KEYS_KEPT: usize = 1_000;
+
+    /// The events the command sent with `key` produced, if the case remembers the key.
+    #[must_use]
+    pub fn keyed_events(&self, key: &IdempotencyKey) -> Option<RangeInclusive<u64>> {
+        self.keys.get(key).map(|run| run.first..=run.last)
+    }
+
+    /// Whether `command`, asked by `by` with `key`, was already done.
+    ///
+    /// `Ok(Some(seqs))`: the same person sent the same command with this key before; it
+    /// produced the events `seqs`, and nothing is to be appended (answer with those
+    /// events). `Ok(None)`: the case does not know the key; decide the command.
+    /// [`Rules::decide_request`](crate::Rules::decide_request) does this first.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::KeyReused`] when the key was used for another command, or by someone
+    /// else.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{Actor, CaseId, Command, IdempotencyKey, Ledger, Opening, Refusal, Request, Rules, Staff, Visibility};
+    /// use time::macros::datetime;
+    ///
+    /// let t = datetime!(2026-11-23 09:00 UTC);
+    /// let rules = Rules::default();
+    /// let ana = Actor::staff("ana", "software");
+    /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [2; 10]),
+    ///     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
+    /// let key = IdempotencyKey::new("req-1")?;
+    /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
+    /// ledger.execute_request(&rules, Request::new(note.clone()).key(key.clone()), &ana, t)?;
+    ///
+    /// assert_eq!(ledger.case().idempotent(&key, &note, &ana)?, Some(2..=2));
+    /// let other = Command::AddNote { text: "something else".into(), visibility: Visibility::Internal };
+    /// assert!(matches!(ledger.case().idempotent(&key, &other, &ana), Err(Refusal::KeyReused { .. })));
+    /// # Ok::<(), caseledger::Error>(())
+    /// ```
+    pub fn idempotent(
+        &self,
+        key: &IdempotencyKey,
+        command: &Command,
+        by: &Actor,
+    ) -> Result<Option<RangeInclusive<u64>>, Refusal> {
+        let Some(run) = self.keys.get(key) else { return Ok(None) };
+        // The level is left out of the fingerprint; any will do.
+        if fingerprint(by, &command.clone().into_kind(0)) == run.fingerprint {
+            Ok(Some(run.first..=run.last))
+        } else {
+            Err(Refusal::KeyReused { key: key.clone(), first: run.first, last: run.last })
+        }
     }
 
     fn hand_to(&mut self, to: &Staff, note: &str, at: OffsetDateTime) {

@@ -48,14 +48,17 @@ pub(crate) fn decode_event(text: &str, line: usize) -> Result<Event, DecodeError
     let line = line.max(1);
     match serde_json::from_str::<Event>(text) {
         Ok(event) if event.schema == SCHEMA_VERSION => Ok(event),
-        Ok(event) if event.schema < SCHEMA_VERSION => crate::upcast::upcast(text, event.schema, line),
+        Ok(event) if event.schema < SCHEMA_VERSION => {
+            let from = event.schema;
+            crate::upcast::upcast(text, Some(event), from, line)
+        }
         Ok(event) => Err(DecodeError::UnsupportedSchema { line, found: event.schema, supported: SCHEMA_VERSION }),
         Err(err) => {
             // A newer writer may have added kinds or fields; say so rather than report
             // a confusing "unknown variant". An older writer's shape is upcast.
             if let Ok(SchemaOnly { schema }) = serde_json::from_str::<SchemaOnly>(text) {
                 if schema < SCHEMA_VERSION {
-                    return crate::upcast::upcast(text, schema, line);
+                    return crate::upcast::upcast(text, None, schema, line);
                 }
                 if schema != SCHEMA_VERSION {
                     return Err(DecodeError::UnsupportedSchema { line, found: schema, supported: SCHEMA_VERSION });
@@ -95,8 +98,9 @@ fn strip_position(err: &serde_json::Error) -> String {
 /// sees only current events; stored lines are never rewritten. Schema 0, the
 /// pre-release shape, differs from schema 1 in exactly two fields: `at` is integer unix
 /// milliseconds (UTC) instead of an RFC 3339 string, and the actor is under `actor`
-/// instead of `by`. Event ids and sequence numbers are kept, so an upcast log folds as
-/// it did when written.
+/// instead of `by`. Schema 2 only added optional envelope fields (`key`), so a schema 1
+/// line reads as it is. Event ids and sequence numbers are kept, so an upcast log folds
+/// as it did when written.
 ///
 /// This only decodes; fold the result with [`Case::replay`](crate::Case::replay) to check
 /// the log's integrity.

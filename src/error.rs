@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::actor::{Actor, Staff};
 use crate::event::{Channel, SCHEMA_VERSION};
-use crate::id::{CaseId, Department, EventId, IncidentId, StaffId, WorkItemId};
+use crate::id::{CaseId, Department, EventId, IdempotencyKey, IncidentId, KeyError, StaffId, WorkItemId};
 use crate::status::Status;
 
 /// Why a command was refused. A refused command changes nothing.
@@ -90,6 +90,22 @@ pub enum Refusal {
     EmptyText {
         /// Which text.
         field: &'static str,
+    },
+    /// A text (a note, a reason, an id, a name) holds a control character: only tab,
+    /// line feed and carriage return are allowed. Databases refuse some of them (PostgreSQL
+    /// refuses U+0000 in text) and readers cannot see them.
+    #[error(
+        "the {field} holds the control character {} at byte {offset}; \
+         only tab, line feed and carriage return are allowed",
+        code_point(*character)
+    )]
+    ControlCharacter {
+        /// Which text.
+        field: &'static str,
+        /// The first control character found.
+        character: char,
+        /// Its byte offset in the text.
+        offset: usize,
     },
     /// A transfer or escalation must name someone other than the current owner.
     #[error("{owner} already owns the case; name a different receiver")]
@@ -174,6 +190,20 @@ pub enum Refusal {
         /// What the command would lead to.
         actual: usize,
     },
+    /// The idempotency key was already used for another command (or by someone else):
+    /// a new command needs a new key. Nothing was recorded.
+    #[error(
+        "the idempotency key {key} was already used for another command (events {first} to {last}); \
+         a new command needs a new key"
+    )]
+    KeyReused {
+        /// The key.
+        key: IdempotencyKey,
+        /// The first event the key's command produced.
+        first: u64,
+        /// The last event the key's command produced.
+        last: u64,
+    },
     /// A configured policy refused the command.
     #[error("refused by policy {policy}: {reason}")]
     Policy {
@@ -187,6 +217,11 @@ pub enum Refusal {
 /// Times in messages are written as in the log (RFC 3339), so they can be searched for.
 fn rfc3339(at: &OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| at.to_string())
+}
+
+/// `U+0000`, as Unicode writes a code point.
+fn code_point(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
 }
 
 fn join(items: &[WorkItemId]) -> String {
@@ -408,6 +443,9 @@ pub enum Error {
     /// A store could not append or read events.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A text is not an idempotency key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 /// Why a [`Store`](crate::Store) could not append or read events.
@@ -465,6 +503,14 @@ pub enum StoreError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The store's backend (a database, a network, a driver) failed; `source` is its own
+    /// error. Whether anything was written depends on the backend: a store that appends
+    /// in one transaction writes nothing when it reports this.
+    #[error("the store's backend failed: {source}")]
+    Backend {
+        /// The backend's error, for logs and for downcasting to the driver's type.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// A line that is not the torn tail of an interrupted write cannot be decoded: the
     /// file was damaged or edited. It is reported, never skipped.
     #[error("{}: {source}", path.display())]
@@ -490,6 +536,23 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A [`StoreError::Backend`] carrying `source`, the backend's own error (anything
+    /// that converts into a boxed error, including a `String`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::StoreError;
+    ///
+    /// let err = StoreError::backend(std::io::Error::other("connection reset"));
+    /// assert_eq!(err.to_string(), "the store's backend failed: connection reset");
+    /// assert!(std::error::Error::source(&err).is_some());
+    /// ```
+    #[must_use]
+    pub fn backend(source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self::Backend { source: source.into() }
+    }
+
     /// Whether this is a [`StoreError::Conflict`], the one error a writer should answer
     /// by deciding again and retrying.
     #[must_use]

@@ -82,6 +82,7 @@ mod deadline;
 mod error;
 mod escalation;
 mod event;
+mod fnv;
 pub mod html;
 mod id;
 mod incident;
@@ -104,25 +105,25 @@ pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;
 pub use case::{Case, Clock, Counters, Fact, Reachability, WorkItem};
 pub use codec::{decode_log, decode_log_with_limits, encode_log};
-pub use command::{Command, Opening};
+pub use command::{Command, Opening, Request};
 pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
 pub use error::{ConfigError, DecodeError, Error, LogError, Refusal, StoreError};
 pub use escalation::{EscalationTrigger, EscalationTriggers};
 pub use event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
-pub use id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
+pub use id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, KeyError, StaffId, WorkItemId};
 pub use incident::confirmation_requests;
 pub use ledger::Ledger;
 pub use limits::Limits;
 pub use policies::{MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
 pub use repository::Repository;
-pub use rules::{Directory, Rules};
+pub use rules::{Decision, Directory, Rules};
 pub use span::{ParseSpanError, Span};
 pub use status::{OutcomeState, Status, WorkState};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use store::AsyncStore;
-pub use store::{Appended, FileStore, MemoryStore, SetAside, Store};
+pub use store::{AppendCheck, AppendPlan, Appended, FileStore, MemoryStore, SetAside, Store};
 pub use timeline::{Entry, Timeline, View};
 
 /// The README's examples are compiled and run as doc tests, so it cannot drift from the API.

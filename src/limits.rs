@@ -18,6 +18,16 @@ use crate::event::EventKind;
 /// number of lines before parsing, and [`Case::replay_with_limits`](crate::Case::replay_with_limits) /
 /// [`Case::apply_with_limits`](crate::Case::apply_with_limits) check every event while folding.
 ///
+/// Checking limits also checks that every text is one a database can store: no control
+/// character but tab, line feed and carriage return
+/// ([`Refusal::ControlCharacter`], naming the field). `decide` and `open` always check
+/// it. Of the fold, only [`Case::replay_with_limits`](crate::Case::replay_with_limits) /
+/// [`Case::apply_with_limits`](crate::Case::apply_with_limits) (the path for logs from
+/// elsewhere, on their way into the host's storage) check it:
+/// [`Case::replay`](crate::Case::replay) and [`Case::apply`](crate::Case::apply) still
+/// fold a log that holds such characters, so a log stored before this rule (or by
+/// another system) stays readable.
+///
 /// The defaults sit far above any honest case, so they stop runaway integrations and
 /// hostile input, never a real customer's history. Under them one case holds at most
 /// about 200 MiB of text (1,000 work items with a title and a note at the text cap, and
@@ -104,12 +114,41 @@ impl Limits {
                 return Err(Refusal::LimitExceeded { what, max: self.max_id_bytes, actual: id.len() });
             }
         }
-        match free_text(what) {
-            Some((what, text)) if text.len() > self.max_text_bytes => {
-                Err(Refusal::LimitExceeded { what, max: self.max_text_bytes, actual: text.len() })
+        if let Some((what, text)) = free_text(what) {
+            if text.len() > self.max_text_bytes {
+                return Err(Refusal::LimitExceeded { what, max: self.max_text_bytes, actual: text.len() });
             }
-            _ => Ok(()),
         }
+        check_texts(by, what)
+    }
+}
+
+/// Whether every text `by` and `what` carry (ids, names, free text) can be stored: no
+/// control character but tab, line feed and carriage return (see [`storable`]).
+pub(crate) fn check_texts(by: &Actor, what: &EventKind) -> Result<(), Refusal> {
+    let fields = by.as_staff().map(staff_ids).into_iter().flatten().chain(ids(what)).chain(free_text(what));
+    for (label, text) in fields {
+        storable(label.strip_prefix("bytes in the ").unwrap_or(label), text)?;
+    }
+    Ok(())
+}
+
+/// Refuses a text holding a character of Unicode's control category (`Cc`: U+0000 to
+/// U+001F and U+007F to U+009F) other than tab, line feed and carriage return.
+///
+/// PostgreSQL refuses U+0000 in `text`; the other control characters are invisible to
+/// the people reading a timeline and can disguise one entry as another. The library
+/// refuses them when deciding, so a host's database never fails on text the library
+/// approved.
+pub(crate) fn storable(field: &'static str, text: &str) -> Result<(), Refusal> {
+    // Every control character is a byte below 0x20, 0x7F, or (U+0080 to U+009F) a pair
+    // starting 0xC2; most texts hold none of these bytes, and are settled in one pass.
+    if !text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        return Ok(());
+    }
+    match text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        Some((offset, character)) => Err(Refusal::ControlCharacter { field, character, offset }),
+        None => Ok(()),
     }
 }
 

@@ -7,18 +7,30 @@
 //! no clock, file or random source.
 
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::ops::RangeInclusive;
 
 use time::OffsetDateTime;
 
 use crate::actor::{Actor, Staff};
 use crate::case::Case;
-use crate::command::{Command, Opening};
+use crate::command::{Command, Opening, Request};
 use crate::error::Refusal;
 use crate::event::{writable_utc, Event, EventKind};
-use crate::id::{CaseId, Department, EventId, StaffId};
+use crate::fnv::hash128;
+use crate::id::{CaseId, Department, EventId, IdempotencyKey, StaffId};
 use crate::limits::Limits;
 use crate::policy::{Policy, Proposal};
+
+/// What [`Rules::decide_request`] made of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// New events, to fold and append.
+    Append(Vec<Event>),
+    /// The request's key was already used for this same command, which produced these
+    /// events (by sequence number). Append nothing; answer with those events.
+    AlreadyDone(RangeInclusive<u64>),
+}
 
 /// The host's answer to "does this person work in this department?".
 ///
@@ -87,7 +99,7 @@ impl Rules {
     /// # Errors
     ///
     /// [`Refusal::EmptyText`] for an empty outcome, [`Refusal::LimitExceeded`] for
-    /// oversized text, [`Refusal::TimeNotWritable`] for a time outside the years 0000 to
+    /// oversized text, [`Refusal::ControlCharacter`] for text a database cannot store, [`Refusal::TimeNotWritable`] for a time outside the years 0000 to
     /// 9999, [`Refusal::NotAMember`] when a directory says the owner or the
     /// actor does not belong to their department.
     ///
@@ -112,7 +124,7 @@ impl Rules {
         if let EventKind::Opened { outcome, .. } = &what {
             crate::case::check_outcome(outcome)?;
         }
-        Ok(stamp(case, 1, at, by.clone(), what))
+        Ok(stamp(case, 1, at, by.clone(), what, None))
     }
 
     /// Decides a command: the events to append, or why not.
@@ -125,7 +137,8 @@ impl Rules {
     ///
     /// A [`Refusal`] naming the broken rule. Among them: [`Refusal::NotOwner`],
     /// [`Refusal::CaseClosed`], [`Refusal::OutcomeUnmet`], [`Refusal::WorkStillOpen`],
-    /// [`Refusal::EmptyText`], [`Refusal::ReceiverIsOwner`], [`Refusal::UnknownWorkItem`],
+    /// [`Refusal::EmptyText`], [`Refusal::ControlCharacter`], [`Refusal::ReceiverIsOwner`],
+    /// [`Refusal::UnknownWorkItem`],
     /// [`Refusal::TimeBeforeLastEvent`], [`Refusal::TimeNotWritable`], and
     /// [`Refusal::Policy`] from a policy.
     ///
@@ -147,6 +160,71 @@ impl Rules {
     /// # Ok::<(), caseledger::Error>(())
     /// ```
     pub fn decide(&self, case: &Case, command: Command, by: &Actor, at: OffsetDateTime) -> Result<Vec<Event>, Refusal> {
+        self.decide_keyed(case, command, None, by, at)
+    }
+
+    /// Decides a [`Request`]: a command, with the host's idempotency key if it gave one.
+    ///
+    /// With a key the case remembers (see [`Case::idempotent`]), nothing is decided: the
+    /// same command by the same person is [`Decision::AlreadyDone`] with the events it
+    /// produced, whatever the case and the time are now; another command is refused as
+    /// [`Refusal::KeyReused`]. Otherwise the command is decided as by [`Rules::decide`],
+    /// and its events carry the key, so the log remembers it across restarts.
+    ///
+    /// A retry is recognised by its key, not by its event: event ids hash `at`, which
+    /// differs on a retry, so without a key a retried note would be a second note.
+    ///
+    /// # Errors
+    ///
+    /// As [`Rules::decide`], and [`Refusal::KeyReused`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{Actor, CaseId, Command, Decision, IdempotencyKey, Ledger, Opening, Request, Rules, Staff, Visibility};
+    /// use time::macros::datetime;
+    ///
+    /// let t = datetime!(2026-11-23 09:00 UTC);
+    /// let rules = Rules::default();
+    /// let ana = Actor::staff("ana", "software");
+    /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [3; 10]),
+    ///     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
+    /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
+    /// let request = Request::new(note).key(IdempotencyKey::new("req-1")?);
+    ///
+    /// let Decision::Append(events) = rules.decide_request(ledger.case(), request.clone(), &ana, t)? else {
+    ///     unreachable!("a new key")
+    /// };
+    /// ledger.append(events)?;
+    /// // The response was lost; the client sends the request again a minute later.
+    /// let retry = rules.decide_request(ledger.case(), request, &ana, datetime!(2026-11-23 09:01 UTC))?;
+    /// assert_eq!(retry, Decision::AlreadyDone(2..=2));
+    /// # Ok::<(), caseledger::Error>(())
+    /// ```
+    pub fn decide_request(
+        &self,
+        case: &Case,
+        request: impl Into<Request>,
+        by: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Decision, Refusal> {
+        let Request { command, key } = request.into();
+        if let Some(key) = &key {
+            if let Some(done) = case.idempotent(key, &command, by)? {
+                return Ok(Decision::AlreadyDone(done));
+            }
+        }
+        self.decide_keyed(case, command, key, by, at).map(Decision::Append)
+    }
+
+    fn decide_keyed(
+        &self,
+        case: &Case,
+        command: Command,
+        key: Option<IdempotencyKey>,
+        by: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Event>, Refusal> {
         let at = writable(at)?;
         let last = case.clock().last_event_at;
         if at < last {
@@ -166,7 +244,7 @@ impl Rules {
                 .map_err(|reason| Refusal::Policy { policy: policy.name().to_owned(), reason })?;
         }
         let seq = case.version().saturating_add(1);
-        Ok(vec![stamp(case.id(), seq, at, by.clone(), what)])
+        Ok(vec![stamp(case.id(), seq, at, by.clone(), what, key)])
     }
 
     fn check_member(&self, by: &Actor) -> Result<(), Refusal> {
@@ -190,37 +268,17 @@ fn writable(at: OffsetDateTime) -> Result<OffsetDateTime, Refusal> {
     writable_utc(at).ok_or(Refusal::TimeNotWritable { at })
 }
 
-/// Builds the event, with an id derived from everything it says (see [`EventId`]).
+/// Builds the event, with an id derived from everything it says (see [`EventId`]),
+/// the idempotency key included: two requests with different keys never share an id.
 ///
 /// `at` is already UTC: both callers pass it through [`writable`] first.
-fn stamp(case: CaseId, seq: u64, at: OffsetDateTime, by: Actor, what: EventKind) -> Event {
-    let mut low = Fnv64::new(0xcbf2_9ce4_8422_2325);
-    let mut high = Fnv64::new(0x6c62_272e_07bb_0142);
-    for h in [&mut low, &mut high] {
-        (case, seq, at, &by, &what).hash(h);
-    }
-    let entropy = (u128::from(high.finish()) << 64) | u128::from(low.finish());
-    Event::new(case, seq, EventId::derived(at, entropy), at, by, what)
-}
-
-/// FNV-1a: a fixed, seedless hash, so ids do not depend on a random source (I7).
-struct Fnv64(u64);
-
-impl Fnv64 {
-    fn new(offset: u64) -> Self {
-        Self(offset)
-    }
-}
-
-impl Hasher for Fnv64 {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 ^= u64::from(*byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+fn stamp(case: CaseId, seq: u64, at: OffsetDateTime, by: Actor, what: EventKind, key: Option<IdempotencyKey>) -> Event {
+    // Unkeyed events hash exactly what they hashed before keys existed.
+    let entropy = match &key {
+        None => hash128(&(case, seq, at, &by, &what)),
+        Some(key) => hash128(&(case, seq, at, &by, &what, key)),
+    };
+    let mut event = Event::new(case, seq, EventId::derived(at, entropy), at, by, what);
+    event.key = key;
+    event
 }
