@@ -23,8 +23,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use caseledger::{
-    Actor, Case, CaseId, Command, CustomerRef, Deadlines, Error, Event, FileStore, IncidentId, Opening, PolicySet,
-    Rules, Span, Staff, Timeline, View,
+    Actor, Case, CaseId, Command, CustomerRef, Deadlines, Error, Event, FileStore, IdempotencyKey, IncidentId, Opening,
+    PolicySet, Rules, Span, Staff, Timeline, View,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -505,14 +505,19 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     })
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    match value.to_str() {
-        Ok(key) if !key.trim().is_empty() && key.len() <= 200 => Ok(Some(key.trim().to_owned())),
-        _ => Err(ApiError::invalid("invalid_idempotency_key", "Idempotency-Key must be 1 to 200 visible characters")),
-    }
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::invalid("invalid_idempotency_key", "Idempotency-Key must be visible ASCII"))?;
+    parse_key(text).map(Some)
+}
+
+/// The library's idempotency key, or why `text` is not one.
+fn parse_key(text: &str) -> Result<IdempotencyKey, ApiError> {
+    IdempotencyKey::new(text.trim()).map_err(|err| ApiError::invalid("invalid_idempotency_key", err.to_string()))
 }
 
 fn etag(version: u64) -> (header::HeaderName, HeaderValue) {
@@ -595,7 +600,8 @@ async fn api_open(State(app): State<Shared>, headers: HeaderMap, body: Bytes) ->
         .map_err(|err| ApiError::invalid("invalid_request", format!("the body does not fit: {err}")))?;
     let (case, created, link) = blocking(&app, move |app| {
         let owner = request.owner.unwrap_or_else(|| staff.clone());
-        let (case, created) = open_case(app, &staff, request.customer, request.outcome, owner, key.as_deref())?;
+        let (case, created) =
+            open_case(app, &staff, request.customer, request.outcome, owner, key.as_ref().map(IdempotencyKey::as_str))?;
         let link = app.customer_link(case.customer())?;
         Ok((case, created, link))
     })

@@ -6,8 +6,8 @@
 use std::sync::Mutex;
 
 use caseledger::{
-    Actor, Case, CaseId, Command, CustomerRef, Error, Event, FileStore, IncidentId, Opening, Repository, Rules, Store,
-    StoreError,
+    Actor, Case, CaseId, Command, CustomerRef, Decision, Error, Event, FileStore, IdempotencyKey, IncidentId, Opening,
+    Repository, Request, Rules, Store, StoreError,
 };
 use time::OffsetDateTime;
 
@@ -22,7 +22,7 @@ pub struct Options {
     /// The version the author saw (`If-Match`).
     pub expected: Option<u64>,
     /// The client's idempotency key.
-    pub key: Option<String>,
+    pub key: Option<IdempotencyKey>,
 }
 
 impl Backend {
@@ -38,6 +38,9 @@ impl Backend {
         self.repo().open(id, opening, by, at)
     }
 
+    /// Decides `command` on the case as it is now, at the version the author saw if
+    /// given, and appends what is new. A key already used for the same command answers
+    /// with the events it recorded then; the library refuses a key reused for another.
     pub fn run(
         &self,
         id: CaseId,
@@ -47,14 +50,31 @@ impl Backend {
         options: &Options,
     ) -> Result<Vec<Event>, Error> {
         let mut repo = self.repo();
+        let case = repo.refresh(id)?.clone();
         if let Some(expected) = options.expected {
-            let actual = repo.refresh(id)?.version();
-            if actual != expected {
-                return Err(StoreError::Conflict { case: id, expected, actual }.into());
+            if case.version() != expected {
+                return Err(StoreError::Conflict { case: id, expected, actual: case.version() }.into());
             }
-            return repo.execute(id, command, by, at);
         }
-        repo.execute_with_retry(id, command, by, || at, 3)
+        let request = match options.key.clone() {
+            Some(key) => Request::new(command).key(key),
+            None => Request::new(command),
+        };
+        match repo.rules().decide_request(&case, request, by, at)? {
+            Decision::AlreadyDone(seqs) => {
+                let count = usize::try_from(seqs.end() - seqs.start() + 1).unwrap_or(usize::MAX);
+                Ok(repo.store().read_after(id, seqs.start() - 1)?.into_iter().take(count).collect())
+            }
+            Decision::Append(events) => {
+                // The mutex makes this process the only writer between the read and the
+                // append; the store still checks the version.
+                repo.store().append(id, case.version(), &events)?;
+                repo.refresh(id)?;
+                Ok(events)
+            }
+            // A kind of decision this server does not know: nothing is written.
+            _ => Err(StoreError::Conflict { case: id, expected: case.version(), actual: case.version() }.into()),
+        }
     }
 
     pub fn case(&self, id: CaseId) -> Result<Case, Error> {

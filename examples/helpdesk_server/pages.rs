@@ -652,7 +652,8 @@ async fn staff_action(
     let who = Identity::Staff(me.clone());
     let done = action.clone();
     let result = blocking(&app, move |app| {
-        let options = Options { expected: form.version, key: form.key.clone() };
+        let key = form.key.as_deref().map(super::parse_key).transpose()?;
+        let options = Options { expected: form.version, key };
         let command = staff_command(app, &action, form)?;
         run_command(app, &who, case, command, &options)
     })
@@ -812,7 +813,11 @@ async fn customer_action(
         _ => return error_page(&ApiError::new(StatusCode::NOT_FOUND, "unknown_action", "not_found", "no such action")),
     };
     let who = Identity::Customer(customer);
-    let options = Options { expected: form.version, key: form.key };
+    let key = match form.key.as_deref().map(super::parse_key).transpose() {
+        Ok(key) => key,
+        Err(err) => return error_page(&err),
+    };
+    let options = Options { expected: form.version, key };
     match blocking(&app, move |app| run_command(app, &who, case, command, &options)).await {
         Ok(_) => Redirect::to(&format!("/c/{secret}/cases/{case}?done={action}")).into_response(),
         Err(err) => render_customer(&app, &secret, &id, err.status, Some(error_box(&err))).await,
