@@ -305,7 +305,9 @@ async fn a_retried_post_with_the_same_idempotency_key_records_one_event() {
     assert_eq!(notes.len(), 1, "one event");
     // The same key for another command is refused.
     let changed = env.call(Method::POST, &uri, Some(ANA), &key, Some(note("something else"))).await;
-    assert_eq!(changed.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", changed.text);
+    assert_eq!(error_code(&changed, StatusCode::UNPROCESSABLE_ENTITY), "key_reused");
+    let bad = env.call(Method::POST, &uri, Some(ANA), &[("idempotency-key", "")], Some(note("x"))).await;
+    assert_eq!(error_code(&bad, StatusCode::UNPROCESSABLE_ENTITY), "invalid_idempotency_key");
     assert_eq!(env.version(&case).await, 2);
     // Opening a case is idempotent too.
     let open = [("idempotency-key", "open-1")];
@@ -495,9 +497,9 @@ async fn a_customer_cannot_do_what_only_staff_do() {
             json!({"type": "transfer", "to": {"id": "bo", "department": "hardware"}, "note": "take it"}),
         )
         .await;
-    assert_eq!(transfer.status, StatusCode::FORBIDDEN, "{}", transfer.text);
+    assert_eq!(error_code(&transfer, StatusCode::FORBIDDEN), "not_owner");
     let resolve = env.command(&case, &secret, json!({"type": "resolve", "summary": "done"})).await;
-    assert_eq!(resolve.status, StatusCode::FORBIDDEN, "{}", resolve.text);
+    assert_eq!(error_code(&resolve, StatusCode::FORBIDDEN), "not_owner");
     assert_eq!(env.version(&case).await, 1);
 }
 
@@ -533,7 +535,7 @@ async fn staff_cannot_act_as_someone_else() {
             json!({"type": "transfer", "to": {"id": "bo", "department": "hardware"}, "note": "mine now"}),
         )
         .await;
-    assert_eq!(transfer.status, StatusCode::FORBIDDEN, "{}", transfer.text);
+    assert_eq!(error_code(&transfer, StatusCode::FORBIDDEN), "not_owner");
     assert_eq!(env.version(&case).await, 2);
 }
 

@@ -51,6 +51,13 @@ impl Backend {
     ) -> Result<Vec<Event>, Error> {
         let mut repo = self.repo();
         let case = repo.refresh(id)?.clone();
+        // A retry of a request already recorded answers with what it recorded, even
+        // though the version it names has since moved on (by that very request).
+        if let Some(key) = &options.key {
+            if let Some(seqs) = case.idempotent(key, &command, by)? {
+                return stored(&repo, id, seqs);
+            }
+        }
         if let Some(expected) = options.expected {
             if case.version() != expected {
                 return Err(StoreError::Conflict { case: id, expected, actual: case.version() }.into());
@@ -61,10 +68,7 @@ impl Backend {
             None => Request::new(command),
         };
         match repo.rules().decide_request(&case, request, by, at)? {
-            Decision::AlreadyDone(seqs) => {
-                let count = usize::try_from(seqs.end() - seqs.start() + 1).unwrap_or(usize::MAX);
-                Ok(repo.store().read_after(id, seqs.start() - 1)?.into_iter().take(count).collect())
-            }
+            Decision::AlreadyDone(seqs) => stored(&repo, id, seqs),
             Decision::Append(events) => {
                 // The mutex makes this process the only writer between the read and the
                 // append; the store still checks the version.
@@ -108,4 +112,10 @@ impl Backend {
         self.repo().store().cases()?;
         Ok(())
     }
+}
+
+/// The stored events numbered `seqs`.
+fn stored(repo: &Repository<FileStore>, id: CaseId, seqs: std::ops::RangeInclusive<u64>) -> Result<Vec<Event>, Error> {
+    let count = usize::try_from(seqs.end() - seqs.start() + 1).unwrap_or(usize::MAX);
+    Ok(repo.store().read_after(id, seqs.start().saturating_sub(1))?.into_iter().take(count).collect())
 }
