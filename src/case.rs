@@ -92,6 +92,9 @@ pub struct Counters {
     /// escalation (S5).
     #[serde(default)]
     pub customer_asks_since_escalation: u32,
+    /// Policies overridden for one command, with a reason (S8).
+    #[serde(default)]
+    pub overrides: u32,
 }
 
 /// Moments a deadline or a policy measures from.
@@ -125,6 +128,10 @@ pub struct Clock {
     /// When the case was last closed, if it is closed.
     #[serde(with = "time::serde::rfc3339::option")]
     pub closed_at: Option<OffsetDateTime>,
+    /// When the case was last reopened, if ever: the next-update deadline counts from
+    /// here when no update came after it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub reopened_at: Option<OffsetDateTime>,
 }
 
 /// One customer's problem, as folded from its log.
@@ -207,12 +214,27 @@ struct KeyedRun {
     fingerprint: u128,
 }
 
+fn override_fingerprint(by: &Actor, policy: &str, reason: &str) -> u128 {
+    crate::fnv::hash128(&(by, "policy_overridden", policy, reason))
+}
+
+/// Who asked `command`: for an override, the override itself (its first event).
+fn command_fingerprint(by: &Actor, command: &Command) -> u128 {
+    match command {
+        Command::Override { policy, reason, .. } => override_fingerprint(by, policy, reason),
+        // The level is left out of the fingerprint; any will do.
+        other => fingerprint(by, &other.clone().into_kind(0)),
+    }
+}
+
 /// Who asked what, hashed with a fixed hash (I7). The escalation level is left out: it is
 /// the rules' doing, not the asker's, and a retry meets a case one level up. Computed by
 /// the fold from the log, never stored, so it may change between versions of the crate.
 fn fingerprint(by: &Actor, what: &EventKind) -> u128 {
     match what {
         EventKind::Escalated { to, reason, .. } => crate::fnv::hash128(&(by, "escalated", to, reason)),
+        // An override's first event quotes the policy, which the command does not carry.
+        EventKind::PolicyOverridden { policy, reason, .. } => override_fingerprint(by, policy, reason),
         other => crate::fnv::hash128(&(by, other)),
     }
 }
@@ -234,6 +256,10 @@ impl Case {
         }
         if event.schema != SCHEMA_VERSION {
             return Err(LogError::UnsupportedSchema { seq: event.seq, schema: event.schema });
+        }
+        if let Some(given) = event.given_at {
+            // Nothing comes before the opening, so nothing to adjust its time to.
+            return Err(LogError::ClockAdjustment { seq: event.seq, given, at: event.at });
         }
         check_outcome(outcome).map_err(|refusal| LogError::Broken { seq: 1, refusal })?;
         Ok(Self {
@@ -267,6 +293,7 @@ impl Case {
                 owner_since: event.at,
                 escalated_at: None,
                 closed_at: None,
+                reopened_at: None,
             },
             unanswered_contact_times: VecDeque::new(),
             version: 1,
@@ -417,7 +444,19 @@ impl Case {
     /// the counts this case has reached. Lives here, not in `limits`, because it reads
     /// the case.
     pub(crate) fn check_limits(&self, limits: &Limits, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
-        limits.check_sizes(self.version().saturating_add(1), by, what)?;
+        self.check_limits_nth(limits, 1, by, what)
+    }
+
+    /// [`Case::check_limits`] for the `nth` event after the last one (a command may
+    /// record an override before its own event).
+    pub(crate) fn check_limits_nth(
+        &self,
+        limits: &Limits,
+        nth: u64,
+        by: &Actor,
+        what: &EventKind,
+    ) -> Result<(), Refusal> {
+        limits.check_sizes(self.version().saturating_add(nth), by, what)?;
         match what {
             EventKind::FactRecorded { name, .. } if !self.facts().contains_key(name) => {
                 cap("facts on a case", limits.max_facts, self.facts().len())
@@ -450,6 +489,12 @@ impl Case {
                 at: event.at,
                 previous: self.clock.last_event_at,
             });
+        }
+        if let Some(given) = event.given_at {
+            // An adjustment moves an earlier time forward to the previous event's, only.
+            if !is_before(given, event.at) || event.at != self.clock.last_event_at {
+                return Err(LogError::ClockAdjustment { seq: event.seq, given, at: event.at });
+            }
         }
         if let Some(key) = &event.key {
             // A key names one command: its events are consecutive, and a key the case
@@ -601,6 +646,10 @@ impl Case {
                 }
                 non_empty(reason, "reason for asking confirmation")
             }
+            EventKind::PolicyOverridden { policy, reason, .. } => {
+                staff_only(by, "override a policy")?;
+                crate::overrides::check(policy, reason)
+            }
         }
     }
 
@@ -730,9 +779,11 @@ impl Case {
                 self.outcome_state = OutcomeState::Unmet;
                 self.counters.reopenings = self.counters.reopenings.saturating_add(1);
                 self.clock.closed_at = None;
+                self.clock.reopened_at = Some(at);
             }
             EventKind::IncidentLinked { incident } => self.incidents.push(incident.clone()),
             EventKind::ConfirmationRequested { reason } => set_text(&mut self.confirmation_requested, reason),
+            EventKind::PolicyOverridden { .. } => self.counters.overrides = self.counters.overrides.saturating_add(1),
         }
         self.version = event.seq;
         self.clock.last_event_at = at;
@@ -810,8 +861,7 @@ impl Case {
         by: &Actor,
     ) -> Result<Option<RangeInclusive<u64>>, Refusal> {
         let Some(run) = self.keys.get(key) else { return Ok(None) };
-        // The level is left out of the fingerprint; any will do.
-        if fingerprint(by, &command.clone().into_kind(0)) == run.fingerprint {
+        if command_fingerprint(by, command) == run.fingerprint {
             Ok(Some(run.first..=run.last))
         } else {
             Err(Refusal::KeyReused { key: key.clone(), first: run.first, last: run.last })
@@ -1031,7 +1081,7 @@ impl Case {
 }
 
 /// Checks that no two events share an id (I5); `ids[i]` is the id of event `i + 1`.
-fn unique_ids(ids: &[u128]) -> Result<(), LogError> {
+pub(crate) fn unique_ids(ids: &[u128]) -> Result<(), LogError> {
     // Ids decided by this crate are time-ordered (v7) and logs are in time order, so a
     // log's ids nearly always increase strictly: unique in one pass, with no sort and no
     // seeded hash set (I7). Anything else is sorted once.

@@ -412,6 +412,27 @@ fn after_the_first_answer_the_next_update_is_due_and_a_closed_case_owes_nothing(
     assert!(set.deadlines.check(desk.ledger.case(), days(30)).is_empty());
 }
 
+#[test]
+fn after_a_reopen_the_next_update_counts_from_the_reopening() {
+    let ana = staff("ana", "software");
+    let set = PolicySet::from_json(DEADLINES).unwrap();
+    let mut desk = Desk::open(DEADLINES, "cust-1042", "my laptop works", &ana);
+    desk.does(&ana, email("we are on it"), hours(3));
+    desk.does(
+        Actor::Customer,
+        Command::CloseUnresolved { ending: Ending::Withdrawn, evidence: "it seems fine".into() },
+        hours(4),
+    );
+    // Ten days later the problem is back: the customer waits from now, not from day one.
+    desk.does(Actor::Customer, Command::Reopen { reason: "it broke again".into() }, days(10));
+    let due = set.deadlines.due(desk.ledger.case());
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].kind, due[0].due_at), (DeadlineKind::NextUpdate, days(10) + Duration::hours(48)));
+    assert!(set.deadlines.check(desk.ledger.case(), days(10) + Duration::hours(1)).is_empty(), "not overdue at once");
+    desk.does(&ana, email("sorry to hear it, looking at it now"), days(11));
+    assert_eq!(set.deadlines.due(desk.ledger.case())[0].due_at, days(13), "an update after the reopening counts");
+}
+
 // S5: escalation triggers ------------------------------------------------------------------
 
 #[test]

@@ -15,8 +15,24 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 
+/// Everyone but parts may override a policy (S8).
+#[derive(Debug)]
+struct PartsMayNotOverride;
+
+impl caseledger::Directory for PartsMayNotOverride {
+    fn is_member(&self, _: &caseledger::StaffId, _: &caseledger::Department) -> bool {
+        true
+    }
+    fn may_override(&self, _: &caseledger::StaffId, department: &caseledger::Department, _: &str) -> bool {
+        department.as_str() != "parts"
+    }
+}
+
+/// The core rules, plus a bounce limit most staff may override, so overrides are
+/// generated, recorded and folded too.
 fn config() -> Config {
-    Config::default()
+    let set = caseledger::PolicySet::default().with(caseledger::PolicyConfig::BounceLimit { max_bounces: 1 });
+    Config::new(set.to_rules().expect("valid").with_directory(PartsMayNotOverride))
 }
 
 /// Checks I1–I3, I5 and I6 for `event`, folded into `before` (if any) to give `after`,
@@ -301,6 +317,9 @@ fn generated_histories_reach_every_interesting_state() {
         if history.attempts().iter().any(|a| matches!(a.outcome, caseledger::testkit::Outcome::AlreadyDone(_))) {
             *seen.entry("a retried request").or_default() += 1;
         }
+        if history.events().iter().any(|e| e.given_at.is_some()) {
+            *seen.entry("a clock adjustment").or_default() += 1;
+        }
         if history.events().iter().any(|e| e.key.is_some()) {
             *seen.entry("a keyed event").or_default() += 1;
         }
@@ -309,8 +328,14 @@ fn generated_histories_reach_every_interesting_state() {
             refusals.insert(name.split([' ', '{', '(']).next().unwrap_or_default().to_owned());
         }
     }
-    let situations =
-        ["a bounce", "a second escalation", "closed again after reopening", "a retried request", "a keyed event"];
+    let situations = [
+        "a bounce",
+        "a second escalation",
+        "closed again after reopening",
+        "a retried request",
+        "a keyed event",
+        "a clock adjustment",
+    ];
     let tags = caseledger::EventKind::TAGS.iter().copied().chain(situations);
     for tag in tags {
         assert!(seen.contains_key(tag), "generation never reaches {tag}: {seen:?}");
@@ -334,6 +359,12 @@ fn generated_histories_reach_every_interesting_state() {
         "NoContactAttempts",
         "DuplicateOfItself",
         "AlreadyLinked",
+        "Policy",
+        "UnknownPolicy",
+        "InvariantNotOverridable",
+        "NotEmpoweredToOverride",
+        "OverrideReasonTooShort",
+        "NothingToOverride",
         "KeyReused",
         "ControlCharacter",
     ] {

@@ -213,7 +213,13 @@ struct Move {
     minutes: i64,
     /// Steers the move by the case's state (a closed case is mostly reopened).
     roll: u8,
+    /// Asks to override a policy (picked from [`OVERRIDDEN`]) with a reason (S8).
+    overriding: Option<(u8, String)>,
     key: KeyUse,
+    /// When not zero, the move is dated this many milliseconds *before* the last event
+    /// instead: a node whose clock is a little behind (within the default tolerance,
+    /// recorded at the last event's time) or too far behind (refused).
+    behind_ms: i64,
 }
 
 /// Whether a move is sent with an idempotency key, and which.
@@ -284,6 +290,25 @@ const DISPUTES: &[&str] = &["no, it crashes again", "still broken"];
 const ENDINGS: &[&str] = &["three calls and two e-mails over ten days", "customer said so on the phone"];
 const REASONS: &[&str] = &["it broke again", "the incident is over", "customer is asking again"];
 const INCIDENTS: &[&str] = &["INC-fire-7", "INC-outage-3", "INC-dns-12"];
+/// Policies an override may name: the overridable built-ins, a host policy that may not
+/// be overridden, an invariant and a name nobody configured.
+const OVERRIDDEN: &[&str] = &[
+    "bounce_limit",
+    "one_voice",
+    "follow_up_limit",
+    "honest_silence",
+    "escalation_required",
+    "bounce_limit",
+    "outcome_gate",
+    "I1",
+    "be_nice",
+];
+const OVERRIDE_REASONS: &[&str] = &[
+    "the only person who can fix it works there",
+    "customer asked for her by name twice",
+    "ok",
+    "she travels; told us on day one to wait",
+];
 const CHANNELS: &[Channel] =
     &[Channel::Email, Channel::Phone, Channel::Sms, Channel::Chat, Channel::Web, Channel::Letter, Channel::InPerson];
 
@@ -426,14 +451,23 @@ fn key_use() -> impl Strategy<Value = KeyUse> {
     ])
 }
 
+fn behind_ms() -> impl Strategy<Value = i64> {
+    Union::new_weighted(vec![(20, Just(0i64).boxed()), (2, (1..=5_000i64).boxed()), (1, (5_001..=9_000i64).boxed())])
+}
+
 fn moves() -> impl Strategy<Value = Move> {
-    (act_and_who(), minutes(), any::<u8>(), key_use()).prop_map(|((who, act), minutes, roll, key)| Move {
-        who,
-        act,
-        minutes,
-        roll,
-        key,
-    })
+    let overriding = proptest::option::weighted(0.08, (any::<u8>(), text(OVERRIDE_REASONS)));
+    (act_and_who(), minutes(), any::<u8>(), key_use(), behind_ms(), overriding).prop_map(
+        |((who, act), minutes, roll, key, behind_ms, overriding)| Move {
+            who,
+            act,
+            minutes,
+            roll,
+            overriding,
+            key,
+            behind_ms,
+        },
+    )
 }
 
 fn scripts(steps: usize) -> impl Strategy<Value = Script> {
@@ -482,13 +516,21 @@ fn run(config: &Config, owners: &[Staff], script: &Script) -> Option<History> {
                 (by, command, IdempotencyKey::new(format!("req-{n}")).ok())
             }
         };
+        let last = case.clock().last_event_at;
+        // Sub-second parts keep the JSON round-trip of times honest.
+        let delta = if step.behind_ms == 0 {
+            Duration::minutes(step.minutes) + Duration::nanoseconds(i64::from(step.roll) * 1_000_003)
+        } else {
+            -Duration::milliseconds(step.behind_ms)
+        };
+        let at = last.checked_add(delta).unwrap_or(last);
+        let command = match step.key {
+            KeyUse::Retry => command,
+            _ => steer_override(config, &case, command, &by, at, step.roll),
+        };
         if let Some(key) = &key {
             last_keyed = Some((by.clone(), command.clone(), key.clone()));
         }
-        let last = case.clock().last_event_at;
-        // Sub-second parts keep the JSON round-trip of times honest.
-        let delta = Duration::minutes(step.minutes) + Duration::nanoseconds(i64::from(step.roll) * 1_000_003);
-        let at = last.checked_add(delta).unwrap_or(last);
         let request = Request { command: command.clone(), key: key.clone() };
         let outcome = match config.rules.decide_request(&case, request, &by, at) {
             Err(refusal) => Outcome::Refused(refusal),
@@ -508,6 +550,23 @@ fn run(config: &Config, owners: &[Staff], script: &Script) -> Option<History> {
         attempts.push(Attempt { by, command, at, key, outcome });
     }
     Some(History { events, case, attempts })
+}
+
+/// Staff stopped by a policy often ask to override it (S8): a command a policy refuses is,
+/// one time in four, asked again as an override of that policy, so overrides are reached
+/// (and refused for who asks or for a short reason) as well as generated blindly.
+fn steer_override(config: &Config, case: &Case, command: Command, by: &Actor, at: OffsetDateTime, roll: u8) -> Command {
+    if matches!(command, Command::Override { .. }) || roll % 4 != 1 {
+        return command;
+    }
+    match config.rules.decide(case, command.clone(), by, at) {
+        Err(Refusal::Policy { policy, .. }) => Command::Override {
+            policy,
+            reason: pick_str(OVERRIDE_REASONS, roll / 4).to_owned(),
+            command: Box::new(command),
+        },
+        _ => command,
+    }
 }
 
 /// Reads a move against the case as it stands.
@@ -579,6 +638,14 @@ fn read(config: &Config, case: &Case, step: &Move) -> (Actor, Command) {
             Command::LinkIncident { incident: IncidentId::new(pick_str(INCIDENTS, *incident)) }
         }
         Act::RequestConfirmation { reason } => Command::RequestConfirmation { reason: reason.clone() },
+    };
+    let command = match &step.overriding {
+        Some((policy, reason)) => Command::Override {
+            policy: pick_str(OVERRIDDEN, *policy).to_owned(),
+            reason: reason.clone(),
+            command: Box::new(command),
+        },
+        None => command,
     };
     let by = match who {
         Who::Owner => Actor::Staff(case.owner().clone()),
