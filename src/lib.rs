@@ -107,7 +107,7 @@ mod upcast;
 
 pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;
-pub use case::{Case, Clock, Counters, Fact, Reachability, WorkItem};
+pub use case::{Acquisition, Case, Clock, Counters, Fact, Reachability, WorkItem};
 pub use codec::{decode_log, decode_log_with_limits, encode_log};
 pub use command::{Command, Opening, Request};
 pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};

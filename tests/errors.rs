@@ -686,6 +686,7 @@ const _: () = {
     send_sync::<HandoffBrief>();
     send_sync::<caseledger::html::Html>();
     send_sync::<Case>();
+    send_sync::<Acquisition>();
     send_sync::<Clock>();
     send_sync::<Counters>();
     send_sync::<Fact>();

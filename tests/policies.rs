@@ -578,3 +578,77 @@ proptest! {
         prop_assert_eq!(desk.ledger.case(), &replayed);
     }
 }
+
+/// Issue 10, item 9: how the owner got the case is on the case, so a host can write
+/// "no transfer to the same department twice in a row" exactly: a case transferred
+/// into hardware may not be transferred to hardware again; a case *escalated* into
+/// hardware (or opened there) may.
+#[derive(Debug)]
+struct NoSecondTransferIntoTheSameDepartment;
+
+impl Policy for NoSecondTransferIntoTheSameDepartment {
+    fn name(&self) -> &str {
+        "no_second_transfer_into_the_same_department"
+    }
+
+    fn check(&self, case: &caseledger::Case, proposal: &Proposal<'_>) -> Result<(), String> {
+        let caseledger::EventKind::Transferred { to, .. } = proposal.what else { return Ok(()) };
+        let department = &case.owner().department;
+        if case.owner_acquired() == caseledger::Acquisition::Transferred && &to.department == department {
+            let from = case.previous_owner().map_or_else(|| "?".to_owned(), ToString::to_string);
+            return Err(format!("the case was just transferred into {department} (from {from}); not twice in a row"));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_policy_can_tell_how_the_owner_got_the_case() {
+    use caseledger::Acquisition;
+    let rules = Rules::default().with_policy(NoSecondTransferIntoTheSameDepartment);
+    let (ana, bo, hal, lee) = (
+        Staff::new("ana", "software"),
+        Staff::new("bo", "hardware"),
+        Staff::new("hal", "hardware"),
+        Staff::new("lee", "hardware"),
+    );
+    let at = |m: i64| MONDAY_9AM + Duration::minutes(m);
+    let id = CaseId::new_v7(MONDAY_9AM, [7; 10]);
+    let mut ledger =
+        Ledger::open(&rules, id, Opening::new("cust-9", "my laptop works", ana.clone()), &Actor::Customer, at(0))
+            .unwrap();
+    let transfer = |to: &Staff| Command::Transfer { to: to.clone(), note: "over to you".into() };
+
+    ledger.execute(&rules, transfer(&bo), &ana.clone().into(), at(1)).unwrap();
+    assert_eq!(ledger.case().owner_acquired(), Acquisition::Transferred);
+    assert_eq!(ledger.case().previous_owner(), Some(&ana));
+    let before = ledger.clone();
+    let err = ledger.execute(&rules, transfer(&hal), &bo.clone().into(), at(2)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refused by policy no_second_transfer_into_the_same_department: \
+         the case was just transferred into hardware (from ana (software)); not twice in a row"
+    );
+    assert_eq!(ledger, before);
+
+    // Escalated into hardware instead: one transfer within hardware is fine.
+    ledger
+        .execute(
+            &rules,
+            Command::Escalate { to: lee.clone(), reason: "needs a lead".into() },
+            &bo.clone().into(),
+            at(3),
+        )
+        .unwrap();
+    assert_eq!(ledger.case().owner_acquired(), Acquisition::Escalated);
+    assert_eq!(ledger.case().previous_owner(), Some(&bo));
+    ledger.execute(&rules, transfer(&hal), &lee.clone().into(), at(4)).unwrap();
+    // ...but not a second one.
+    assert!(ledger.execute(&rules, transfer(&bo), &hal.clone().into(), at(5)).is_err());
+    ledger.execute(&rules, transfer(&ana), &hal.clone().into(), at(6)).unwrap();
+
+    // The owner at every point of the log, from the case alone.
+    let owners: Vec<&str> = (0..=6).map(|seq| ledger.case().owner_at(seq).map_or("-", |s| s.id.as_str())).collect();
+    assert_eq!(owners, ["-", "ana", "bo", "lee", "hal", "ana", "-"]);
+    assert_eq!(caseledger::Case::replay(ledger.events()).as_ref(), Ok(ledger.case()));
+}

@@ -213,8 +213,6 @@ struct Move {
     minutes: i64,
     /// Steers the move by the case's state (a closed case is mostly reopened).
     roll: u8,
-    /// Asks to override a policy (picked from [`OVERRIDDEN`]) with a reason (S8).
-    overriding: Option<(u8, String)>,
     key: KeyUse,
     /// When not zero, the move is dated this many milliseconds *before* the last event
     /// instead: a node whose clock is a little behind (within the default tolerance,
@@ -456,18 +454,8 @@ fn behind_ms() -> impl Strategy<Value = i64> {
 }
 
 fn moves() -> impl Strategy<Value = Move> {
-    let overriding = proptest::option::weighted(0.08, (any::<u8>(), text(OVERRIDE_REASONS)));
-    (act_and_who(), minutes(), any::<u8>(), key_use(), behind_ms(), overriding).prop_map(
-        |((who, act), minutes, roll, key, behind_ms, overriding)| Move {
-            who,
-            act,
-            minutes,
-            roll,
-            overriding,
-            key,
-            behind_ms,
-        },
-    )
+    (act_and_who(), minutes(), any::<u8>(), key_use(), behind_ms())
+        .prop_map(|((who, act), minutes, roll, key, behind_ms)| Move { who, act, minutes, roll, key, behind_ms })
 }
 
 fn scripts(steps: usize) -> impl Strategy<Value = Script> {
@@ -639,13 +627,16 @@ fn read(config: &Config, case: &Case, step: &Move) -> (Actor, Command) {
         }
         Act::RequestConfirmation { reason } => Command::RequestConfirmation { reason: reason.clone() },
     };
-    let command = match &step.overriding {
-        Some((policy, reason)) => Command::Override {
-            policy: pick_str(OVERRIDDEN, *policy).to_owned(),
-            reason: reason.clone(),
+    // One move in sixteen asks, blindly, to override a policy (S8); the roll picks which
+    // and the reason, so shrinking the roll shrinks the override away.
+    let command = if step.roll % 16 == 5 {
+        Command::Override {
+            policy: pick_str(OVERRIDDEN, step.roll / 16).to_owned(),
+            reason: pick_str(OVERRIDE_REASONS, step.roll / 64).to_owned(),
             command: Box::new(command),
-        },
-        None => command,
+        }
+    } else {
+        command
     };
     let by = match who {
         Who::Owner => Actor::Staff(case.owner().clone()),
