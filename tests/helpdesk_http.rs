@@ -700,3 +700,28 @@ async fn each_command_is_logged_with_case_code_and_latency() {
     );
     assert!(lines.iter().any(|l| l.contains("command=\"open\"")), "{lines:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commands_on_one_case_are_all_recorded_once() {
+    let env = Arc::new(env());
+    let (case, _) = env.open("cust-1").await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let env = Arc::clone(&env);
+        let case = case.clone();
+        tasks.push(tokio::spawn(async move {
+            let uri = format!("/api/cases/{case}/commands");
+            // Half with a key, half without: both paths retry when another writer wins.
+            let key = format!("parallel-{i}");
+            let headers: Vec<(&str, &str)> = if i % 2 == 0 { vec![("idempotency-key", key.as_str())] } else { vec![] };
+            env.call(Method::POST, &uri, Some(ANA), &headers, Some(note(&format!("parallel {i}")))).await.status
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+    let timeline = env.staff_timeline(&case).await;
+    assert_eq!(timeline.len(), 9, "the opening and eight notes, none lost or doubled");
+    let seqs: Vec<u64> = timeline.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=9).collect::<Vec<_>>());
+}

@@ -52,13 +52,21 @@ pub struct StaffLogin {
 }
 
 /// The server's configuration file (JSON).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Who may sign in as staff.
     pub staff: Vec<StaffLogin>,
     /// A `PolicySet` document (policies, limits, deadlines); the defaults when absent.
     pub policies: Option<Value>,
+    /// How many folded cases the repository keeps in memory (least recently used leave).
+    pub cache_capacity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { staff: Vec::new(), policies: None, cache_capacity: 10_000 }
+    }
 }
 
 impl Config {
@@ -68,7 +76,7 @@ impl Config {
             .into_iter()
             .map(|(id, department)| StaffLogin { token: secret(), id: id.into(), department: department.into() })
             .collect();
-        Self { staff, policies: None }
+        Self { staff, ..Self::default() }
     }
 }
 
@@ -92,7 +100,7 @@ impl App {
         let store = FileStore::open(data.join("cases"))?;
         let links = Links::load(data.join("customer-links.json"))?;
         Ok(Arc::new(Self {
-            backend: Backend::file(store, rules),
+            backend: Backend::file(store, rules, config.cache_capacity),
             staff: staff_table(config)?,
             links,
             deadlines,
@@ -106,7 +114,7 @@ impl App {
     }
 
     /// Opens a case for `customer` owned by `by`, as `by` (for seeding a demo).
-    pub fn open_as(&self, by: &Staff, customer: CustomerRef, outcome: &str) -> Result<Case, ApiError> {
+    pub fn open_as(&self, by: &Staff, customer: CustomerRef, outcome: &str) -> Result<Arc<Case>, ApiError> {
         open_case(self, by, customer, outcome.to_owned(), by.clone(), None).map(|(case, _)| case)
     }
 
@@ -367,7 +375,7 @@ fn parse_case(text: &str) -> Result<CaseId, ApiError> {
 }
 
 /// The case, if `who` may read it; otherwise as if it did not exist.
-fn readable_case(app: &App, who: &Identity, id: CaseId) -> Result<Case, ApiError> {
+fn readable_case(app: &App, who: &Identity, id: CaseId) -> Result<Arc<Case>, ApiError> {
     match app.backend.case(id) {
         Ok(case) if who.may_read(&case) => Ok(case),
         Ok(_) => Err(ApiError::no_such_case(&id.to_string())),
@@ -434,7 +442,7 @@ fn open_case(
     outcome: String,
     owner: Staff,
     key: Option<&str>,
-) -> Result<(Case, bool), ApiError> {
+) -> Result<(Arc<Case>, bool), ApiError> {
     let started = Instant::now();
     let now = app.now();
     let id = match key {
@@ -751,7 +759,7 @@ async fn api_customer_cases(
 
 /// One case in an agent's queue.
 pub struct QueueItem {
-    pub case: Case,
+    pub case: Arc<Case>,
     pub deadlines: Vec<caseledger::DeadlineStatus>,
 }
 
@@ -804,5 +812,5 @@ async fn api_incident_cases(
     who.staff()?;
     let incident = IncidentId::new(incident);
     let cases = blocking(&app, move |app| app.backend.incident_cases(&incident).map_err(ApiError::from)).await?;
-    Ok(Json(json!({ "cases": cases.iter().map(summary_json).collect::<Vec<_>>() })))
+    Ok(Json(json!({ "cases": cases.iter().map(|c| summary_json(c)).collect::<Vec<_>>() })))
 }

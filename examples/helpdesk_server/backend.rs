@@ -3,17 +3,18 @@
 //! Every call is synchronous (the file store fsyncs); the HTTP layer runs them on
 //! tokio's blocking pool.
 
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use caseledger::{
-    Actor, Case, CaseId, Command, CustomerRef, Decision, Error, Event, FileStore, IdempotencyKey, IncidentId, Opening,
-    Repository, Request, Rules, Store, StoreError,
+    Actor, Case, CaseId, CaseRequest, Command, CustomerRef, Decision, Error, Event, FileStore, IdempotencyKey,
+    IncidentId, Opening, Repository, Request, Rules, Store, StoreError,
 };
 use time::OffsetDateTime;
 
-/// The repository the handlers share.
+/// The repository the handlers share: `&self` throughout, so requests on different
+/// cases never wait for each other.
 pub struct Backend {
-    repo: Mutex<Repository<FileStore>>,
+    repo: Repository<FileStore>,
 }
 
 /// What a command asks of the repository beyond the command itself.
@@ -25,22 +26,23 @@ pub struct Options {
     pub key: Option<IdempotencyKey>,
 }
 
-impl Backend {
-    pub fn file(store: FileStore, rules: Rules) -> Self {
-        Self { repo: Mutex::new(Repository::new(store, rules)) }
-    }
+/// How many times a command is decided in all when other writers keep appending first.
+/// Each lost race means another command was recorded, so with up to this many writers
+/// on one case at once every command gets through.
+const ATTEMPTS: u32 = 10;
 
-    fn repo(&self) -> std::sync::MutexGuard<'_, Repository<FileStore>> {
-        self.repo.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+impl Backend {
+    /// The repository over the file store, caching at most `capacity` cases.
+    pub fn file(store: FileStore, rules: Rules, capacity: usize) -> Self {
+        Self { repo: Repository::new(store, rules).with_capacity(capacity) }
     }
 
     pub fn open(&self, id: CaseId, opening: Opening, by: &Actor, at: OffsetDateTime) -> Result<Event, Error> {
-        self.repo().open(id, opening, by, at)
+        self.repo.open(id, opening, by, at)
     }
 
     /// Decides `command` on the case as it is now, at the version the author saw if
-    /// given, and appends what is new. A key already used for the same command answers
-    /// with the events it recorded then; the library refuses a key reused for another.
+    /// given, and appends what is new.
     pub fn run(
         &self,
         id: CaseId,
@@ -49,73 +51,97 @@ impl Backend {
         at: OffsetDateTime,
         options: &Options,
     ) -> Result<Vec<Event>, Error> {
-        let mut repo = self.repo();
-        let case = repo.refresh(id)?.clone();
-        // A retry of a request already recorded answers with what it recorded, even
-        // though the version it names has since moved on (by that very request).
-        if let Some(key) = &options.key {
-            if let Some(seqs) = case.idempotent(key, &command, by)? {
-                return stored(&repo, id, seqs);
+        let Some(key) = &options.key else {
+            let mut request = CaseRequest::new(id, command, by.clone(), at).attempts(ATTEMPTS);
+            if let Some(expected) = options.expected {
+                request = request.expect_version(expected);
             }
-        }
-        if let Some(expected) = options.expected {
-            if case.version() != expected {
-                return Err(StoreError::Conflict { case: id, expected, actual: case.version() }.into());
-            }
-        }
-        let request = match options.key.clone() {
-            Some(key) => Request::new(command).key(key),
-            None => Request::new(command),
+            return self.repo.run(request);
         };
-        match repo.rules().decide_request(&case, request, by, at)? {
-            Decision::AlreadyDone(seqs) => stored(&repo, id, seqs),
-            Decision::Append(events) => {
-                // The mutex makes this process the only writer between the read and the
-                // append; the store still checks the version.
-                repo.store().append(id, case.version(), &events)?;
-                repo.refresh(id)?;
-                Ok(events)
+        // The repository's requests carry no idempotency key yet: decide with the
+        // library's keyed decision on the cached case and append with its version as the
+        // expected one, so the store still refuses a writer that came in between.
+        let mut attempt = 1;
+        loop {
+            let case = self.repo.case(id)?;
+            // A retry of a request already recorded answers with what it recorded, even
+            // though the version it names has since moved on (by that very request).
+            if let Some(seqs) = case.idempotent(key, &command, by)? {
+                return self.stored(id, seqs);
             }
-            // A kind of decision this server does not know: nothing is written.
-            _ => Err(StoreError::Conflict { case: id, expected: case.version(), actual: case.version() }.into()),
+            if let Some(expected) = options.expected {
+                if case.version() != expected {
+                    return Err(StoreError::Conflict { case: id, expected, actual: case.version() }.into());
+                }
+            }
+            let events = match self.repo.rules().decide_request(
+                &case,
+                Request::new(command.clone()).key(key.clone()),
+                by,
+                at,
+            )? {
+                Decision::AlreadyDone(seqs) => return self.stored(id, seqs),
+                Decision::Append(events) => events,
+                // A kind of decision this server does not know: nothing is written.
+                _ => {
+                    return Err(
+                        StoreError::Conflict { case: id, expected: case.version(), actual: case.version() }.into()
+                    )
+                }
+            };
+            match self.repo.store().append(id, case.version(), &events) {
+                Ok(_) => {
+                    self.repo.refresh(id)?;
+                    return Ok(events);
+                }
+                Err(err) if err.is_conflict() && options.expected.is_none() && attempt < ATTEMPTS => {
+                    self.repo.refresh(id)?;
+                    attempt += 1;
+                }
+                Err(err) => {
+                    let _ = self.repo.refresh(id);
+                    return Err(err.into());
+                }
+            }
         }
     }
 
-    pub fn case(&self, id: CaseId) -> Result<Case, Error> {
-        self.repo().refresh(id).cloned()
+    /// The stored events numbered `seqs`.
+    fn stored(&self, id: CaseId, seqs: std::ops::RangeInclusive<u64>) -> Result<Vec<Event>, Error> {
+        let count = usize::try_from(seqs.end() - seqs.start() + 1).unwrap_or(usize::MAX);
+        Ok(self.repo.store().read_after(id, seqs.start().saturating_sub(1))?.into_iter().take(count).collect())
+    }
+
+    /// The case as stored now.
+    pub fn case(&self, id: CaseId) -> Result<Arc<Case>, Error> {
+        self.repo.refresh(id)
     }
 
     pub fn events(&self, id: CaseId) -> Result<Vec<Event>, Error> {
-        let events = self.repo().store().read(id)?;
+        let events = self.repo.store().read(id)?;
         if events.is_empty() {
             return Err(StoreError::UnknownCase { case: id }.into());
         }
         Ok(events)
     }
 
-    pub fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<Case>, Error> {
-        self.repo().customer_cases(customer)
+    pub fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<Arc<Case>>, Error> {
+        self.repo.customer_cases(customer)
     }
 
-    pub fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<Case>, Error> {
-        self.repo().incident_cases(incident)
+    pub fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<Arc<Case>>, Error> {
+        self.repo.incident_cases(incident)
     }
 
-    pub fn all_cases(&self) -> Result<Vec<Case>, Error> {
-        let mut repo = self.repo();
-        let ids = repo.store().cases()?;
-        ids.into_iter().map(|id| repo.refresh(id).cloned()).collect()
+    /// Every case in the store. A reference server reads them all for a queue; a host
+    /// with many cases keeps an owner index of its own.
+    pub fn all_cases(&self) -> Result<Vec<Arc<Case>>, Error> {
+        self.repo.store().cases()?.into_iter().map(|id| self.repo.case(id)).collect()
     }
 
     /// Whether the store answers.
     pub fn health(&self) -> Result<(), Error> {
-        self.repo().store().cases()?;
+        self.repo.store().cases()?;
         Ok(())
     }
-}
-
-/// The stored events numbered `seqs`.
-fn stored(repo: &Repository<FileStore>, id: CaseId, seqs: std::ops::RangeInclusive<u64>) -> Result<Vec<Event>, Error> {
-    let count = usize::try_from(seqs.end() - seqs.start() + 1).unwrap_or(usize::MAX);
-    Ok(repo.store().read_after(id, seqs.start().saturating_sub(1))?.into_iter().take(count).collect())
 }
