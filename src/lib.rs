@@ -132,7 +132,7 @@ pub use status::{OutcomeState, Status, WorkState};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use store::AsyncStore;
-pub use store::{AppendCheck, AppendPlan, Appended, FileStore, MemoryStore, SetAside, Store};
+pub use store::{AppendCheck, AppendPlan, Appended, FileStore, MemoryStore, Quarantined, SetAside, Store};
 pub use timeline::{DepartmentView, Entry, Timeline, View};
 
 /// The README's examples are compiled and run as doc tests, so it cannot drift from the API.
