@@ -345,6 +345,10 @@ async fn the_staff_timeline_comes_in_pages_that_match_the_whole() {
         }
     }
     assert_eq!(paged, whole);
+    let beyond = env.get(&format!("/api/cases/{case}/timeline?after=99"), Some(ANA)).await;
+    assert_eq!(beyond.status, StatusCode::OK);
+    assert_eq!(beyond.json["entries"], json!([]));
+    assert_eq!(beyond.json["next_after"], Value::Null);
 }
 
 #[tokio::test]

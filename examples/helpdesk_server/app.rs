@@ -678,12 +678,17 @@ async fn api_timeline(
     let id = parse_case(&id)?;
     let limit = page.limit.clamp(1, 500);
     let (entries, version, more) = blocking(&app, move |app| {
-        let events = app.backend.events(id)?;
-        let version = events.last().map_or(0, |e| e.seq);
-        let timeline = Timeline::staff(&events);
-        let mut rest = timeline.entries().iter().filter(|e| e.seq > page.after);
-        let entries: Vec<_> = rest.by_ref().take(limit).cloned().collect();
-        Ok((entries, version, rest.next().is_some()))
+        // The page is built from the events after `after` alone (no replay of the
+        // whole log), reading exactly as those entries of the whole timeline.
+        let case = app.backend.case(id)?;
+        let after = page.after.min(case.version());
+        let tail = app.backend.events_after(id, after)?;
+        let version = tail.last().map_or(case.version(), |e| e.seq).max(case.version());
+        let timeline =
+            Timeline::page(View::Staff, &case, after, limit, &tail).map_err(|e| ApiError::from(Error::from(e)))?;
+        let entries = timeline.entries().to_vec();
+        let more = entries.last().is_some_and(|e| e.seq < version);
+        Ok((entries, version, more))
     })
     .await?;
     let next_after = if more { entries.last().map(|e| e.seq) } else { None };

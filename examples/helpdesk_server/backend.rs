@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use caseledger::{
-    Actor, Case, CaseId, CaseRequest, Command, CustomerRef, Decision, Error, Event, FileStore, IdempotencyKey,
-    IncidentId, Opening, Repository, Request, Rules, Store, StoreError,
+    Actor, Case, CaseId, CaseRequest, Command, CustomerRef, Error, Event, FileStore, IdempotencyKey, IncidentId,
+    Opening, Repository, Rules, Store, StoreError,
 };
 use time::OffsetDateTime;
 
@@ -42,7 +42,8 @@ impl Backend {
     }
 
     /// Decides `command` on the case as it is now, at the version the author saw if
-    /// given, and appends what is new.
+    /// given, and appends what is new. A request whose key was already used for the same
+    /// command answers with the events it recorded then.
     pub fn run(
         &self,
         id: CaseId,
@@ -51,65 +52,14 @@ impl Backend {
         at: OffsetDateTime,
         options: &Options,
     ) -> Result<Vec<Event>, Error> {
-        let Some(key) = &options.key else {
-            let mut request = CaseRequest::new(id, command, by.clone(), at).attempts(ATTEMPTS);
-            if let Some(expected) = options.expected {
-                request = request.expect_version(expected);
-            }
-            return self.repo.run(request);
-        };
-        // The repository's requests carry no idempotency key yet: decide with the
-        // library's keyed decision on the cached case and append with its version as the
-        // expected one, so the store still refuses a writer that came in between.
-        let mut attempt = 1;
-        loop {
-            let case = self.repo.case(id)?;
-            // A retry of a request already recorded answers with what it recorded, even
-            // though the version it names has since moved on (by that very request).
-            if let Some(seqs) = case.idempotent(key, &command, by)? {
-                return self.stored(id, seqs);
-            }
-            if let Some(expected) = options.expected {
-                if case.version() != expected {
-                    return Err(StoreError::Conflict { case: id, expected, actual: case.version() }.into());
-                }
-            }
-            let events = match self.repo.rules().decide_request(
-                &case,
-                Request::new(command.clone()).key(key.clone()),
-                by,
-                at,
-            )? {
-                Decision::AlreadyDone(seqs) => return self.stored(id, seqs),
-                Decision::Append(events) => events,
-                // A kind of decision this server does not know: nothing is written.
-                _ => {
-                    return Err(
-                        StoreError::Conflict { case: id, expected: case.version(), actual: case.version() }.into()
-                    )
-                }
-            };
-            match self.repo.store().append(id, case.version(), &events) {
-                Ok(_) => {
-                    self.repo.refresh(id)?;
-                    return Ok(events);
-                }
-                Err(err) if err.is_conflict() && options.expected.is_none() && attempt < ATTEMPTS => {
-                    self.repo.refresh(id)?;
-                    attempt += 1;
-                }
-                Err(err) => {
-                    let _ = self.repo.refresh(id);
-                    return Err(err.into());
-                }
-            }
+        let mut request = CaseRequest::new(id, command, by.clone(), at).attempts(ATTEMPTS);
+        if let Some(expected) = options.expected {
+            request = request.expect_version(expected);
         }
-    }
-
-    /// The stored events numbered `seqs`.
-    fn stored(&self, id: CaseId, seqs: std::ops::RangeInclusive<u64>) -> Result<Vec<Event>, Error> {
-        let count = usize::try_from(seqs.end() - seqs.start() + 1).unwrap_or(usize::MAX);
-        Ok(self.repo.store().read_after(id, seqs.start().saturating_sub(1))?.into_iter().take(count).collect())
+        if let Some(key) = &options.key {
+            request = request.key(key.clone());
+        }
+        self.repo.run(request)
     }
 
     /// The case as stored now.
@@ -123,6 +73,11 @@ impl Backend {
             return Err(StoreError::UnknownCase { case: id }.into());
         }
         Ok(events)
+    }
+
+    /// The events after `after`.
+    pub fn events_after(&self, id: CaseId, after: u64) -> Result<Vec<Event>, Error> {
+        Ok(self.repo.store().read_after(id, after)?)
     }
 
     pub fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<Arc<Case>>, Error> {
