@@ -302,6 +302,7 @@ fn kind_label(kind: &str, view: View) -> (&str, Option<&'static str>) {
         "note_added" => ("Note", None),
         "customer_contacted" => ("Contact", Some("cl-contact")),
         "customer_replied" => ("Customer wrote", Some("cl-contact")),
+        "conversation_held" => ("Conversation", Some("cl-contact")),
         "outcome_confirmed" => ("Outcome confirmed", Some("cl-contact")),
         "outcome_disputed" => ("Outcome disputed", Some("cl-contact")),
         "resolved" => ("Resolved", Some("cl-closing")),

@@ -330,6 +330,7 @@ fn done_message(action: &str) -> Option<&'static str> {
         "contact" => "Contact recorded.",
         "reply" => "Reply recorded.",
         "reachability" => "Reachability recorded.",
+        "conversation" => "Conversation recorded.",
         "confirm" => "Confirmation recorded.",
         "dispute" => "Recorded that it is not solved.",
         "resolve" => "Case resolved.",
@@ -515,15 +516,21 @@ fn staff_forms(app: &App, me: &Staff, case: &Case) -> Html {
         "Record",
     );
     form(
+        "conversation",
+        "Record a conversation with the customer",
+        &format!("{CHANNELS}<label>What was said <textarea name=\"text\" required></textarea></label>\n"),
+        "Record conversation",
+    );
+    form(
         "confirm",
-        "The customer confirms it is solved",
-        "<label>Their words <textarea name=\"text\" required></textarea></label>\n",
+        "The customer told us it is solved",
+        &format!("{CHANNELS}<label>Their words <textarea name=\"text\" required></textarea></label>\n"),
         "Record confirmation",
     );
     form(
         "dispute",
-        "The customer says it is not solved",
-        "<label>Their words <textarea name=\"text\" required></textarea></label>\n",
+        "The customer told us it is not solved",
+        &format!("{CHANNELS}<label>Their words <textarea name=\"text\" required></textarea></label>\n"),
         "Record dispute",
     );
     form(
@@ -598,8 +605,9 @@ fn staff_command(app: &App, action: &str, f: ActionForm) -> Result<Command, ApiE
             reachable: f.reachable == "yes",
             note: f.text,
         },
-        "confirm" => Command::ConfirmOutcome { statement: f.text },
-        "dispute" => Command::DisputeOutcome { statement: f.text },
+        "conversation" => Command::RecordConversation { channel: parse_channel(&f.channel)?, summary: f.text },
+        "confirm" => Command::ReportConfirmation { channel: parse_channel(&f.channel)?, statement: f.text },
+        "dispute" => Command::ReportDispute { channel: parse_channel(&f.channel)?, statement: f.text },
         "resolve" => Command::Resolve { summary: f.text },
         "close" => {
             let ending = match f.ending.as_str() {
