@@ -146,7 +146,7 @@ fn damage(original: &[Event], kind: u8, a: usize, b: usize, minutes: i64) -> (Ve
         .collect();
     match (kind, reports.get(a % reports.len().max(1))) {
         (7, Some(&i)) => {
-            let edit = Edit { line: i, apply: Box::new(|text| forge_voice(text)) };
+            let edit = Edit { line: i, apply: Box::new(forge_voice) };
             return (original.to_vec(), Damage::VoiceForged { line: i + 1 }, Some(edit));
         }
         (8, Some(&i)) => return remove_evidence(original, i),
