@@ -111,6 +111,9 @@ pub use repository::Repository;
 pub use rules::{Directory, Limits, Rules};
 pub use span::{ParseSpanError, Span};
 pub use store::{Appended, FileStore, MemoryStore, SetAside, Store};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use store::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};
 pub use timeline::{Entry, Timeline, View};
 
 /// The README's examples are compiled and run as doc tests, so it cannot drift from the API.

@@ -7,6 +7,8 @@
 
 mod file;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -17,6 +19,9 @@ use crate::id::{CaseId, CustomerRef, EventId, IncidentId};
 
 pub use file::{FileStore, SetAside};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};
 
 /// What an append did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
