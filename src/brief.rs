@@ -6,9 +6,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Staff;
-use crate::case::{Case, Fact, OutcomeState, Status, WorkItem, WorkState};
+use crate::case::{Case, Fact, WorkItem};
 use crate::event::Channel;
 use crate::id::{CustomerRef, IncidentId};
+use crate::status::{OutcomeState, Status, WorkState};
 
 /// A summary of a case for whoever receives it, built from the folded case alone.
 ///

@@ -8,82 +8,18 @@
 //! edited, forged) is held to the same invariants.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fmt;
+use std::ops::RangeInclusive;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::actor::{Actor, Staff};
+use crate::command::Command;
 use crate::error::{LogError, Refusal};
 use crate::event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
-use crate::id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
-use crate::rules::Limits;
-
-/// Where a case stands.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Status {
-    /// Being worked on.
-    Open,
-    /// Closed with the customer's outcome confirmed.
-    Resolved,
-    /// Closed without the customer's confirmation, for an honest reason (I3).
-    ClosedUnresolved {
-        /// Why.
-        ending: Ending,
-    },
-}
-
-impl Status {
-    /// Whether the case is closed, either way.
-    #[must_use]
-    pub fn is_closed(&self) -> bool {
-        !matches!(self, Self::Open)
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Open => f.write_str("open"),
-            Self::Resolved => f.write_str("resolved"),
-            Self::ClosedUnresolved { ending } => write!(f, "closed unresolved: {ending}"),
-        }
-    }
-}
-
-/// Whether the customer's own outcome is met, in the customer's judgement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum OutcomeState {
-    /// Not confirmed yet.
-    Unmet,
-    /// The customer confirmed it.
-    Confirmed,
-    /// The customer said it is not met after all.
-    Disputed,
-}
-
-/// Where one department's piece of work stands.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum WorkState {
-    /// Still being worked on.
-    Open,
-    /// Finished, with what was done.
-    Completed {
-        /// What was done and what came of it.
-        note: String,
-    },
-    /// Abandoned, with why.
-    Dropped {
-        /// Why.
-        reason: String,
-    },
-}
+use crate::id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, StaffId, WorkItemId};
+use crate::limits::{cap, Limits};
+use crate::status::{OutcomeState, Status, WorkState};
 
 /// One department's piece of work on the case.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,6 +190,31 @@ pub struct Case {
     /// window without keeping history.
     unanswered_contact_times: VecDeque<OffsetDateTime>,
     version: u64,
+    /// The latest [`Case::IDEMPOTENCY_KEYS_KEPT`] idempotency keys, with what each
+    /// produced; `key_order` holds them oldest first, to forget the oldest.
+    #[serde(skip)]
+    keys: BTreeMap<IdempotencyKey, KeyedRun>,
+    #[serde(skip)]
+    key_order: VecDeque<IdempotencyKey>,
+}
+
+/// What one keyed command produced: events `first..=last`, and a fingerprint of who asked
+/// what, to tell a retry from another command under the same key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct KeyedRun {
+    first: u64,
+    last: u64,
+    fingerprint: u128,
+}
+
+/// Who asked what, hashed with a fixed hash (I7). The escalation level is left out: it is
+/// the rules' doing, not the asker's, and a retry meets a case one level up. Computed by
+/// the fold from the log, never stored, so it may change between versions of the crate.
+fn fingerprint(by: &Actor, what: &EventKind) -> u128 {
+    match what {
+        EventKind::Escalated { to, reason, .. } => crate::fnv::hash128(&(by, "escalated", to, reason)),
+        other => crate::fnv::hash128(&(by, other)),
+    }
 }
 
 impl Case {
@@ -309,7 +270,16 @@ impl Case {
             },
             unanswered_contact_times: VecDeque::new(),
             version: 1,
-        })
+            keys: BTreeMap::new(),
+            key_order: VecDeque::new(),
+        }
+        .keyed(event))
+    }
+
+    /// The case after remembering `event`'s key, for the opening.
+    fn keyed(mut self, event: &Event) -> Self {
+        self.remember_key(event);
+        self
     }
 
     /// Folds a whole log into a case, checking every invariant on the way (I1–I7).
@@ -400,6 +370,10 @@ impl Case {
 
     /// Folds one event into the case.
     ///
+    /// Texts holding control characters (which `decide` refuses, see
+    /// [`Refusal::ControlCharacter`]) are folded here, so that a log stored before that
+    /// rule stays readable; [`Case::apply_with_limits`] refuses them.
+    ///
     /// # Errors
     ///
     /// A [`LogError`] if the event does not follow on from the case (another case, a
@@ -434,9 +408,29 @@ impl Case {
         self.check_envelope(event)?;
         let broken = |refusal| LogError::Broken { seq: event.seq, refusal };
         if let Some(limits) = limits {
-            limits.check(self, &event.by, &event.what).map_err(broken)?;
+            self.check_limits(limits, &event.by, &event.what).map_err(broken)?;
         }
         self.check(&event.by, &event.what).map_err(broken)
+    }
+
+    /// Whether `by` may record `what` as the next event within `limits`: the sizes, and
+    /// the counts this case has reached. Lives here, not in `limits`, because it reads
+    /// the case.
+    pub(crate) fn check_limits(&self, limits: &Limits, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
+        limits.check_sizes(self.version().saturating_add(1), by, what)?;
+        match what {
+            EventKind::FactRecorded { name, .. } if !self.facts().contains_key(name) => {
+                cap("facts on a case", limits.max_facts, self.facts().len())
+            }
+            EventKind::WorkOpened { .. } => cap("work items on a case", limits.max_work_items, self.work_items().len()),
+            EventKind::IncidentLinked { .. } => {
+                cap("incidents on a case", limits.max_incidents, self.incidents().len())
+            }
+            EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } if !self.has_owned(to) => {
+                cap("distinct owners of a case", limits.max_owners, self.distinct_owners())
+            }
+            _ => Ok(()),
+        }
     }
 
     fn check_envelope(&self, event: &Event) -> Result<(), LogError> {
@@ -456,6 +450,14 @@ impl Case {
                 at: event.at,
                 previous: self.clock.last_event_at,
             });
+        }
+        if let Some(key) = &event.key {
+            // A key names one command: its events are consecutive, and a key the case
+            // still remembers cannot name another command later.
+            if let Some(run) = self.keys.get(key).filter(|run| run.last.saturating_add(1) != event.seq) {
+                let refusal = Refusal::KeyReused { key: key.clone(), first: run.first, last: run.last };
+                return Err(LogError::Broken { seq: event.seq, refusal });
+            }
         }
         Ok(())
     }
@@ -734,6 +736,86 @@ impl Case {
         }
         self.version = event.seq;
         self.clock.last_event_at = at;
+        if event.key.is_some() {
+            self.remember_key(event);
+        }
+    }
+
+    /// Records `event`'s key: a new run, or the next event of the run it continues
+    /// (`check_envelope` has refused anything else). O(log keys), keys being bounded.
+    fn remember_key(&mut self, event: &Event) {
+        let Some(key) = &event.key else { return };
+        if let Some(run) = self.keys.get_mut(key) {
+            run.last = event.seq;
+            return;
+        }
+        if self.key_order.len() >= Self::IDEMPOTENCY_KEYS_KEPT {
+            if let Some(oldest) = self.key_order.pop_front() {
+                self.keys.remove(&oldest);
+            }
+        }
+        let run = KeyedRun { first: event.seq, last: event.seq, fingerprint: fingerprint(&event.by, &event.what) };
+        self.keys.insert(key.clone(), run);
+        self.key_order.push_back(key.clone());
+    }
+
+    /// How many idempotency keys a case remembers: the latest 1,000 keyed commands. A
+    /// retry comes seconds or minutes after the first attempt, not a thousand keyed
+    /// commands later; an older key is forgotten (by every replica alike, since this
+    /// depends on the log only), and a command sent with it is decided as new.
+    pub const IDEMPOTENCY_KEYS_KEPT: usize = 1_000;
+
+    /// The events the command sent with `key` produced, if the case remembers the key.
+    #[must_use]
+    pub fn keyed_events(&self, key: &IdempotencyKey) -> Option<RangeInclusive<u64>> {
+        self.keys.get(key).map(|run| run.first..=run.last)
+    }
+
+    /// Whether `command`, asked by `by` with `key`, was already done.
+    ///
+    /// `Ok(Some(seqs))`: the same person sent the same command with this key before; it
+    /// produced the events `seqs`, and nothing is to be appended (answer with those
+    /// events). `Ok(None)`: the case does not know the key; decide the command.
+    /// [`Rules::decide_request`](crate::Rules::decide_request) does this first.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::KeyReused`] when the key was used for another command, or by someone
+    /// else.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{Actor, CaseId, Command, IdempotencyKey, Ledger, Opening, Refusal, Request, Rules, Staff, Visibility};
+    /// use time::macros::datetime;
+    ///
+    /// let t = datetime!(2026-11-23 09:00 UTC);
+    /// let rules = Rules::default();
+    /// let ana = Actor::staff("ana", "software");
+    /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [2; 10]),
+    ///     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
+    /// let key = IdempotencyKey::new("req-1")?;
+    /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
+    /// ledger.execute_request(&rules, Request::new(note.clone()).key(key.clone()), &ana, t)?;
+    ///
+    /// assert_eq!(ledger.case().idempotent(&key, &note, &ana)?, Some(2..=2));
+    /// let other = Command::AddNote { text: "something else".into(), visibility: Visibility::Internal };
+    /// assert!(matches!(ledger.case().idempotent(&key, &other, &ana), Err(Refusal::KeyReused { .. })));
+    /// # Ok::<(), caseledger::Error>(())
+    /// ```
+    pub fn idempotent(
+        &self,
+        key: &IdempotencyKey,
+        command: &Command,
+        by: &Actor,
+    ) -> Result<Option<RangeInclusive<u64>>, Refusal> {
+        let Some(run) = self.keys.get(key) else { return Ok(None) };
+        // The level is left out of the fingerprint; any will do.
+        if fingerprint(by, &command.clone().into_kind(0)) == run.fingerprint {
+            Ok(Some(run.first..=run.last))
+        } else {
+            Err(Refusal::KeyReused { key: key.clone(), first: run.first, last: run.last })
+        }
     }
 
     fn hand_to(&mut self, to: &Staff, note: &str, at: OffsetDateTime) {

@@ -2,13 +2,14 @@
 //!
 //! A command is an intent; [`Rules::decide`](crate::Rules::decide) turns it into
 //! [`Event`](crate::Event)s or refuses it. Commands are serde-serializable so a host can
-//! queue them.
+//! queue them. A [`Request`] is a command with what the host adds to it from the
+//! transport: an idempotency key.
 
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Staff;
 use crate::event::{Channel, Ending, EventKind, Visibility};
-use crate::id::{CustomerRef, Department, IncidentId, WorkItemId};
+use crate::id::{CustomerRef, Department, IdempotencyKey, IncidentId, WorkItemId};
 
 /// What opening a case needs: who the customer is, what "solved" means to them in their
 /// own words, and who is accountable from the first moment (I1).
@@ -178,5 +179,53 @@ impl Command {
             Self::LinkIncident { incident } => EventKind::IncidentLinked { incident },
             Self::RequestConfirmation { reason } => EventKind::ConfirmationRequested { reason },
         }
+    }
+}
+
+/// A command as a host receives it: the command, and what the transport adds to it.
+///
+/// [`Rules::decide_request`](crate::Rules::decide_request) and
+/// [`Ledger::execute_request`](crate::Ledger::execute_request) take one; a plain
+/// [`Command`] converts into a request with nothing added.
+///
+/// # Example
+///
+/// ```
+/// use caseledger::{Command, IdempotencyKey, Request, Visibility};
+///
+/// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
+/// let request = Request::new(note).key(IdempotencyKey::new("req-7f3a")?);
+/// assert_eq!(request.key.as_ref().map(IdempotencyKey::as_str), Some("req-7f3a"));
+/// # Ok::<(), caseledger::KeyError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Request {
+    /// What is asked.
+    pub command: Command,
+    /// The host's idempotency key: sending the same request again with it does nothing
+    /// twice (see [`IdempotencyKey`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<IdempotencyKey>,
+}
+
+impl Request {
+    /// A request for `command`, with no key.
+    #[must_use]
+    pub fn new(command: Command) -> Self {
+        Self { command, key: None }
+    }
+
+    /// The same request carrying the idempotency key `key`.
+    #[must_use]
+    pub fn key(mut self, key: IdempotencyKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+}
+
+impl From<Command> for Request {
+    fn from(command: Command) -> Self {
+        Self::new(command)
     }
 }

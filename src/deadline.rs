@@ -50,10 +50,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::case::Case;
 use crate::command::Command;
+use crate::error::ConfigError;
 use crate::event::Visibility;
-use crate::policies::ConfigError;
-use crate::span::{words, Span};
-use crate::timeline::short_time;
+use crate::span::{short_time, words, Span};
 
 /// How soon the customer must hear from staff. Both deadlines are optional; with
 /// neither set nothing is ever due.

@@ -1,4 +1,5 @@
-//! Errors: refusals of commands, broken logs, undecodable input, and store failures.
+//! Errors: refusals of commands, broken logs, undecodable input, unusable policy
+//! configurations, and store failures. This module holds errors only.
 //!
 //! Each error names the rule it enforces and carries the data a support engineer needs
 //! (sequence number, line, field). None of them is ever raised by a panic (I8).
@@ -6,10 +7,9 @@
 use time::OffsetDateTime;
 
 use crate::actor::{Actor, Staff};
-use crate::case::Status;
-use crate::event::{Channel, Event, SCHEMA_VERSION};
-use crate::id::{CaseId, Department, EventId, IncidentId, StaffId, WorkItemId};
-use crate::rules::Limits;
+use crate::event::{Channel, SCHEMA_VERSION};
+use crate::id::{CaseId, Department, EventId, IdempotencyKey, IncidentId, KeyError, StaffId, WorkItemId};
+use crate::status::Status;
 
 /// Why a command was refused. A refused command changes nothing.
 ///
@@ -90,6 +90,22 @@ pub enum Refusal {
     EmptyText {
         /// Which text.
         field: &'static str,
+    },
+    /// A text (a note, a reason, an id, a name) holds a control character: only tab,
+    /// line feed and carriage return are allowed. Databases refuse some of them (PostgreSQL
+    /// refuses U+0000 in text) and readers cannot see them.
+    #[error(
+        "the {field} holds the control character {} at byte {offset}; \
+         only tab, line feed and carriage return are allowed",
+        code_point(*character)
+    )]
+    ControlCharacter {
+        /// Which text.
+        field: &'static str,
+        /// The first control character found.
+        character: char,
+        /// Its byte offset in the text.
+        offset: usize,
     },
     /// A transfer or escalation must name someone other than the current owner.
     #[error("{owner} already owns the case; name a different receiver")]
@@ -174,6 +190,20 @@ pub enum Refusal {
         /// What the command would lead to.
         actual: usize,
     },
+    /// The idempotency key was already used for another command (or by someone else):
+    /// a new command needs a new key. Nothing was recorded.
+    #[error(
+        "the idempotency key {key} was already used for another command (events {first} to {last}); \
+         a new command needs a new key"
+    )]
+    KeyReused {
+        /// The key.
+        key: IdempotencyKey,
+        /// The first event the key's command produced.
+        first: u64,
+        /// The last event the key's command produced.
+        last: u64,
+    },
     /// A configured policy refused the command.
     #[error("refused by policy {policy}: {reason}")]
     Policy {
@@ -187,6 +217,11 @@ pub enum Refusal {
 /// Times in messages are written as in the log (RFC 3339), so they can be searched for.
 fn rfc3339(at: &OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| at.to_string())
+}
+
+/// `U+0000`, as Unicode writes a code point.
+fn code_point(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
 }
 
 fn join(items: &[WorkItemId]) -> String {
@@ -362,6 +397,33 @@ impl DecodeError {
     }
 }
 
+/// Why a policy configuration cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The text is not a policy set: bad JSON, an unknown policy `type`, a misspelt or
+    /// missing field, a malformed span.
+    #[error("policy set, line {line}, column {column}: {message}")]
+    Json {
+        /// The line, from 1.
+        line: usize,
+        /// The column, from 1.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// A number is out of range.
+    #[error("policy {policy}: {field} {problem}")]
+    Invalid {
+        /// The policy (or section: `deadlines`, `escalation`).
+        policy: &'static str,
+        /// The field.
+        field: &'static str,
+        /// What is wrong, with the number.
+        problem: String,
+    },
+}
+
 /// Any error this crate returns, for hosts that want a single type behind `?`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -377,149 +439,13 @@ pub enum Error {
     Decode(#[from] DecodeError),
     /// A policy configuration cannot be used.
     #[error(transparent)]
-    Config(#[from] crate::policies::ConfigError),
+    Config(#[from] ConfigError),
     /// A store could not append or read events.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// Reads one event from `text`, which is line `line` of its source.
-pub(crate) fn decode_event(text: &str, line: usize) -> Result<Event, DecodeError> {
-    #[derive(serde::Deserialize)]
-    struct SchemaOnly {
-        schema: u32,
-    }
-    let line = line.max(1);
-    match serde_json::from_str::<Event>(text) {
-        Ok(event) if event.schema == SCHEMA_VERSION => Ok(event),
-        Ok(event) if event.schema < SCHEMA_VERSION => crate::upcast::upcast(text, event.schema, line),
-        Ok(event) => Err(DecodeError::UnsupportedSchema { line, found: event.schema, supported: SCHEMA_VERSION }),
-        Err(err) => {
-            // A newer writer may have added kinds or fields; say so rather than report
-            // a confusing "unknown variant". An older writer's shape is upcast.
-            if let Ok(SchemaOnly { schema }) = serde_json::from_str::<SchemaOnly>(text) {
-                if schema < SCHEMA_VERSION {
-                    return crate::upcast::upcast(text, schema, line);
-                }
-                if schema != SCHEMA_VERSION {
-                    return Err(DecodeError::UnsupportedSchema { line, found: schema, supported: SCHEMA_VERSION });
-                }
-            }
-            Err(classify(&err, line))
-        }
-    }
-}
-
-fn classify(err: &serde_json::Error, line: usize) -> DecodeError {
-    use serde_json::error::Category;
-    match err.classify() {
-        Category::Eof => DecodeError::Truncated { line },
-        Category::Syntax | Category::Io => {
-            DecodeError::Syntax { line, column: err.column(), message: strip_position(err) }
-        }
-        Category::Data => DecodeError::NotAnEvent { line, message: strip_position(err) },
-    }
-}
-
-/// serde_json appends " at line 1 column 7"; our own line numbering replaces it.
-fn strip_position(err: &serde_json::Error) -> String {
-    let text = err.to_string();
-    match text.rfind(" at line ") {
-        Some(i) => text.get(..i).unwrap_or(&text).to_owned(),
-        None => text,
-    }
-}
-
-/// Reads a JSON Lines log: one event per line, blank lines ignored.
-///
-/// # Older schemas
-///
-/// Events written with an older schema version are upcast to the current one
-/// ([`SCHEMA_VERSION`]) on the way in, here and in [`Event::from_json`], so every reader
-/// sees only current events; stored lines are never rewritten. Schema 0, the
-/// pre-release shape, differs from schema 1 in exactly two fields: `at` is integer unix
-/// milliseconds (UTC) instead of an RFC 3339 string, and the actor is under `actor`
-/// instead of `by`. Event ids and sequence numbers are kept, so an upcast log folds as
-/// it did when written.
-///
-/// This only decodes; fold the result with [`Case::replay`](crate::Case::replay) to check
-/// the log's integrity.
-///
-/// # Errors
-///
-/// The first line that is not an event, with its line number.
-///
-/// # Example
-///
-/// ```
-/// use caseledger::{decode_log, DecodeError};
-///
-/// let err = decode_log("\n{\"schema\":1,").unwrap_err();
-/// assert_eq!(err, DecodeError::Truncated { line: 2 });
-/// ```
-pub fn decode_log(text: &str) -> Result<Vec<Event>, DecodeError> {
-    decode_lines(text, None)
-}
-
-/// Reads a JSON Lines log like [`decode_log`], refusing any line longer than
-/// [`Limits::max_line_bytes`] before parsing it and any log of more than
-/// [`Limits::max_events`] events, so a hostile log cannot make the host allocate without
-/// bound. Fold the result with [`Case::replay_with_limits`](crate::Case::replay_with_limits)
-/// to hold each event to the other limits.
-///
-/// # Errors
-///
-/// [`DecodeError::LineTooLong`], [`DecodeError::TooManyEvents`], or the first line that
-/// is not an event, with its line number.
-///
-/// # Example
-///
-/// ```
-/// use caseledger::{decode_log_with_limits, DecodeError, Limits};
-///
-/// let mut limits = Limits::default();
-/// limits.max_line_bytes = 10;
-/// let err = decode_log_with_limits("\n\n{\"schema\":1,\"case\":\"…\"}", &limits).unwrap_err();
-/// assert_eq!(err, DecodeError::LineTooLong { line: 3, bytes: 25, max: 10 });
-/// ```
-pub fn decode_log_with_limits(text: &str, limits: &Limits) -> Result<Vec<Event>, DecodeError> {
-    decode_lines(text, Some(limits))
-}
-
-fn decode_lines(text: &str, limits: Option<&Limits>) -> Result<Vec<Event>, DecodeError> {
-    let mut events = Vec::new();
-    for (i, text) in text.lines().enumerate() {
-        let line = i + 1;
-        if let Some(limits) = limits {
-            if text.len() > limits.max_line_bytes {
-                return Err(DecodeError::LineTooLong { line, bytes: text.len(), max: limits.max_line_bytes });
-            }
-        }
-        if text.trim().is_empty() {
-            continue;
-        }
-        if let Some(limits) = limits {
-            if u64::try_from(events.len()).unwrap_or(u64::MAX) >= limits.max_events {
-                return Err(DecodeError::TooManyEvents { line, max: limits.max_events });
-            }
-        }
-        events.push(decode_event(text, line)?);
-    }
-    Ok(events)
-}
-
-/// Writes events as JSON Lines: one event per line, each line ending in `\n`.
-///
-/// # Errors
-///
-/// Passes on `serde_json`'s error; these plain data types do not fail in practice.
-pub fn encode_log<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<String, serde_json::Error> {
-    let mut out = String::new();
-    for event in events {
-        out.push_str(&serde_json::to_string(event)?);
-        out.push('\n');
-    }
-    Ok(out)
+    /// A text is not an idempotency key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 /// Why a [`Store`](crate::Store) could not append or read events.
@@ -577,6 +503,14 @@ pub enum StoreError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The store's backend (a database, a network, a driver) failed; `source` is its own
+    /// error. Whether anything was written depends on the backend: a store that appends
+    /// in one transaction writes nothing when it reports this.
+    #[error("the store's backend failed: {source}")]
+    Backend {
+        /// The backend's error, for logs and for downcasting to the driver's type.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// A line that is not the torn tail of an interrupted write cannot be decoded: the
     /// file was damaged or edited. It is reported, never skipped.
     #[error("{}: {source}", path.display())]
@@ -602,6 +536,23 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A [`StoreError::Backend`] carrying `source`, the backend's own error (anything
+    /// that converts into a boxed error, including a `String`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::StoreError;
+    ///
+    /// let err = StoreError::backend(std::io::Error::other("connection reset"));
+    /// assert_eq!(err.to_string(), "the store's backend failed: connection reset");
+    /// assert!(std::error::Error::source(&err).is_some());
+    /// ```
+    #[must_use]
+    pub fn backend(source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self::Backend { source: source.into() }
+    }
+
     /// Whether this is a [`StoreError::Conflict`], the one error a writer should answer
     /// by deciding again and retrying.
     #[must_use]

@@ -33,10 +33,10 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::case::Case;
+use crate::error::ConfigError;
 use crate::event::EventKind;
-use crate::policies::{count, ConfigError};
 use crate::policy::{Policy, Proposal};
-use crate::span::{words, Span};
+use crate::span::{count, words, Span};
 
 /// When escalation is required. Every trigger is optional; with none set escalation is
 /// never required.

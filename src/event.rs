@@ -5,10 +5,15 @@
 //! [`SCHEMA_VERSION`] and looks like this:
 //!
 //! ```json
-//! {"schema":1,"case":"…","seq":2,"id":"…","at":"2026-11-23T09:00:00Z",
+//! {"schema":2,"case":"…","seq":2,"id":"…","at":"2026-11-23T09:00:00Z",
 //!  "by":{"type":"staff","id":"ana","department":"software"},
-//!  "what":{"type":"transferred","to":{"id":"bo","department":"hardware"},"note":"…"}}
+//!  "what":{"type":"transferred","to":{"id":"bo","department":"hardware"},"note":"…"},
+//!  "key":"req-7f3a"}
 //! ```
+//!
+//! Schema 2 added optional envelope fields, written only when they apply: `key`, the
+//! host's idempotency key of the request that produced the event. Older schemas are
+//! upcast when read (see `upcast`).
 //!
 //! Tags are internal (`"type"`) and snake_case so a host in any language can read them.
 
@@ -18,10 +23,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::actor::{Actor, Staff};
-use crate::id::{CaseId, CustomerRef, Department, EventId, IncidentId, WorkItemId};
+use crate::id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, WorkItemId};
 
 /// The version of the event JSON shape this crate writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One recorded fact of a case's history.
 ///
@@ -47,6 +52,10 @@ pub struct Event {
     pub by: Actor,
     /// What happened.
     pub what: EventKind,
+    /// The idempotency key of the request that produced this event, if the host gave one
+    /// (schema 2). Written only when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<IdempotencyKey>,
 }
 
 impl Event {
@@ -58,36 +67,7 @@ impl Event {
     /// It is public for importing history from another system and for tests.
     #[must_use]
     pub fn new(case: CaseId, seq: u64, id: EventId, at: OffsetDateTime, by: Actor, what: EventKind) -> Self {
-        Self { schema: SCHEMA_VERSION, case, seq, id, at: writable_utc(at).unwrap_or(at), by, what }
-    }
-
-    /// Parses one event from JSON.
-    ///
-    /// # Errors
-    ///
-    /// [`DecodeError`](crate::DecodeError) when the text is not valid JSON, is not an
-    /// event, or was written with a schema version this crate does not read.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use caseledger::{DecodeError, Event};
-    ///
-    /// let err = Event::from_json(r#"{"schema":1,"case":"#).unwrap_err();
-    /// assert_eq!(err, DecodeError::Truncated { line: 1 });
-    /// ```
-    pub fn from_json(text: &str) -> Result<Self, crate::DecodeError> {
-        crate::error::decode_event(text, 0)
-    }
-
-    /// The event as one line of JSON.
-    ///
-    /// # Errors
-    ///
-    /// Serialisation of these plain data types cannot fail in practice; the `Result`
-    /// passes on `serde_json`'s error type rather than hide it behind a panic.
-    pub fn to_json(&self) -> Result<String, serde_json::Error> {
-        serde_json::to_string(self)
+        Self { schema: SCHEMA_VERSION, case, seq, id, at: writable_utc(at).unwrap_or(at), by, what, key: None }
     }
 }
 

@@ -191,3 +191,129 @@ string_id!(
     /// A known incident (an outage, a fire) that many cases can be linked to.
     IncidentId
 );
+
+/// A key the host attaches to a request so that sending it again does not do it twice
+/// (a retried POST whose response was lost).
+///
+/// The key is recorded on the events the request produced, so it survives restarts: the
+/// case remembers which events a key produced and a fingerprint of the command (see
+/// [`Case::idempotent`](crate::Case::idempotent)). The same key with the same command
+/// is answered with the events already stored; with another command it is refused as
+/// [`Refusal::KeyReused`](crate::Refusal::KeyReused).
+///
+/// A key is 1 to [`IdempotencyKey::MAX_BYTES`] bytes with no control character (what
+/// an HTTP header can carry); a UUID or a client's request id fits.
+///
+/// # Example
+///
+/// ```
+/// use caseledger::{IdempotencyKey, KeyError};
+///
+/// let key = IdempotencyKey::new("req-7f3a")?;
+/// assert_eq!(key.as_str(), "req-7f3a");
+/// assert_eq!(IdempotencyKey::new(""), Err(KeyError::Empty));
+/// assert!(matches!(IdempotencyKey::new("x".repeat(300)), Err(KeyError::TooLong { bytes: 300, .. })));
+/// # Ok::<(), KeyError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// The longest key in bytes: 255, as common HTTP APIs allow for such keys.
+    pub const MAX_BYTES: usize = 255;
+
+    /// Checks and wraps the host's key.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError`] when the key is empty, longer than [`IdempotencyKey::MAX_BYTES`], or
+    /// holds a control character (tab, line feed and carriage return included).
+    pub fn new(key: impl Into<String>) -> Result<Self, KeyError> {
+        let key = key.into();
+        if key.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        if key.len() > Self::MAX_BYTES {
+            return Err(KeyError::TooLong { bytes: key.len(), max: Self::MAX_BYTES });
+        }
+        if let Some((offset, character)) = key.char_indices().find(|(_, c)| c.is_control()) {
+            return Err(KeyError::ControlCharacter { character, offset });
+        }
+        Ok(Self(key))
+    }
+
+    /// The key as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for IdempotencyKey {
+    type Error = KeyError;
+
+    fn try_from(key: String) -> Result<Self, KeyError> {
+        Self::new(key)
+    }
+}
+
+impl TryFrom<&str> for IdempotencyKey {
+    type Error = KeyError;
+
+    fn try_from(key: &str) -> Result<Self, KeyError> {
+        Self::new(key)
+    }
+}
+
+impl std::str::FromStr for IdempotencyKey {
+    type Err = KeyError;
+
+    fn from_str(key: &str) -> Result<Self, KeyError> {
+        Self::new(key)
+    }
+}
+
+impl From<IdempotencyKey> for String {
+    fn from(key: IdempotencyKey) -> Self {
+        key.0
+    }
+}
+
+impl AsRef<str> for IdempotencyKey {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why a text is not an [`IdempotencyKey`]. Raised where keys are made, below the other
+/// errors, so it lives here.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The key is empty.
+    #[error("an idempotency key must not be empty")]
+    Empty,
+    /// The key is longer than [`IdempotencyKey::MAX_BYTES`].
+    #[error("an idempotency key holds at most {max} bytes; this one holds {bytes}")]
+    TooLong {
+        /// The key's length in bytes.
+        bytes: usize,
+        /// The most allowed.
+        max: usize,
+    },
+    /// The key holds a control character.
+    #[error("an idempotency key may not hold control characters; found U+{:04X} at byte {offset}", u32::from(*character))]
+    ControlCharacter {
+        /// The first control character.
+        character: char,
+        /// Its byte offset.
+        offset: usize,
+    },
+}

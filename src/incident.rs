@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use crate::case::Case;
 use crate::command::Command;
 use crate::id::{CaseId, IncidentId};
-use crate::timeline::short_time;
+use crate::span::short_time;
 
 /// The commands to record when `incident` ended at `ended_at`: one
 /// [`Command::RequestConfirmation`] per open case among `cases` that is linked to it,

@@ -8,11 +8,11 @@ use time::OffsetDateTime;
 
 use crate::actor::Actor;
 use crate::case::Case;
-use crate::command::{Command, Opening};
+use crate::command::{Command, Opening, Request};
 use crate::error::{Error, LogError};
 use crate::event::Event;
 use crate::id::CaseId;
-use crate::rules::Rules;
+use crate::rules::{Decision, Rules};
 use crate::timeline::Timeline;
 
 /// A case together with the log it was folded from.
@@ -82,6 +82,57 @@ impl Ledger {
         let start = self.events.len();
         self.append(events)?;
         Ok(self.events.get(start..).unwrap_or_default())
+    }
+
+    /// Decides a [`Request`] (a command with the host's idempotency key, if any) under
+    /// `rules`, folds and appends the new events, and returns them. A retry of a request
+    /// already done (same key, same command, same person) appends nothing and returns the
+    /// events the first attempt recorded (see [`Rules::decide_request`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Refused`] with the broken rule, [`Refusal::KeyReused`](crate::Refusal::KeyReused)
+    /// among them; the ledger is then unchanged.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{Actor, CaseId, Command, IdempotencyKey, Ledger, Opening, Request, Rules, Staff, Visibility};
+    /// use time::macros::datetime;
+    ///
+    /// let t = datetime!(2026-11-23 09:00 UTC);
+    /// let rules = Rules::default();
+    /// let ana = Actor::staff("ana", "software");
+    /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [4; 10]),
+    ///     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
+    /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
+    /// let request = Request::new(note).key(IdempotencyKey::new("req-1")?);
+    ///
+    /// let first = ledger.execute_request(&rules, request.clone(), &ana, t)?.to_vec();
+    /// let retry = ledger.execute_request(&rules, request, &ana, datetime!(2026-11-23 09:05 UTC))?;
+    /// assert_eq!(retry, &first[..], "the same events, not a second note");
+    /// assert_eq!(ledger.events().len(), 2);
+    /// # Ok::<(), caseledger::Error>(())
+    /// ```
+    pub fn execute_request(
+        &mut self,
+        rules: &Rules,
+        request: impl Into<Request>,
+        by: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<&[Event], Error> {
+        match rules.decide_request(&self.case, request, by, at)? {
+            Decision::Append(events) => {
+                let start = self.events.len();
+                self.append(events)?;
+                Ok(self.events.get(start..).unwrap_or_default())
+            }
+            Decision::AlreadyDone(seqs) => {
+                // Event `n` sits at index `n - 1`: the fold checked the numbering.
+                let index = |seq: u64| usize::try_from(seq.saturating_sub(1)).unwrap_or(usize::MAX);
+                Ok(self.events.get(index(*seqs.start())..=index(*seqs.end())).unwrap_or_default())
+            }
+        }
     }
 
     /// Folds and appends events decided elsewhere (another process, a store).

@@ -54,6 +54,8 @@
 //!   reports a broken log as a [`LogError`].
 //! - [`Timeline`]: the unified history as text, JSON or a Mermaid diagram.
 //! - [`HandoffBrief`]: what a receiver reads instead of asking the customer again.
+//! - [`html`]: the timeline and the brief as HTML for agents and customers, every text
+//!   escaped and no script.
 //! - [`Ledger`]: a case and its log in memory, for the whole cycle in one call.
 //! - [`Policy`]: a host's own service rules, consulted by `decide`.
 //! - [`PolicySet`]: the built-in policies a host switches on and tunes as data, with
@@ -74,19 +76,24 @@
 mod actor;
 mod brief;
 mod case;
+mod codec;
 mod command;
 mod deadline;
 mod error;
 mod escalation;
 mod event;
+mod fnv;
+pub mod html;
 mod id;
 mod incident;
 mod ledger;
+mod limits;
 mod policies;
 mod policy;
 mod repository;
 mod rules;
 mod span;
+mod status;
 mod store;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
@@ -96,21 +103,27 @@ mod upcast;
 
 pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;
-pub use case::{Case, Clock, Counters, Fact, OutcomeState, Reachability, Status, WorkItem, WorkState};
-pub use command::{Command, Opening};
+pub use case::{Case, Clock, Counters, Fact, Reachability, WorkItem};
+pub use codec::{decode_log, decode_log_with_limits, encode_log};
+pub use command::{Command, Opening, Request};
 pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
-pub use error::{decode_log, decode_log_with_limits, encode_log, DecodeError, Error, LogError, Refusal, StoreError};
+pub use error::{ConfigError, DecodeError, Error, LogError, Refusal, StoreError};
 pub use escalation::{EscalationTrigger, EscalationTriggers};
 pub use event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
-pub use id::{CaseId, CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId};
+pub use id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, KeyError, StaffId, WorkItemId};
 pub use incident::confirmation_requests;
 pub use ledger::Ledger;
-pub use policies::{ConfigError, MayContact, PolicyConfig, PolicySet};
+pub use limits::Limits;
+pub use policies::{MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
 pub use repository::Repository;
-pub use rules::{Directory, Limits, Rules};
+pub use rules::{Decision, Directory, Rules};
 pub use span::{ParseSpanError, Span};
-pub use store::{Appended, FileStore, MemoryStore, SetAside, Store};
+pub use status::{OutcomeState, Status, WorkState};
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use store::AsyncStore;
+pub use store::{AppendCheck, AppendPlan, Appended, FileStore, MemoryStore, SetAside, Store};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};

@@ -71,9 +71,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::case::Case;
 use crate::deadline::Deadlines;
+use crate::error::ConfigError;
 use crate::escalation::EscalationTriggers;
+use crate::limits::Limits;
 use crate::policy::{Policy, Proposal};
-use crate::rules::{Limits, Rules};
+use crate::rules::Rules;
 use crate::span::Span;
 
 /// Everything a host configures about how cases are decided, as one serde document.
@@ -271,38 +273,6 @@ impl Policy for PolicyConfig {
             Self::HonestSilence { min_attempts, min_span } => silence::check(*min_attempts, *min_span, case, proposal),
         }
     }
-}
-
-/// Why a policy configuration cannot be used.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The text is not a policy set: bad JSON, an unknown policy `type`, a misspelt or
-    /// missing field, a malformed span.
-    #[error("policy set, line {line}, column {column}: {message}")]
-    Json {
-        /// The line, from 1.
-        line: usize,
-        /// The column, from 1.
-        column: usize,
-        /// What the parser said.
-        message: String,
-    },
-    /// A number is out of range.
-    #[error("policy {policy}: {field} {problem}")]
-    Invalid {
-        /// The policy (or section: `deadlines`, `escalation`).
-        policy: &'static str,
-        /// The field.
-        field: &'static str,
-        /// What is wrong, with the number.
-        problem: String,
-    },
-}
-
-/// "1 attempt", "2 attempts".
-pub(crate) fn count(n: u32, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]

@@ -7,194 +7,29 @@
 //! no clock, file or random source.
 
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::ops::RangeInclusive;
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::actor::{Actor, Staff};
 use crate::case::Case;
-use crate::command::{Command, Opening};
+use crate::command::{Command, Opening, Request};
 use crate::error::Refusal;
 use crate::event::{writable_utc, Event, EventKind};
-use crate::id::{CaseId, Department, EventId, StaffId};
+use crate::fnv::hash128;
+use crate::id::{CaseId, Department, EventId, IdempotencyKey, StaffId};
+use crate::limits::Limits;
 use crate::policy::{Policy, Proposal};
 
-/// Caps that keep a hostile or buggy client from making a host allocate without bound.
-///
-/// [`Rules::decide`] checks them for every command. For logs the host did not write
-/// itself, [`decode_log_with_limits`](crate::decode_log_with_limits) checks the size and
-/// number of lines before parsing, and [`Case::replay_with_limits`] /
-/// [`Case::apply_with_limits`] check every event while folding.
-///
-/// The defaults sit far above any honest case, so they stop runaway integrations and
-/// hostile input, never a real customer's history. Under them one case holds at most
-/// about 200 MiB of text (1,000 work items with a title and a note at the text cap, and
-/// 1,000 facts); a host that keeps many cases in memory lowers them.
-///
-/// # Example
-///
-/// ```
-/// use caseledger::{Limits, Rules};
-///
-/// let mut limits = Limits::default();
-/// limits.max_work_items = 50;
-/// let rules = Rules::default().with_limits(limits);
-/// assert_eq!(rules.limits().max_work_items, 50);
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+/// What [`Rules::decide_request`] made of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Limits {
-    /// Longest free text in bytes: a note, a message, a reason, a title, a fact's value,
-    /// the customer's outcome. Default 64 KiB: a long e-mail pasted into a note fits; a
-    /// pasted log file or attachment does not (it belongs in the host's file store,
-    /// referenced by a fact).
-    pub max_text_bytes: usize,
-    /// Longest identifier or name in bytes: staff ids, departments, customer references,
-    /// work item and incident ids, fact names. Default 256: an e-mail address (at most
-    /// 254 bytes) used as a login fits. Ids are map keys and travel on every event, so
-    /// they are kept short.
-    pub max_id_bytes: usize,
-    /// Most distinct facts on a case. Default 1,000: a case records a few dozen (customer
-    /// numbers, addresses, serial numbers); a thousand is a client writing in a loop.
-    pub max_facts: usize,
-    /// Most work items on a case, open or closed. Default 1,000: S1's laptop involves four
-    /// departments; a thousand pieces of work is a runaway integration.
-    pub max_work_items: usize,
-    /// Most distinct owners (a staff member with a department) a case has over its life.
-    /// Default 1,000: a case through a thousand different hands is a runaway router. The
-    /// cap bounds the owner history each handoff searches for bounces, so a hostile log
-    /// cannot make replay quadratic. Ping-pong among a few people is not counted here;
-    /// refusing that is a policy's business (S4).
-    pub max_owners: usize,
-    /// Most events in a case's log. Default 1,000,000, about a thousand times the busiest
-    /// real case. A case's memory does not grow with its events; this cap bounds the time
-    /// to replay a log and the memory of replay's duplicate-id check (24 bytes an event).
-    pub max_events: u64,
-    /// Most incidents one case links to. Default 100: nobody is hit by a hundred distinct
-    /// outages at once, and checking a new link is linear in this number.
-    pub max_incidents: usize,
-    /// Longest line of a JSON Lines log in bytes, checked before the line is parsed.
-    /// Default 1 MiB: an event carries at most one free text and five ids, so under the
-    /// default limits every event fits in about 400 KB even with every byte escaped as
-    /// `\u00XX`; nothing this crate writes under the defaults is refused on reading.
-    pub max_line_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_text_bytes: 64 * 1024,
-            max_id_bytes: 256,
-            max_facts: 1_000,
-            max_work_items: 1_000,
-            max_owners: 1_000,
-            max_events: 1_000_000,
-            max_incidents: 100,
-            max_line_bytes: 1024 * 1024,
-        }
-    }
-}
-
-impl Limits {
-    /// Whether `by` may record `what` as the next event of `case` within the limits.
-    pub(crate) fn check(&self, case: &Case, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
-        self.check_sizes(case.version().saturating_add(1), by, what)?;
-        match what {
-            EventKind::FactRecorded { name, .. } if !case.facts().contains_key(name) => {
-                cap("facts on a case", self.max_facts, case.facts().len())
-            }
-            EventKind::WorkOpened { .. } => cap("work items on a case", self.max_work_items, case.work_items().len()),
-            EventKind::IncidentLinked { .. } => cap("incidents on a case", self.max_incidents, case.incidents().len()),
-            EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } if !case.has_owned(to) => {
-                cap("distinct owners of a case", self.max_owners, case.distinct_owners())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// The checks that need no case: the event count it would make, and text sizes.
-    pub(crate) fn check_sizes(&self, events: u64, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
-        if events > self.max_events {
-            let clamp = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-            return Err(Refusal::LimitExceeded {
-                what: "events on a case",
-                max: clamp(self.max_events),
-                actual: clamp(events),
-            });
-        }
-        for (what, id) in by.as_staff().map(staff_ids).into_iter().flatten().chain(ids(what)) {
-            if id.len() > self.max_id_bytes {
-                return Err(Refusal::LimitExceeded { what, max: self.max_id_bytes, actual: id.len() });
-            }
-        }
-        match free_text(what) {
-            Some((what, text)) if text.len() > self.max_text_bytes => {
-                Err(Refusal::LimitExceeded { what, max: self.max_text_bytes, actual: text.len() })
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-fn cap(what: &'static str, max: usize, current: usize) -> Result<(), Refusal> {
-    let actual = current.saturating_add(1);
-    if actual > max {
-        Err(Refusal::LimitExceeded { what, max, actual })
-    } else {
-        Ok(())
-    }
-}
-
-fn staff_ids(staff: &Staff) -> [(&'static str, &str); 2] {
-    [("bytes in the staff id", staff.id.as_str()), ("bytes in the department", staff.department.as_str())]
-}
-
-/// The identifiers and names an event carries, with what each is, for the id limit.
-fn ids(what: &EventKind) -> Vec<(&'static str, &str)> {
-    match what {
-        EventKind::Opened { customer, owner, .. } => {
-            let [id, department] = staff_ids(owner);
-            vec![("bytes in the customer reference", customer.as_str()), id, department]
-        }
-        EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } => staff_ids(to).to_vec(),
-        EventKind::WorkOpened { item, department, .. } => {
-            vec![("bytes in the work item id", item.as_str()), ("bytes in the department", department.as_str())]
-        }
-        EventKind::WorkCompleted { item, .. } | EventKind::WorkDropped { item, .. } => {
-            vec![("bytes in the work item id", item.as_str())]
-        }
-        EventKind::FactRecorded { name, .. } => vec![("bytes in the fact name", name.as_str())],
-        EventKind::IncidentLinked { incident } => vec![("bytes in the incident id", incident.as_str())],
-        _ => Vec::new(),
-    }
-}
-
-/// The one free text an event carries, if any, with what it is (every kind has at most one).
-fn free_text(what: &EventKind) -> Option<(&'static str, &str)> {
-    let named = match what {
-        EventKind::Opened { outcome, .. } => ("bytes in the customer's outcome", outcome),
-        EventKind::Transferred { note, .. } => ("bytes in the handoff note", note),
-        EventKind::Escalated { reason, .. } => ("bytes in the reason for escalating", reason),
-        EventKind::WorkOpened { title, .. } => ("bytes in the work item title", title),
-        EventKind::WorkCompleted { note, .. } => ("bytes in the note on completed work", note),
-        EventKind::WorkDropped { reason, .. } => ("bytes in the reason for dropping work", reason),
-        EventKind::FactRecorded { value, .. } => ("bytes in the fact value", value),
-        EventKind::ReachabilityRecorded { note, .. } => ("bytes in the note on reachability", note),
-        EventKind::NoteAdded { text, .. } => ("bytes in the note", text),
-        EventKind::CustomerContacted { message, .. } => ("bytes in the message to the customer", message),
-        EventKind::CustomerReplied { message, .. } => ("bytes in the customer's message", message),
-        EventKind::OutcomeConfirmed { statement } | EventKind::OutcomeDisputed { statement } => {
-            ("bytes in the customer's statement", statement)
-        }
-        EventKind::Resolved { summary } => ("bytes in the resolution summary", summary),
-        EventKind::ClosedUnresolved { evidence, .. } => ("bytes in the evidence for the ending", evidence),
-        EventKind::Reopened { reason } => ("bytes in the reason for reopening", reason),
-        EventKind::ConfirmationRequested { reason } => ("bytes in the reason for asking confirmation", reason),
-        EventKind::IncidentLinked { .. } => return None,
-    };
-    Some((named.0, named.1.as_str()))
+pub enum Decision {
+    /// New events, to fold and append.
+    Append(Vec<Event>),
+    /// The request's key was already used for this same command, which produced these
+    /// events (by sequence number). Append nothing; answer with those events.
+    AlreadyDone(RangeInclusive<u64>),
 }
 
 /// The host's answer to "does this person work in this department?".
@@ -264,7 +99,7 @@ impl Rules {
     /// # Errors
     ///
     /// [`Refusal::EmptyText`] for an empty outcome, [`Refusal::LimitExceeded`] for
-    /// oversized text, [`Refusal::TimeNotWritable`] for a time outside the years 0000 to
+    /// oversized text, [`Refusal::ControlCharacter`] for text a database cannot store, [`Refusal::TimeNotWritable`] for a time outside the years 0000 to
     /// 9999, [`Refusal::NotAMember`] when a directory says the owner or the
     /// actor does not belong to their department.
     ///
@@ -289,7 +124,7 @@ impl Rules {
         if let EventKind::Opened { outcome, .. } = &what {
             crate::case::check_outcome(outcome)?;
         }
-        Ok(stamp(case, 1, at, by.clone(), what))
+        Ok(stamp(case, 1, at, by.clone(), what, None))
     }
 
     /// Decides a command: the events to append, or why not.
@@ -302,7 +137,8 @@ impl Rules {
     ///
     /// A [`Refusal`] naming the broken rule. Among them: [`Refusal::NotOwner`],
     /// [`Refusal::CaseClosed`], [`Refusal::OutcomeUnmet`], [`Refusal::WorkStillOpen`],
-    /// [`Refusal::EmptyText`], [`Refusal::ReceiverIsOwner`], [`Refusal::UnknownWorkItem`],
+    /// [`Refusal::EmptyText`], [`Refusal::ControlCharacter`], [`Refusal::ReceiverIsOwner`],
+    /// [`Refusal::UnknownWorkItem`],
     /// [`Refusal::TimeBeforeLastEvent`], [`Refusal::TimeNotWritable`], and
     /// [`Refusal::Policy`] from a policy.
     ///
@@ -324,6 +160,71 @@ impl Rules {
     /// # Ok::<(), caseledger::Error>(())
     /// ```
     pub fn decide(&self, case: &Case, command: Command, by: &Actor, at: OffsetDateTime) -> Result<Vec<Event>, Refusal> {
+        self.decide_keyed(case, command, None, by, at)
+    }
+
+    /// Decides a [`Request`]: a command, with the host's idempotency key if it gave one.
+    ///
+    /// With a key the case remembers (see [`Case::idempotent`]), nothing is decided: the
+    /// same command by the same person is [`Decision::AlreadyDone`] with the events it
+    /// produced, whatever the case and the time are now; another command is refused as
+    /// [`Refusal::KeyReused`]. Otherwise the command is decided as by [`Rules::decide`],
+    /// and its events carry the key, so the log remembers it across restarts.
+    ///
+    /// A retry is recognised by its key, not by its event: event ids hash `at`, which
+    /// differs on a retry, so without a key a retried note would be a second note.
+    ///
+    /// # Errors
+    ///
+    /// As [`Rules::decide`], and [`Refusal::KeyReused`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{Actor, CaseId, Command, Decision, IdempotencyKey, Ledger, Opening, Request, Rules, Staff, Visibility};
+    /// use time::macros::datetime;
+    ///
+    /// let t = datetime!(2026-11-23 09:00 UTC);
+    /// let rules = Rules::default();
+    /// let ana = Actor::staff("ana", "software");
+    /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [3; 10]),
+    ///     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
+    /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
+    /// let request = Request::new(note).key(IdempotencyKey::new("req-1")?);
+    ///
+    /// let Decision::Append(events) = rules.decide_request(ledger.case(), request.clone(), &ana, t)? else {
+    ///     unreachable!("a new key")
+    /// };
+    /// ledger.append(events)?;
+    /// // The response was lost; the client sends the request again a minute later.
+    /// let retry = rules.decide_request(ledger.case(), request, &ana, datetime!(2026-11-23 09:01 UTC))?;
+    /// assert_eq!(retry, Decision::AlreadyDone(2..=2));
+    /// # Ok::<(), caseledger::Error>(())
+    /// ```
+    pub fn decide_request(
+        &self,
+        case: &Case,
+        request: impl Into<Request>,
+        by: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Decision, Refusal> {
+        let Request { command, key } = request.into();
+        if let Some(key) = &key {
+            if let Some(done) = case.idempotent(key, &command, by)? {
+                return Ok(Decision::AlreadyDone(done));
+            }
+        }
+        self.decide_keyed(case, command, key, by, at).map(Decision::Append)
+    }
+
+    fn decide_keyed(
+        &self,
+        case: &Case,
+        command: Command,
+        key: Option<IdempotencyKey>,
+        by: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Event>, Refusal> {
         let at = writable(at)?;
         let last = case.clock().last_event_at;
         if at < last {
@@ -334,7 +235,7 @@ impl Rules {
         if let EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } = &what {
             self.check_staff(to)?;
         }
-        self.limits.check(case, by, &what)?;
+        case.check_limits(&self.limits, by, &what)?;
         case.check(by, &what)?;
         let proposal = Proposal { by, at, what: &what };
         for policy in &self.policies {
@@ -343,7 +244,7 @@ impl Rules {
                 .map_err(|reason| Refusal::Policy { policy: policy.name().to_owned(), reason })?;
         }
         let seq = case.version().saturating_add(1);
-        Ok(vec![stamp(case.id(), seq, at, by.clone(), what)])
+        Ok(vec![stamp(case.id(), seq, at, by.clone(), what, key)])
     }
 
     fn check_member(&self, by: &Actor) -> Result<(), Refusal> {
@@ -367,37 +268,17 @@ fn writable(at: OffsetDateTime) -> Result<OffsetDateTime, Refusal> {
     writable_utc(at).ok_or(Refusal::TimeNotWritable { at })
 }
 
-/// Builds the event, with an id derived from everything it says (see [`EventId`]).
+/// Builds the event, with an id derived from everything it says (see [`EventId`]),
+/// the idempotency key included: two requests with different keys never share an id.
 ///
 /// `at` is already UTC: both callers pass it through [`writable`] first.
-fn stamp(case: CaseId, seq: u64, at: OffsetDateTime, by: Actor, what: EventKind) -> Event {
-    let mut low = Fnv64::new(0xcbf2_9ce4_8422_2325);
-    let mut high = Fnv64::new(0x6c62_272e_07bb_0142);
-    for h in [&mut low, &mut high] {
-        (case, seq, at, &by, &what).hash(h);
-    }
-    let entropy = (u128::from(high.finish()) << 64) | u128::from(low.finish());
-    Event::new(case, seq, EventId::derived(at, entropy), at, by, what)
-}
-
-/// FNV-1a: a fixed, seedless hash, so ids do not depend on a random source (I7).
-struct Fnv64(u64);
-
-impl Fnv64 {
-    fn new(offset: u64) -> Self {
-        Self(offset)
-    }
-}
-
-impl Hasher for Fnv64 {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 ^= u64::from(*byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+fn stamp(case: CaseId, seq: u64, at: OffsetDateTime, by: Actor, what: EventKind, key: Option<IdempotencyKey>) -> Event {
+    // Unkeyed events hash exactly what they hashed before keys existed.
+    let entropy = match &key {
+        None => hash128(&(case, seq, at, &by, &what)),
+        Some(key) => hash128(&(case, seq, at, &by, &what, key)),
+    };
+    let mut event = Event::new(case, seq, EventId::derived(at, entropy), at, by, what);
+    event.key = key;
+    event
 }

@@ -1,11 +1,13 @@
 //! Spans: the lengths of time a host writes in its policy configuration ("90m", "4h",
-//! "14d"), and the plain words refusals and reports use for durations.
+//! "14d"), and the plain words refusals and reports use for durations, times and counts.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use time::Duration;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{Duration, OffsetDateTime};
 
 /// A non-negative length of time in whole seconds, written in configuration as a number
 /// and one unit: `"30s"`, `"90m"`, `"4h"`, `"14d"`.
@@ -145,6 +147,18 @@ pub(crate) fn words(duration: Duration) -> String {
     } else {
         parts.join(" ")
     }
+}
+
+/// A time to the minute, as the timeline and refusals show it: "2026-11-23 09:00".
+pub(crate) fn short_time(at: OffsetDateTime) -> String {
+    at.format(SHORT).unwrap_or_else(|_| at.to_string())
+}
+
+const SHORT: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day] [hour]:[minute]");
+
+/// "1 attempt", "2 attempts".
+pub(crate) fn count(n: u32, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]

@@ -6,19 +6,19 @@
 //! reading; there are no department-private entries.
 //!
 //! Renders as plain text ([`Display`](std::fmt::Display)), JSON ([`Timeline::to_json`])
-//! and a Mermaid sequence diagram with one lane per department ([`Timeline::to_mermaid`]).
+//! a Mermaid sequence diagram with one lane per department ([`Timeline::to_mermaid`]), and
+//! HTML ([`Timeline::to_html`], in [`crate::html`]).
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
 use serde::{Deserialize, Serialize};
-use time::format_description::BorrowedFormatItem;
-use time::macros::format_description;
 use time::OffsetDateTime;
 
 use crate::actor::{Actor, Staff};
 use crate::event::{Event, EventKind, Visibility};
 use crate::id::{Department, WorkItemId};
+use crate::span::short_time;
 
 /// Who a timeline is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -246,12 +246,6 @@ fn one_line(text: &str) -> String {
         }
     }
     out
-}
-
-const SHORT: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day] [hour]:[minute]");
-
-pub(crate) fn short_time(at: OffsetDateTime) -> String {
-    at.format(SHORT).unwrap_or_else(|_| at.to_string())
 }
 
 /// Mermaid treats `;`, `#` and line breaks specially; long texts make unreadable arrows.

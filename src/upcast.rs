@@ -16,8 +16,22 @@
 //! | time        | `"at"`: integer unix milliseconds, UTC     | `"at"`: RFC 3339 string, UTC    |
 //! | who         | `"actor"`: the [`Actor`](crate::Actor)      | `"by"`: the same [`Actor`](crate::Actor) |
 //!
+//! # Schema 1 → 2
+//!
+//! Schema 2 only adds optional envelope fields, written when they apply: `key` (the
+//! host's idempotency key of the request that made the event). A schema 1 event is read
+//! as it is and relabelled; one that carries a schema 2 field is not a schema 1 event
+//! and is reported.
+//!
 //! Upcasting keeps the event id and sequence number, so an upcast log folds exactly as
 //! it did when it was written, and ids stay stable for idempotent appends.
+//!
+//! # Adding a step
+//!
+//! A new schema adds one [`Step`] to [`STEPS`]: a [`Rewrite::Json`] when the shape of
+//! older events changes (renamed or retyped fields), a [`Rewrite::Event`] when it only
+//! adds fields with a default (then older lines parse directly and are never read as
+//! generic JSON). JSON steps come before event steps in the chain.
 
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
@@ -26,24 +40,75 @@ use time::OffsetDateTime;
 use crate::error::DecodeError;
 use crate::event::{Event, SCHEMA_VERSION};
 
+/// How one step brings an event of schema `from` to schema `from + 1`.
+enum Rewrite {
+    /// Rewrites the event's JSON object (the shape changed).
+    Json(fn(&mut Map<String, Value>) -> Result<(), String>),
+    /// Checks or completes the parsed event (the newer schema only added fields).
+    Event(fn(&mut Event) -> Result<(), String>),
+}
+
+/// One step of the chain.
+struct Step {
+    from: u32,
+    rewrite: Rewrite,
+}
+
+/// Every step, oldest first; the last one reaches [`SCHEMA_VERSION`].
+const STEPS: &[Step] =
+    &[Step { from: 0, rewrite: Rewrite::Json(zero_to_one) }, Step { from: 1, rewrite: Rewrite::Event(one_to_two) }];
+
 /// Decodes `text`, written with schema `from` (older than the current one), as a current
-/// event. `line` is its line in the source, for errors.
-pub(crate) fn upcast(text: &str, from: u32, line: usize) -> Result<Event, DecodeError> {
+/// event. `parsed` is `text` already parsed as an event, when it parses as one. `line`
+/// is its line in the source, for errors.
+pub(crate) fn upcast(text: &str, parsed: Option<Event>, from: u32, line: usize) -> Result<Event, DecodeError> {
     let not_event = |message: String| DecodeError::NotAnEvent { line, message };
-    let Value::Object(mut fields) = serde_json::from_str::<Value>(text).map_err(|e| not_event(e.to_string()))? else {
-        return Err(not_event("an event must be a JSON object".to_owned()));
+    let Some(first) = STEPS.iter().position(|step| step.from == from) else {
+        return Err(DecodeError::UnsupportedSchema { line, found: from, supported: SCHEMA_VERSION });
     };
-    let mut schema = from;
-    while schema < SCHEMA_VERSION {
-        match schema {
-            0 => zero_to_one(&mut fields).map_err(|m| not_event(format!("schema 0 event: {m}")))?,
-            // Only schema 0 predates the current one; a gap here is a missing step.
-            _ => return Err(DecodeError::UnsupportedSchema { line, found: from, supported: SCHEMA_VERSION }),
+    let steps = STEPS.get(first..).unwrap_or_default();
+    let json_steps = steps.iter().take_while(|step| matches!(step.rewrite, Rewrite::Json(_))).count();
+    let mut event = match parsed {
+        Some(event) if json_steps == 0 => event,
+        _ => {
+            let Value::Object(mut fields) =
+                serde_json::from_str::<Value>(text).map_err(|e| not_event(e.to_string()))?
+            else {
+                return Err(not_event("an event must be a JSON object".to_owned()));
+            };
+            let mut schema = from;
+            for step in steps.iter().take(json_steps) {
+                if let Rewrite::Json(rewrite) = step.rewrite {
+                    rewrite(&mut fields).map_err(|m| not_event(format!("schema {} event: {m}", step.from)))?;
+                }
+                schema = step.from.saturating_add(1);
+            }
+            fields.insert("schema".to_owned(), Value::from(schema));
+            serde_json::from_value(Value::Object(fields)).map_err(|e| not_event(e.to_string()))?
         }
-        schema = schema.saturating_add(1);
-        fields.insert("schema".to_owned(), Value::from(schema));
+    };
+    for step in steps.iter().skip(json_steps) {
+        match step.rewrite {
+            Rewrite::Event(rewrite) => {
+                rewrite(&mut event).map_err(|m| not_event(format!("schema {} event: {m}", step.from)))?;
+            }
+            // The chain is ordered so this does not happen; report rather than guess.
+            Rewrite::Json(_) => {
+                return Err(DecodeError::UnsupportedSchema { line, found: from, supported: SCHEMA_VERSION })
+            }
+        }
+        event.schema = step.from.saturating_add(1);
     }
-    serde_json::from_value(Value::Object(fields)).map_err(|e| not_event(e.to_string()))
+    Ok(event)
+}
+
+/// Schema 1 → 2: nothing to change; a schema 1 event cannot carry the fields schema 2
+/// added.
+fn one_to_two(event: &mut Event) -> Result<(), String> {
+    if event.key.is_some() {
+        return Err("`key` is a field of schema 2".to_owned());
+    }
+    Ok(())
 }
 
 /// Schema 0 → 1: `at` from unix milliseconds to RFC 3339, `actor` renamed to `by`.
@@ -64,6 +129,31 @@ mod tests {
     use crate::event::EventKind;
 
     const OPENED_V0: &str = r#"{"schema":0,"case":"0190f5a3-7c1e-7a00-8000-000000000001","seq":1,"id":"0190f5a3-7c1e-7a00-8000-0000000000aa","at":1795424400000,"actor":{"type":"customer"},"what":{"type":"opened","customer":"cust-1","outcome":"my laptop works","owner":{"id":"ana","department":"software"}}}"#;
+
+    #[test]
+    fn the_chain_reaches_the_current_schema_one_step_at_a_time() {
+        for (i, step) in STEPS.iter().enumerate() {
+            assert_eq!(step.from, u32::try_from(i).unwrap());
+        }
+        assert_eq!(STEPS.len(), usize::try_from(SCHEMA_VERSION).unwrap());
+    }
+
+    #[test]
+    fn schema_one_reads_as_it_is_and_cannot_carry_a_key() {
+        let v1 = OPENED_V0
+            .replace("1795424400000", "\"2026-11-23T09:00:00Z\"")
+            .replace("\"actor\"", "\"by\"")
+            .replace("\"schema\":0", "\"schema\":1");
+        let event = Event::from_json(&v1).unwrap();
+        assert_eq!(event.schema, SCHEMA_VERSION);
+        assert_eq!(event, Event::from_json(OPENED_V0).unwrap());
+        let keyed = v1.replace("\"seq\":1,", "\"seq\":1,\"key\":\"req-1\",");
+        let err = Event::from_json(&keyed).unwrap_err();
+        assert!(
+            matches!(&err, DecodeError::NotAnEvent { message, .. } if message.contains("`key` is a field of schema 2")),
+            "{err}"
+        );
+    }
 
     #[test]
     fn schema_zero_upcasts_time_and_actor() {

@@ -158,7 +158,7 @@ fn json_lines_round_trip_exactly() {
     assert_eq!(text.lines().count(), 6);
     assert_eq!(decode_log(&text).unwrap(), log);
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-    assert_eq!(first["schema"], 1);
+    assert_eq!(first["schema"], 2);
     assert_eq!(first["what"]["type"], "opened");
     assert_eq!(first["by"]["type"], "customer");
 }
@@ -179,8 +179,8 @@ fn garbage_is_a_typed_error_with_its_line() {
         "{err}"
     );
 
-    let newer = lines[1].replace("\"schema\":1", "\"schema\":9");
-    assert_eq!(decode_log(&newer), Err(DecodeError::UnsupportedSchema { line: 1, found: 9, supported: 1 }));
+    let newer = lines[1].replace("\"schema\":2", "\"schema\":9");
+    assert_eq!(decode_log(&newer), Err(DecodeError::UnsupportedSchema { line: 1, found: 9, supported: 2 }));
 
     assert!(matches!(decode_log("not json at all"), Err(DecodeError::Syntax { line: 1, column: 2, .. })));
     assert!(matches!(Event::from_json("[1, 2, 3]"), Err(DecodeError::NotAnEvent { line: 1, .. })));
@@ -197,4 +197,30 @@ fn decoded_garbage_with_a_wrong_case_or_gap_is_caught_by_the_fold() {
 
     let gap: String = text.lines().enumerate().filter(|(i, _)| *i != 1).map(|(_, l)| format!("{l}\n")).collect();
     assert_eq!(Case::replay(&decode_log(&gap).unwrap()), Err(LogError::SequenceGap { expected: 2, found: 3 }));
+}
+
+/// Logs stored before texts were checked for control characters (or written by another
+/// system) may hold them. The decision (see `Limits`): `Case::replay` and `Case::apply`
+/// still fold such a log, so no stored history becomes unreadable; the ingestion path
+/// for logs from elsewhere, `Case::replay_with_limits`, refuses it, naming the event and
+/// the field, because that path guards what a host is about to store.
+#[test]
+fn a_stored_log_with_control_characters_replays_but_is_refused_on_ingestion() {
+    let mut log = valid_log();
+    log[4].what =
+        EventKind::CustomerReplied { channel: caseledger::Channel::Email, message: "still\u{0}broken".into() };
+    let text = encode_log(&log).unwrap();
+    assert!(text.contains("still\\u0000broken"), "JSON escapes it, so the line itself is plain text");
+    let decoded = decode_log(&text).unwrap();
+    assert_eq!(decoded, log);
+    let case = Case::replay(&decoded).unwrap();
+    assert_eq!(case.version(), 6);
+    let err = Case::replay_with_limits(&decoded, &caseledger::Limits::default()).unwrap_err();
+    assert_eq!(
+        err,
+        LogError::Broken {
+            seq: 5,
+            refusal: Refusal::ControlCharacter { field: "customer's message", character: '\u{0}', offset: 5 }
+        }
+    );
 }

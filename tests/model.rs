@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use caseledger::testkit::{histories, Config, Outcome};
 use caseledger::{
-    Actor, CaseId, Channel, Command, Department, Ending, Error, EventKind, IncidentId, Ledger, Limits, OutcomeState,
-    Refusal, Rules, Staff, StaffId, Status, Timeline, Visibility, WorkItemId,
+    Actor, CaseId, Channel, Command, Department, Ending, Error, EventKind, IdempotencyKey, IncidentId, Ledger, Limits,
+    OutcomeState, Refusal, Request, Rules, Staff, StaffId, Status, Timeline, Visibility, WorkItemId,
 };
 use proptest::prelude::*;
 use time::OffsetDateTime;
@@ -153,6 +153,14 @@ impl Model {
         }
         if Self::texts(command).iter().any(|t| t.len() > limits.max_text_bytes) {
             return Err("LimitExceeded");
+        }
+        // Text a database can store: no control character but tab, line feed, carriage
+        // return, in the command or in who asks.
+        let unstorable = |t: &String| t.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'));
+        let asker: Vec<String> =
+            by.as_staff().map(|s| vec![s.id.to_string(), s.department.to_string()]).unwrap_or_default();
+        if Self::texts(command).iter().chain(&asker).any(unstorable) {
+            return Err("ControlCharacter");
         }
         match command {
             Command::RecordFact { name, .. }
@@ -382,6 +390,7 @@ fn refusal_name(refusal: &Refusal) -> &'static str {
         Refusal::OutcomeUnmet { .. } => "OutcomeUnmet",
         Refusal::WorkStillOpen { .. } => "WorkStillOpen",
         Refusal::EmptyText { .. } => "EmptyText",
+        Refusal::ControlCharacter { .. } => "ControlCharacter",
         Refusal::ReceiverIsOwner { .. } => "ReceiverIsOwner",
         Refusal::UnknownWorkItem { .. } => "UnknownWorkItem",
         Refusal::WorkItemClosed { .. } => "WorkItemClosed",
@@ -449,11 +458,39 @@ proptest! {
         };
         let mut model = Model::opened(opened.case, owner.clone(), opened.at);
         let mut ledger = Ledger::from_events(vec![opened.clone()]).expect("the opening loads");
+        // Idempotency keys: what each produced, asked by whom: a retry is the same person
+        // with the same command, anything else under a known key is refused.
+        let mut keys: Vec<(IdempotencyKey, Actor, Command, u64)> = Vec::new();
         for (step, attempt) in history.attempts().iter().enumerate() {
+            let mut request = Request::new(attempt.command.clone());
+            if let Some(key) = &attempt.key {
+                request = request.key(key.clone());
+            }
+            let known = attempt.key.as_ref().and_then(|key| keys.iter().find(|(k, ..)| k == key));
+            if let Some((key, by, command, seq)) = known {
+                let version = ledger.case().version();
+                let got = ledger.execute_request(&rules, request, &attempt.by, attempt.at).map(<[_]>::to_vec);
+                if by == &attempt.by && command == &attempt.command {
+                    let stored = ledger.events().get(usize::try_from(*seq - 1).unwrap()).cloned();
+                    prop_assert_eq!(got.ok(), stored.map(|e| vec![e]), "step {}: a retry returns what key {} did", step, key);
+                    prop_assert!(matches!(attempt.outcome, Outcome::AlreadyDone(_)), "step {}", step);
+                } else {
+                    let refused = matches!(got, Err(Error::Refused(Refusal::KeyReused { .. })));
+                    prop_assert!(refused, "step {}: key {} reused for another command: {:?}", step, key, got);
+                }
+                prop_assert_eq!(ledger.case().version(), version, "step {}: nothing appended", step);
+                agree(&model, &ledger, step)?;
+                continue;
+            }
             let expected = model.judge(&attempt.by, &attempt.command, attempt.at, &limits());
-            let got = ledger.execute(&rules, attempt.command.clone(), &attempt.by, attempt.at).map(|_| ());
+            let got = ledger.execute_request(&rules, request, &attempt.by, attempt.at).map(|_| ());
             match (expected, got) {
-                (Ok(()), Ok(())) => model.record(&attempt.command, attempt.at),
+                (Ok(()), Ok(())) => {
+                    model.record(&attempt.command, attempt.at);
+                    if let Some(key) = &attempt.key {
+                        keys.push((key.clone(), attempt.by.clone(), attempt.command.clone(), model.events));
+                    }
+                }
                 (Err(rule), Err(Error::Refused(refusal))) => prop_assert_eq!(
                     rule, refusal_name(&refusal),
                     "step {}: {} asks {:?}: {}", step, attempt.by, attempt.command, refusal

@@ -2,6 +2,9 @@
 //! `DATABASE_URL`; without it these tests fail). Each test has a database of its own.
 #![cfg(feature = "postgres")]
 
+#[cfg(feature = "proptest")]
+#[path = "postgres/conformance.rs"]
+mod conformance;
 #[path = "postgres/harness.rs"]
 mod harness;
 
@@ -287,7 +290,7 @@ async fn a_connection_killed_during_an_append_is_a_typed_error_and_a_retry_succe
     };
     assert_eq!(killed, vec![true]);
     let err = waiting.await.unwrap().unwrap_err();
-    assert!(matches!(err, StoreError::Io { .. }), "a lost connection is the store's own failure: {err}");
+    assert!(matches!(err, StoreError::Backend { .. }), "a lost connection is the store's own failure: {err}");
     held.rollback().await.unwrap();
     assert_eq!(a.version(case).await.unwrap(), 3, "nothing was written");
     let appended = a.append(case, 3, &mine).await.expect("the retry succeeds on a fresh connection");

@@ -184,13 +184,18 @@ proptest! {
         let mut ledger = Ledger::from_events(history.events()[..1].to_vec()).expect("opening loads");
         for attempt in history.attempts() {
             let before = ledger.clone();
-            let result = ledger.execute(rules, attempt.command.clone(), &attempt.by, attempt.at).map(<[Event]>::to_vec);
+            let result = ledger.execute_request(rules, attempt.request(), &attempt.by, attempt.at).map(<[Event]>::to_vec);
             match (&attempt.outcome, result) {
                 (Outcome::Refused(expected), Err(Error::Refused(refusal))) => {
                     prop_assert_eq!(expected, &refusal);
                     prop_assert_eq!(&ledger, &before, "refused {:?} changed the ledger", attempt.command);
                 }
                 (Outcome::Accepted(expected), Ok(events)) => prop_assert_eq!(expected, &events),
+                (Outcome::AlreadyDone(seqs), Ok(events)) => {
+                    prop_assert_eq!(&ledger, &before, "a retry appends nothing");
+                    let stored: Vec<Event> = history.events().iter().filter(|e| seqs.contains(&e.seq)).cloned().collect();
+                    prop_assert_eq!(stored, events, "a retry answers with the events already stored");
+                }
                 (expected, got) => {
                     return Err(TestCaseError::fail(format!("history said {expected:?}, ledger said {got:?}")))
                 }
@@ -293,12 +298,19 @@ fn generated_histories_reach_every_interesting_state() {
         if case.counters().reopenings > 0 && case.is_closed() {
             *seen.entry("closed again after reopening").or_default() += 1;
         }
+        if history.attempts().iter().any(|a| matches!(a.outcome, caseledger::testkit::Outcome::AlreadyDone(_))) {
+            *seen.entry("a retried request").or_default() += 1;
+        }
+        if history.events().iter().any(|e| e.key.is_some()) {
+            *seen.entry("a keyed event").or_default() += 1;
+        }
         for (_, refusal) in history.refusals() {
             let name = format!("{refusal:?}");
             refusals.insert(name.split([' ', '{', '(']).next().unwrap_or_default().to_owned());
         }
     }
-    let situations = ["a bounce", "a second escalation", "closed again after reopening"];
+    let situations =
+        ["a bounce", "a second escalation", "closed again after reopening", "a retried request", "a keyed event"];
     let tags = caseledger::EventKind::TAGS.iter().copied().chain(situations);
     for tag in tags {
         assert!(seen.contains_key(tag), "generation never reaches {tag}: {seen:?}");
@@ -322,6 +334,8 @@ fn generated_histories_reach_every_interesting_state() {
         "NoContactAttempts",
         "DuplicateOfItself",
         "AlreadyLinked",
+        "KeyReused",
+        "ControlCharacter",
     ] {
         assert!(refusals.contains(refusal), "generation never meets the refusal {refusal}: {refusals:?}");
     }

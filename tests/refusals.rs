@@ -175,3 +175,89 @@ fn with_a_directory_nobody_acts_for_a_department_they_are_not_in() {
     assert!(matches!(refusal, Refusal::NotAMember { .. }), "the receiver must belong to their department too");
     desk.ok(ana, cmd::transfer(&staff("bo", "hardware"), "hardware fault"));
 }
+
+/// Item 10 of issue 10: a host's database (PostgreSQL refuses U+0000 in `text`) must never
+/// fail on text the library approved. Every text field of every command refuses control
+/// characters, naming the field; the ledger is unchanged (`Desk::refused`).
+#[test]
+fn every_text_field_refuses_control_characters_naming_the_field() {
+    let (mut desk, ana) = desk();
+    desk.ok(ana.clone(), cmd::open_work("A", "support", "one"));
+    let bo = staff("bo", "hardware");
+    let nul = "bad\u{0}text";
+    let cases = [
+        (cmd::transfer(&bo, nul), "handoff note"),
+        (cmd::escalate(&bo, nul), "reason for escalating"),
+        (cmd::open_work("B", "support", nul), "work item title"),
+        (cmd::open_work(nul, "support", "title"), "work item id"),
+        (cmd::open_work("B", nul, "title"), "department"),
+        (cmd::complete("A", nul), "note on completed work"),
+        (cmd::drop_work("A", nul), "reason for dropping work"),
+        (cmd::complete(nul, "done"), "work item id"),
+        (cmd::fact(nul, "x"), "fact name"),
+        (cmd::fact("serial", nul), "fact value"),
+        (cmd::unreachable(Channel::Phone, nul), "note on reachability"),
+        (cmd::internal_note(nul), "note"),
+        (cmd::contact(Channel::Email, nul), "message to the customer"),
+        (cmd::reply(Channel::Email, nul), "customer's message"),
+        (cmd::confirm(nul), "customer's statement"),
+        (cmd::dispute(nul), "customer's statement"),
+        (cmd::resolve(nul), "resolution summary"),
+        (cmd::close(Ending::Withdrawn, nul), "evidence for the ending"),
+        (cmd::link(nul), "incident id"),
+        (cmd::ask_confirmation(nul), "reason for asking confirmation"),
+        (cmd::transfer(&staff(nul, "hardware"), "over to you"), "staff id"),
+        (cmd::transfer(&staff("bo", nul), "over to you"), "department"),
+    ];
+    for (command, field) in cases {
+        let refusal = desk.refused(ana.clone(), command.clone());
+        assert_eq!(refusal, Refusal::ControlCharacter { field, character: '\u{0}', offset: 3 }, "{command:?}");
+    }
+    // Who asks is text the log stores too.
+    let refusal = desk.refused(staff("ana\u{1b}", "support"), cmd::internal_note("hello"));
+    assert_eq!(refusal, Refusal::ControlCharacter { field: "staff id", character: '\u{1b}', offset: 3 });
+    // Texts are checked before the case's own rules: a reopen names the text, too.
+    desk.ok(ana.clone(), cmd::drop_work("A", "not needed"));
+    desk.ok(ana.clone(), cmd::close(Ending::Withdrawn, "customer left"));
+    assert_eq!(
+        desk.refused(ana, cmd::reopen("again\u{7f}")),
+        Refusal::ControlCharacter { field: "reason for reopening", character: '\u{7f}', offset: 5 }
+    );
+}
+
+/// Which characters are control characters: Unicode's `Cc` category (C0, DEL and C1),
+/// except tab, line feed and carriage return. Other invisible characters are not refused.
+#[test]
+fn only_tab_line_feed_and_carriage_return_pass_among_control_characters() {
+    let (mut desk, ana) = desk();
+    for ok in ["tab\there", "two\nlines", "windows\r\nline", "bidi \u{202e} and zero width \u{200b}", "ünïcödé ✓ 📞"]
+    {
+        desk.ok(ana.clone(), cmd::internal_note(ok));
+    }
+    for bad in ['\u{0}', '\u{1}', '\u{b}', '\u{c}', '\u{1f}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}'] {
+        let text = format!("é{bad}");
+        let refusal = desk.refused(ana.clone(), cmd::internal_note(&text));
+        assert_eq!(refusal, Refusal::ControlCharacter { field: "note", character: bad, offset: 2 });
+    }
+    assert!(desk.refused(ana, cmd::internal_note("\u{0}")).to_string().contains("U+0000 at byte 0"));
+}
+
+#[test]
+fn an_opening_refuses_control_characters_in_every_text() {
+    use caseledger::Opening;
+    let rules = Rules::default();
+    let ana = staff("ana", "support");
+    let id = CaseId::new_v7(T0, [4; 10]);
+    let open = |opening: Opening, by: &Actor| rules.open(id, opening, by, T0).unwrap_err();
+    let bad = "x\u{0}";
+    let refusal = |field| Refusal::ControlCharacter { field, character: '\u{0}', offset: 1 };
+    let customer = &Actor::Customer;
+    assert_eq!(open(Opening::new("cust-7", bad, ana.clone()), customer), refusal("customer's outcome"));
+    assert_eq!(open(Opening::new(bad, "it works", ana.clone()), customer), refusal("customer reference"));
+    assert_eq!(open(Opening::new("cust-7", "it works", staff(bad, "support")), customer), refusal("staff id"));
+    assert_eq!(open(Opening::new("cust-7", "it works", staff("ana", bad)), customer), refusal("department"));
+    assert_eq!(
+        open(Opening::new("cust-7", "it works", ana.clone()), &Actor::staff(bad, "support")),
+        refusal("staff id")
+    );
+}

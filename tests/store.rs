@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use caseledger::{
-    decode_log, Actor, Appended, Case, CaseId, Channel, Command, CustomerRef, DecodeError, Error, Event, FileStore,
-    IncidentId, LogError, MemoryStore, Opening, Repository, Rules, Staff, Status, Store, StoreError, Visibility,
+    decode_log, Actor, AppendCheck, Appended, Case, CaseId, Channel, Command, CustomerRef, DecodeError, Error, Event,
+    FileStore, IncidentId, LogError, MemoryStore, Opening, Repository, Rules, Staff, Status, Store, StoreError,
+    Visibility,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -419,7 +420,7 @@ fn a_newer_schema_on_the_last_line_is_reported_not_set_aside() {
     let case = case_id(15);
     let events = decided(case, 1);
     FileStore::open(dir.path()).unwrap().append(case, 0, &events[..1]).unwrap();
-    let newer = events[1].to_json().unwrap().replace("\"schema\":1", "\"schema\":9");
+    let newer = events[1].to_json().unwrap().replace("\"schema\":2", "\"schema\":9");
     append_raw(&log_path(dir.path(), case), format!("{newer}\n").as_bytes());
     let err = FileStore::open(dir.path()).unwrap_err();
     assert!(
@@ -450,11 +451,31 @@ fn a_line_that_breaks_the_sequence_is_reported_with_its_line() {
 
 const SCHEMA0: &str = include_str!("data/schema0_laptop.jsonl");
 const SCHEMA1: &str = include_str!("data/schema1_laptop.jsonl");
+const SCHEMA2: &str = include_str!("data/schema2_laptop.jsonl");
+
+/// Schema 2 (idempotency keys, clock adjustments) only added optional fields: a schema 1
+/// log reads as the same events, replays to the same case, and is written back as the
+/// schema 2 fixture, line for line.
+#[test]
+fn a_log_written_with_schema_one_replays_to_the_same_case() {
+    assert!(SCHEMA1.lines().all(|l| l.starts_with("{\"schema\":1,")), "the fixture is schema 1, as written then");
+    assert!(SCHEMA2.lines().all(|l| l.starts_with("{\"schema\":2,")));
+    let old = decode_log(SCHEMA1).unwrap();
+    let new = decode_log(SCHEMA2).unwrap();
+    assert_eq!(old, new);
+    assert!(old.iter().all(|e| e.schema == 2 && e.key.is_none()));
+    assert_eq!(caseledger::encode_log(&old).unwrap(), SCHEMA2);
+    let case = Case::replay(&old).unwrap();
+    assert_eq!(Case::replay(&new).as_ref(), Ok(&case));
+    assert_eq!(case.status(), &Status::Resolved);
+    assert_eq!(case.version(), 8);
+}
 
 #[test]
 fn a_log_written_with_schema_zero_still_loads_as_the_same_case() {
     let upcast = decode_log(SCHEMA0).unwrap();
     assert_eq!(upcast, decode_log(SCHEMA1).unwrap(), "upcasting gives exactly the schema 1 events");
+    assert_eq!(upcast, decode_log(SCHEMA2).unwrap(), "and the schema 2 events");
     assert!(upcast.iter().all(|e| e.schema == caseledger::SCHEMA_VERSION));
     let laptop = Case::replay(&upcast).unwrap();
     assert_eq!(laptop.status(), &Status::Resolved);
@@ -464,11 +485,17 @@ fn a_log_written_with_schema_zero_still_loads_as_the_same_case() {
 
 #[test]
 fn the_file_store_reads_old_events_and_appends_new_ones_after_them() {
-    let dir = TempDir::new("schema0");
-    let old = decode_log(SCHEMA0).unwrap();
+    for (i, written) in [SCHEMA0, SCHEMA1].into_iter().enumerate() {
+        appends_after_old_lines(&format!("schema{i}"), written);
+    }
+}
+
+fn appends_after_old_lines(name: &str, written: &str) {
+    let dir = TempDir::new(name);
+    let old = decode_log(written).unwrap();
     let case = old[0].case;
     fs::create_dir_all(dir.path()).unwrap();
-    fs::write(log_path(dir.path(), case), SCHEMA0).unwrap();
+    fs::write(log_path(dir.path(), case), written).unwrap();
 
     let mut repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
     assert_eq!(repo.case(case).unwrap().status(), &Status::Resolved);
@@ -476,7 +503,8 @@ fn the_file_store_reads_old_events_and_appends_new_ones_after_them() {
     repo.execute(case, reopen, &Actor::Customer, datetime!(2025-07-01 10:00 UTC)).unwrap();
 
     let text = fs::read_to_string(log_path(dir.path(), case)).unwrap();
-    assert!(text.starts_with(SCHEMA0), "old lines are never rewritten");
+    assert!(text.starts_with(written), "old lines are never rewritten");
+    assert!(text.lines().last().unwrap().starts_with("{\"schema\":2,"), "new ones are current");
     let reread = FileStore::open(dir.path()).unwrap().read(case).unwrap();
     assert_eq!(reread.len(), 9);
     assert_eq!(Case::replay(&reread).unwrap().status(), &Status::Open);
@@ -609,4 +637,77 @@ fn a_host_store_without_indexes_gets_the_same_answers_by_scanning() {
     assert_eq!(scanning.store().customer_cases(&customer).unwrap(), indexed.store().customer_cases(&customer).unwrap());
     assert_eq!(scanning.store().incident_cases(&fire).unwrap(), indexed.store().incident_cases(&fire).unwrap());
     assert_eq!(scanning.store().incident_cases(&fire).unwrap().len(), 2);
+}
+
+// ---------------------------------------------------------------- the append rules as a pure piece
+
+#[test]
+fn the_append_check_asks_only_for_the_stored_events_the_batch_overlaps() {
+    let case = case_id(50);
+    let events = decided(case, 3);
+    // The usual append starts at the end of the log: nothing to read.
+    assert_eq!(AppendCheck::new(case, 0, &events).overlap(0).unwrap(), None);
+    assert_eq!(AppendCheck::new(case, 2, &events[2..]).overlap(2).unwrap(), None);
+    // A batch from version 1 against a log at version 3 overlaps seqs 2 and 3.
+    assert_eq!(AppendCheck::new(case, 1, &events[1..]).overlap(3).unwrap(), Some(2..=3));
+    // ... and one that ends inside the log overlaps only its own positions.
+    assert_eq!(AppendCheck::new(case, 1, &events[1..2]).overlap(3).unwrap(), Some(2..=2));
+    // An empty batch needs nothing; a writer ahead of the store conflicts at once.
+    assert_eq!(AppendCheck::new(case, 1, &[]).overlap(3).unwrap(), None);
+    let ahead = AppendCheck::new(case, 4, &[]).overlap(3).unwrap_err();
+    assert!(matches!(ahead, StoreError::Conflict { expected: 4, actual: 3, .. }), "{ahead}");
+}
+
+#[test]
+fn the_append_check_plans_the_rest_of_a_partial_retry() {
+    let case = case_id(51);
+    let events = decided(case, 3);
+    let check = AppendCheck::new(case, 0, &events);
+    let plan = check.decide(2, &events[..2]).unwrap();
+    assert_eq!(plan.events(), &events[2..]);
+    assert_eq!(plan.appended(), Appended::new(4, 2));
+    // Stored events after the overlap may be passed too; they are ignored.
+    let tail = AppendCheck::new(case, 1, &events[1..2]).decide(4, &events[1..]).unwrap();
+    assert_eq!((tail.events().len(), tail.appended()), (0, Appended::new(4, 0)));
+    // A new event whose id is stored elsewhere in the log is refused, with both positions.
+    let mut copy = events[0].clone();
+    copy.seq = 5;
+    copy.what = events[1].what.clone();
+    let batch = [copy];
+    let plan = AppendCheck::new(case, 4, &batch).decide(4, &[]).unwrap();
+    let err = plan.check_unique_ids([(events[0].id, 1), (events[3].id, 4)]).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Rejected { source, .. }
+            if **source == LogError::DuplicateEventId { seq: 5, id: events[0].id, first: 1 }),
+        "{err}"
+    );
+    assert!(plan.check_unique_ids([(events[3].id, 4)]).is_ok(), "other ids are ignored");
+}
+
+#[test]
+fn a_store_that_reads_the_wrong_rows_gets_a_backend_error_not_a_verdict() {
+    let case = case_id(52);
+    let events = decided(case, 2);
+    let check = AppendCheck::new(case, 0, &events);
+    // Asked for seqs 1..=2, the store passed nothing.
+    let missing = check.decide(3, &[]).unwrap_err();
+    assert!(matches!(missing, StoreError::Backend { .. }), "{missing}");
+    assert!(missing.to_string().contains("event 1 was not given"), "{missing}");
+    // It passed the events of another position.
+    let shifted = check.decide(3, &events[1..]).unwrap_err();
+    let StoreError::Backend { source } = &shifted else { panic!("{shifted}") };
+    assert_eq!(source.downcast_ref::<LogError>(), Some(&LogError::SequenceGap { expected: 1, found: 2 }));
+}
+
+#[test]
+fn a_backend_error_carries_the_backend_s_own_error() {
+    let err = StoreError::backend(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "server closed"));
+    assert_eq!(err.to_string(), "the store's backend failed: server closed");
+    let source = std::error::Error::source(&err).expect("the backend's error is the source");
+    assert_eq!(
+        source.downcast_ref::<std::io::Error>().map(std::io::Error::kind),
+        Some(std::io::ErrorKind::ConnectionReset)
+    );
+    let wrapped = Error::from(StoreError::backend("pool timed out"));
+    assert_eq!(wrapped.to_string(), "the store's backend failed: pool timed out");
 }

@@ -3,8 +3,7 @@
 use crate::case::Case;
 use crate::event::EventKind;
 use crate::policy::Proposal;
-
-use super::count;
+use crate::span::count;
 
 /// Refuses a transfer that would bounce the case when it has already bounced
 /// `max_bounces` times. Escalations pass: they are the way out of the ping-pong.

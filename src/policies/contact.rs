@@ -4,10 +4,9 @@ use crate::actor::Actor;
 use crate::case::Case;
 use crate::event::EventKind;
 use crate::policy::Proposal;
-use crate::span::Span;
-use crate::timeline::short_time;
+use crate::span::{count, short_time, Span};
 
-use super::{count, MayContact};
+use super::MayContact;
 
 /// Only the owner (or, if configured, staff of a department with open work) contacts the
 /// customer. The system's own messages (acknowledgements, status mails) are the host's

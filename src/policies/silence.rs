@@ -3,9 +3,7 @@
 use crate::case::Case;
 use crate::event::{Ending, EventKind};
 use crate::policy::Proposal;
-use crate::span::{words, Span};
-
-use super::count;
+use crate::span::{count, words, Span};
 
 /// Refuses closing as unreachable until the customer has been tried `min_attempts` times
 /// since they last replied, with the first and the last attempt `min_span` apart.

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{Appended, CrossIndex, LogIndex, Store};
-use crate::error::{decode_event, DecodeError, LogError, StoreError};
+use crate::codec::decode_event;
+use crate::error::{DecodeError, LogError, StoreError};
 use crate::event::Event;
 use crate::id::{CaseId, CustomerRef, IncidentId};
 
@@ -225,20 +226,19 @@ impl Store for FileStore {
     fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError> {
         let file = self.file_or_new(case);
         let mut file = lock(&file);
-        let already = file.index.plan(case, expected, events, |v| file.read_after(v))?;
-        let new = events.get(already..).unwrap_or_default();
+        let plan = file.index.plan(case, expected, events, |v| file.read_after(v))?;
+        let new = plan.events();
         if new.is_empty() {
-            return Ok(Appended { version: file.index.version, written: 0 });
+            return Ok(plan.appended());
         }
         file.write(&self.dir, new)?;
-        let version = file.index.version;
         drop(file);
         let mut state = lock(&self.state);
         state.cases.insert(case);
         for event in new {
             state.cross.note(event);
         }
-        Ok(Appended { version, written: new.len() })
+        Ok(plan.appended())
     }
 
     fn read_after(&self, case: CaseId, after: u64) -> Result<Vec<Event>, StoreError> {

@@ -81,14 +81,13 @@ impl Store for MemoryStore {
     fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError> {
         let mut inner = self.write_lock();
         let Inner { cases, cross } = &mut *inner;
-        let already = match cases.get(&case) {
+        let plan = match cases.get(&case) {
             Some(log) => log.index.plan(case, expected, events, |v| Ok(after(&log.events, v)))?,
             None => LogIndex::default().plan(case, expected, events, |_| Ok(Vec::new()))?,
         };
-        let new = events.get(already..).unwrap_or_default();
+        let new = plan.events();
         if new.is_empty() {
-            let version = cases.get(&case).map_or(0, |log| log.index.version);
-            return Ok(Appended { version, written: 0 });
+            return Ok(plan.appended());
         }
         let log = cases.entry(case).or_default();
         log.events.extend_from_slice(new);
@@ -96,7 +95,7 @@ impl Store for MemoryStore {
         for event in new {
             cross.note(event);
         }
-        Ok(Appended { version: log.index.version, written: new.len() })
+        Ok(plan.appended())
     }
 
     fn read_after(&self, case: CaseId, version: u64) -> Result<Vec<Event>, StoreError> {

@@ -5,6 +5,9 @@
 //! for tests and small hosts, and [`FileStore`], an embedded JSON Lines store that
 //! survives crashes.
 
+mod append;
+#[cfg(feature = "async")]
+mod async_store;
 mod file;
 mod memory;
 #[cfg(feature = "postgres")]
@@ -17,6 +20,10 @@ use crate::error::{LogError, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, EventId, IncidentId};
 
+pub use append::{AppendCheck, AppendPlan};
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use async_store::AsyncStore;
 pub use file::{FileStore, SetAside};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
@@ -32,6 +39,16 @@ pub struct Appended {
     /// How many events of the batch were newly written; the others were already stored
     /// (a retried append).
     pub written: usize,
+}
+
+impl Appended {
+    /// What an append returns: the case's `version` after it, and how many events of
+    /// the batch it newly `written`. A host's store usually gets it from
+    /// [`AppendPlan::appended`].
+    #[must_use]
+    pub const fn new(version: u64, written: usize) -> Self {
+        Self { version, written }
+    }
 }
 
 /// Where a case's events are kept: append with an expected version, read back in order.
@@ -52,7 +69,7 @@ pub struct Appended {
 /// [`Repository`](crate::Repository) folds every new event before it asks the store to
 /// append it, so nothing that breaks a rule is written, and a store need not understand
 /// cases. A host writing its own store over its own database only has to keep the
-/// three promises, usually with one transaction and a unique index on `(case, seq)`.
+/// three promises, and [`AppendCheck`] keeps them for it (see below).
 ///
 /// Versions count events: a case with no stored events is at version 0, and after its
 /// `opened` event at version 1, which is also that event's sequence number. The methods
@@ -76,6 +93,82 @@ pub struct Appended {
 /// assert_eq!(store.read(case)?.len(), 1);
 /// # Ok::<(), caseledger::Error>(())
 /// ```
+///
+/// # Writing a store over your own database
+///
+/// Do the I/O; let [`AppendCheck`] decide. The append rules are one pure piece that
+/// takes what the store read and says what to write, so a store over SQL is its SQL and
+/// little else. In one transaction: lock the case and read its version, read the stored
+/// events the batch overlaps if [`AppendCheck::overlap`] asks for any (only on retries
+/// and lost races), call [`AppendCheck::decide`], check the new events' ids with
+/// [`AppendPlan::check_unique_ids`], insert [`AppendPlan::events`], commit, and return
+/// [`AppendPlan::appended`]. The pieces are plain values, so the same calls work in
+/// `async` code between `.await`s. Report the database's own failures as
+/// [`StoreError::Backend`] (built with [`StoreError::backend`]).
+///
+/// A schema that fits: `events (case_id, seq, event_id, body)` with primary key
+/// `(case_id, seq)`, which also catches a writer that skipped the lock, and a unique
+/// index on `(case_id, event_id)`; a row per case holding its version to lock (`SELECT
+/// version … FOR UPDATE`). Stored events must read back equal (`==`) to what was
+/// written, or a retry looks changed. The `Vec` behind a `Mutex` below stands for the
+/// table and the transaction. Check a store with the conformance suite,
+/// `caseledger::testkit::conformance::check_store` (feature `proptest`).
+///
+/// ```
+/// use std::collections::BTreeSet;
+/// use std::sync::Mutex;
+/// use caseledger::{AppendCheck, Appended, CaseId, Event, Store, StoreError};
+///
+/// #[derive(Default)]
+/// struct Table {
+///     rows: Mutex<Vec<Event>>,
+/// }
+///
+/// impl Store for Table {
+///     fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError> {
+///         // BEGIN; SELECT version FROM cases WHERE case_id = $1 FOR UPDATE
+///         let mut rows = self.rows.lock().map_err(|e| StoreError::backend(e.to_string()))?;
+///         let version = rows.iter().filter(|e| e.case == case).count() as u64;
+///         let check = AppendCheck::new(case, expected, events);
+///         let stored: Vec<Event> = match check.overlap(version)? {
+///             // SELECT body FROM events WHERE case_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq
+///             Some(seqs) => rows.iter().filter(|e| e.case == case && seqs.contains(&e.seq)).cloned().collect(),
+///             None => Vec::new(),
+///         };
+///         let plan = check.decide(version, &stored)?;
+///         // SELECT event_id, seq FROM events WHERE case_id = $1 AND event_id = ANY($2)
+///         let reused = rows.iter().filter(|e| e.case == case && plan.events().iter().any(|n| n.id == e.id));
+///         plan.check_unique_ids(reused.map(|e| (e.id, e.seq)))?;
+///         // INSERT INTO events …; UPDATE cases SET version = $2 …; COMMIT
+///         rows.extend_from_slice(plan.events());
+///         Ok(plan.appended())
+///     }
+///
+///     fn read_after(&self, case: CaseId, after: u64) -> Result<Vec<Event>, StoreError> {
+///         let rows = self.rows.lock().map_err(|e| StoreError::backend(e.to_string()))?;
+///         Ok(rows.iter().filter(|e| e.case == case && e.seq > after).cloned().collect())
+///     }
+///
+///     fn version(&self, case: CaseId) -> Result<u64, StoreError> {
+///         Ok(self.read(case)?.len() as u64)
+///     }
+///
+///     fn cases(&self) -> Result<Vec<CaseId>, StoreError> {
+///         let rows = self.rows.lock().map_err(|e| StoreError::backend(e.to_string()))?;
+///         Ok(rows.iter().map(|e| e.case).collect::<BTreeSet<_>>().into_iter().collect())
+///     }
+/// }
+///
+/// # use caseledger::{Actor, Opening, Rules, Staff};
+/// # let t = time::macros::datetime!(2026-11-23 09:00 UTC);
+/// # let case = CaseId::new_v7(t, [1; 10]);
+/// # let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
+/// #     Staff::new("ana", "software")), &Actor::Customer, t)?;
+/// let table = Table::default();
+/// assert_eq!(table.append(case, 0, &[opened.clone()])?, Appended::new(1, 1));
+/// assert_eq!(table.append(case, 0, &[opened])?, Appended::new(1, 0), "a retry is a no-op");
+/// # Ok::<(), caseledger::Error>(())
+/// ```
 pub trait Store: Send + Sync {
     /// Appends `events` to `case`, whose stored version the writer expects to be
     /// `expected`. The events must be `case`'s, numbered `expected + 1`, `expected + 2`, ….
@@ -85,7 +178,8 @@ pub trait Store: Send + Sync {
     /// [`StoreError::Conflict`] when the store holds a different version (nothing is
     /// written), [`StoreError::ChangedRetry`] when an event id is stored at the same
     /// position with other content, [`StoreError::Rejected`] when the batch does not
-    /// continue the log, and the store's own failures ([`StoreError::Io`]).
+    /// continue the log, and the store's own failures ([`StoreError::Io`],
+    /// [`StoreError::Backend`]).
     fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError>;
 
     /// The events of `case` after version `after` (sequence numbers `after + 1` …), in
@@ -93,8 +187,8 @@ pub trait Store: Send + Sync {
     ///
     /// # Errors
     ///
-    /// The store's own failures: [`StoreError::Io`], or [`StoreError::Corrupt`] when
-    /// stored data no longer decodes.
+    /// The store's own failures: [`StoreError::Io`] or [`StoreError::Backend`], or
+    /// [`StoreError::Corrupt`] when stored data no longer decodes.
     fn read_after(&self, case: CaseId, after: u64) -> Result<Vec<Event>, StoreError>;
 
     /// The stored version of `case`: its number of events, 0 if unknown.
@@ -206,7 +300,7 @@ impl LogIndex {
     /// Checks that `event` continues this log; used when loading a stored log.
     fn push(&mut self, case: CaseId, event: &Event) -> Result<(), LogError> {
         let expected = self.version.saturating_add(1);
-        follows(case, expected, event)?;
+        append::follows(case, expected, event)?;
         if let Some(&first) = self.ids.get(&event.id) {
             return Err(LogError::DuplicateEventId { seq: event.seq, id: event.id, first });
         }
@@ -215,58 +309,25 @@ impl LogIndex {
         Ok(())
     }
 
-    /// Decides what of `events` (based on version `expected`) must be written, without
-    /// changing anything: returns how many leading events are already stored.
-    ///
-    /// `stored_after` reads the stored events after a version; it is only called when the
-    /// batch overlaps what is stored, which happens on retries and conflicts.
-    fn plan(
+    /// Decides an append with the public rules ([`AppendCheck`]) against this index,
+    /// which knows the version and every stored id. `stored_after` reads the stored
+    /// events after a version; it is only called when the batch overlaps what is
+    /// stored, which happens on retries and conflicts.
+    fn plan<'a>(
         &self,
         case: CaseId,
         expected: u64,
-        events: &[Event],
+        events: &'a [Event],
         stored_after: impl FnOnce(u64) -> Result<Vec<Event>, StoreError>,
-    ) -> Result<usize, StoreError> {
-        let actual = self.version;
-        let conflict = || StoreError::Conflict { case, expected, actual };
-        if expected > actual {
-            return Err(conflict());
-        }
-        if events.is_empty() {
-            return Ok(0);
-        }
-        let mut next = expected;
-        let mut batch_ids = BTreeMap::new();
-        for event in events {
-            next = next.saturating_add(1);
-            let rejected = |source| StoreError::Rejected { case, source: Box::new(source) };
-            follows(case, next, event).map_err(rejected)?;
-            if let Some(first) = batch_ids.insert(event.id, event.seq) {
-                return Err(rejected(LogError::DuplicateEventId { seq: event.seq, id: event.id, first }));
-            }
-            if let Some(&first) = self.ids.get(&event.id).filter(|&&first| first != event.seq) {
-                return Err(rejected(LogError::DuplicateEventId { seq: event.seq, id: event.id, first }));
-            }
-        }
-        if expected == actual {
-            return Ok(0);
-        }
-        // The batch starts inside the stored log: it is a retry only if every overlapping
-        // event is already stored, identically, at its position.
-        let stored = stored_after(expected)?;
-        let mut already = 0;
-        for (new, old) in events.iter().zip(&stored) {
-            if new.id != old.id {
-                return Err(conflict());
-            }
-            if new != old {
-                return Err(StoreError::ChangedRetry { case, seq: old.seq, id: old.id });
-            }
-            already += 1;
-        }
-        // A batch that matches what is stored and ends inside it is a retry of exactly
-        // what it sent: the writer is not stale for those events, so no conflict.
-        Ok(already)
+    ) -> Result<AppendPlan<'a>, StoreError> {
+        let check = AppendCheck::new(case, expected, events);
+        let stored = match check.overlap(self.version)? {
+            Some(seqs) => stored_after(seqs.start().saturating_sub(1))?,
+            None => Vec::new(),
+        };
+        let plan = check.decide(self.version, &stored)?;
+        plan.check_unique_ids(plan.events().iter().filter_map(|e| self.ids.get(&e.id).map(|&seq| (e.id, seq))))?;
+        Ok(plan)
     }
 
     /// Records events just written.
@@ -276,17 +337,6 @@ impl LogIndex {
             self.version = self.version.max(event.seq);
         }
     }
-}
-
-/// Checks that `event` is `case`'s event number `seq`.
-fn follows(case: CaseId, seq: u64, event: &Event) -> Result<(), LogError> {
-    if event.case != case {
-        return Err(LogError::ForeignCase { seq: event.seq, expected: case, found: event.case });
-    }
-    if event.seq != seq {
-        return Err(LogError::SequenceGap { expected: seq, found: event.seq });
-    }
-    Ok(())
 }
 
 /// The cross-case indexes: a customer's cases and an incident's cases.

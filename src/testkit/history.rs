@@ -8,6 +8,7 @@
 //! again, so every shrunk history is still a real one.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 
 use proptest::collection::vec;
 use proptest::prelude::{any, Just};
@@ -17,11 +18,13 @@ use time::{Duration, OffsetDateTime};
 
 use super::Config;
 use crate::actor::{Actor, Staff};
-use crate::case::{Case, OutcomeState, WorkItem};
-use crate::command::{Command, Opening};
+use crate::case::{Case, WorkItem};
+use crate::command::{Command, Opening, Request};
 use crate::error::{LogError, Refusal};
 use crate::event::{Channel, Ending, Event, Visibility};
-use crate::id::{CaseId, Department, IncidentId, WorkItemId};
+use crate::id::{CaseId, Department, IdempotencyKey, IncidentId, WorkItemId};
+use crate::rules::Decision;
+use crate::status::OutcomeState;
 use crate::timeline::Timeline;
 
 /// What the rules made of one attempted command.
@@ -30,6 +33,9 @@ use crate::timeline::Timeline;
 pub enum Outcome {
     /// Decided and folded; these events were appended.
     Accepted(Vec<Event>),
+    /// The request's idempotency key was already used for this same command, which
+    /// produced these events; nothing was appended.
+    AlreadyDone(RangeInclusive<u64>),
     /// Refused; nothing changed.
     Refused(Refusal),
     /// `decide` accepted the command but folding its events failed. This is a bug in
@@ -47,8 +53,20 @@ pub struct Attempt {
     pub command: Command,
     /// When.
     pub at: OffsetDateTime,
+    /// The idempotency key it was sent with, if any: generated histories send some
+    /// commands with a fresh key, retry some keyed requests, and reuse some keys for
+    /// another command.
+    pub key: Option<IdempotencyKey>,
     /// What the rules made of it.
     pub outcome: Outcome,
+}
+
+impl Attempt {
+    /// The request as it was sent: the command with its key, if any.
+    #[must_use]
+    pub fn request(&self) -> Request {
+        Request { command: self.command.clone(), key: self.key.clone() }
+    }
 }
 
 /// A generated case history: the commands attempted after opening, and the valid log
@@ -195,6 +213,22 @@ struct Move {
     minutes: i64,
     /// Steers the move by the case's state (a closed case is mostly reopened).
     roll: u8,
+    key: KeyUse,
+}
+
+/// Whether a move is sent with an idempotency key, and which.
+#[derive(Clone, Copy, Debug)]
+enum KeyUse {
+    /// No key, as most hosts send.
+    None,
+    /// A key no request used before.
+    Fresh,
+    /// Not this move at all: the last keyed request again, exactly (a retry after a
+    /// lost response).
+    Retry,
+    /// This move's command with the last key used: a client bug, refused unless it
+    /// happens to be the same command.
+    Reuse,
 }
 
 /// Who acts, resolved against the case: `Worker` is someone from the department the
@@ -383,8 +417,23 @@ fn minutes() -> BoxedStrategy<i64> {
     .boxed()
 }
 
+fn key_use() -> impl Strategy<Value = KeyUse> {
+    Union::new_weighted(vec![
+        (14, Just(KeyUse::None)),
+        (4, Just(KeyUse::Fresh)),
+        (2, Just(KeyUse::Retry)),
+        (1, Just(KeyUse::Reuse)),
+    ])
+}
+
 fn moves() -> impl Strategy<Value = Move> {
-    (act_and_who(), minutes(), any::<u8>()).prop_map(|((who, act), minutes, roll)| Move { who, act, minutes, roll })
+    (act_and_who(), minutes(), any::<u8>(), key_use()).prop_map(|((who, act), minutes, roll, key)| Move {
+        who,
+        act,
+        minutes,
+        roll,
+        key,
+    })
 }
 
 fn scripts(steps: usize) -> impl Strategy<Value = Script> {
@@ -416,15 +465,35 @@ fn run(config: &Config, owners: &[Staff], script: &Script) -> Option<History> {
     let mut case = Case::from_opened(&opened).ok()?;
     let mut events = vec![opened];
     let mut attempts = Vec::with_capacity(script.moves.len());
-    for step in &script.moves {
-        let (by, command) = read(config, &case, step);
+    let mut last_keyed: Option<(Actor, Command, IdempotencyKey)> = None;
+    for (n, step) in script.moves.iter().enumerate() {
+        let (by, command, key) = match (step.key, &last_keyed) {
+            (KeyUse::Retry, Some((by, command, key))) => (by.clone(), command.clone(), Some(key.clone())),
+            (KeyUse::Reuse, Some((_, _, key))) => {
+                let (by, command) = read(config, &case, step);
+                (by, command, Some(key.clone()))
+            }
+            (KeyUse::None, _) => {
+                let (by, command) = read(config, &case, step);
+                (by, command, None)
+            }
+            _ => {
+                let (by, command) = read(config, &case, step);
+                (by, command, IdempotencyKey::new(format!("req-{n}")).ok())
+            }
+        };
+        if let Some(key) = &key {
+            last_keyed = Some((by.clone(), command.clone(), key.clone()));
+        }
         let last = case.clock().last_event_at;
         // Sub-second parts keep the JSON round-trip of times honest.
         let delta = Duration::minutes(step.minutes) + Duration::nanoseconds(i64::from(step.roll) * 1_000_003);
         let at = last.checked_add(delta).unwrap_or(last);
-        let outcome = match config.rules.decide(&case, command.clone(), &by, at) {
+        let request = Request { command: command.clone(), key: key.clone() };
+        let outcome = match config.rules.decide_request(&case, request, &by, at) {
             Err(refusal) => Outcome::Refused(refusal),
-            Ok(new) => {
+            Ok(Decision::AlreadyDone(seqs)) => Outcome::AlreadyDone(seqs),
+            Ok(Decision::Append(new)) => {
                 let mut next = case.clone();
                 match new.iter().try_for_each(|e| next.apply(e)) {
                     Ok(()) => {
@@ -436,7 +505,7 @@ fn run(config: &Config, owners: &[Staff], script: &Script) -> Option<History> {
                 }
             }
         };
-        attempts.push(Attempt { by, command, at, outcome });
+        attempts.push(Attempt { by, command, at, key, outcome });
     }
     Some(History { events, case, attempts })
 }

@@ -1,5 +1,6 @@
-//! Property-testing kit: generated case histories for testing service policies, and
-//! hostile logs for testing a host's ingestion path (feature `proptest`).
+//! Property-testing kit: generated case histories for testing service policies, hostile
+//! logs for testing a host's ingestion path, and the store conformance suite (feature
+//! `proptest`).
 //!
 //! This module owns the generators and the harness; it adds no rules of its own. Every
 //! history is made by the crate's own [`Rules::decide`] and [`Case::apply`], so what a
@@ -20,6 +21,9 @@
 //!   (with your [`Policy`] added, or a plain closure via [`policy_fn`])
 //!   and, when it breaks, shrinks to a minimal failing history and prints it as the
 //!   staff timeline.
+//!
+//! - [`conformance::check_store`]: the conformance suite for a [`Store`](crate::Store):
+//!   every promise of the store contract checked on fresh stores, each broken one named.
 //!
 //! Case counts come from [`Config::proptest`], which defaults to
 //! `ProptestConfig::default()` and so follows the `PROPTEST_CASES` environment variable.
@@ -72,6 +76,7 @@
 //! # resolved_cases_were_confirmed();
 //! ```
 
+pub mod conformance;
 mod history;
 mod hostile;
 

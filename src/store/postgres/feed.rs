@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
-use super::{backend, decode_row, PgStore};
+use super::{decode_row, PgStore};
 use crate::error::StoreError;
 use crate::event::Event;
 use crate::id::CaseId;
@@ -137,7 +137,7 @@ impl PgStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Io`] when the database fails; [`StoreError::Corrupt`] when a stored
+    /// [`StoreError::Backend`] when the database fails; [`StoreError::Corrupt`] when a stored
     /// row no longer decodes.
     ///
     /// # Example
@@ -173,14 +173,12 @@ impl PgStore {
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(self.pool())
         .await
-        .map_err(|e| backend("read feed", e))?;
+        .map_err(StoreError::backend)?;
         let mut events = Vec::with_capacity(rows.len());
         for (tx, position, case, seq, body) in rows {
-            let tx = tx.parse().map_err(|_| StoreError::Io {
-                path: "postgresql".into(),
-                op: "read feed",
-                source: std::io::Error::other(format!("transaction id {tx:?} is not a number")),
-            })?;
+            let tx = tx
+                .parse()
+                .map_err(|_| StoreError::backend(format!("the feed read transaction id {tx:?}, not a number")))?;
             let event = decode_row(CaseId::from_uuid(case), seq, &body)?;
             events.push(FeedEvent { position: FeedPosition { tx, position }, event });
         }
@@ -194,7 +192,7 @@ impl PgStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Io`] when the database fails.
+    /// [`StoreError::Backend`] when the database fails.
     pub async fn feed_lag(&self, after: FeedPosition) -> Result<FeedLag, StoreError> {
         let (unread, held): (i64, i64) = sqlx::query_as(
             "SELECT count(*) FILTER (WHERE tx < h), count(*) FILTER (WHERE tx >= h)
@@ -205,7 +203,7 @@ impl PgStore {
         .bind(after.position)
         .fetch_one(self.pool())
         .await
-        .map_err(|e| backend("feed lag", e))?;
+        .map_err(StoreError::backend)?;
         Ok(FeedLag { unread: u64::try_from(unread).unwrap_or(0), held: u64::try_from(held).unwrap_or(0) })
     }
 }

@@ -9,13 +9,15 @@
 
 mod feed;
 
+use std::future::Future;
+
 use sqlx::postgres::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{Appended, LogIndex};
+use super::{AppendCheck, Appended, AsyncStore};
 use crate::error::{LogError, StoreError};
 use crate::event::{Event, EventKind};
-use crate::id::{CaseId, CustomerRef, IncidentId};
+use crate::id::{CaseId, CustomerRef, EventId, IncidentId};
 
 pub use feed::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError};
 
@@ -129,14 +131,14 @@ impl PgStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Io`] when the database refuses (for instance the role may not
+    /// [`StoreError::Backend`] when the database refuses (for instance the role may not
     /// create tables) or is older than PostgreSQL 13, which the feed needs.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| backend("begin", e))?;
+        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
         let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
             .fetch_one(&mut *tx)
             .await
-            .map_err(|e| backend("migrate", e))?;
+            .map_err(StoreError::backend)?;
         if version < 130_000 {
             return Err(unsupported(format!(
                 "PostgreSQL {version} is too old: the store needs 13 or later (xid8 for the feed)"
@@ -146,9 +148,9 @@ impl PgStore {
             .bind(MIGRATE_LOCK)
             .execute(&mut *tx)
             .await
-            .map_err(|e| backend("migrate", e))?;
-        sqlx::raw_sql(Self::SCHEMA).execute(&mut *tx).await.map_err(|e| backend("migrate", e))?;
-        tx.commit().await.map_err(|e| backend("commit", e))
+            .map_err(StoreError::backend)?;
+        sqlx::raw_sql(Self::SCHEMA).execute(&mut *tx).await.map_err(StoreError::backend)?;
+        tx.commit().await.map_err(StoreError::backend)
     }
 
     /// Appends `events` to `case` at expected version `expected`, in a transaction of its
@@ -157,11 +159,11 @@ impl PgStore {
     /// # Errors
     ///
     /// As [`Store::append`](crate::Store::append); database failures (a lost connection,
-    /// a statement timeout) are [`StoreError::Io`], and nothing of the batch is written.
+    /// a statement timeout) are [`StoreError::Backend`], and nothing of the batch is written.
     pub async fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| backend("begin", e))?;
+        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
         let appended = self.append_in(&mut tx, case, expected, events).await?;
-        tx.commit().await.map_err(|e| backend("commit", e))?;
+        tx.commit().await.map_err(StoreError::backend)?;
         Ok(appended)
     }
 
@@ -202,10 +204,9 @@ impl PgStore {
         expected: u64,
         events: &[Event],
     ) -> Result<Appended, StoreError> {
+        let check = AppendCheck::new(case, expected, events);
         // The envelope checks need nothing stored: run them before any round trip.
-        let mut at_expected = LogIndex::default();
-        at_expected.version = expected;
-        at_expected.plan(case, expected, events, |_| Ok(Vec::new()))?;
+        check.overlap(expected)?;
         let batch = Batch::encode(case, events)?;
         let mut already = 0;
         // Each pass either finishes or learns that more of the batch is already stored,
@@ -215,7 +216,7 @@ impl PgStore {
             let inserted = batch.insert(conn, case, base, already).await?;
             let sent = events.len() - already;
             if inserted.len() == sent {
-                return Ok(Appended { version: base.saturating_add(sent as u64), written: sent });
+                return Ok(Appended::new(base.saturating_add(sent as u64), sent));
             }
             if !inserted.is_empty() {
                 // Part of the batch went in past a position someone else took: take it back.
@@ -224,13 +225,15 @@ impl PgStore {
                     .bind(&inserted)
                     .execute(&mut *conn)
                     .await
-                    .map_err(|e| backend("append", e))?;
+                    .map_err(StoreError::backend)?;
             }
-            let (index, stored) = read_overlap(conn, case, expected, events).await?;
-            already = index.plan(case, expected, events, |_| Ok(stored))?;
-            if already == events.len() {
-                return Ok(Appended { version: index.version, written: 0 });
+            let stored = read_stored(conn, case, expected, events).await?;
+            let plan = check.decide(stored.version, &stored.overlap)?;
+            plan.check_unique_ids(stored.ids.iter().copied())?;
+            if plan.events().is_empty() {
+                return Ok(plan.appended());
             }
+            already = events.len() - plan.events().len();
         }
         Err(unsupported(format!("case {case}: the append did not settle")))
     }
@@ -239,7 +242,7 @@ impl PgStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Io`] when the database fails, [`StoreError::Corrupt`] or
+    /// [`StoreError::Backend`] when the database fails, [`StoreError::Corrupt`] or
     /// [`StoreError::Inconsistent`] when a stored row no longer decodes as the event at
     /// its place.
     pub async fn read_after(&self, case: CaseId, after: u64) -> Result<Vec<Event>, StoreError> {
@@ -249,7 +252,7 @@ impl PgStore {
                 .bind(to_i64(after)?)
                 .fetch_all(&self.pool)
                 .await
-                .map_err(|e| backend("read", e))?;
+                .map_err(StoreError::backend)?;
         rows.into_iter().map(|(seq, body)| decode_row(case, seq, &body)).collect()
     }
 
@@ -266,7 +269,7 @@ impl PgStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Io`] when the database fails.
+    /// [`StoreError::Backend`] when the database fails.
     pub async fn version(&self, case: CaseId) -> Result<u64, StoreError> {
         version_on(&self.pool, case).await
     }
@@ -276,7 +279,7 @@ impl PgStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Io`] when the database fails.
+    /// [`StoreError::Backend`] when the database fails.
     pub async fn cases_page(&self, after: Option<CaseId>, limit: usize) -> Result<Vec<CaseId>, StoreError> {
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "SELECT case_id FROM caseledger_cases WHERE $1::uuid IS NULL OR case_id > $1 ORDER BY case_id LIMIT $2",
@@ -285,7 +288,7 @@ impl PgStore {
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| backend("cases", e))?;
+        .map_err(StoreError::backend)?;
         Ok(ids.into_iter().map(CaseId::from_uuid).collect())
     }
 
@@ -293,7 +296,7 @@ impl PgStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Io`] when the database fails.
+    /// [`StoreError::Backend`] when the database fails.
     pub async fn cases(&self) -> Result<Vec<CaseId>, StoreError> {
         let mut all = Vec::new();
         loop {
@@ -310,14 +313,14 @@ impl PgStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Io`] when the database fails.
+    /// [`StoreError::Backend`] when the database fails.
     pub async fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<CaseId>, StoreError> {
         let ids: Vec<Uuid> =
             sqlx::query_scalar("SELECT case_id FROM caseledger_cases WHERE customer = $1 ORDER BY case_id")
                 .bind(customer.as_str())
                 .fetch_all(&self.pool)
                 .await
-                .map_err(|e| backend("customer cases", e))?;
+                .map_err(StoreError::backend)?;
         Ok(ids.into_iter().map(CaseId::from_uuid).collect())
     }
 
@@ -325,14 +328,14 @@ impl PgStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Io`] when the database fails.
+    /// [`StoreError::Backend`] when the database fails.
     pub async fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<CaseId>, StoreError> {
         let ids: Vec<Uuid> =
             sqlx::query_scalar("SELECT case_id FROM caseledger_incident_cases WHERE incident = $1 ORDER BY case_id")
                 .bind(incident.as_str())
                 .fetch_all(&self.pool)
                 .await
-                .map_err(|e| backend("incident cases", e))?;
+                .map_err(StoreError::backend)?;
         Ok(ids.into_iter().map(CaseId::from_uuid).collect())
     }
 }
@@ -399,19 +402,27 @@ impl Batch {
             .bind(&self.incidents)
             .fetch_all(&mut *conn)
             .await
-            .map_err(|e| backend("append", e))
+            .map_err(StoreError::backend)
     }
 }
 
-/// What the append rules need to judge a batch that did not go in whole: the case's
-/// version, where the batch's ids already sit in the log, and the stored events at the
-/// batch's positions.
-async fn read_overlap(
+/// What the append rules need to judge a batch that did not go in whole, read in the
+/// append's transaction.
+struct Stored {
+    /// The case's version.
+    version: u64,
+    /// The stored events at the batch's positions, in order.
+    overlap: Vec<Event>,
+    /// Where the batch's event ids sit in the case's log.
+    ids: Vec<(EventId, u64)>,
+}
+
+async fn read_stored(
     conn: &mut PgConnection,
     case: CaseId,
     expected: u64,
     events: &[Event],
-) -> Result<(LogIndex, Vec<Event>), StoreError> {
+) -> Result<Stored, StoreError> {
     let version = version_on(&mut *conn, case).await?;
     let ids: Vec<Uuid> = events.iter().map(|e| *e.id.as_uuid()).collect();
     let last = expected.saturating_add(events.len() as u64);
@@ -425,18 +436,16 @@ async fn read_overlap(
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await
-    .map_err(|e| backend("append", e))?;
-    let mut index = LogIndex::default();
-    let mut stored = Vec::new();
+    .map_err(StoreError::backend)?;
+    let mut stored = Stored { version, overlap: Vec::new(), ids: Vec::new() };
     for (seq, id, body) in rows {
-        let seq_u = u64::try_from(seq).unwrap_or(0);
-        index.ids.insert(crate::id::EventId::from_uuid(id), seq_u);
-        if seq_u > expected && seq_u <= last {
-            stored.push(decode_row(case, seq, &body)?);
+        let position = u64::try_from(seq).unwrap_or(0);
+        stored.ids.push((EventId::from_uuid(id), position));
+        if position > expected && position <= last {
+            stored.overlap.push(decode_row(case, seq, &body)?);
         }
     }
-    index.version = version;
-    Ok((index, stored))
+    Ok(stored)
 }
 
 async fn version_on<'c, E>(executor: E, case: CaseId) -> Result<u64, StoreError>
@@ -447,7 +456,7 @@ where
         .bind(case.as_uuid())
         .fetch_one(executor)
         .await
-        .map_err(|e| backend("version", e))?;
+        .map_err(StoreError::backend)?;
     Ok(u64::try_from(version).unwrap_or(0))
 }
 
@@ -481,12 +490,39 @@ fn to_i64(n: u64) -> Result<i64, StoreError> {
     i64::try_from(n).map_err(|_| unsupported(format!("{n} is beyond PostgreSQL's bigint")))
 }
 
-/// A database failure, as a store error.
-fn backend(op: &'static str, err: sqlx::Error) -> StoreError {
-    StoreError::Io { path: "postgresql".into(), op, source: std::io::Error::other(err) }
-}
-
 /// Something the schema cannot hold.
 fn unsupported(message: String) -> StoreError {
-    StoreError::Io { path: "postgresql".into(), op: "append", source: std::io::Error::other(message) }
+    StoreError::backend(message)
+}
+
+/// The store contract, awaited: each method is the inherent one of the same name.
+impl AsyncStore for PgStore {
+    fn append(
+        &self,
+        case: CaseId,
+        expected: u64,
+        events: &[Event],
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        PgStore::append(self, case, expected, events)
+    }
+
+    fn read_after(&self, case: CaseId, after: u64) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send {
+        PgStore::read_after(self, case, after)
+    }
+
+    fn version(&self, case: CaseId) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        PgStore::version(self, case)
+    }
+
+    fn cases(&self) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {
+        PgStore::cases(self)
+    }
+
+    fn customer_cases(&self, customer: &CustomerRef) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {
+        PgStore::customer_cases(self, customer)
+    }
+
+    fn incident_cases(&self, incident: &IncidentId) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {
+        PgStore::incident_cases(self, incident)
+    }
 }

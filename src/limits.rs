@@ -1,0 +1,212 @@
+//! Limits: the caps on sizes and counts that keep a hostile or buggy client from making
+//! a host allocate without bound.
+//!
+//! Both the fold ([`Case`](crate::Case)) and `decide` ([`Rules`](crate::Rules)) read
+//! them, and the codec checks the size of a line with them; none of those owns them. The
+//! checks that need a case's counts live with the case.
+
+use serde::{Deserialize, Serialize};
+
+use crate::actor::{Actor, Staff};
+use crate::error::Refusal;
+use crate::event::EventKind;
+
+/// Caps that keep a hostile or buggy client from making a host allocate without bound.
+///
+/// [`Rules::decide`](crate::Rules::decide) checks them for every command. For logs the host did not write
+/// itself, [`decode_log_with_limits`](crate::decode_log_with_limits) checks the size and
+/// number of lines before parsing, and [`Case::replay_with_limits`](crate::Case::replay_with_limits) /
+/// [`Case::apply_with_limits`](crate::Case::apply_with_limits) check every event while folding.
+///
+/// Checking limits also checks that every text is one a database can store: no control
+/// character but tab, line feed and carriage return
+/// ([`Refusal::ControlCharacter`], naming the field). `decide` and `open` always check
+/// it. Of the fold, only [`Case::replay_with_limits`](crate::Case::replay_with_limits) /
+/// [`Case::apply_with_limits`](crate::Case::apply_with_limits) (the path for logs from
+/// elsewhere, on their way into the host's storage) check it:
+/// [`Case::replay`](crate::Case::replay) and [`Case::apply`](crate::Case::apply) still
+/// fold a log that holds such characters, so a log stored before this rule (or by
+/// another system) stays readable.
+///
+/// The defaults sit far above any honest case, so they stop runaway integrations and
+/// hostile input, never a real customer's history. Under them one case holds at most
+/// about 200 MiB of text (1,000 work items with a title and a note at the text cap, and
+/// 1,000 facts); a host that keeps many cases in memory lowers them.
+///
+/// # Example
+///
+/// ```
+/// use caseledger::{Limits, Rules};
+///
+/// let mut limits = Limits::default();
+/// limits.max_work_items = 50;
+/// let rules = Rules::default().with_limits(limits);
+/// assert_eq!(rules.limits().max_work_items, 50);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Longest free text in bytes: a note, a message, a reason, a title, a fact's value,
+    /// the customer's outcome. Default 64 KiB: a long e-mail pasted into a note fits; a
+    /// pasted log file or attachment does not (it belongs in the host's file store,
+    /// referenced by a fact).
+    pub max_text_bytes: usize,
+    /// Longest identifier or name in bytes: staff ids, departments, customer references,
+    /// work item and incident ids, fact names. Default 256: an e-mail address (at most
+    /// 254 bytes) used as a login fits. Ids are map keys and travel on every event, so
+    /// they are kept short.
+    pub max_id_bytes: usize,
+    /// Most distinct facts on a case. Default 1,000: a case records a few dozen (customer
+    /// numbers, addresses, serial numbers); a thousand is a client writing in a loop.
+    pub max_facts: usize,
+    /// Most work items on a case, open or closed. Default 1,000: S1's laptop involves four
+    /// departments; a thousand pieces of work is a runaway integration.
+    pub max_work_items: usize,
+    /// Most distinct owners (a staff member with a department) a case has over its life.
+    /// Default 1,000: a case through a thousand different hands is a runaway router. The
+    /// cap bounds the owner history each handoff searches for bounces, so a hostile log
+    /// cannot make replay quadratic. Ping-pong among a few people is not counted here;
+    /// refusing that is a policy's business (S4).
+    pub max_owners: usize,
+    /// Most events in a case's log. Default 1,000,000, about a thousand times the busiest
+    /// real case. A case's memory does not grow with its events; this cap bounds the time
+    /// to replay a log and the memory of replay's duplicate-id check (24 bytes an event).
+    pub max_events: u64,
+    /// Most incidents one case links to. Default 100: nobody is hit by a hundred distinct
+    /// outages at once, and checking a new link is linear in this number.
+    pub max_incidents: usize,
+    /// Longest line of a JSON Lines log in bytes, checked before the line is parsed.
+    /// Default 1 MiB: an event carries at most one free text and five ids, so under the
+    /// default limits every event fits in about 400 KB even with every byte escaped as
+    /// `\u00XX`; nothing this crate writes under the defaults is refused on reading.
+    pub max_line_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_text_bytes: 64 * 1024,
+            max_id_bytes: 256,
+            max_facts: 1_000,
+            max_work_items: 1_000,
+            max_owners: 1_000,
+            max_events: 1_000_000,
+            max_incidents: 100,
+            max_line_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// The checks that need no case: the event count it would make, and text sizes.
+    pub(crate) fn check_sizes(&self, events: u64, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
+        if events > self.max_events {
+            let clamp = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+            return Err(Refusal::LimitExceeded {
+                what: "events on a case",
+                max: clamp(self.max_events),
+                actual: clamp(events),
+            });
+        }
+        for (what, id) in by.as_staff().map(staff_ids).into_iter().flatten().chain(ids(what)) {
+            if id.len() > self.max_id_bytes {
+                return Err(Refusal::LimitExceeded { what, max: self.max_id_bytes, actual: id.len() });
+            }
+        }
+        if let Some((what, text)) = free_text(what) {
+            if text.len() > self.max_text_bytes {
+                return Err(Refusal::LimitExceeded { what, max: self.max_text_bytes, actual: text.len() });
+            }
+        }
+        check_texts(by, what)
+    }
+}
+
+/// Whether every text `by` and `what` carry (ids, names, free text) can be stored: no
+/// control character but tab, line feed and carriage return (see [`storable`]).
+pub(crate) fn check_texts(by: &Actor, what: &EventKind) -> Result<(), Refusal> {
+    let fields = by.as_staff().map(staff_ids).into_iter().flatten().chain(ids(what)).chain(free_text(what));
+    for (label, text) in fields {
+        storable(label.strip_prefix("bytes in the ").unwrap_or(label), text)?;
+    }
+    Ok(())
+}
+
+/// Refuses a text holding a character of Unicode's control category (`Cc`: U+0000 to
+/// U+001F and U+007F to U+009F) other than tab, line feed and carriage return.
+///
+/// PostgreSQL refuses U+0000 in `text`; the other control characters are invisible to
+/// the people reading a timeline and can disguise one entry as another. The library
+/// refuses them when deciding, so a host's database never fails on text the library
+/// approved.
+pub(crate) fn storable(field: &'static str, text: &str) -> Result<(), Refusal> {
+    // Every control character is a byte below 0x20, 0x7F, or (U+0080 to U+009F) a pair
+    // starting 0xC2; most texts hold none of these bytes, and are settled in one pass.
+    if !text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        return Ok(());
+    }
+    match text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        Some((offset, character)) => Err(Refusal::ControlCharacter { field, character, offset }),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn cap(what: &'static str, max: usize, current: usize) -> Result<(), Refusal> {
+    let actual = current.saturating_add(1);
+    if actual > max {
+        Err(Refusal::LimitExceeded { what, max, actual })
+    } else {
+        Ok(())
+    }
+}
+
+fn staff_ids(staff: &Staff) -> [(&'static str, &str); 2] {
+    [("bytes in the staff id", staff.id.as_str()), ("bytes in the department", staff.department.as_str())]
+}
+
+/// The identifiers and names an event carries, with what each is, for the id limit.
+fn ids(what: &EventKind) -> Vec<(&'static str, &str)> {
+    match what {
+        EventKind::Opened { customer, owner, .. } => {
+            let [id, department] = staff_ids(owner);
+            vec![("bytes in the customer reference", customer.as_str()), id, department]
+        }
+        EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } => staff_ids(to).to_vec(),
+        EventKind::WorkOpened { item, department, .. } => {
+            vec![("bytes in the work item id", item.as_str()), ("bytes in the department", department.as_str())]
+        }
+        EventKind::WorkCompleted { item, .. } | EventKind::WorkDropped { item, .. } => {
+            vec![("bytes in the work item id", item.as_str())]
+        }
+        EventKind::FactRecorded { name, .. } => vec![("bytes in the fact name", name.as_str())],
+        EventKind::IncidentLinked { incident } => vec![("bytes in the incident id", incident.as_str())],
+        _ => Vec::new(),
+    }
+}
+
+/// The one free text an event carries, if any, with what it is (every kind has at most one).
+fn free_text(what: &EventKind) -> Option<(&'static str, &str)> {
+    let named = match what {
+        EventKind::Opened { outcome, .. } => ("bytes in the customer's outcome", outcome),
+        EventKind::Transferred { note, .. } => ("bytes in the handoff note", note),
+        EventKind::Escalated { reason, .. } => ("bytes in the reason for escalating", reason),
+        EventKind::WorkOpened { title, .. } => ("bytes in the work item title", title),
+        EventKind::WorkCompleted { note, .. } => ("bytes in the note on completed work", note),
+        EventKind::WorkDropped { reason, .. } => ("bytes in the reason for dropping work", reason),
+        EventKind::FactRecorded { value, .. } => ("bytes in the fact value", value),
+        EventKind::ReachabilityRecorded { note, .. } => ("bytes in the note on reachability", note),
+        EventKind::NoteAdded { text, .. } => ("bytes in the note", text),
+        EventKind::CustomerContacted { message, .. } => ("bytes in the message to the customer", message),
+        EventKind::CustomerReplied { message, .. } => ("bytes in the customer's message", message),
+        EventKind::OutcomeConfirmed { statement } | EventKind::OutcomeDisputed { statement } => {
+            ("bytes in the customer's statement", statement)
+        }
+        EventKind::Resolved { summary } => ("bytes in the resolution summary", summary),
+        EventKind::ClosedUnresolved { evidence, .. } => ("bytes in the evidence for the ending", evidence),
+        EventKind::Reopened { reason } => ("bytes in the reason for reopening", reason),
+        EventKind::ConfirmationRequested { reason } => ("bytes in the reason for asking confirmation", reason),
+        EventKind::IncidentLinked { .. } => return None,
+    };
+    Some((named.0, named.1.as_str()))
+}
