@@ -5,6 +5,8 @@
 #[cfg(feature = "proptest")]
 #[path = "postgres/conformance.rs"]
 mod conformance;
+#[path = "postgres/feed.rs"]
+mod feed;
 #[path = "postgres/harness.rs"]
 mod harness;
 
