@@ -235,6 +235,10 @@ impl Case {
         if event.schema != SCHEMA_VERSION {
             return Err(LogError::UnsupportedSchema { seq: event.seq, schema: event.schema });
         }
+        if let Some(given) = event.given_at {
+            // Nothing comes before the opening, so nothing to adjust its time to.
+            return Err(LogError::ClockAdjustment { seq: event.seq, given, at: event.at });
+        }
         check_outcome(outcome).map_err(|refusal| LogError::Broken { seq: 1, refusal })?;
         Ok(Self {
             id: event.case,
@@ -450,6 +454,12 @@ impl Case {
                 at: event.at,
                 previous: self.clock.last_event_at,
             });
+        }
+        if let Some(given) = event.given_at {
+            // An adjustment moves an earlier time forward to the previous event's, only.
+            if !is_before(given, event.at) || event.at != self.clock.last_event_at {
+                return Err(LogError::ClockAdjustment { seq: event.seq, given, at: event.at });
+            }
         }
         if let Some(key) = &event.key {
             // A key names one command: its events are consecutive, and a key the case

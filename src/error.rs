@@ -4,6 +4,7 @@
 //! Each error names the rule it enforces and carries the data a support engineer needs
 //! (sequence number, line, field). None of them is ever raised by a panic (I8).
 
+use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
 
 use crate::actor::{Actor, Staff};
@@ -15,7 +16,8 @@ use crate::status::Status;
 ///
 /// The same rules are checked again when an event is folded, so a log that breaks one
 /// is reported as [`LogError::Broken`] carrying the refusal.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Refusal {
     /// Only the current owner may do this (I1, S7).
@@ -139,14 +141,17 @@ pub enum Refusal {
     )]
     TimeBeforeLastEvent {
         /// The command's time.
+        #[serde(serialize_with = "time_as_text")]
         at: OffsetDateTime,
         /// The last event's time.
+        #[serde(serialize_with = "time_as_text")]
         last: OffsetDateTime,
     },
     /// The time cannot be written to a log: RFC 3339 holds the years 0000 to 9999 (UTC).
     #[error("the time {} cannot be recorded: a log holds times from the year 0000 to 9999 (UTC)", rfc3339(at))]
     TimeNotWritable {
         /// The time asked for.
+        #[serde(serialize_with = "time_as_text")]
         at: OffsetDateTime,
     },
     /// The customer cannot use this channel (S6).
@@ -214,6 +219,87 @@ pub enum Refusal {
     },
 }
 
+impl Refusal {
+    /// A stable, machine-readable name for the broken rule, in snake_case
+    /// (`"outcome_unmet"`). Codes never change once released; messages may be reworded.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotOwner { .. } => "not_owner",
+            Self::StaffOnly { .. } => "staff_only",
+            Self::NotYourDepartment { .. } => "not_your_department",
+            Self::NotAMember { .. } => "not_a_member",
+            Self::ConfirmationNotFromCustomer { .. } => "confirmation_not_from_customer",
+            Self::CaseClosed { .. } => "case_closed",
+            Self::NotClosed => "not_closed",
+            Self::OutcomeUnmet { .. } => "outcome_unmet",
+            Self::WorkStillOpen { .. } => "work_still_open",
+            Self::EmptyText { .. } => "empty_text",
+            Self::ControlCharacter { .. } => "control_character",
+            Self::ReceiverIsOwner { .. } => "receiver_is_owner",
+            Self::UnknownWorkItem { .. } => "unknown_work_item",
+            Self::WorkItemClosed { .. } => "work_item_closed",
+            Self::DuplicateWorkItem { .. } => "duplicate_work_item",
+            Self::TimeBeforeLastEvent { .. } => "time_before_last_event",
+            Self::TimeNotWritable { .. } => "time_not_writable",
+            Self::ChannelUnreachable { .. } => "channel_unreachable",
+            Self::NoContactAttempts => "no_contact_attempts",
+            Self::DuplicateOfItself => "duplicate_of_itself",
+            Self::AlreadyLinked { .. } => "already_linked",
+            Self::EscalationLevel { .. } => "escalation_level",
+            Self::AlreadyOpened => "already_opened",
+            Self::LimitExceeded { .. } => "limit_exceeded",
+            Self::KeyReused { .. } => "key_reused",
+            Self::Policy { .. } => "policy",
+        }
+    }
+
+    /// What kind of failure this is, for a host choosing a transport status (see
+    /// [`ErrorCategory`]): who asks may not ([`NotAllowed`](ErrorCategory::NotAllowed)),
+    /// the case's state does not admit it now ([`Conflict`](ErrorCategory::Conflict)),
+    /// the command itself is unsound ([`Invalid`](ErrorCategory::Invalid)), or it names a
+    /// work item the case does not have ([`NotFound`](ErrorCategory::NotFound)).
+    #[must_use]
+    pub fn category(&self) -> ErrorCategory {
+        use ErrorCategory::{Conflict, Invalid, NotAllowed, NotFound};
+        match self {
+            Self::NotOwner { .. }
+            | Self::StaffOnly { .. }
+            | Self::NotYourDepartment { .. }
+            | Self::NotAMember { .. }
+            | Self::ConfirmationNotFromCustomer { .. }
+            | Self::Policy { .. } => NotAllowed,
+            Self::CaseClosed { .. }
+            | Self::NotClosed
+            | Self::OutcomeUnmet { .. }
+            | Self::WorkStillOpen { .. }
+            | Self::WorkItemClosed { .. }
+            | Self::DuplicateWorkItem { .. }
+            | Self::TimeBeforeLastEvent { .. }
+            | Self::ChannelUnreachable { .. }
+            | Self::NoContactAttempts
+            | Self::AlreadyLinked { .. }
+            | Self::AlreadyOpened => Conflict,
+            Self::EmptyText { .. }
+            | Self::ControlCharacter { .. }
+            | Self::ReceiverIsOwner { .. }
+            | Self::TimeNotWritable { .. }
+            | Self::DuplicateOfItself
+            | Self::EscalationLevel { .. }
+            | Self::LimitExceeded { .. }
+            | Self::KeyReused { .. } => Invalid,
+            Self::UnknownWorkItem { .. } => NotFound,
+        }
+    }
+
+    /// The refusal as `{code, category, message, details}`, for a host's response body
+    /// or log (see [`ErrorReport`]).
+    #[must_use]
+    pub fn report(&self) -> ErrorReport {
+        ErrorReport::of(self.code(), self.category(), self)
+    }
+}
+
 /// Times in messages are written as in the log (RFC 3339), so they can be searched for.
 fn rfc3339(at: &OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| at.to_string())
@@ -228,13 +314,32 @@ fn join(items: &[WorkItemId]) -> String {
     items.iter().map(WorkItemId::as_str).collect::<Vec<_>>().join(", ")
 }
 
+/// Times in details are written as in messages, and a time RFC 3339 cannot hold (the
+/// reason for [`Refusal::TimeNotWritable`]) still serializes.
+fn time_as_text<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&rfc3339(at))
+}
+
+/// A path that is not UTF-8 would make serde fail; a report must not.
+fn path_as_text<S: Serializer>(path: &std::path::Path, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&path.display())
+}
+
+/// An error from outside the crate (the operating system's, a database's) has no
+/// serialized shape of its own; its message stands for it.
+fn as_text<T: std::fmt::Display, S: Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
 /// Why a log cannot be folded into a case (I5, I6, I2). `seq` is the offending event's
 /// sequence number as written in the event.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum LogError {
     /// There are no events; a case starts with an `opened` event.
     #[error("the log is empty; a case starts with an `opened` event")]
+    #[serde(rename = "empty_log")]
     Empty,
     /// The first event is not `opened`.
     #[error("event {seq}: a log must start with `opened`, found `{kind}`")]
@@ -268,9 +373,30 @@ pub enum LogError {
         /// The event's sequence number.
         seq: u64,
         /// Its time.
+        #[serde(serialize_with = "time_as_text")]
         at: OffsetDateTime,
         /// The previous event's time.
+        #[serde(serialize_with = "time_as_text")]
         previous: OffsetDateTime,
+    },
+    /// An event says the host's time was moved forward (`given_at`), but it was not moved
+    /// to the previous event's time from an earlier one: the record of the adjustment is
+    /// wrong.
+    #[error(
+        "event {seq}: says the host's time {} was moved forward to {}, but a time is only ever moved \
+         forward to the previous event's time",
+        rfc3339(given),
+        rfc3339(at)
+    )]
+    ClockAdjustment {
+        /// The event's sequence number.
+        seq: u64,
+        /// The time the host gave, as recorded.
+        #[serde(serialize_with = "time_as_text")]
+        given: OffsetDateTime,
+        /// The time the event was recorded at.
+        #[serde(serialize_with = "time_as_text")]
+        at: OffsetDateTime,
     },
     /// Two events share an id.
     #[error("event {seq}: id {id} was already used by event {first}")]
@@ -289,6 +415,7 @@ pub enum LogError {
         "event {seq}: schema version {schema} cannot be folded; this version of caseledger folds schema {}",
         SCHEMA_VERSION
     )]
+    #[serde(rename = "schema_not_folded")]
     UnsupportedSchema {
         /// The event's sequence number.
         seq: u64,
@@ -298,6 +425,7 @@ pub enum LogError {
     /// The event breaks one of the case's rules (for instance `resolved` without the
     /// customer's confirmation, or anything but `reopened` after closure).
     #[error("event {seq} breaks a rule: {refusal}")]
+    #[serde(rename = "broken_rule")]
     Broken {
         /// The event's sequence number.
         seq: u64,
@@ -316,6 +444,7 @@ impl LogError {
             Self::NotOpenedFirst { seq, .. }
             | Self::ForeignCase { seq, .. }
             | Self::TimeWentBackwards { seq, .. }
+            | Self::ClockAdjustment { seq, .. }
             | Self::DuplicateEventId { seq, .. }
             | Self::UnsupportedSchema { seq, .. }
             | Self::Broken { seq, .. } => Some(*seq),
@@ -323,8 +452,53 @@ impl LogError {
     }
 }
 
+impl LogError {
+    /// A stable, machine-readable name for what is wrong with the log, in snake_case
+    /// (`"sequence_gap"`). For [`LogError::Broken`] it is `"broken_rule"`; the rule's own
+    /// code is the refusal's ([`Refusal::code`]), also in the report's details.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Empty => "empty_log",
+            Self::NotOpenedFirst { .. } => "not_opened_first",
+            Self::SequenceGap { .. } => "sequence_gap",
+            Self::ForeignCase { .. } => "foreign_case",
+            Self::TimeWentBackwards { .. } => "time_went_backwards",
+            Self::ClockAdjustment { .. } => "clock_adjustment",
+            Self::DuplicateEventId { .. } => "duplicate_event_id",
+            Self::UnsupportedSchema { .. } => "schema_not_folded",
+            Self::Broken { .. } => "broken_rule",
+        }
+    }
+
+    /// Always [`ErrorCategory::Corrupt`]: a host meets a broken log when it folds what
+    /// it stored, and no retry or change of request repairs stored history. (A host that
+    /// folds a log a client sent for import answers that client as it sees fit.)
+    #[must_use]
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            Self::Empty
+            | Self::NotOpenedFirst { .. }
+            | Self::SequenceGap { .. }
+            | Self::ForeignCase { .. }
+            | Self::TimeWentBackwards { .. }
+            | Self::ClockAdjustment { .. }
+            | Self::DuplicateEventId { .. }
+            | Self::UnsupportedSchema { .. }
+            | Self::Broken { .. } => ErrorCategory::Corrupt,
+        }
+    }
+
+    /// The error as `{code, category, message, details}` (see [`ErrorReport`]).
+    #[must_use]
+    pub fn report(&self) -> ErrorReport {
+        ErrorReport::of(self.code(), self.category(), self)
+    }
+}
+
 /// Why text could not be read as events. `line` counts from 1 (a single event is line 1).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DecodeError {
     /// The JSON stops in the middle (a torn or truncated write).
@@ -335,6 +509,7 @@ pub enum DecodeError {
     },
     /// The text is not JSON.
     #[error("line {line}, column {column}: not valid JSON: {message}")]
+    #[serde(rename = "json_syntax")]
     Syntax {
         /// The line.
         line: usize,
@@ -397,13 +572,52 @@ impl DecodeError {
     }
 }
 
+impl DecodeError {
+    /// A stable, machine-readable name for why the text is not an event, in snake_case
+    /// (`"truncated"`).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Truncated { .. } => "truncated",
+            Self::Syntax { .. } => "json_syntax",
+            Self::NotAnEvent { .. } => "not_an_event",
+            Self::UnsupportedSchema { .. } => "unsupported_schema",
+            Self::LineTooLong { .. } => "line_too_long",
+            Self::TooManyEvents { .. } => "too_many_events",
+        }
+    }
+
+    /// Always [`ErrorCategory::Invalid`]: the text given is not a readable log. (Text
+    /// read back from a store that does not decode is reported by the store as
+    /// [`StoreError::Corrupt`], which is [`ErrorCategory::Corrupt`].)
+    #[must_use]
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            Self::Truncated { .. }
+            | Self::Syntax { .. }
+            | Self::NotAnEvent { .. }
+            | Self::UnsupportedSchema { .. }
+            | Self::LineTooLong { .. }
+            | Self::TooManyEvents { .. } => ErrorCategory::Invalid,
+        }
+    }
+
+    /// The error as `{code, category, message, details}` (see [`ErrorReport`]).
+    #[must_use]
+    pub fn report(&self) -> ErrorReport {
+        ErrorReport::of(self.code(), self.category(), self)
+    }
+}
+
 /// Why a policy configuration cannot be used.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ConfigError {
     /// The text is not a policy set: bad JSON, an unknown policy `type`, a misspelt or
     /// missing field, a malformed span.
     #[error("policy set, line {line}, column {column}: {message}")]
+    #[serde(rename = "config_unreadable")]
     Json {
         /// The line, from 1.
         line: usize,
@@ -414,6 +628,7 @@ pub enum ConfigError {
     },
     /// A number is out of range.
     #[error("policy {policy}: {field} {problem}")]
+    #[serde(rename = "config_value_invalid")]
     Invalid {
         /// The policy (or section: `deadlines`, `escalation`).
         policy: &'static str,
@@ -424,8 +639,62 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// A stable, machine-readable name for what is wrong with the configuration, in
+    /// snake_case (`"config_unreadable"`).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Json { .. } => "config_unreadable",
+            Self::Invalid { .. } => "config_value_invalid",
+        }
+    }
+
+    /// Always [`ErrorCategory::Invalid`]: the configuration given cannot be used.
+    #[must_use]
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            Self::Json { .. } | Self::Invalid { .. } => ErrorCategory::Invalid,
+        }
+    }
+
+    /// The error as `{code, category, message, details}` (see [`ErrorReport`]).
+    #[must_use]
+    pub fn report(&self) -> ErrorReport {
+        ErrorReport::of(self.code(), self.category(), self)
+    }
+}
+
+impl KeyError {
+    /// A stable, machine-readable name for what is wrong with the key, in snake_case
+    /// (`"key_too_long"`).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Empty => "key_empty",
+            Self::TooLong { .. } => "key_too_long",
+            Self::ControlCharacter { .. } => "key_control_character",
+        }
+    }
+
+    /// Always [`ErrorCategory::Invalid`]: the text given cannot be a key.
+    #[must_use]
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            Self::Empty | Self::TooLong { .. } | Self::ControlCharacter { .. } => ErrorCategory::Invalid,
+        }
+    }
+
+    /// The error as `{code, category, message, details}` (see [`ErrorReport`]).
+    #[must_use]
+    pub fn report(&self) -> ErrorReport {
+        ErrorReport::of(self.code(), self.category(), self)
+    }
+}
+
 /// Any error this crate returns, for hosts that want a single type behind `?`.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, Serialize)]
+#[serde(untagged)]
 #[non_exhaustive]
 pub enum Error {
     /// A command was refused.
@@ -448,11 +717,85 @@ pub enum Error {
     Key(#[from] KeyError),
 }
 
+impl Error {
+    /// The wrapped error's code ([`Refusal::code`], [`LogError::code`], …). Codes are
+    /// unique across all of the crate's errors, so the code alone says which it is.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{Error, ErrorCategory, Refusal};
+    ///
+    /// let err = Error::from(Refusal::OutcomeUnmet { outcome: "my laptop works".into() });
+    /// assert_eq!(err.code(), "outcome_unmet");
+    /// assert_eq!(err.category(), ErrorCategory::Conflict);
+    /// assert_eq!(err.category().http_status(), 409);
+    /// ```
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Refused(e) => e.code(),
+            Self::Log(e) => e.code(),
+            Self::Decode(e) => e.code(),
+            Self::Config(e) => e.code(),
+            Self::Store(e) => e.code(),
+            Self::Key(e) => e.code(),
+        }
+    }
+
+    /// The wrapped error's category (see [`ErrorCategory`] for the transport statuses).
+    #[must_use]
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            Self::Refused(e) => e.category(),
+            Self::Log(e) => e.category(),
+            Self::Decode(e) => e.category(),
+            Self::Config(e) => e.category(),
+            Self::Store(e) => e.category(),
+            Self::Key(e) => e.category(),
+        }
+    }
+
+    /// The wrapped error as `{code, category, message, details}`, ready to serialize as
+    /// a response body (see [`ErrorReport`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{Error, Refusal};
+    ///
+    /// let err = Error::from(Refusal::WorkItemClosed { item: "SW-1".into() });
+    /// let body = serde_json::to_value(err.report())?;
+    /// assert_eq!(
+    ///     body,
+    ///     serde_json::json!({
+    ///         "code": "work_item_closed",
+    ///         "category": "conflict",
+    ///         "message": "work item SW-1 is already closed",
+    ///         "details": { "item": "SW-1" },
+    ///     })
+    /// );
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    #[must_use]
+    pub fn report(&self) -> ErrorReport {
+        match self {
+            Self::Refused(e) => e.report(),
+            Self::Log(e) => e.report(),
+            Self::Decode(e) => e.report(),
+            Self::Config(e) => e.report(),
+            Self::Store(e) => e.report(),
+            Self::Key(e) => e.report(),
+        }
+    }
+}
+
 /// Why a [`Store`](crate::Store) could not append or read events.
 ///
 /// An append that fails changes nothing the store has acknowledged; see each variant
 /// for whether anything of the failed batch may have been written.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum StoreError {
     /// Optimistic concurrency: another writer appended first. Nothing was written; reload
@@ -480,6 +823,7 @@ pub enum StoreError {
     /// The batch does not continue the case's log: an event of another case, a sequence
     /// gap, or an event id already used elsewhere in the log (I5). Nothing was written.
     #[error("case {case}: the batch does not continue the log: {source}")]
+    #[serde(rename = "batch_rejected")]
     Rejected {
         /// The case.
         case: CaseId,
@@ -497,10 +841,12 @@ pub enum StoreError {
     #[error("{}: {op} failed: {source}", path.display())]
     Io {
         /// The file or directory.
+        #[serde(serialize_with = "path_as_text")]
         path: std::path::PathBuf,
         /// What was being done ("append", "sync", "read").
         op: &'static str,
         /// The operating system's error.
+        #[serde(serialize_with = "as_text")]
         source: std::io::Error,
     },
     /// The store's backend (a database, a network, a driver) failed; `source` is its own
@@ -509,13 +855,16 @@ pub enum StoreError {
     #[error("the store's backend failed: {source}")]
     Backend {
         /// The backend's error, for logs and for downcasting to the driver's type.
+        #[serde(serialize_with = "as_text")]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// A line that is not the torn tail of an interrupted write cannot be decoded: the
     /// file was damaged or edited. It is reported, never skipped.
     #[error("{}: {source}", path.display())]
+    #[serde(rename = "corrupt_line")]
     Corrupt {
         /// The file.
+        #[serde(serialize_with = "path_as_text")]
         path: std::path::PathBuf,
         /// The line (from 1).
         line: usize,
@@ -525,8 +874,10 @@ pub enum StoreError {
     /// A line decodes but does not continue the file's log (another case's event, a
     /// sequence gap, a repeated event id).
     #[error("{}, line {line}: {source}", path.display())]
+    #[serde(rename = "inconsistent_line")]
     Inconsistent {
         /// The file.
+        #[serde(serialize_with = "path_as_text")]
         path: std::path::PathBuf,
         /// The line (from 1).
         line: usize,
@@ -558,5 +909,171 @@ impl StoreError {
     #[must_use]
     pub fn is_conflict(&self) -> bool {
         matches!(self, Self::Conflict { .. })
+    }
+
+    /// A stable, machine-readable name for the failure, in snake_case (`"conflict"`).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Conflict { .. } => "conflict",
+            Self::ChangedRetry { .. } => "changed_retry",
+            Self::Rejected { .. } => "batch_rejected",
+            Self::UnknownCase { .. } => "unknown_case",
+            Self::Io { .. } => "io",
+            Self::Backend { .. } => "backend",
+            Self::Corrupt { .. } => "corrupt_line",
+            Self::Inconsistent { .. } => "inconsistent_line",
+        }
+    }
+
+    /// What kind of failure this is (see [`ErrorCategory`]): another writer came first
+    /// ([`Conflict`](ErrorCategory::Conflict): decide again and retry); the batch or
+    /// retry was unsound ([`Invalid`](ErrorCategory::Invalid)); no such case
+    /// ([`NotFound`](ErrorCategory::NotFound)); the storage failed
+    /// ([`Unavailable`](ErrorCategory::Unavailable): retry later); or what is stored is
+    /// damaged ([`Corrupt`](ErrorCategory::Corrupt)).
+    #[must_use]
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            Self::Conflict { .. } => ErrorCategory::Conflict,
+            Self::ChangedRetry { .. } | Self::Rejected { .. } => ErrorCategory::Invalid,
+            Self::UnknownCase { .. } => ErrorCategory::NotFound,
+            Self::Io { .. } | Self::Backend { .. } => ErrorCategory::Unavailable,
+            Self::Corrupt { .. } | Self::Inconsistent { .. } => ErrorCategory::Corrupt,
+        }
+    }
+
+    /// The error as `{code, category, message, details}` (see [`ErrorReport`]). Sources
+    /// from outside the crate (an I/O error, a database's error) appear in `details` as
+    /// their message.
+    #[must_use]
+    pub fn report(&self) -> ErrorReport {
+        ErrorReport::of(self.code(), self.category(), self)
+    }
+}
+
+/// What kind of failure an error is, so a host maps it to a transport status without
+/// reading messages. Every error's `category()` returns one; [`http_status`](Self::http_status)
+/// gives the conventional HTTP status.
+///
+/// | category      | HTTP | meaning                                                                 |
+/// |---------------|------|-------------------------------------------------------------------------|
+/// | `not_allowed` | 403  | who asks may not do this (not the owner, not staff, a host policy)      |
+/// | `conflict`    | 409  | sound, but the case's state does not admit it now, or another writer came first |
+/// | `invalid`     | 422  | the command or input is unsound whatever the state (empty text, a limit, bad JSON) |
+/// | `not_found`   | 404  | the case or work item named does not exist                               |
+/// | `unavailable` | 503  | the storage failed (I/O, a database backend); retrying later may succeed |
+/// | `corrupt`     | 500  | stored history is damaged or breaks the invariants; a person must look  |
+///
+/// Serializes as the snake_case name in the first column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCategory {
+    /// Who asks may not do this: only the owner, only staff, only the customer, the
+    /// work item's department, or a host policy refuses it.
+    NotAllowed,
+    /// The request is sound but the case's current state does not admit it (closed,
+    /// work still open, outcome unmet, already exists), or another writer appended
+    /// first. It may succeed after the case changes.
+    Conflict,
+    /// The request or input is unsound whatever the case's state: an empty or oversized
+    /// text, a time no log can hold, undecodable JSON, a retry that changed its content.
+    Invalid,
+    /// The case or work item the request names does not exist.
+    NotFound,
+    /// The storage could not do its part (I/O, a database); nothing says the request
+    /// was wrong, and retrying later may succeed.
+    Unavailable,
+    /// What is stored is damaged or breaks the invariants; neither retrying nor changing
+    /// the request helps.
+    Corrupt,
+}
+
+impl ErrorCategory {
+    /// The category's snake_case name, as serialized (`"not_allowed"`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotAllowed => "not_allowed",
+            Self::Conflict => "conflict",
+            Self::Invalid => "invalid",
+            Self::NotFound => "not_found",
+            Self::Unavailable => "unavailable",
+            Self::Corrupt => "corrupt",
+        }
+    }
+
+    /// The HTTP status conventionally answered for this category: 403, 409, 422, 404,
+    /// 503 or 500 (see the table on [`ErrorCategory`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{CaseId, Error, StoreError};
+    ///
+    /// let err = Error::from(StoreError::UnknownCase { case: CaseId::from_uuid(uuid::Uuid::nil()) });
+    /// assert_eq!(err.category().http_status(), 404);
+    /// ```
+    #[must_use]
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::NotAllowed => 403,
+            Self::Conflict => 409,
+            Self::Invalid => 422,
+            Self::NotFound => 404,
+            Self::Unavailable => 503,
+            Self::Corrupt => 500,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCategory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error as a host sends or logs it: `{code, category, message, details}`.
+///
+/// `code` and `category` are stable (see each error's `code()` and [`ErrorCategory`]);
+/// `message` is the error's `Display` text, for people; `details` holds the variant's
+/// fields by name (`seq`, `line`, `policy`, `expected`, `actual`, …) as JSON, with a
+/// wrapped error of this crate as its own `{code, …fields}` object and any other source
+/// (an I/O error) as its message. Building a report never fails and never panics.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ErrorReport {
+    /// The stable code (`"outcome_unmet"`).
+    pub code: String,
+    /// The category, for the transport status.
+    pub category: ErrorCategory,
+    /// The human-readable message (the error's `Display`).
+    pub message: String,
+    /// The variant's fields as a JSON object; empty for a variant without fields.
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ErrorReport {
+    fn of<E: Serialize + std::fmt::Display>(code: &'static str, category: ErrorCategory, error: &E) -> Self {
+        let details = match serde_json::to_value(error) {
+            Ok(serde_json::Value::Object(mut fields)) => {
+                // The serialized form carries the code as its tag; the report has it
+                // once, at the top.
+                fields.remove("code");
+                fields
+            }
+            // The error types hold plain data, with text standing in for foreign
+            // sources, times and paths, so this does not happen; were it to, the report
+            // still goes out, with its code and message.
+            Ok(_) | Err(_) => serde_json::Map::new(),
+        };
+        Self { code: code.to_owned(), category, message: error.to_string(), details }
+    }
+
+    /// The HTTP status for this report's category ([`ErrorCategory::http_status`]).
+    #[must_use]
+    pub fn http_status(&self) -> u16 {
+        self.category.http_status()
     }
 }

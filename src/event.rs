@@ -12,8 +12,10 @@
 //! ```
 //!
 //! Schema 2 added optional envelope fields, written only when they apply: `key`, the
-//! host's idempotency key of the request that produced the event. Older schemas are
-//! upcast when read (see `upcast`).
+//! host's idempotency key of the request that produced the event, and `given_at`, the
+//! time the host gave when it was a little behind the case's last event and the event
+//! was recorded at that event's time instead. Older schemas are upcast when read (see
+//! `upcast`).
 //!
 //! Tags are internal (`"type"`) and snake_case so a host in any language can read them.
 
@@ -56,6 +58,12 @@ pub struct Event {
     /// (schema 2). Written only when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<IdempotencyKey>,
+    /// The time the host gave, when it was earlier than the case's last event (another
+    /// node's clock a little behind) and the event was recorded at the last event's time
+    /// instead (schema 2; see [`Rules::with_clock_skew`](crate::Rules::with_clock_skew)).
+    /// Written only when the time was adjusted.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub given_at: Option<OffsetDateTime>,
 }
 
 impl Event {
@@ -67,7 +75,17 @@ impl Event {
     /// It is public for importing history from another system and for tests.
     #[must_use]
     pub fn new(case: CaseId, seq: u64, id: EventId, at: OffsetDateTime, by: Actor, what: EventKind) -> Self {
-        Self { schema: SCHEMA_VERSION, case, seq, id, at: writable_utc(at).unwrap_or(at), by, what, key: None }
+        Self {
+            schema: SCHEMA_VERSION,
+            case,
+            seq,
+            id,
+            at: writable_utc(at).unwrap_or(at),
+            by,
+            what,
+            key: None,
+            given_at: None,
+        }
     }
 }
 

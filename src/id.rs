@@ -294,14 +294,20 @@ impl AsRef<str> for IdempotencyKey {
 
 /// Why a text is not an [`IdempotencyKey`]. Raised where keys are made, below the other
 /// errors, so it lives here.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+///
+/// Its `code()`, `category()` and `report()` are with the other errors' (in the error
+/// module), beside the categories they name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum KeyError {
     /// The key is empty.
     #[error("an idempotency key must not be empty")]
+    #[serde(rename = "key_empty")]
     Empty,
     /// The key is longer than [`IdempotencyKey::MAX_BYTES`].
     #[error("an idempotency key holds at most {max} bytes; this one holds {bytes}")]
+    #[serde(rename = "key_too_long")]
     TooLong {
         /// The key's length in bytes.
         bytes: usize,
@@ -310,6 +316,7 @@ pub enum KeyError {
     },
     /// The key holds a control character.
     #[error("an idempotency key may not hold control characters; found U+{:04X} at byte {offset}", u32::from(*character))]
+    #[serde(rename = "key_control_character")]
     ControlCharacter {
         /// The first control character.
         character: char,

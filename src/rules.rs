@@ -9,7 +9,7 @@
 use std::fmt;
 use std::ops::RangeInclusive;
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::actor::{Actor, Staff};
 use crate::case::Case;
@@ -46,14 +46,54 @@ pub trait Directory: fmt::Debug + Send + Sync {
 ///
 /// `Rules::default()` enforces the invariants and the default [`Limits`] with no
 /// policies.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Rules {
     limits: Limits,
     directory: Option<Box<dyn Directory>>,
     policies: Vec<Box<dyn Policy>>,
+    clock_skew: Duration,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self { limits: Limits::default(), directory: None, policies: Vec::new(), clock_skew: Self::DEFAULT_CLOCK_SKEW }
+    }
 }
 
 impl Rules {
+    /// How far a command's time may lie before the case's last event and still be
+    /// recorded, by default: 5 seconds, more than the clocks of two well-run app nodes
+    /// differ, far less than anything a person would notice in a timeline.
+    pub const DEFAULT_CLOCK_SKEW: Duration = Duration::seconds(5);
+
+    /// Rules that tolerate `tolerance` of clock skew between the host's nodes: a command
+    /// whose time is earlier than the case's last event by at most `tolerance` is
+    /// recorded at the last event's time, and the event keeps the time the host gave in
+    /// [`Event::given_at`]; an earlier one is refused as
+    /// [`Refusal::TimeBeforeLastEvent`]. Nothing is ever reordered. A negative tolerance
+    /// counts as zero.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::Rules;
+    /// use time::Duration;
+    ///
+    /// assert_eq!(Rules::default().clock_skew(), Duration::seconds(5));
+    /// assert_eq!(Rules::default().with_clock_skew(Duration::ZERO).clock_skew(), Duration::ZERO);
+    /// ```
+    #[must_use]
+    pub fn with_clock_skew(mut self, tolerance: Duration) -> Self {
+        self.clock_skew = tolerance.max(Duration::ZERO);
+        self
+    }
+
+    /// The clock skew tolerated (see [`Rules::with_clock_skew`]).
+    #[must_use]
+    pub fn clock_skew(&self) -> Duration {
+        self.clock_skew
+    }
+
     /// Rules with the given limits.
     #[must_use]
     pub fn with_limits(mut self, limits: Limits) -> Self {
@@ -124,7 +164,7 @@ impl Rules {
         if let EventKind::Opened { outcome, .. } = &what {
             crate::case::check_outcome(outcome)?;
         }
-        Ok(stamp(case, 1, at, by.clone(), what, None))
+        Ok(stamp(case, 1, at, by.clone(), what, None, None))
     }
 
     /// Decides a command: the events to append, or why not.
@@ -139,7 +179,8 @@ impl Rules {
     /// [`Refusal::CaseClosed`], [`Refusal::OutcomeUnmet`], [`Refusal::WorkStillOpen`],
     /// [`Refusal::EmptyText`], [`Refusal::ControlCharacter`], [`Refusal::ReceiverIsOwner`],
     /// [`Refusal::UnknownWorkItem`],
-    /// [`Refusal::TimeBeforeLastEvent`], [`Refusal::TimeNotWritable`], and
+    /// [`Refusal::TimeBeforeLastEvent`] (earlier than the last event by more than the
+    /// [clock skew](Rules::with_clock_skew) tolerated), [`Refusal::TimeNotWritable`], and
     /// [`Refusal::Policy`] from a policy.
     ///
     /// # Example
@@ -225,11 +266,15 @@ impl Rules {
         by: &Actor,
         at: OffsetDateTime,
     ) -> Result<Vec<Event>, Refusal> {
-        let at = writable(at)?;
+        let given = writable(at)?;
         let last = case.clock().last_event_at;
-        if at < last {
-            return Err(Refusal::TimeBeforeLastEvent { at, last });
-        }
+        // Another node's clock a little behind: record at the last event's time, and say
+        // so on the event. Beyond the tolerance it is refused; nothing is reordered.
+        let (at, given_at) = match last - given {
+            behind if behind <= Duration::ZERO => (given, None),
+            behind if behind <= self.clock_skew => (last, Some(given)),
+            _ => return Err(Refusal::TimeBeforeLastEvent { at: given, last }),
+        };
         self.check_member(by)?;
         let what = command.into_kind(case.escalation_level().saturating_add(1));
         if let EventKind::Transferred { to, .. } | EventKind::Escalated { to, .. } = &what {
@@ -244,7 +289,7 @@ impl Rules {
                 .map_err(|reason| Refusal::Policy { policy: policy.name().to_owned(), reason })?;
         }
         let seq = case.version().saturating_add(1);
-        Ok(vec![stamp(case.id(), seq, at, by.clone(), what, key)])
+        Ok(vec![stamp(case.id(), seq, at, by.clone(), what, key, given_at)])
     }
 
     fn check_member(&self, by: &Actor) -> Result<(), Refusal> {
@@ -269,16 +314,26 @@ fn writable(at: OffsetDateTime) -> Result<OffsetDateTime, Refusal> {
 }
 
 /// Builds the event, with an id derived from everything it says (see [`EventId`]),
-/// the idempotency key included: two requests with different keys never share an id.
+/// the idempotency key and the host's own time included: two requests with different
+/// keys never share an id.
 ///
-/// `at` is already UTC: both callers pass it through [`writable`] first.
-fn stamp(case: CaseId, seq: u64, at: OffsetDateTime, by: Actor, what: EventKind, key: Option<IdempotencyKey>) -> Event {
-    // Unkeyed events hash exactly what they hashed before keys existed.
-    let entropy = match &key {
-        None => hash128(&(case, seq, at, &by, &what)),
-        Some(key) => hash128(&(case, seq, at, &by, &what, key)),
+/// `at` (and `given_at`) are already UTC: both callers pass them through [`writable`].
+fn stamp(
+    case: CaseId,
+    seq: u64,
+    at: OffsetDateTime,
+    by: Actor,
+    what: EventKind,
+    key: Option<IdempotencyKey>,
+    given_at: Option<OffsetDateTime>,
+) -> Event {
+    // Events with neither hash exactly what they hashed before schema 2.
+    let entropy = match (&key, given_at) {
+        (None, None) => hash128(&(case, seq, at, &by, &what)),
+        (key, given_at) => hash128(&(case, seq, at, &by, &what, key, given_at)),
     };
     let mut event = Event::new(case, seq, EventId::derived(at, entropy), at, by, what);
     event.key = key;
+    event.given_at = given_at;
     event
 }

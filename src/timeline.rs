@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::actor::{Actor, Staff};
 use crate::event::{Event, EventKind, Visibility};
@@ -51,9 +51,20 @@ pub struct Entry {
     pub visibility: Visibility,
     /// What happened, in one plain sentence.
     pub sentence: String,
+    /// The time the host gave, when it was behind the previous event and the event was
+    /// recorded at that event's time instead ([`Event::given_at`]); staff view only.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub given_at: Option<OffsetDateTime>,
 }
 
 impl Entry {
+    /// How far the host's clock was behind when the event was recorded, if it was
+    /// ([`Entry::given_at`]): "clock adjusted by 1.2 s" in the plain-text timeline.
+    #[must_use]
+    pub fn clock_adjustment(&self) -> Option<Duration> {
+        self.given_at.map(|given| self.at - given)
+    }
+
     /// Whether `department` did this or is concerned by it.
     #[must_use]
     pub fn involves(&self, department: &Department) -> bool {
@@ -146,6 +157,7 @@ impl Timeline {
                 kind: event.what.tag().to_owned(),
                 visibility,
                 sentence,
+                given_at: event.given_at.filter(|_| view == View::Staff),
             });
         }
         Self { view, entries }
@@ -228,7 +240,11 @@ impl fmt::Display for Timeline {
     /// One line per entry: `#3   2026-11-23 09:40  bo (hardware) opened work …`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for e in &self.entries {
-            writeln!(f, "#{:<3} {}  {}", e.seq, short_time(e.at), one_line(&e.sentence))?;
+            write!(f, "#{:<3} {}  {}", e.seq, short_time(e.at), one_line(&e.sentence))?;
+            match e.clock_adjustment() {
+                Some(by) => writeln!(f, " (clock adjusted by {:.1} s)", by.as_seconds_f64())?,
+                None => writeln!(f)?,
+            }
         }
         Ok(())
     }

@@ -19,7 +19,8 @@
 //! # Schema 1 → 2
 //!
 //! Schema 2 only adds optional envelope fields, written when they apply: `key` (the
-//! host's idempotency key of the request that made the event). A schema 1 event is read
+//! host's idempotency key of the request that made the event) and `given_at` (the time
+//! the host gave, when the event was recorded at the previous event's time instead). A schema 1 event is read
 //! as it is and relabelled; one that carries a schema 2 field is not a schema 1 event
 //! and is reported.
 //!
@@ -107,6 +108,9 @@ pub(crate) fn upcast(text: &str, parsed: Option<Event>, from: u32, line: usize) 
 fn one_to_two(event: &mut Event) -> Result<(), String> {
     if event.key.is_some() {
         return Err("`key` is a field of schema 2".to_owned());
+    }
+    if event.given_at.is_some() {
+        return Err("`given_at` is a field of schema 2".to_owned());
     }
     Ok(())
 }

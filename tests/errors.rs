@@ -3,12 +3,19 @@
 //! word; changing one is a visible, deliberate change. A check against `src/error.rs`
 //! makes sure a new variant cannot arrive without its line here.
 //!
+//! Codes and categories are part of the contract too: hosts map them to transport statuses
+//! and clients branch on them. Every variant's code and category is pinned here, in the
+//! same declaration-order check, and so is the JSON shape of a report.
+//!
 //! Also: every public type is `Send + Sync`, so hosts can share rules, cases and errors
 //! across threads.
 
+use caseledger::ErrorCategory::{self, Conflict, Corrupt, Invalid, NotAllowed, NotFound, Unavailable};
 use caseledger::{
-    decode_log, Actor, CaseId, Channel, DecodeError, Ending, Error, EventId, LogError, Refusal, Staff, Status,
+    decode_log, Actor, CaseId, Channel, ConfigError, DecodeError, Ending, Error, ErrorReport, EventId, IdempotencyKey,
+    KeyError, LogError, Refusal, Staff, Status, StoreError,
 };
+use serde_json::json;
 use time::macros::datetime;
 
 fn ana() -> Staff {
@@ -138,6 +145,15 @@ fn log_errors() -> Vec<(LogError, &'static str)> {
             "event 7: time 2026-11-23T08:00:00Z is before the previous event's 2026-11-23T09:00:00Z",
         ),
         (
+            LogError::ClockAdjustment {
+                seq: 4,
+                given: datetime!(2026-11-23 09:00:02 UTC),
+                at: datetime!(2026-11-23 09:00:01.5 UTC),
+            },
+            "event 4: says the host's time 2026-11-23T09:00:02Z was moved forward to 2026-11-23T09:00:01.5Z, \
+             but a time is only ever moved forward to the previous event's time",
+        ),
+        (
             LogError::DuplicateEventId { seq: 9, id, first: 3 },
             "event 9: id 0190f5a3-7c1e-7a00-8000-0000000000ff was already used by event 3",
         ),
@@ -178,15 +194,358 @@ fn decode_errors() -> Vec<(DecodeError, &'static str)> {
     ]
 }
 
+fn store_errors() -> Vec<(StoreError, &'static str)> {
+    let id = EventId::from_uuid(uuid::Uuid::from_u64_pair(0x0190_f5a3_7c1e_7a00, 0x8000_0000_0000_00ff));
+    vec![
+        (
+            StoreError::Conflict { case: case_id(1), expected: 3, actual: 5 },
+            "case 0190f5a3-7c1e-7a00-8000-000000000001: expected version 3, but the store is at version 5 \
+             (another writer appended first)",
+        ),
+        (
+            StoreError::ChangedRetry { case: case_id(1), seq: 4, id },
+            "case 0190f5a3-7c1e-7a00-8000-000000000001: event 0190f5a3-7c1e-7a00-8000-0000000000ff \
+             is already stored as event 4 with different content",
+        ),
+        (
+            StoreError::Rejected {
+                case: case_id(1),
+                source: Box::new(LogError::SequenceGap { expected: 4, found: 6 }),
+            },
+            "case 0190f5a3-7c1e-7a00-8000-000000000001: the batch does not continue the log: \
+             event 6: sequence number 4 was expected next",
+        ),
+        (StoreError::UnknownCase { case: case_id(2) }, "case 0190f5a3-7c1e-7a00-8000-000000000002 is not in the store"),
+        (
+            StoreError::Io {
+                path: "cases/0190.jsonl".into(),
+                op: "append",
+                source: std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left on device"),
+            },
+            "cases/0190.jsonl: append failed: no space left on device",
+        ),
+        (StoreError::backend("connection reset by peer"), "the store's backend failed: connection reset by peer"),
+        (
+            StoreError::Corrupt {
+                path: "cases/0190.jsonl".into(),
+                line: 2,
+                source: DecodeError::Truncated { line: 2 },
+            },
+            "cases/0190.jsonl: line 2: the JSON ends early (truncated?)",
+        ),
+        (
+            StoreError::Inconsistent {
+                path: "cases/0190.jsonl".into(),
+                line: 3,
+                source: Box::new(LogError::SequenceGap { expected: 3, found: 4 }),
+            },
+            "cases/0190.jsonl, line 3: event 4: sequence number 3 was expected next",
+        ),
+    ]
+}
+
+fn key_errors() -> Vec<(KeyError, &'static str)> {
+    vec![
+        (KeyError::Empty, "an idempotency key must not be empty"),
+        (KeyError::TooLong { bytes: 300, max: 255 }, "an idempotency key holds at most 255 bytes; this one holds 300"),
+        (
+            KeyError::ControlCharacter { character: '\n', offset: 3 },
+            "an idempotency key may not hold control characters; found U+000A at byte 3",
+        ),
+    ]
+}
+
+fn config_errors() -> Vec<(ConfigError, &'static str)> {
+    vec![
+        (
+            ConfigError::Json { line: 2, column: 14, message: "unknown field `max_bounce`".into() },
+            "policy set, line 2, column 14: unknown field `max_bounce`",
+        ),
+        (
+            ConfigError::Invalid { policy: "bounce_limit", field: "max_bounces", problem: "must be at least 1".into() },
+            "policy bounce_limit: max_bounces must be at least 1",
+        ),
+    ]
+}
+
+// --- Codes and categories --------------------------------------------------------------
+
+/// Every variant's code and category, in declaration order. A code never changes once
+/// released; add a line here for every new variant.
+const REFUSAL_CODES: &[(&str, &str, ErrorCategory)] = &[
+    ("NotOwner", "not_owner", NotAllowed),
+    ("StaffOnly", "staff_only", NotAllowed),
+    ("NotYourDepartment", "not_your_department", NotAllowed),
+    ("NotAMember", "not_a_member", NotAllowed),
+    ("ConfirmationNotFromCustomer", "confirmation_not_from_customer", NotAllowed),
+    ("CaseClosed", "case_closed", Conflict),
+    ("NotClosed", "not_closed", Conflict),
+    ("OutcomeUnmet", "outcome_unmet", Conflict),
+    ("WorkStillOpen", "work_still_open", Conflict),
+    ("EmptyText", "empty_text", Invalid),
+    ("ControlCharacter", "control_character", Invalid),
+    ("ReceiverIsOwner", "receiver_is_owner", Invalid),
+    ("UnknownWorkItem", "unknown_work_item", NotFound),
+    ("WorkItemClosed", "work_item_closed", Conflict),
+    ("DuplicateWorkItem", "duplicate_work_item", Conflict),
+    ("TimeBeforeLastEvent", "time_before_last_event", Conflict),
+    ("TimeNotWritable", "time_not_writable", Invalid),
+    ("ChannelUnreachable", "channel_unreachable", Conflict),
+    ("NoContactAttempts", "no_contact_attempts", Conflict),
+    ("DuplicateOfItself", "duplicate_of_itself", Invalid),
+    ("AlreadyLinked", "already_linked", Conflict),
+    ("EscalationLevel", "escalation_level", Invalid),
+    ("AlreadyOpened", "already_opened", Conflict),
+    ("LimitExceeded", "limit_exceeded", Invalid),
+    ("KeyReused", "key_reused", Invalid),
+    ("Policy", "policy", NotAllowed),
+];
+
+const LOG_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
+    ("Empty", "empty_log", Corrupt),
+    ("NotOpenedFirst", "not_opened_first", Corrupt),
+    ("SequenceGap", "sequence_gap", Corrupt),
+    ("ForeignCase", "foreign_case", Corrupt),
+    ("TimeWentBackwards", "time_went_backwards", Corrupt),
+    ("ClockAdjustment", "clock_adjustment", Corrupt),
+    ("DuplicateEventId", "duplicate_event_id", Corrupt),
+    ("UnsupportedSchema", "schema_not_folded", Corrupt),
+    ("Broken", "broken_rule", Corrupt),
+];
+
+const DECODE_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
+    ("Truncated", "truncated", Invalid),
+    ("Syntax", "json_syntax", Invalid),
+    ("NotAnEvent", "not_an_event", Invalid),
+    ("UnsupportedSchema", "unsupported_schema", Invalid),
+    ("LineTooLong", "line_too_long", Invalid),
+    ("TooManyEvents", "too_many_events", Invalid),
+];
+
+const STORE_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
+    ("Conflict", "conflict", Conflict),
+    ("ChangedRetry", "changed_retry", Invalid),
+    ("Rejected", "batch_rejected", Invalid),
+    ("UnknownCase", "unknown_case", NotFound),
+    ("Io", "io", Unavailable),
+    ("Backend", "backend", Unavailable),
+    ("Corrupt", "corrupt_line", Corrupt),
+    ("Inconsistent", "inconsistent_line", Corrupt),
+];
+
+const KEY_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
+    ("Empty", "key_empty", Invalid),
+    ("TooLong", "key_too_long", Invalid),
+    ("ControlCharacter", "key_control_character", Invalid),
+];
+
+const CONFIG_ERROR_CODES: &[(&str, &str, ErrorCategory)] =
+    &[("Json", "config_unreadable", Invalid), ("Invalid", "config_value_invalid", Invalid)];
+
+/// What every error type offers, so one check covers them all.
+trait Coded: std::fmt::Display + std::fmt::Debug + serde::Serialize {
+    fn code(&self) -> &'static str;
+    fn category(&self) -> ErrorCategory;
+    fn report(&self) -> ErrorReport;
+    fn wrapped(self) -> Error;
+}
+
+macro_rules! coded {
+    ($($t:ty),*) => {$(
+        impl Coded for $t {
+            fn code(&self) -> &'static str { <$t>::code(self) }
+            fn category(&self) -> ErrorCategory { <$t>::category(self) }
+            fn report(&self) -> ErrorReport { <$t>::report(self) }
+            fn wrapped(self) -> Error { Error::from(self) }
+        }
+    )*};
+}
+coded!(Refusal, LogError, DecodeError, StoreError, ConfigError, KeyError);
+
+fn check_codes<E: Coded>(name: &str, table: &[(&str, &str, ErrorCategory)], cases: Vec<(E, &str)>) {
+    let listed: Vec<String> = table.iter().map(|(variant, ..)| (*variant).to_owned()).collect();
+    assert_eq!(listed, declared(name), "every {name} variant has its code pinned here, in declaration order");
+    for (error, _) in cases {
+        let name = variant(format!("{error:?}"));
+        let (_, code, category) = table.iter().find(|(v, ..)| *v == name).unwrap();
+        assert_eq!((error.code(), error.category()), (*code, *category), "{error:?}");
+        // The serialized form is tagged with the same code, so the two cannot drift.
+        assert_eq!(serde_json::to_value(&error).unwrap()["code"], *code, "{error:?}");
+        let wrapped = error.wrapped();
+        assert_eq!((wrapped.code(), wrapped.category()), (*code, *category), "the umbrella delegates: {wrapped:?}");
+    }
+}
+
+#[test]
+fn every_error_variant_has_its_code_and_category_pinned() {
+    check_codes("Refusal", REFUSAL_CODES, refusals());
+    check_codes("LogError", LOG_ERROR_CODES, log_errors());
+    check_codes("DecodeError", DECODE_ERROR_CODES, decode_errors());
+    check_codes("StoreError", STORE_ERROR_CODES, store_errors());
+    check_codes("ConfigError", CONFIG_ERROR_CODES, config_errors());
+    check_codes("KeyError", KEY_ERROR_CODES, key_errors());
+}
+
+/// `Error::code` names the error alone, so codes are unique across every error type,
+/// not only within one, and all are snake_case.
+#[test]
+fn codes_are_unique_snake_case() {
+    let tables =
+        [REFUSAL_CODES, LOG_ERROR_CODES, DECODE_ERROR_CODES, STORE_ERROR_CODES, CONFIG_ERROR_CODES, KEY_ERROR_CODES];
+    let mut seen = std::collections::BTreeMap::new();
+    for (variant, code, _) in tables.iter().flat_map(|t| t.iter()) {
+        let snake = code.split('_').all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
+            && code.starts_with(|c: char| c.is_ascii_lowercase());
+        assert!(snake, "{variant}: code {code:?} is not snake_case");
+        if let Some(first) = seen.insert(*code, *variant) {
+            panic!("code {code:?} is used by both {first} and {variant}");
+        }
+    }
+}
+
+#[test]
+fn categories_map_to_the_documented_http_statuses() {
+    let table = [
+        (NotAllowed, "not_allowed", 403),
+        (Conflict, "conflict", 409),
+        (Invalid, "invalid", 422),
+        (NotFound, "not_found", 404),
+        (Unavailable, "unavailable", 503),
+        (Corrupt, "corrupt", 500),
+    ];
+    for (category, name, status) in table {
+        assert_eq!((category.as_str(), category.to_string(), category.http_status()), (name, name.to_owned(), status));
+        assert_eq!(serde_json::to_value(category).unwrap(), json!(name));
+        assert_eq!(serde_json::from_value::<ErrorCategory>(json!(name)).unwrap(), category);
+    }
+}
+
+// --- Reports ---------------------------------------------------------------------------
+
+fn check_reports<E: Coded>(cases: Vec<(E, &str)>) {
+    for (error, message) in cases {
+        let body = serde_json::to_value(error.report()).unwrap();
+        let object = body.as_object().unwrap();
+        let keys: std::collections::BTreeSet<&str> = object.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["category", "code", "details", "message"].into(), "{error:?}");
+        assert_eq!(body["code"], error.code());
+        assert_eq!(body["category"], error.category().as_str());
+        assert_eq!(body["message"], message);
+        assert!(body["details"].is_object() && body["details"].get("code").is_none(), "{body}");
+        let back: ErrorReport = serde_json::from_value(body).unwrap();
+        assert_eq!(back, error.report(), "a report reads back as it was written");
+        assert_eq!(error.wrapped().report(), back);
+    }
+}
+
+#[test]
+fn every_error_reports_code_category_message_and_details() {
+    check_reports(refusals());
+    check_reports(log_errors());
+    check_reports(decode_errors());
+    check_reports(store_errors());
+    check_reports(config_errors());
+    check_reports(key_errors());
+}
+
+#[test]
+fn a_report_carries_the_variants_fields_by_name() {
+    let report = |e: Error| serde_json::to_value(e.report()).unwrap();
+    assert_eq!(
+        report(
+            Refusal::Policy { policy: "bounce_limit".into(), reason: "3 bounces already; the limit is 2".into() }
+                .into()
+        ),
+        json!({
+            "code": "policy",
+            "category": "not_allowed",
+            "message": "refused by policy bounce_limit: 3 bounces already; the limit is 2",
+            "details": { "policy": "bounce_limit", "reason": "3 bounces already; the limit is 2" },
+        })
+    );
+    assert_eq!(
+        report(StoreError::Conflict { case: case_id(1), expected: 3, actual: 5 }.into())["details"],
+        json!({ "case": "0190f5a3-7c1e-7a00-8000-000000000001", "expected": 3, "actual": 5 })
+    );
+    assert_eq!(report(Refusal::NotClosed.into())["details"], json!({}));
+    assert_eq!(
+        report(Refusal::ControlCharacter { field: "handoff note", character: '\u{0}', offset: 12 }.into())["details"],
+        json!({ "field": "handoff note", "character": "\u{0}", "offset": 12 })
+    );
+    // A wrapped error of this crate keeps its own code, so a host can tell which rule a
+    // broken log breaks.
+    assert_eq!(
+        report(
+            LogError::Broken { seq: 8, refusal: Refusal::OutcomeUnmet { outcome: "my laptop works".into() } }.into()
+        )["details"],
+        json!({ "seq": 8, "refusal": { "code": "outcome_unmet", "outcome": "my laptop works" } })
+    );
+    assert_eq!(
+        report(
+            StoreError::Corrupt { path: "c.jsonl".into(), line: 2, source: DecodeError::Truncated { line: 2 } }.into()
+        )["details"],
+        json!({ "path": "c.jsonl", "line": 2, "source": { "code": "truncated", "line": 2 } })
+    );
+    assert_eq!(
+        report(Refusal::NotOwner { action: "resolve the case", owner: ana(), by: Actor::Customer }.into())["details"],
+        json!({
+            "action": "resolve the case",
+            "owner": { "id": "ana", "department": "software" },
+            "by": { "type": "customer" },
+        })
+    );
+}
+
+/// Times as in messages, even one RFC 3339 cannot hold; foreign sources and paths that
+/// are not UTF-8 as text. None of them makes a report fail.
+#[test]
+fn awkward_fields_become_text_rather_than_fail() {
+    let details = |e: Error| e.report().details;
+    let times = details(Refusal::TimeNotWritable { at: datetime!(-0001-06-01 00:00 UTC) }.into());
+    assert_eq!(times["at"], "-0001-06-01 0:00:00.0 +00:00:00");
+    let times = details(
+        LogError::TimeWentBackwards {
+            seq: 7,
+            at: datetime!(2026-11-23 08:00 UTC),
+            previous: datetime!(2026-11-23 09:00 UTC),
+        }
+        .into(),
+    );
+    assert_eq!((&times["at"], &times["previous"]), (&json!("2026-11-23T08:00:00Z"), &json!("2026-11-23T09:00:00Z")));
+    let io = StoreError::Io {
+        path: "cases/x.jsonl".into(),
+        op: "sync",
+        source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied"),
+    };
+    assert_eq!(
+        details(io.into()),
+        json!({ "path": "cases/x.jsonl", "op": "sync", "source": "permission denied" }).as_object().unwrap().clone()
+    );
+    let backend = StoreError::backend(std::io::Error::other("connection reset by peer"));
+    assert_eq!(details(backend.into())["source"], "connection reset by peer");
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b"cases/\xff.jsonl"));
+        let io = StoreError::Io { path, op: "read", source: std::io::Error::other("gone") };
+        assert_eq!(details(io.into())["path"], "cases/\u{fffd}.jsonl");
+    }
+}
+
 /// The variant's name, as `Debug` writes it.
 fn variant(debug: String) -> String {
     debug.split([' ', '{', '(']).next().unwrap().to_owned()
 }
 
-/// The variant names of `pub enum name` in src/error.rs.
+/// The variant names of `pub enum name` in src/error.rs (or, for the one error raised
+/// below it, src/id.rs).
 fn declared(name: &str) -> Vec<String> {
-    let source = include_str!("../src/error.rs");
-    let body = source.split(&format!("pub enum {name} {{")).nth(1).unwrap().split("\n}").next().unwrap();
+    let head = format!("pub enum {name} {{");
+    let source = [include_str!("../src/error.rs"), include_str!("../src/id.rs")]
+        .into_iter()
+        .find(|source| source.contains(&head))
+        .unwrap();
+    let body = source.split(&head).nth(1).unwrap().split("\n}").next().unwrap();
     body.lines()
         .filter_map(|l| l.strip_prefix("    "))
         .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
@@ -219,6 +578,16 @@ fn every_decode_error_names_the_line() {
 }
 
 #[test]
+fn every_store_error_names_the_case_or_file() {
+    check("StoreError", store_errors());
+}
+
+#[test]
+fn every_config_error_names_the_place() {
+    check("ConfigError", config_errors());
+}
+
+#[test]
 fn the_umbrella_error_says_exactly_what_it_wraps() {
     for (refusal, text) in refusals() {
         assert_eq!(Error::from(refusal).to_string(), text);
@@ -227,6 +596,12 @@ fn the_umbrella_error_says_exactly_what_it_wraps() {
         assert_eq!(Error::from(error).to_string(), text);
     }
     for (error, text) in decode_errors() {
+        assert_eq!(Error::from(error).to_string(), text);
+    }
+    for (error, text) in store_errors() {
+        assert_eq!(Error::from(error).to_string(), text);
+    }
+    for (error, text) in config_errors() {
         assert_eq!(Error::from(error).to_string(), text);
     }
 }
@@ -248,17 +623,8 @@ fn decoding_reports_the_line_and_column_it_failed_at() {
 /// messages are pinned here all the same.
 #[test]
 fn every_key_error_says_what_is_wrong_with_the_key() {
-    use caseledger::{IdempotencyKey, KeyError};
-    let cases = [
-        (KeyError::Empty, "an idempotency key must not be empty"),
-        (KeyError::TooLong { bytes: 300, max: 255 }, "an idempotency key holds at most 255 bytes; this one holds 300"),
-        (
-            KeyError::ControlCharacter { character: '\n', offset: 3 },
-            "an idempotency key may not hold control characters; found U+000A at byte 3",
-        ),
-    ];
-    for (error, text) in cases {
-        assert_eq!(error.to_string(), text);
+    check("KeyError", key_errors());
+    for (error, text) in key_errors() {
         assert_eq!(Error::from(error).to_string(), text);
     }
     assert_eq!(IdempotencyKey::new("req\n"), Err(KeyError::ControlCharacter { character: '\n', offset: 3 }));
@@ -302,6 +668,8 @@ const _: () = {
     send_sync::<Opening>();
     send_sync::<DecodeError>();
     send_sync::<Error>();
+    send_sync::<ErrorCategory>();
+    send_sync::<ErrorReport>();
     send_sync::<LogError>();
     send_sync::<Refusal>();
     send_sync::<Channel>();

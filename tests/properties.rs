@@ -301,6 +301,9 @@ fn generated_histories_reach_every_interesting_state() {
         if history.attempts().iter().any(|a| matches!(a.outcome, caseledger::testkit::Outcome::AlreadyDone(_))) {
             *seen.entry("a retried request").or_default() += 1;
         }
+        if history.events().iter().any(|e| e.given_at.is_some()) {
+            *seen.entry("a clock adjustment").or_default() += 1;
+        }
         if history.events().iter().any(|e| e.key.is_some()) {
             *seen.entry("a keyed event").or_default() += 1;
         }
@@ -309,8 +312,14 @@ fn generated_histories_reach_every_interesting_state() {
             refusals.insert(name.split([' ', '{', '(']).next().unwrap_or_default().to_owned());
         }
     }
-    let situations =
-        ["a bounce", "a second escalation", "closed again after reopening", "a retried request", "a keyed event"];
+    let situations = [
+        "a bounce",
+        "a second escalation",
+        "closed again after reopening",
+        "a retried request",
+        "a keyed event",
+        "a clock adjustment",
+    ];
     let tags = caseledger::EventKind::TAGS.iter().copied().chain(situations);
     for tag in tags {
         assert!(seen.contains_key(tag), "generation never reaches {tag}: {seen:?}");

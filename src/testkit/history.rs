@@ -214,6 +214,10 @@ struct Move {
     /// Steers the move by the case's state (a closed case is mostly reopened).
     roll: u8,
     key: KeyUse,
+    /// When not zero, the move is dated this many milliseconds *before* the last event
+    /// instead: a node whose clock is a little behind (within the default tolerance,
+    /// recorded at the last event's time) or too far behind (refused).
+    behind_ms: i64,
 }
 
 /// Whether a move is sent with an idempotency key, and which.
@@ -426,14 +430,13 @@ fn key_use() -> impl Strategy<Value = KeyUse> {
     ])
 }
 
+fn behind_ms() -> impl Strategy<Value = i64> {
+    Union::new_weighted(vec![(20, Just(0i64).boxed()), (2, (1..=5_000i64).boxed()), (1, (5_001..=9_000i64).boxed())])
+}
+
 fn moves() -> impl Strategy<Value = Move> {
-    (act_and_who(), minutes(), any::<u8>(), key_use()).prop_map(|((who, act), minutes, roll, key)| Move {
-        who,
-        act,
-        minutes,
-        roll,
-        key,
-    })
+    (act_and_who(), minutes(), any::<u8>(), key_use(), behind_ms())
+        .prop_map(|((who, act), minutes, roll, key, behind_ms)| Move { who, act, minutes, roll, key, behind_ms })
 }
 
 fn scripts(steps: usize) -> impl Strategy<Value = Script> {
@@ -487,7 +490,11 @@ fn run(config: &Config, owners: &[Staff], script: &Script) -> Option<History> {
         }
         let last = case.clock().last_event_at;
         // Sub-second parts keep the JSON round-trip of times honest.
-        let delta = Duration::minutes(step.minutes) + Duration::nanoseconds(i64::from(step.roll) * 1_000_003);
+        let delta = if step.behind_ms == 0 {
+            Duration::minutes(step.minutes) + Duration::nanoseconds(i64::from(step.roll) * 1_000_003)
+        } else {
+            -Duration::milliseconds(step.behind_ms)
+        };
         let at = last.checked_add(delta).unwrap_or(last);
         let request = Request { command: command.clone(), key: key.clone() };
         let outcome = match config.rules.decide_request(&case, request, &by, at) {

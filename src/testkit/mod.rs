@@ -12,7 +12,8 @@
 //!   disputes, resolutions, honest closings, reopenings and incident links — with the
 //!   valid log they produce. Commands the rules refuse are kept in the history as
 //!   refused [`Attempt`]s. Generation leans towards actions that are likely allowed (the
-//!   owner acts most of the time, time mostly moves forward) so that resolutions,
+//!   owner acts most of the time, time mostly moves forward, sometimes a few seconds
+//!   back as from a node whose clock is behind) so that resolutions,
 //!   bounces and reopenings are actually reached.
 //! - [`hostile_logs`]: a valid log damaged in one way (a gap, reordering, a duplicate, a
 //!   foreign event, time going backwards, a tampered event kind, a truncated JSON line),
