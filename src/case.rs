@@ -92,6 +92,9 @@ pub struct Counters {
     /// escalation (S5).
     #[serde(default)]
     pub customer_asks_since_escalation: u32,
+    /// Policies overridden for one command, with a reason (S8).
+    #[serde(default)]
+    pub overrides: u32,
 }
 
 /// Moments a deadline or a policy measures from.
@@ -125,6 +128,10 @@ pub struct Clock {
     /// When the case was last closed, if it is closed.
     #[serde(with = "time::serde::rfc3339::option")]
     pub closed_at: Option<OffsetDateTime>,
+    /// When the case was last reopened, if ever: the next-update deadline counts from
+    /// here when no update came after it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub reopened_at: Option<OffsetDateTime>,
 }
 
 /// One customer's problem, as folded from its log.
@@ -133,7 +140,9 @@ pub struct Clock {
 /// first event) and advanced by [`Case::apply`]. New events come from
 /// [`Rules::decide`](crate::Rules::decide). Its memory depends on the number of work
 /// items, facts, channels, incidents and distinct past owners, not on the number of
-/// events.
+/// events, with two bounded or small exceptions: the latest
+/// [`Case::IDEMPOTENCY_KEYS_KEPT`] idempotency keys, and 16 bytes per change of owner
+/// (for [`Case::owner_at`], which lets a timeline page be built from its own events).
 ///
 /// A case serialises (for a host's read model or a debug dump) but does not deserialise:
 /// the only way to get one is to fold a log, so every case has passed the invariants.
@@ -194,8 +203,41 @@ pub struct Case {
     /// produced; `key_order` holds them oldest first, to forget the oldest.
     #[serde(skip)]
     keys: BTreeMap<IdempotencyKey, KeyedRun>,
+    /// Every owner the case has had, each once, in order of first ownership, and their
+    /// index there: `owner_changes` names owners by index.
+    #[serde(skip)]
+    owners: Vec<Staff>,
+    #[serde(skip)]
+    owner_index: BTreeMap<Staff, u32>,
+    /// Each change of owner, the opening first, in log order.
+    #[serde(skip)]
+    owner_changes: Vec<OwnerChange>,
     #[serde(skip)]
     key_order: VecDeque<IdempotencyKey>,
+}
+
+/// How the current owner got the case: the event that made them the owner.
+///
+/// With [`Case::previous_owner`] a policy can tell a transfer from an escalation, for
+/// instance "no transfer to the same department twice in a row".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Acquisition {
+    /// The case was opened with them as its owner.
+    Opened,
+    /// It was transferred to them.
+    Transferred,
+    /// It was escalated to them.
+    Escalated,
+}
+
+/// One change of owner: after event `seq`, owner number `owner` (see `Case::owners`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct OwnerChange {
+    seq: u64,
+    owner: u32,
+    how: Acquisition,
 }
 
 /// What one keyed command produced: events `first..=last`, and a fingerprint of who asked
@@ -207,12 +249,27 @@ struct KeyedRun {
     fingerprint: u128,
 }
 
+fn override_fingerprint(by: &Actor, policy: &str, reason: &str) -> u128 {
+    crate::fnv::hash128(&(by, "policy_overridden", policy, reason))
+}
+
+/// Who asked `command`: for an override, the override itself (its first event).
+fn command_fingerprint(by: &Actor, command: &Command) -> u128 {
+    match command {
+        Command::Override { policy, reason, .. } => override_fingerprint(by, policy, reason),
+        // The level is left out of the fingerprint; any will do.
+        other => fingerprint(by, &other.clone().into_kind(0)),
+    }
+}
+
 /// Who asked what, hashed with a fixed hash (I7). The escalation level is left out: it is
 /// the rules' doing, not the asker's, and a retry meets a case one level up. Computed by
 /// the fold from the log, never stored, so it may change between versions of the crate.
 fn fingerprint(by: &Actor, what: &EventKind) -> u128 {
     match what {
         EventKind::Escalated { to, reason, .. } => crate::fnv::hash128(&(by, "escalated", to, reason)),
+        // An override's first event quotes the policy, which the command does not carry.
+        EventKind::PolicyOverridden { policy, reason, .. } => override_fingerprint(by, policy, reason),
         other => crate::fnv::hash128(&(by, other)),
     }
 }
@@ -271,11 +328,15 @@ impl Case {
                 owner_since: event.at,
                 escalated_at: None,
                 closed_at: None,
+                reopened_at: None,
             },
             unanswered_contact_times: VecDeque::new(),
             version: 1,
             keys: BTreeMap::new(),
             key_order: VecDeque::new(),
+            owners: vec![owner.clone()],
+            owner_index: BTreeMap::from([(owner.clone(), 0)]),
+            owner_changes: vec![OwnerChange { seq: 1, owner: 0, how: Acquisition::Opened }],
         }
         .keyed(event))
     }
@@ -421,7 +482,19 @@ impl Case {
     /// the counts this case has reached. Lives here, not in `limits`, because it reads
     /// the case.
     pub(crate) fn check_limits(&self, limits: &Limits, by: &Actor, what: &EventKind) -> Result<(), Refusal> {
-        limits.check_sizes(self.version().saturating_add(1), by, what)?;
+        self.check_limits_nth(limits, 1, by, what)
+    }
+
+    /// [`Case::check_limits`] for the `nth` event after the last one (a command may
+    /// record an override before its own event).
+    pub(crate) fn check_limits_nth(
+        &self,
+        limits: &Limits,
+        nth: u64,
+        by: &Actor,
+        what: &EventKind,
+    ) -> Result<(), Refusal> {
+        limits.check_sizes(self.version().saturating_add(nth), by, what)?;
         match what {
             EventKind::FactRecorded { name, .. } if !self.facts().contains_key(name) => {
                 cap("facts on a case", limits.max_facts, self.facts().len())
@@ -611,6 +684,10 @@ impl Case {
                 }
                 non_empty(reason, "reason for asking confirmation")
             }
+            EventKind::PolicyOverridden { policy, reason, .. } => {
+                staff_only(by, "override a policy")?;
+                crate::overrides::check(policy, reason)
+            }
         }
     }
 
@@ -655,10 +732,10 @@ impl Case {
         let at = event.at;
         match &event.what {
             EventKind::Opened { .. } => {}
-            EventKind::Transferred { to, note } => self.hand_to(to, note, at),
+            EventKind::Transferred { to, note } => self.hand_to(to, note, at, event.seq, Acquisition::Transferred),
             EventKind::Escalated { to, reason, level } => {
                 self.escalation_level = *level;
-                self.hand_to(to, reason, at);
+                self.hand_to(to, reason, at, event.seq, Acquisition::Escalated);
                 self.counters.handoffs_since_escalation = 0;
                 self.counters.customer_asks_since_escalation = 0;
                 self.clock.escalated_at = Some(at);
@@ -740,9 +817,11 @@ impl Case {
                 self.outcome_state = OutcomeState::Unmet;
                 self.counters.reopenings = self.counters.reopenings.saturating_add(1);
                 self.clock.closed_at = None;
+                self.clock.reopened_at = Some(at);
             }
             EventKind::IncidentLinked { incident } => self.incidents.push(incident.clone()),
             EventKind::ConfirmationRequested { reason } => set_text(&mut self.confirmation_requested, reason),
+            EventKind::PolicyOverridden { .. } => self.counters.overrides = self.counters.overrides.saturating_add(1),
         }
         self.version = event.seq;
         self.clock.last_event_at = at;
@@ -820,16 +899,26 @@ impl Case {
         by: &Actor,
     ) -> Result<Option<RangeInclusive<u64>>, Refusal> {
         let Some(run) = self.keys.get(key) else { return Ok(None) };
-        // The level is left out of the fingerprint; any will do.
-        if fingerprint(by, &command.clone().into_kind(0)) == run.fingerprint {
+        if command_fingerprint(by, command) == run.fingerprint {
             Ok(Some(run.first..=run.last))
         } else {
             Err(Refusal::KeyReused { key: key.clone(), first: run.first, last: run.last })
         }
     }
 
-    fn hand_to(&mut self, to: &Staff, note: &str, at: OffsetDateTime) {
+    fn hand_to(&mut self, to: &Staff, note: &str, at: OffsetDateTime, seq: u64, how: Acquisition) {
         let bounce = self.would_bounce(to);
+        let owner = match self.owner_index.get(to) {
+            Some(index) => *index,
+            None => {
+                // Distinct owners are capped far below u32 by the limits; saturate anyway.
+                let index = u32::try_from(self.owners.len()).unwrap_or(u32::MAX);
+                self.owners.push(to.clone());
+                self.owner_index.insert(to.clone(), index);
+                index
+            }
+        };
+        self.owner_changes.push(OwnerChange { seq, owner, how });
         if to.department != self.owner.department && !self.seen_departments_left.contains(&self.owner.department) {
             self.seen_departments_left.insert(self.owner.department.clone());
             self.departments_left.push(self.owner.department.clone());
@@ -918,6 +1007,61 @@ impl Case {
     #[must_use]
     pub fn previous_owners(&self) -> &[Staff] {
         &self.previous_owners
+    }
+
+    /// How the current owner got the case: at the opening, by a transfer or by an
+    /// escalation.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{Acquisition, Actor, CaseId, Command, Ledger, Opening, Rules, Staff};
+    /// use time::macros::datetime;
+    ///
+    /// let t = datetime!(2026-11-23 09:00 UTC);
+    /// let rules = Rules::default();
+    /// let ana = Staff::new("ana", "software");
+    /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [5; 10]),
+    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+    /// assert_eq!(ledger.case().owner_acquired(), Acquisition::Opened);
+    /// assert_eq!(ledger.case().previous_owner(), None);
+    ///
+    /// let escalate = Command::Escalate { to: Staff::new("lee", "tier-2"), reason: "third call".into() };
+    /// ledger.execute(&rules, escalate, &ana.clone().into(), t)?;
+    /// assert_eq!(ledger.case().owner_acquired(), Acquisition::Escalated);
+    /// assert_eq!(ledger.case().previous_owner(), Some(&ana));
+    /// # Ok::<(), caseledger::Error>(())
+    /// ```
+    #[must_use]
+    pub fn owner_acquired(&self) -> Acquisition {
+        self.owner_changes.last().map_or(Acquisition::Opened, |change| change.how)
+    }
+
+    /// Who owned the case just before the current owner (who handed it to them), or
+    /// `None` while the opening owner still has it.
+    #[must_use]
+    pub fn previous_owner(&self) -> Option<&Staff> {
+        let before = self.owner_changes.len().checked_sub(2)?;
+        self.owner_changes.get(before).and_then(|change| self.staff(change.owner))
+    }
+
+    /// Who owned the case right after event `seq` (`None` for 0 or a sequence number the
+    /// case has not reached). O(log ownership changes).
+    ///
+    /// This is what lets a page of the timeline read like the whole timeline without
+    /// building it.
+    #[must_use]
+    pub fn owner_at(&self, seq: u64) -> Option<&Staff> {
+        if seq == 0 || seq > self.version {
+            return None;
+        }
+        let after = self.owner_changes.partition_point(|change| change.seq <= seq);
+        let change = self.owner_changes.get(after.checked_sub(1)?)?;
+        self.staff(change.owner)
+    }
+
+    fn staff(&self, index: u32) -> Option<&Staff> {
+        self.owners.get(usize::try_from(index).ok()?)
     }
 
     /// Departments the case has been handed away from, in order, each once.
@@ -1041,7 +1185,7 @@ impl Case {
 }
 
 /// Checks that no two events share an id (I5); `ids[i]` is the id of event `i + 1`.
-fn unique_ids(ids: &[u128]) -> Result<(), LogError> {
+pub(crate) fn unique_ids(ids: &[u128]) -> Result<(), LogError> {
     // Ids decided by this crate are time-ordered (v7) and logs are in time order, so a
     // log's ids nearly always increase strictly: unique in one pass, with no sort and no
     // seeded hash set (I7). Anything else is sorted once.

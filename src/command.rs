@@ -152,6 +152,24 @@ pub enum Command {
         /// Why now.
         reason: String,
     },
+    /// Do `command` although the configurable policy `policy` refuses it (S8).
+    ///
+    /// Only staff the host's [`Directory`](crate::Directory) empowers may override, only
+    /// policies that declare themselves overridable
+    /// ([`Policy::overridable`](crate::Policy::overridable)), and only with a reason of
+    /// at least [`MIN_OVERRIDE_REASON_CHARS`](crate::MIN_OVERRIDE_REASON_CHARS)
+    /// characters. The override is recorded as a
+    /// [`EventKind::PolicyOverridden`] event before the command's own event. To
+    /// override two policies for one command, nest one override in the other. The
+    /// invariants and the outcome gate are never overridden: naming one is refused.
+    Override {
+        /// The policy to override, by its name.
+        policy: String,
+        /// Why this customer is better served without it, this once.
+        reason: String,
+        /// The command the policy refuses.
+        command: Box<Command>,
+    },
 }
 
 impl Command {
@@ -178,6 +196,8 @@ impl Command {
             Self::Reopen { reason } => EventKind::Reopened { reason },
             Self::LinkIncident { incident } => EventKind::IncidentLinked { incident },
             Self::RequestConfirmation { reason } => EventKind::ConfirmationRequested { reason },
+            // `Rules::decide` takes overrides apart before asking for the kind.
+            Self::Override { command, .. } => command.into_kind(next_level),
         }
     }
 }

@@ -63,7 +63,7 @@ pub struct Deadlines {
     /// From opening to the first contact with the customer.
     pub first_response: Option<Span>,
     /// From the last update to the customer (a contact or a customer-visible note) to
-    /// the next one.
+    /// the next one; after a reopen, from the reopening if that is later.
     pub next_update: Option<Span>,
     /// How long before a deadline it counts as due soon. Default zero: only breaches.
     pub warn_before: Span,
@@ -176,12 +176,24 @@ impl Deadlines {
     }
 
     /// The pending deadlines of an open case, earliest first: the first response until
-    /// staff first contact the customer, the next update once the customer has had one.
-    /// A closed case has none. O(1).
+    /// staff first contact the customer, the next update once the customer has had one
+    /// (counted from the later of the last update and the last reopening). A closed case
+    /// has none. O(1).
     #[must_use]
     pub fn due(&self, case: &Case) -> Vec<Deadline> {
+        let mut due: Vec<Deadline> = self
+            .pending(case)
+            .into_iter()
+            .filter_map(|(kind, due_at)| due_at.map(|due_at| Deadline { kind, due_at }))
+            .collect();
+        due.sort_by_key(|d| d.due_at);
+        due
+    }
+
+    /// When each deadline is due, without allocating (for metrics over many cases).
+    pub(crate) fn pending(&self, case: &Case) -> [(DeadlineKind, Option<OffsetDateTime>); 2] {
         if case.is_closed() {
-            return Vec::new();
+            return [(DeadlineKind::FirstResponse, None), (DeadlineKind::NextUpdate, None)];
         }
         let clock = case.clock();
         let after = |from: OffsetDateTime, span: Option<Span>| span.and_then(|s| from.checked_add(s.to_duration()));
@@ -189,13 +201,14 @@ impl Deadlines {
             None => after(clock.opened_at, self.first_response),
             Some(_) => None,
         };
-        let next = clock.last_update_at.and_then(|at| after(at, self.next_update));
-        let mut due: Vec<Deadline> = [(DeadlineKind::FirstResponse, first), (DeadlineKind::NextUpdate, next)]
-            .into_iter()
-            .filter_map(|(kind, due_at)| due_at.map(|due_at| Deadline { kind, due_at }))
-            .collect();
-        due.sort_by_key(|d| d.due_at);
-        due
+        // After a reopen the customer waits afresh: the next update counts from the
+        // reopening unless staff have updated them since.
+        let next_from = match (clock.last_update_at, clock.reopened_at) {
+            (Some(update), Some(reopened)) => Some(update.max(reopened)),
+            (update, _) => update,
+        };
+        let next = next_from.and_then(|at| after(at, self.next_update));
+        [(DeadlineKind::FirstResponse, first), (DeadlineKind::NextUpdate, next)]
     }
 
     /// The deadlines that are breached or due within [`Deadlines::warn_before`] at

@@ -217,6 +217,51 @@ pub enum Refusal {
         /// The policy's explanation, with its numbers.
         reason: String,
     },
+    /// An override named a policy the rules do not hold (S8).
+    #[error("cannot override {policy}: no policy of that name is configured")]
+    UnknownPolicy {
+        /// The name given.
+        policy: String,
+    },
+    /// An override named a policy that does not declare itself overridable (S8).
+    #[error("cannot override policy {policy}: it is not overridable")]
+    NotOverridable {
+        /// The policy.
+        policy: String,
+    },
+    /// An override named an invariant or the outcome gate, which are never overridden (S8).
+    #[error(
+        "cannot override {rule}: it is invariant {invariant}; invariants and the outcome gate are never overridden"
+    )]
+    InvariantNotOverridable {
+        /// The name given.
+        rule: String,
+        /// The invariant it stands for ("I2 (outcome before resolution)").
+        invariant: &'static str,
+    },
+    /// The host does not empower this person to override this policy (S8).
+    #[error("{by} may not override policy {policy}: the host's directory does not empower them to")]
+    NotEmpoweredToOverride {
+        /// Who asked.
+        by: Actor,
+        /// The policy.
+        policy: String,
+    },
+    /// An override's reason is too short to tell a manager anything (S8).
+    #[error("an override needs a reason of at least {min} characters; {actual} given")]
+    OverrideReasonTooShort {
+        /// The fewest characters allowed.
+        min: usize,
+        /// The characters given, surrounding space not counted.
+        actual: usize,
+    },
+    /// The policy an override names does not refuse the command: there is nothing to
+    /// override, and recording one would mislead the metrics (S8).
+    #[error("policy {policy} does not refuse this command; there is nothing to override")]
+    NothingToOverride {
+        /// The policy.
+        policy: String,
+    },
 }
 
 impl Refusal {
@@ -251,6 +296,12 @@ impl Refusal {
             Self::LimitExceeded { .. } => "limit_exceeded",
             Self::KeyReused { .. } => "key_reused",
             Self::Policy { .. } => "policy",
+            Self::UnknownPolicy { .. } => "unknown_policy",
+            Self::NotOverridable { .. } => "not_overridable",
+            Self::InvariantNotOverridable { .. } => "invariant_not_overridable",
+            Self::NotEmpoweredToOverride { .. } => "not_empowered_to_override",
+            Self::OverrideReasonTooShort { .. } => "override_reason_too_short",
+            Self::NothingToOverride { .. } => "nothing_to_override",
         }
     }
 
@@ -268,7 +319,10 @@ impl Refusal {
             | Self::NotYourDepartment { .. }
             | Self::NotAMember { .. }
             | Self::ConfirmationNotFromCustomer { .. }
-            | Self::Policy { .. } => NotAllowed,
+            | Self::Policy { .. }
+            | Self::NotOverridable { .. }
+            | Self::InvariantNotOverridable { .. }
+            | Self::NotEmpoweredToOverride { .. } => NotAllowed,
             Self::CaseClosed { .. }
             | Self::NotClosed
             | Self::OutcomeUnmet { .. }
@@ -279,7 +333,8 @@ impl Refusal {
             | Self::ChannelUnreachable { .. }
             | Self::NoContactAttempts
             | Self::AlreadyLinked { .. }
-            | Self::AlreadyOpened => Conflict,
+            | Self::AlreadyOpened
+            | Self::NothingToOverride { .. } => Conflict,
             Self::EmptyText { .. }
             | Self::ControlCharacter { .. }
             | Self::ReceiverIsOwner { .. }
@@ -287,7 +342,9 @@ impl Refusal {
             | Self::DuplicateOfItself
             | Self::EscalationLevel { .. }
             | Self::LimitExceeded { .. }
-            | Self::KeyReused { .. } => Invalid,
+            | Self::KeyReused { .. }
+            | Self::UnknownPolicy { .. }
+            | Self::OverrideReasonTooShort { .. } => Invalid,
             Self::UnknownWorkItem { .. } => NotFound,
         }
     }

@@ -191,4 +191,9 @@ impl Policy for EscalationTriggers {
         let why: Vec<String> = fired.iter().map(ToString::to_string).collect();
         Err(format!("escalation is required: {}; escalate instead of transferring", why.join("; ")))
     }
+
+    /// Sometimes the sideways transfer is what serves the customer (S8).
+    fn overridable(&self) -> bool {
+        true
+    }
 }

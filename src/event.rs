@@ -312,6 +312,20 @@ pub enum EventKind {
         /// Why confirmation is asked for now.
         reason: String,
     },
+    /// A staff member the host empowers overrode a configurable policy for the one
+    /// command whose event follows (S8). Recorded before that event, so the timeline
+    /// and the metrics show which policies get in the way. Invariants (I1–I8) and the
+    /// outcome gate are never overridden.
+    PolicyOverridden {
+        /// The policy's name, as it names itself in refusals.
+        policy: String,
+        /// Why, in the staff member's words (at least
+        /// [`MIN_OVERRIDE_REASON_CHARS`](crate::MIN_OVERRIDE_REASON_CHARS) characters).
+        reason: String,
+        /// What the policy said when it refused the command (cut to the text limit,
+        /// ending in "…", if longer).
+        refusal: String,
+    },
 }
 
 impl EventKind {
@@ -336,6 +350,7 @@ impl EventKind {
         "reopened",
         "incident_linked",
         "confirmation_requested",
+        "policy_overridden",
     ];
 
     /// The snake_case tag of this kind, as written in JSON.
@@ -360,6 +375,7 @@ impl EventKind {
             Self::Reopened { .. } => "reopened",
             Self::IncidentLinked { .. } => "incident_linked",
             Self::ConfirmationRequested { .. } => "confirmation_requested",
+            Self::PolicyOverridden { .. } => "policy_overridden",
         }
     }
 
@@ -376,7 +392,8 @@ impl EventKind {
             Self::WorkOpened { .. }
             | Self::WorkCompleted { .. }
             | Self::WorkDropped { .. }
-            | Self::ConfirmationRequested { .. } => Visibility::Internal,
+            | Self::ConfirmationRequested { .. }
+            | Self::PolicyOverridden { .. } => Visibility::Internal,
             Self::Opened { .. }
             | Self::Transferred { .. }
             | Self::Escalated { .. }

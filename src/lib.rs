@@ -54,6 +54,8 @@
 //!   reports a broken log as a [`LogError`].
 //! - [`Timeline`]: the unified history as text, JSON or a Mermaid diagram.
 //! - [`HandoffBrief`]: what a receiver reads instead of asking the customer again.
+//! - [`Metrics`]: service figures over many cases, measured against the customer's
+//!   outcome rather than staff clicks (S9).
 //! - [`html`]: the timeline and the brief as HTML for agents and customers, every text
 //!   escaped and no script.
 //! - [`Ledger`]: a case and its log in memory, for the whole cycle in one call.
@@ -88,6 +90,8 @@ mod id;
 mod incident;
 mod ledger;
 mod limits;
+mod metrics;
+mod overrides;
 mod policies;
 mod policy;
 mod repository;
@@ -103,7 +107,7 @@ mod upcast;
 
 pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;
-pub use case::{Case, Clock, Counters, Fact, Reachability, WorkItem};
+pub use case::{Acquisition, Case, Clock, Counters, Fact, Reachability, WorkItem};
 pub use codec::{decode_log, decode_log_with_limits, encode_log};
 pub use command::{Command, Opening, Request};
 pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
@@ -114,6 +118,8 @@ pub use id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentI
 pub use incident::confirmation_requests;
 pub use ledger::Ledger;
 pub use limits::Limits;
+pub use metrics::{Durations, Endings, Metrics, MetricsReport, PerCase, Reopens};
+pub use overrides::MIN_OVERRIDE_REASON_CHARS;
 pub use policies::{MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
 pub use repository::Repository;
@@ -127,7 +133,7 @@ pub use store::{AppendCheck, AppendPlan, Appended, FileStore, MemoryStore, SetAs
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};
-pub use timeline::{Entry, Timeline, View};
+pub use timeline::{DepartmentView, Entry, Timeline, View};
 
 /// The README's examples are compiled and run as doc tests, so it cannot drift from the API.
 #[cfg(doctest)]

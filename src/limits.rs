@@ -114,6 +114,12 @@ impl Limits {
                 return Err(Refusal::LimitExceeded { what, max: self.max_id_bytes, actual: id.len() });
             }
         }
+        if let EventKind::PolicyOverridden { refusal, .. } = what {
+            if refusal.len() > self.max_text_bytes {
+                let what = "bytes in the overridden policy's refusal";
+                return Err(Refusal::LimitExceeded { what, max: self.max_text_bytes, actual: refusal.len() });
+            }
+        }
         if let Some((what, text)) = free_text(what) {
             if text.len() > self.max_text_bytes {
                 return Err(Refusal::LimitExceeded { what, max: self.max_text_bytes, actual: text.len() });
@@ -129,6 +135,9 @@ pub(crate) fn check_texts(by: &Actor, what: &EventKind) -> Result<(), Refusal> {
     let fields = by.as_staff().map(staff_ids).into_iter().flatten().chain(ids(what)).chain(free_text(what));
     for (label, text) in fields {
         storable(label.strip_prefix("bytes in the ").unwrap_or(label), text)?;
+    }
+    if let EventKind::PolicyOverridden { refusal, .. } = what {
+        storable("overridden policy's refusal", refusal)?;
     }
     Ok(())
 }
@@ -181,6 +190,7 @@ fn ids(what: &EventKind) -> Vec<(&'static str, &str)> {
         }
         EventKind::FactRecorded { name, .. } => vec![("bytes in the fact name", name.as_str())],
         EventKind::IncidentLinked { incident } => vec![("bytes in the incident id", incident.as_str())],
+        EventKind::PolicyOverridden { policy, .. } => vec![("bytes in the policy name", policy.as_str())],
         _ => Vec::new(),
     }
 }
@@ -206,6 +216,7 @@ fn free_text(what: &EventKind) -> Option<(&'static str, &str)> {
         EventKind::ClosedUnresolved { evidence, .. } => ("bytes in the evidence for the ending", evidence),
         EventKind::Reopened { reason } => ("bytes in the reason for reopening", reason),
         EventKind::ConfirmationRequested { reason } => ("bytes in the reason for asking confirmation", reason),
+        EventKind::PolicyOverridden { reason, .. } => ("bytes in the reason for overriding", reason),
         EventKind::IncidentLinked { .. } => return None,
     };
     Some((named.0, named.1.as_str()))

@@ -273,6 +273,16 @@ impl Policy for PolicyConfig {
             Self::HonestSilence { min_attempts, min_span } => silence::check(*min_attempts, *min_span, case, proposal),
         }
     }
+
+    /// Every built-in that refuses for service reasons is overridable (S8).
+    fn overridable(&self) -> bool {
+        match self {
+            Self::BounceLimit { .. }
+            | Self::OneVoice { .. }
+            | Self::FollowUpLimit { .. }
+            | Self::HonestSilence { .. } => true,
+        }
+    }
 }
 
 #[cfg(test)]

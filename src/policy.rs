@@ -92,4 +92,14 @@ pub trait Policy: fmt::Debug + Send + Sync {
     ///
     /// The reason for refusing, in words for the person who asked.
     fn check(&self, case: &Case, proposal: &Proposal<'_>) -> Result<(), String>;
+
+    /// Whether staff the host empowers may override this policy for one command, with a
+    /// reason recorded on the timeline (S8, [`Command::Override`](crate::Command::Override)).
+    ///
+    /// Default `false`: a host's policy is binding unless it says otherwise. The built-in
+    /// `bounce_limit`, `one_voice`, `follow_up_limit`, `honest_silence` and
+    /// `escalation_required` are overridable.
+    fn overridable(&self) -> bool {
+        false
+    }
 }

@@ -2,8 +2,14 @@
 //!
 //! Every event appears exactly once, in log order, with who did it, their department,
 //! when, and a plain sentence. The [`View::Customer`] view leaves out internal entries
-//! and never shows a handoff note or escalation reason. A department filter exists for
-//! reading; there are no department-private entries.
+//! and never shows a handoff note or escalation reason.
+//!
+//! A department's view is the whole staff timeline: [`Timeline::department_view`] marks
+//! the entries that department did or is concerned by, and hides nothing, because the
+//! entry that explains a department's new work (the customer's reply to another
+//! department, a note from the previous owner) is usually not its own. To narrow the
+//! entries on purpose, [`Timeline::involving`] is a filter and says so. There are no
+//! department-private entries.
 //!
 //! Renders as plain text ([`Display`](std::fmt::Display)), JSON ([`Timeline::to_json`])
 //! a Mermaid sequence diagram with one lane per department ([`Timeline::to_mermaid`]), and
@@ -175,10 +181,44 @@ impl Timeline {
         &self.entries
     }
 
-    /// The entries a department did or is concerned by, for reading. Every department
-    /// can read every entry; this only narrows what is shown.
-    pub fn for_department<'a>(&'a self, department: &'a Department) -> impl Iterator<Item = &'a Entry> + 'a {
+    /// A filter: only the entries `department` did or is concerned by. It leaves out
+    /// what explains most of a department's work (another department's notes, the
+    /// customer's reply to the previous owner), so it is not what a department reads;
+    /// that is [`Timeline::department_view`].
+    pub fn involving<'a>(&'a self, department: &'a Department) -> impl Iterator<Item = &'a Entry> + 'a {
         self.entries.iter().filter(move |e| e.involves(department))
+    }
+
+    /// What `department` reads: the whole timeline, every entry once, with the entries
+    /// that department did or is concerned by marked (S3, I4). Its text form puts `*`
+    /// before marked entries.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{Actor, Command, Ledger, Opening, Rules, Staff, Visibility};
+    /// use time::macros::datetime;
+    ///
+    /// let t = datetime!(2026-11-23 09:00 UTC);
+    /// let rules = Rules::default();
+    /// let ana = Staff::new("ana", "software");
+    /// let mut ledger = Ledger::open(&rules, caseledger::CaseId::new_v7(t, [6; 10]),
+    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+    /// let note = Command::AddNote { text: "fan noise since Monday".into(), visibility: Visibility::Internal };
+    /// ledger.execute(&rules, note, &ana.clone().into(), t)?;
+    /// ledger.execute(&rules, Command::Transfer { to: Staff::new("bo", "hardware"), note: "fan".into() }, &ana.into(), t)?;
+    ///
+    /// let timeline = ledger.timeline();
+    /// let hardware = "hardware".into();
+    /// let view = timeline.department_view(&hardware);
+    /// assert_eq!(view.entries().count(), 3, "hardware reads software's note too");
+    /// assert_eq!(view.marked().map(|e| e.seq).collect::<Vec<_>>(), [3], "the handoff to hardware");
+    /// assert!(view.to_string().contains("fan noise since Monday"));
+    /// # Ok::<(), caseledger::Error>(())
+    /// ```
+    #[must_use]
+    pub fn department_view<'a>(&'a self, department: &'a Department) -> DepartmentView<'a> {
+        DepartmentView { timeline: self, department }
     }
 
     /// The timeline as a JSON document: `{"view": "staff", "entries": [...]}`.
@@ -233,6 +273,45 @@ impl Timeline {
             }
         }
         out
+    }
+}
+
+/// A department's view of a timeline: every entry, the department's own marked (see
+/// [`Timeline::department_view`]).
+#[derive(Clone, Copy, Debug)]
+pub struct DepartmentView<'a> {
+    timeline: &'a Timeline,
+    department: &'a Department,
+}
+
+impl<'a> DepartmentView<'a> {
+    /// The department reading.
+    #[must_use]
+    pub fn department(&self) -> &'a Department {
+        self.department
+    }
+
+    /// Every entry of the timeline, in order, with whether it is marked (the department
+    /// did it or is concerned by it).
+    pub fn entries(&self) -> impl Iterator<Item = (&'a Entry, bool)> + 'a {
+        let department = self.department;
+        self.timeline.entries.iter().map(move |e| (e, e.involves(department)))
+    }
+
+    /// The marked entries only.
+    pub fn marked(&self) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.timeline.involving(self.department)
+    }
+}
+
+impl fmt::Display for DepartmentView<'_> {
+    /// Like the timeline's text, with `*` before the department's own entries.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (e, marked) in self.entries() {
+            let mark = if marked { '*' } else { ' ' };
+            writeln!(f, "{mark} #{:<3} {}  {}", e.seq, short_time(e.at), one_line(&e.sentence))?;
+        }
+        Ok(())
     }
 }
 
@@ -326,6 +405,9 @@ fn staff_sentence(by: &Actor, what: &EventKind) -> String {
         EventKind::IncidentLinked { incident } => format!("{by} linked the case to incident {incident}"),
         EventKind::ConfirmationRequested { reason } => {
             format!("{by} asked for the customer's confirmation: \"{reason}\"")
+        }
+        EventKind::PolicyOverridden { policy, reason, refusal } => {
+            format!("{by} overrode policy {policy} (which said: \"{refusal}\") for the next entry: \"{reason}\"")
         }
     }
 }

@@ -119,6 +119,34 @@ fn refusals() -> Vec<(Refusal, &'static str)> {
             Refusal::Policy { policy: "bounce_limit".into(), reason: "3 bounces already; the limit is 2".into() },
             "refused by policy bounce_limit: 3 bounces already; the limit is 2",
         ),
+        (
+            Refusal::UnknownPolicy { policy: "be_nice".into() },
+            "cannot override be_nice: no policy of that name is configured",
+        ),
+        (
+            Refusal::NotOverridable { policy: "billing_never_closes".into() },
+            "cannot override policy billing_never_closes: it is not overridable",
+        ),
+        (
+            Refusal::InvariantNotOverridable {
+                rule: "outcome_gate".into(),
+                invariant: "I2 (outcome before resolution)",
+            },
+            "cannot override outcome_gate: it is invariant I2 (outcome before resolution); \
+             invariants and the outcome gate are never overridden",
+        ),
+        (
+            Refusal::NotEmpoweredToOverride { by: Actor::staff("bo", "hardware"), policy: "bounce_limit".into() },
+            "bo (hardware) may not override policy bounce_limit: the host's directory does not empower them to",
+        ),
+        (
+            Refusal::OverrideReasonTooShort { min: 20, actual: 2 },
+            "an override needs a reason of at least 20 characters; 2 given",
+        ),
+        (
+            Refusal::NothingToOverride { policy: "one_voice".into() },
+            "policy one_voice does not refuse this command; there is nothing to override",
+        ),
     ]
 }
 
@@ -299,6 +327,12 @@ const REFUSAL_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("LimitExceeded", "limit_exceeded", Invalid),
     ("KeyReused", "key_reused", Invalid),
     ("Policy", "policy", NotAllowed),
+    ("UnknownPolicy", "unknown_policy", Invalid),
+    ("NotOverridable", "not_overridable", NotAllowed),
+    ("InvariantNotOverridable", "invariant_not_overridable", NotAllowed),
+    ("NotEmpoweredToOverride", "not_empowered_to_override", NotAllowed),
+    ("OverrideReasonTooShort", "override_reason_too_short", Invalid),
+    ("NothingToOverride", "nothing_to_override", Conflict),
 ];
 
 const LOG_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
@@ -652,6 +686,7 @@ const _: () = {
     send_sync::<HandoffBrief>();
     send_sync::<caseledger::html::Html>();
     send_sync::<Case>();
+    send_sync::<Acquisition>();
     send_sync::<Clock>();
     send_sync::<Counters>();
     send_sync::<Fact>();
@@ -685,12 +720,19 @@ const _: () = {
     send_sync::<StaffId>();
     send_sync::<WorkItemId>();
     send_sync::<Ledger>();
+    send_sync::<Metrics>();
+    send_sync::<MetricsReport>();
+    send_sync::<Endings>();
+    send_sync::<Durations>();
+    send_sync::<PerCase>();
+    send_sync::<Reopens>();
     send_sync::<dyn Policy>();
     send_sync::<Proposal<'static>>();
     send_sync::<dyn Directory>();
     send_sync::<Limits>();
     send_sync::<Rules>();
     send_sync::<Entry>();
+    send_sync::<DepartmentView<'static>>();
     send_sync::<Timeline>();
     send_sync::<View>();
     send_sync::<Deadline>();

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 
 use caseledger::testkit::{histories, Config, Outcome};
 use caseledger::{
-    Actor, CaseId, Channel, Command, Department, Ending, Error, EventKind, IdempotencyKey, IncidentId, Ledger, Limits,
-    OutcomeState, Refusal, Request, Rules, Staff, StaffId, Status, Timeline, Visibility, WorkItemId,
+    Actor, CaseId, Channel, Command, Department, Directory, Ending, Error, EventKind, IdempotencyKey, IncidentId,
+    Ledger, Limits, OutcomeState, PolicyConfig, PolicySet, Refusal, Request, Rules, Staff, StaffId, Status, Timeline,
+    Visibility, WorkItemId,
 };
 use proptest::prelude::*;
 use time::OffsetDateTime;
@@ -26,6 +27,38 @@ fn limits() -> Limits {
     limits.max_events = 20;
     limits.max_incidents = 1;
     limits
+}
+
+/// Everyone is a member of every department; everyone but parts may override (S8).
+#[derive(Debug)]
+struct PartsMayNotOverride;
+
+impl Directory for PartsMayNotOverride {
+    fn is_member(&self, _: &StaffId, _: &Department) -> bool {
+        true
+    }
+    fn may_override(&self, _: &StaffId, department: &Department, _: &str) -> bool {
+        department.as_str() != "parts"
+    }
+}
+
+/// The rules under test: the small limits, a bounce limit of 1 that the directory lets
+/// most staff override.
+fn rules() -> Rules {
+    let mut set = PolicySet::default().with(PolicyConfig::BounceLimit { max_bounces: 1 });
+    set.limits = limits();
+    set.to_rules().expect("valid").with_directory(PartsMayNotOverride)
+}
+
+/// The overrides wrapped around a command, and the command.
+fn unwrap_overrides(command: &Command) -> (Vec<(&str, &str)>, &Command) {
+    let mut overrides = Vec::new();
+    let mut command = command;
+    while let Command::Override { policy, reason, command: inner } = command {
+        overrides.push((policy.as_str(), reason.as_str()));
+        command = inner;
+    }
+    (overrides, command)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +103,7 @@ struct Model {
     customer_messages: u32,
     customer_messages_unanswered: u32,
     reopenings: u32,
+    overrides: u32,
     events: u64,
     last_at: OffsetDateTime,
 }
@@ -99,6 +133,7 @@ impl Model {
             customer_messages: 0,
             customer_messages_unanswered: 0,
             reopenings: 0,
+            overrides: 0,
             events: 1,
             last_at: at,
         }
@@ -142,14 +177,51 @@ impl Model {
         }
     }
 
-    /// The rules, in the order the design gives them precedence: time, limits, then the
-    /// case's own rules, each command's checks in the order its refusals are listed.
+    /// The rules, in the order the design gives them precedence: time, overrides asked
+    /// for, limits, the case's own rules (each command's checks in the order its
+    /// refusals are listed), then the bounce limit and what the overrides lift.
     fn judge(&self, by: &Actor, command: &Command, at: OffsetDateTime, limits: &Limits) -> Result<(), &'static str> {
         // A clock a little behind (up to the default 5 s) is recorded at the last time.
         if at < self.last_at && self.last_at - at > time::Duration::seconds(5) {
             return Err("TimeBeforeLastEvent");
         }
-        if self.events + 1 > limits.max_events {
+        let (overrides, command) = unwrap_overrides(command);
+        for (policy, reason) in &overrides {
+            if *policy != "bounce_limit" {
+                let invariant = ["outcome_gate", "I1"].contains(policy);
+                return Err(if invariant { "InvariantNotOverridable" } else { "UnknownPolicy" });
+            }
+            if by.department().is_none_or(|d| d.as_str() == "parts") {
+                return Err("NotEmpoweredToOverride");
+            }
+            if reason.trim().chars().count() < 20 {
+                return Err("OverrideReasonTooShort");
+            }
+        }
+        self.judge_command(by, command, limits, overrides.len() as u64)?;
+        let bounce_refuses = match command {
+            Command::Transfer { to, .. } => self.bounces >= 1 && self.would_bounce(to),
+            _ => false,
+        };
+        match (bounce_refuses, overrides.len()) {
+            (true, 0) => return Err("Policy"),
+            (false, 0) | (true, 1) => {}
+            _ => return Err("NothingToOverride"),
+        }
+        if overrides.iter().any(|(_, reason)| reason.len() > limits.max_text_bytes) {
+            return Err("LimitExceeded");
+        }
+        Ok(())
+    }
+
+    fn judge_command(
+        &self,
+        by: &Actor,
+        command: &Command,
+        limits: &Limits,
+        overrides: u64,
+    ) -> Result<(), &'static str> {
+        if self.events + 1 + overrides > limits.max_events {
             return Err("LimitExceeded");
         }
         if Self::texts(command).iter().any(|t| t.len() > limits.max_text_bytes) {
@@ -300,12 +372,16 @@ impl Model {
         }
     }
 
-    fn hand_to(&mut self, to: &Staff) {
-        // A bounce: back to someone who had the case, or to another department it left.
+    /// A bounce: back to someone who had the case, or to another department it left.
+    fn would_bounce(&self, to: &Staff) -> bool {
         let back_to_person = self.people_who_had_it.contains(&to.id);
         let back_to_department =
             to.department != self.owner.department && self.departments_left.contains(&to.department);
-        if back_to_person || back_to_department {
+        back_to_person || back_to_department
+    }
+
+    fn hand_to(&mut self, to: &Staff) {
+        if self.would_bounce(to) {
             self.bounces += 1;
         }
         if to.department != self.owner.department && !self.departments_left.contains(&self.owner.department) {
@@ -323,6 +399,9 @@ impl Model {
     }
 
     fn record(&mut self, command: &Command, at: OffsetDateTime) {
+        let (overrides, command) = unwrap_overrides(command);
+        self.overrides += u32::try_from(overrides.len()).unwrap();
+        self.events += overrides.len() as u64;
         match command {
             Command::Transfer { to, .. } => self.hand_to(to),
             Command::Escalate { to, .. } => {
@@ -405,6 +484,12 @@ fn refusal_name(refusal: &Refusal) -> &'static str {
         Refusal::AlreadyOpened => "AlreadyOpened",
         Refusal::LimitExceeded { .. } => "LimitExceeded",
         Refusal::Policy { .. } => "Policy",
+        Refusal::UnknownPolicy { .. } => "UnknownPolicy",
+        Refusal::NotOverridable { .. } => "NotOverridable",
+        Refusal::InvariantNotOverridable { .. } => "InvariantNotOverridable",
+        Refusal::NotEmpoweredToOverride { .. } => "NotEmpoweredToOverride",
+        Refusal::OverrideReasonTooShort { .. } => "OverrideReasonTooShort",
+        Refusal::NothingToOverride { .. } => "NothingToOverride",
         _ => "a refusal the model does not know",
     }
 }
@@ -442,6 +527,7 @@ fn agree(model: &Model, ledger: &Ledger, step: usize) -> Result<(), TestCaseErro
         step
     );
     prop_assert_eq!(case.escalation_level(), model.level);
+    prop_assert_eq!(c.overrides, model.overrides, "overrides after step {}", step);
     prop_assert_eq!(case.facts().len(), model.facts.len());
     prop_assert_eq!(case.incidents(), &model.incidents[..]);
     prop_assert_eq!(case.version(), model.events);
@@ -451,8 +537,8 @@ fn agree(model: &Model, ledger: &Ledger, step: usize) -> Result<(), TestCaseErro
 
 proptest! {
     #[test]
-    fn the_case_agrees_with_a_plain_model(history in histories(&Config::new(Rules::default().with_limits(limits())))) {
-        let rules = Rules::default().with_limits(limits());
+    fn the_case_agrees_with_a_plain_model(history in histories(&Config::new(rules()))) {
+        let rules = rules();
         let opened = &history.events()[0];
         let EventKind::Opened { owner, .. } = &opened.what else {
             return Err(TestCaseError::fail("history does not start with opened"));
@@ -461,7 +547,7 @@ proptest! {
         let mut ledger = Ledger::from_events(vec![opened.clone()]).expect("the opening loads");
         // Idempotency keys: what each produced, asked by whom: a retry is the same person
         // with the same command, anything else under a known key is refused.
-        let mut keys: Vec<(IdempotencyKey, Actor, Command, u64)> = Vec::new();
+        let mut keys: Vec<(IdempotencyKey, Actor, Command, (u64, u64))> = Vec::new();
         for (step, attempt) in history.attempts().iter().enumerate() {
             let mut request = Request::new(attempt.command.clone());
             if let Some(key) = &attempt.key {
@@ -472,8 +558,10 @@ proptest! {
                 let version = ledger.case().version();
                 let got = ledger.execute_request(&rules, request, &attempt.by, attempt.at).map(<[_]>::to_vec);
                 if by == &attempt.by && command == &attempt.command {
-                    let stored = ledger.events().get(usize::try_from(*seq - 1).unwrap()).cloned();
-                    prop_assert_eq!(got.ok(), stored.map(|e| vec![e]), "step {}: a retry returns what key {} did", step, key);
+                    // An override's events and its command's, all under the one key.
+                    let (first, last) = *seq;
+                    let stored = ledger.events().get(usize::try_from(first - 1).unwrap()..usize::try_from(last).unwrap());
+                    prop_assert_eq!(got.ok(), stored.map(<[_]>::to_vec), "step {}: a retry returns what key {} did", step, key);
                     prop_assert!(matches!(attempt.outcome, Outcome::AlreadyDone(_)), "step {}", step);
                 } else {
                     let refused = matches!(got, Err(Error::Refused(Refusal::KeyReused { .. })));
@@ -487,9 +575,10 @@ proptest! {
             let got = ledger.execute_request(&rules, request, &attempt.by, attempt.at).map(|_| ());
             match (expected, got) {
                 (Ok(()), Ok(())) => {
+                    let first = model.events + 1;
                     model.record(&attempt.command, attempt.at);
                     if let Some(key) = &attempt.key {
-                        keys.push((key.clone(), attempt.by.clone(), attempt.command.clone(), model.events));
+                        keys.push((key.clone(), attempt.by.clone(), attempt.command.clone(), (first, model.events)));
                     }
                 }
                 (Err(rule), Err(Error::Refused(refusal))) => prop_assert_eq!(

@@ -412,6 +412,27 @@ fn after_the_first_answer_the_next_update_is_due_and_a_closed_case_owes_nothing(
     assert!(set.deadlines.check(desk.ledger.case(), days(30)).is_empty());
 }
 
+#[test]
+fn after_a_reopen_the_next_update_counts_from_the_reopening() {
+    let ana = staff("ana", "software");
+    let set = PolicySet::from_json(DEADLINES).unwrap();
+    let mut desk = Desk::open(DEADLINES, "cust-1042", "my laptop works", &ana);
+    desk.does(&ana, email("we are on it"), hours(3));
+    desk.does(
+        Actor::Customer,
+        Command::CloseUnresolved { ending: Ending::Withdrawn, evidence: "it seems fine".into() },
+        hours(4),
+    );
+    // Ten days later the problem is back: the customer waits from now, not from day one.
+    desk.does(Actor::Customer, Command::Reopen { reason: "it broke again".into() }, days(10));
+    let due = set.deadlines.due(desk.ledger.case());
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].kind, due[0].due_at), (DeadlineKind::NextUpdate, days(10) + Duration::hours(48)));
+    assert!(set.deadlines.check(desk.ledger.case(), days(10) + Duration::hours(1)).is_empty(), "not overdue at once");
+    desk.does(&ana, email("sorry to hear it, looking at it now"), days(11));
+    assert_eq!(set.deadlines.due(desk.ledger.case())[0].due_at, days(13), "an update after the reopening counts");
+}
+
 // S5: escalation triggers ------------------------------------------------------------------
 
 #[test]
@@ -556,4 +577,78 @@ proptest! {
         let replayed = caseledger::Case::replay(desk.ledger.events()).unwrap();
         prop_assert_eq!(desk.ledger.case(), &replayed);
     }
+}
+
+/// Issue 10, item 9: how the owner got the case is on the case, so a host can write
+/// "no transfer to the same department twice in a row" exactly: a case transferred
+/// into hardware may not be transferred to hardware again; a case *escalated* into
+/// hardware (or opened there) may.
+#[derive(Debug)]
+struct NoSecondTransferIntoTheSameDepartment;
+
+impl Policy for NoSecondTransferIntoTheSameDepartment {
+    fn name(&self) -> &str {
+        "no_second_transfer_into_the_same_department"
+    }
+
+    fn check(&self, case: &caseledger::Case, proposal: &Proposal<'_>) -> Result<(), String> {
+        let caseledger::EventKind::Transferred { to, .. } = proposal.what else { return Ok(()) };
+        let department = &case.owner().department;
+        if case.owner_acquired() == caseledger::Acquisition::Transferred && &to.department == department {
+            let from = case.previous_owner().map_or_else(|| "?".to_owned(), ToString::to_string);
+            return Err(format!("the case was just transferred into {department} (from {from}); not twice in a row"));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_policy_can_tell_how_the_owner_got_the_case() {
+    use caseledger::Acquisition;
+    let rules = Rules::default().with_policy(NoSecondTransferIntoTheSameDepartment);
+    let (ana, bo, hal, lee) = (
+        Staff::new("ana", "software"),
+        Staff::new("bo", "hardware"),
+        Staff::new("hal", "hardware"),
+        Staff::new("lee", "hardware"),
+    );
+    let at = |m: i64| MONDAY_9AM + Duration::minutes(m);
+    let id = CaseId::new_v7(MONDAY_9AM, [7; 10]);
+    let mut ledger =
+        Ledger::open(&rules, id, Opening::new("cust-9", "my laptop works", ana.clone()), &Actor::Customer, at(0))
+            .unwrap();
+    let transfer = |to: &Staff| Command::Transfer { to: to.clone(), note: "over to you".into() };
+
+    ledger.execute(&rules, transfer(&bo), &ana.clone().into(), at(1)).unwrap();
+    assert_eq!(ledger.case().owner_acquired(), Acquisition::Transferred);
+    assert_eq!(ledger.case().previous_owner(), Some(&ana));
+    let before = ledger.clone();
+    let err = ledger.execute(&rules, transfer(&hal), &bo.clone().into(), at(2)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refused by policy no_second_transfer_into_the_same_department: \
+         the case was just transferred into hardware (from ana (software)); not twice in a row"
+    );
+    assert_eq!(ledger, before);
+
+    // Escalated into hardware instead: one transfer within hardware is fine.
+    ledger
+        .execute(
+            &rules,
+            Command::Escalate { to: lee.clone(), reason: "needs a lead".into() },
+            &bo.clone().into(),
+            at(3),
+        )
+        .unwrap();
+    assert_eq!(ledger.case().owner_acquired(), Acquisition::Escalated);
+    assert_eq!(ledger.case().previous_owner(), Some(&bo));
+    ledger.execute(&rules, transfer(&hal), &lee.clone().into(), at(4)).unwrap();
+    // ...but not a second one.
+    assert!(ledger.execute(&rules, transfer(&bo), &hal.clone().into(), at(5)).is_err());
+    ledger.execute(&rules, transfer(&ana), &hal.clone().into(), at(6)).unwrap();
+
+    // The owner at every point of the log, from the case alone.
+    let owners: Vec<&str> = (0..=6).map(|seq| ledger.case().owner_at(seq).map_or("-", |s| s.id.as_str())).collect();
+    assert_eq!(owners, ["-", "ana", "bo", "lee", "hal", "ana", "-"]);
+    assert_eq!(caseledger::Case::replay(ledger.events()).as_ref(), Ok(ledger.case()));
 }

@@ -15,8 +15,24 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 
+/// Everyone but parts may override a policy (S8).
+#[derive(Debug)]
+struct PartsMayNotOverride;
+
+impl caseledger::Directory for PartsMayNotOverride {
+    fn is_member(&self, _: &caseledger::StaffId, _: &caseledger::Department) -> bool {
+        true
+    }
+    fn may_override(&self, _: &caseledger::StaffId, department: &caseledger::Department, _: &str) -> bool {
+        department.as_str() != "parts"
+    }
+}
+
+/// The core rules, plus a bounce limit most staff may override, so overrides are
+/// generated, recorded and folded too.
 fn config() -> Config {
-    Config::default()
+    let set = caseledger::PolicySet::default().with(caseledger::PolicyConfig::BounceLimit { max_bounces: 1 });
+    Config::new(set.to_rules().expect("valid").with_directory(PartsMayNotOverride))
 }
 
 /// Checks I1–I3, I5 and I6 for `event`, folded into `before` (if any) to give `after`,
@@ -343,6 +359,12 @@ fn generated_histories_reach_every_interesting_state() {
         "NoContactAttempts",
         "DuplicateOfItself",
         "AlreadyLinked",
+        "Policy",
+        "UnknownPolicy",
+        "InvariantNotOverridable",
+        "NotEmpoweredToOverride",
+        "OverrideReasonTooShort",
+        "NothingToOverride",
         "KeyReused",
         "ControlCharacter",
     ] {

@@ -262,3 +262,112 @@ fn an_opening_refuses_control_characters_in_every_text() {
         refusal("staff id")
     );
 }
+
+// Overrides (S8) -------------------------------------------------------------------------
+
+/// Hardware's lead may override; nobody else.
+#[derive(Debug)]
+struct LeadsOverride;
+
+impl Directory for LeadsOverride {
+    fn is_member(&self, _staff: &StaffId, _department: &Department) -> bool {
+        true
+    }
+
+    fn may_override(&self, staff: &StaffId, _department: &Department, policy: &str) -> bool {
+        staff.as_str() == "ana" && policy != "never_on_sunday"
+    }
+}
+
+/// A host policy that does not declare itself overridable.
+#[derive(Debug)]
+struct NoNotesOnSunday;
+
+impl caseledger::Policy for NoNotesOnSunday {
+    fn name(&self) -> &str {
+        "never_on_sunday"
+    }
+
+    fn check(&self, _case: &caseledger::Case, proposal: &caseledger::Proposal<'_>) -> Result<(), String> {
+        match proposal.what {
+            caseledger::EventKind::NoteAdded { .. } => Err("no notes on Sunday".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn override_desk() -> (Desk, caseledger::Staff) {
+    let ana = staff("ana", "support");
+    let rules = caseledger::PolicySet::default()
+        .with(caseledger::PolicyConfig::BounceLimit { max_bounces: 1 })
+        .to_rules()
+        .unwrap()
+        .with_directory(LeadsOverride)
+        .with_policy(NoNotesOnSunday);
+    (Desk::open_under(rules, "my laptop works", &ana), ana)
+}
+
+fn overriding(policy: &str, reason: &str, command: caseledger::Command) -> caseledger::Command {
+    caseledger::Command::Override { policy: policy.into(), reason: reason.into(), command: Box::new(command) }
+}
+
+const REASON: &str = "the customer asked for ana by name after two failed visits";
+
+#[test]
+fn overrides_name_a_configured_overridable_policy_never_an_invariant() {
+    let (mut desk, ana) = override_desk();
+    let refusal = desk.refused(ana.clone(), overriding("be_nice", REASON, cmd::internal_note("x")));
+    assert_eq!(refusal, Refusal::UnknownPolicy { policy: "be_nice".into() });
+    let refusal = desk.refused(ana.clone(), overriding("never_on_sunday", REASON, cmd::internal_note("x")));
+    assert_eq!(refusal, Refusal::NotOverridable { policy: "never_on_sunday".into() });
+    for (rule, invariant) in [
+        ("outcome_gate", "I2 (outcome before resolution)"),
+        ("I1", "I1 (one owner)"),
+        ("case_closed", "I6 (closed means closed)"),
+    ] {
+        let refusal = desk.refused(ana.clone(), overriding(rule, REASON, cmd::resolve("works, surely")));
+        assert_eq!(refusal, Refusal::InvariantNotOverridable { rule: rule.into(), invariant });
+    }
+}
+
+#[test]
+fn only_staff_the_directory_empowers_override_and_only_with_a_real_reason() {
+    let (mut desk, ana) = override_desk();
+    let bo = staff("bo", "hardware");
+    desk.ok(ana.clone(), cmd::transfer(&bo, "fan"));
+    desk.ok(bo.clone(), cmd::transfer(&ana, "not hardware after all"));
+    assert_eq!(desk.case().counters().bounces, 1, "the limit is reached");
+    let again = cmd::transfer(&bo, "hardware after all");
+    let refusal = desk.refused(bo.clone(), overriding("bounce_limit", REASON, again.clone()));
+    assert_eq!(refusal, Refusal::NotEmpoweredToOverride { by: bo.clone().into(), policy: "bounce_limit".into() });
+    let refusal = desk.refused(Actor::Customer, overriding("bounce_limit", REASON, again.clone()));
+    assert!(matches!(refusal, Refusal::NotEmpoweredToOverride { by: Actor::Customer, .. }));
+    // Ana is empowered, but not with a shrug for a reason.
+    let refusal = desk.refused(ana.clone(), overriding("bounce_limit", "   because   ", again.clone()));
+    assert_eq!(refusal, Refusal::OverrideReasonTooShort { min: caseledger::MIN_OVERRIDE_REASON_CHARS, actual: 7 });
+    // With one, the override is recorded first, then the transfer it allowed.
+    let events = desk.act(ana.clone(), overriding("bounce_limit", REASON, again)).unwrap();
+    assert_eq!(events.iter().map(|e| e.what.tag()).collect::<Vec<_>>(), ["policy_overridden", "transferred"]);
+    assert_eq!(desk.case().owner(), &bo);
+    assert_eq!(desk.case().counters().overrides, 1);
+}
+
+#[test]
+fn an_override_must_lift_a_refusal_and_lifts_only_the_policy_it_names() {
+    let (mut desk, ana) = override_desk();
+    let hello = cmd::contact(Channel::Email, "hello");
+    let refusal = desk.refused(ana.clone(), overriding("bounce_limit", REASON, hello));
+    assert_eq!(refusal, Refusal::NothingToOverride { policy: "bounce_limit".into() });
+    let bo = staff("bo", "hardware");
+    desk.ok(ana.clone(), cmd::transfer(&bo, "fan"));
+    desk.ok(bo.clone(), cmd::transfer(&ana, "back, fan is fine"));
+    // The note is refused by another, non-overridable policy: naming bounce_limit does not lift it.
+    let refusal = desk.refused(ana.clone(), overriding("bounce_limit", REASON, cmd::internal_note("hello")));
+    assert!(matches!(refusal, Refusal::Policy { ref policy, .. } if policy == "never_on_sunday"), "{refusal:?}");
+    // Naming the same policy twice lifts it once; the second has nothing left to override.
+    let twice = overriding("bounce_limit", REASON, overriding("bounce_limit", REASON, cmd::transfer(&bo, "again")));
+    assert_eq!(desk.refused(ana.clone(), twice), Refusal::NothingToOverride { policy: "bounce_limit".into() });
+    // An override never lifts a core rule, whatever policy it names.
+    let refusal = desk.refused(ana, overriding("bounce_limit", REASON, cmd::transfer(&bo, "")));
+    assert_eq!(refusal, Refusal::EmptyText { field: "handoff note" });
+}

@@ -340,8 +340,17 @@ fn i4_the_timeline_holds_every_event_once_in_order() {
     let log: Vec<u64> = desk.ledger.events().iter().map(|e| e.seq).collect();
     assert_eq!(seqs, log);
 
-    let hardware: Vec<u64> = timeline.for_department(&"hardware".into()).map(|e| e.seq).collect();
-    assert_eq!(hardware, [3, 4, 5], "the handoff to hardware, its own work, and the customer's words to its owner");
+    let hardware = "hardware".into();
+    let involving: Vec<u64> = timeline.involving(&hardware).map(|e| e.seq).collect();
+    assert_eq!(involving, [3, 4, 5], "the handoff to hardware, its own work, and the customer's words to its owner");
+    let view = timeline.department_view(&hardware);
+    let read: Vec<(u64, bool)> = view.entries().map(|(e, marked)| (e.seq, marked)).collect();
+    assert_eq!(
+        read,
+        [(1, false), (2, false), (3, true), (4, true), (5, true)],
+        "hardware's view is the whole timeline, software's note included, its own entries marked"
+    );
+    assert!(view.to_string().contains("  #2   ") && view.to_string().contains("* #3   "), "{view}");
 
     let json: serde_json::Value = serde_json::from_str(&timeline.to_json().unwrap()).unwrap();
     assert_eq!(json["entries"].as_array().unwrap().len(), 5);
@@ -381,4 +390,67 @@ fn the_customer_view_hides_internal_facts_and_handoff_notes() {
     assert!(!view.contains("0.93") && !view.contains("difficult"), "{view}");
     assert!(view.contains("Your case is now with the hardware team"), "{view}");
     assert!(desk.ledger.events().iter().any(|e| e.what.visibility() == Visibility::Internal));
+}
+
+/// S8 — Rigid systems. The bounce limit stops a transfer back to the one person who can
+/// fix the firmware; a lead the host empowers overrides it for that one transfer, with a
+/// reason that lands on every department's timeline (not the customer's) and in the
+/// metrics. The outcome gate cannot be overridden by anyone.
+#[test]
+fn s8_an_empowered_lead_overrides_a_policy_once_with_a_reason_but_never_the_outcome_gate() {
+    #[derive(Debug)]
+    struct Leads;
+    impl caseledger::Directory for Leads {
+        fn is_member(&self, _: &caseledger::StaffId, _: &caseledger::Department) -> bool {
+            true
+        }
+        fn may_override(&self, staff: &caseledger::StaffId, _: &caseledger::Department, _: &str) -> bool {
+            staff.as_str() == "lea"
+        }
+    }
+    let rules = caseledger::PolicySet::default()
+        .with(caseledger::PolicyConfig::BounceLimit { max_bounces: 2 })
+        .to_rules()
+        .unwrap()
+        .with_directory(Leads);
+    let ana = staff("ana", "software");
+    let lea = staff("lea", "hardware");
+    let mut desk = Desk::open_under(rules, "my laptop works", &ana);
+    desk.ok(ana.clone(), cmd::transfer(&lea, "shutdowns under load"));
+    desk.ok(lea.clone(), cmd::transfer(&ana, "not the fan: firmware"));
+    desk.ok(ana.clone(), cmd::transfer(&lea, "firmware is fine; heat after all"));
+    let back = cmd::transfer(&ana, "it is the firmware's fan curve: only ana can change it");
+    let refusal = desk.refused(lea.clone(), back.clone());
+    assert!(matches!(&refusal, Refusal::Policy { policy, .. } if policy == "bounce_limit"), "{refusal}");
+
+    let reason = "ana wrote the fan curve; sending the customer elsewhere wastes another week";
+    let overriding = |command| caseledger::Command::Override {
+        policy: "bounce_limit".into(),
+        reason: reason.into(),
+        command: Box::new(command),
+    };
+    desk.ok(lea.clone(), overriding(back));
+    assert_eq!(desk.case().owner(), &ana);
+
+    let staff_view = desk.ledger.timeline().to_string();
+    assert!(
+        staff_view.contains("lea (hardware) overrode policy bounce_limit (which said: \"the case has bounced")
+            && staff_view.contains(reason),
+        "{staff_view}"
+    );
+    let customer_view = desk.ledger.customer_timeline().to_string();
+    assert!(!customer_view.contains("overrode") && !customer_view.contains(reason), "{customer_view}");
+
+    let mut metrics = caseledger::Metrics::new(desk.now);
+    metrics.add_log(desk.ledger.events()).unwrap();
+    assert_eq!(metrics.report().overrides.get("bounce_limit"), Some(&1));
+
+    // The outcome gate is not a policy: no one overrides it, however good the reason.
+    let resolve = caseledger::Command::Override {
+        policy: "outcome_gate".into(),
+        reason: "the customer surely is happy by now".into(),
+        command: Box::new(cmd::resolve("fan curve changed")),
+    };
+    let refusal = desk.refused(lea, resolve);
+    assert!(matches!(refusal, Refusal::InvariantNotOverridable { invariant: "I2 (outcome before resolution)", .. }));
 }

@@ -19,10 +19,11 @@ fn resolved_outside_the_owning_department(history: &History) -> Result<(), Strin
     }
 }
 
-/// A fixed seed: these tests are about what the harness does with a failure, not about
-/// whether random search stumbles on one.
+/// A fixed seed and case count: these tests are about what the harness does with a
+/// failure, not about whether random search stumbles on one (or shrinks it as well)
+/// under whatever `PROPTEST_CASES` the run sets.
 fn seeded(rules: Rules) -> Config {
-    let proptest = ProptestConfig { rng_seed: RngSeed::Fixed(7), ..ProptestConfig::default() };
+    let proptest = ProptestConfig { rng_seed: RngSeed::Fixed(7), cases: 256, ..ProptestConfig::default() };
     Config::new(rules).with_proptest(proptest)
 }
 

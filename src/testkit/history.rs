@@ -288,6 +288,25 @@ const DISPUTES: &[&str] = &["no, it crashes again", "still broken"];
 const ENDINGS: &[&str] = &["three calls and two e-mails over ten days", "customer said so on the phone"];
 const REASONS: &[&str] = &["it broke again", "the incident is over", "customer is asking again"];
 const INCIDENTS: &[&str] = &["INC-fire-7", "INC-outage-3", "INC-dns-12"];
+/// Policies an override may name: the overridable built-ins, a host policy that may not
+/// be overridden, an invariant and a name nobody configured.
+const OVERRIDDEN: &[&str] = &[
+    "bounce_limit",
+    "one_voice",
+    "follow_up_limit",
+    "honest_silence",
+    "escalation_required",
+    "bounce_limit",
+    "outcome_gate",
+    "I1",
+    "be_nice",
+];
+const OVERRIDE_REASONS: &[&str] = &[
+    "the only person who can fix it works there",
+    "customer asked for her by name twice",
+    "ok",
+    "she travels; told us on day one to wait",
+];
 const CHANNELS: &[Channel] =
     &[Channel::Email, Channel::Phone, Channel::Sms, Channel::Chat, Channel::Web, Channel::Letter, Channel::InPerson];
 
@@ -485,9 +504,6 @@ fn run(config: &Config, owners: &[Staff], script: &Script) -> Option<History> {
                 (by, command, IdempotencyKey::new(format!("req-{n}")).ok())
             }
         };
-        if let Some(key) = &key {
-            last_keyed = Some((by.clone(), command.clone(), key.clone()));
-        }
         let last = case.clock().last_event_at;
         // Sub-second parts keep the JSON round-trip of times honest.
         let delta = if step.behind_ms == 0 {
@@ -496,6 +512,13 @@ fn run(config: &Config, owners: &[Staff], script: &Script) -> Option<History> {
             -Duration::milliseconds(step.behind_ms)
         };
         let at = last.checked_add(delta).unwrap_or(last);
+        let command = match step.key {
+            KeyUse::Retry => command,
+            _ => steer_override(config, &case, command, &by, at, step.roll),
+        };
+        if let Some(key) = &key {
+            last_keyed = Some((by.clone(), command.clone(), key.clone()));
+        }
         let request = Request { command: command.clone(), key: key.clone() };
         let outcome = match config.rules.decide_request(&case, request, &by, at) {
             Err(refusal) => Outcome::Refused(refusal),
@@ -515,6 +538,23 @@ fn run(config: &Config, owners: &[Staff], script: &Script) -> Option<History> {
         attempts.push(Attempt { by, command, at, key, outcome });
     }
     Some(History { events, case, attempts })
+}
+
+/// Staff stopped by a policy often ask to override it (S8): a command a policy refuses is,
+/// one time in four, asked again as an override of that policy, so overrides are reached
+/// (and refused for who asks or for a short reason) as well as generated blindly.
+fn steer_override(config: &Config, case: &Case, command: Command, by: &Actor, at: OffsetDateTime, roll: u8) -> Command {
+    if matches!(command, Command::Override { .. }) || roll % 4 != 1 {
+        return command;
+    }
+    match config.rules.decide(case, command.clone(), by, at) {
+        Err(Refusal::Policy { policy, .. }) => Command::Override {
+            policy,
+            reason: pick_str(OVERRIDE_REASONS, roll / 4).to_owned(),
+            command: Box::new(command),
+        },
+        _ => command,
+    }
 }
 
 /// Reads a move against the case as it stands.
@@ -586,6 +626,17 @@ fn read(config: &Config, case: &Case, step: &Move) -> (Actor, Command) {
             Command::LinkIncident { incident: IncidentId::new(pick_str(INCIDENTS, *incident)) }
         }
         Act::RequestConfirmation { reason } => Command::RequestConfirmation { reason: reason.clone() },
+    };
+    // One move in sixteen asks, blindly, to override a policy (S8); the roll picks which
+    // and the reason, so shrinking the roll shrinks the override away.
+    let command = if step.roll % 16 == 5 {
+        Command::Override {
+            policy: pick_str(OVERRIDDEN, step.roll / 16).to_owned(),
+            reason: pick_str(OVERRIDE_REASONS, step.roll / 64).to_owned(),
+            command: Box::new(command),
+        }
+    } else {
+        command
     };
     let by = match who {
         Who::Owner => Actor::Staff(case.owner().clone()),

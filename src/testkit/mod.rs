@@ -9,7 +9,9 @@
 //! - [`histories`]: realistic command sequences run against a [`Config`]'s rules — a
 //!   customer, several departments and their staff, transfers, bounces, escalations,
 //!   work items, facts, notes, reachability, contacts and silence, replies, confirmations,
-//!   disputes, resolutions, honest closings, reopenings and incident links — with the
+//!   disputes, resolutions, honest closings, reopenings, incident links and policy
+//!   overrides (allowed, or refused for naming an invariant, an unknown policy or a
+//!   reason too short) — with the
 //!   valid log they produce. Commands the rules refuse are kept in the history as
 //!   refused [`Attempt`]s. Generation leans towards actions that are likely allowed (the
 //!   owner acts most of the time, time mostly moves forward, sometimes a few seconds

@@ -114,6 +114,10 @@ pub mod cmd {
     pub fn confirm(statement: &str) -> Command {
         Command::ConfirmOutcome { statement: statement.into() }
     }
+    /// Staff reporting a confirmation they heard from the customer on `channel`.
+    pub fn confirm_reported(_channel: Channel, statement: &str) -> Command {
+        Command::ConfirmOutcome { statement: statement.into() }
+    }
     pub fn dispute(statement: &str) -> Command {
         Command::DisputeOutcome { statement: statement.into() }
     }

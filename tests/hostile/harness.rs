@@ -106,11 +106,16 @@ pub fn decide_commands(bytes: &[u8]) -> Vec<Event> {
         let by = c.actor(Some(ledger.case().owner()));
         match rules.decide(ledger.case(), command.clone(), &by, at) {
             Ok(events) => {
+                assert_eq!(
+                    events.len() as u64,
+                    events_len(&command),
+                    "an override adds one event before the command's"
+                );
                 let before = ledger.case().version();
                 if let Err(err) = ledger.append(events) {
                     panic!("decide accepted {command:?} by {by} but the fold refused it: {err}");
                 }
-                assert_eq!(ledger.case().version(), before + 1);
+                assert_eq!(ledger.case().version(), before + events_len(&command));
             }
             Err(refusal) => assert!(!refusal.to_string().is_empty()),
         }
@@ -133,6 +138,14 @@ pub fn decide_commands(bytes: &[u8]) -> Vec<Event> {
     drop(ledger.case().brief().to_string());
     render(events);
     ledger.into_events()
+}
+
+/// How many events a command records when accepted: one, and one more per override.
+fn events_len(command: &Command) -> u64 {
+    match command {
+        Command::Override { command, .. } => 1 + events_len(command),
+        _ => 1,
+    }
 }
 
 /// Renders every view of `events`; the customer's holds only customer-visible entries.
@@ -203,7 +216,15 @@ impl Directory for Members {
     fn is_member(&self, staff: &StaffId, department: &Department) -> bool {
         MEMBERS.iter().any(|(s, d)| staff.as_str() == *s && department.as_str() == *d)
     }
+
+    /// Every member may override (S8).
+    fn may_override(&self, staff: &StaffId, department: &Department, _policy: &str) -> bool {
+        self.is_member(staff, department)
+    }
 }
+
+/// What an override names: the bounce limit the rules may hold, an invariant, nothing known.
+const OVERRIDDEN: [&str; 4] = ["bounce_limit", "bounce_limit", "outcome_gate", "be_nice"];
 
 /// An event carrying `at`, parsed: the way to a time value without naming `time`.
 fn start(at: &str) -> Event {
@@ -242,7 +263,7 @@ impl<'a> Choices<'a> {
     }
 
     /// Rules with or without a directory, with the default limits or tight ones that the
-    /// short inputs of a fuzzer can reach.
+    /// short inputs of a fuzzer can reach, with or without a bounce limit to override.
     fn rules(&mut self) -> Rules {
         let flags = self.byte();
         let mut rules = Rules::default();
@@ -260,8 +281,12 @@ impl<'a> Choices<'a> {
             limits.max_line_bytes = 400 + 6 * (40 + 5 * 8);
             rules = rules.with_limits(limits);
         }
-        if flags & 2 == 2 {
+        // A bounce limit comes with the directory that empowers members to override it.
+        if flags & 6 != 0 {
             rules = rules.with_directory(Members);
+        }
+        if flags & 4 == 4 {
+            rules = rules.with_policy(caseledger::PolicyConfig::BounceLimit { max_bounces: 0 });
         }
         rules
     }
@@ -345,7 +370,25 @@ impl<'a> Choices<'a> {
     }
 
     fn command(&mut self, case: &Case) -> Command {
-        match self.byte() % 17 {
+        match self.byte() % 20 {
+            17..=19 => {
+                // Back to someone who had the case: what a bounce limit refuses.
+                let back: Vec<&Staff> = case.previous_owners().iter().filter(|s| *s != case.owner()).collect();
+                let to = match back.as_slice() {
+                    [] => self.staff(),
+                    owners => (*self.pick(owners)).clone(),
+                };
+                let reason = match self.byte() % 2 {
+                    0 => "the customer asked for this person by name twice".to_owned(),
+                    _ => self.text(),
+                };
+                let policy = (*self.pick(&OVERRIDDEN)).to_owned();
+                let note = match self.byte() % 4 {
+                    0 => self.text(),
+                    _ => "back to you: see the timeline".to_owned(),
+                };
+                Command::Override { policy, reason, command: Box::new(Command::Transfer { to, note }) }
+            }
             0 => Command::Transfer { to: self.staff(), note: self.text() },
             1 => Command::Escalate { to: self.staff(), reason: self.text() },
             2 => Command::OpenWork { item: self.id().into(), department: self.staff().department, title: self.text() },
