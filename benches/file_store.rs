@@ -23,7 +23,7 @@ fn append_synced(c: &mut Criterion) {
     let ana = Staff::new("ana", "software");
     let by = Actor::Staff(ana.clone());
     let case = CaseId::new_v7(t, [1; 10]);
-    let mut repo = Repository::new(FileStore::open(&dir).unwrap(), Rules::default());
+    let repo = Repository::new(FileStore::open(&dir).unwrap(), Rules::default());
     repo.open(case, Opening::new("cust-1", "my laptop works", ana), &Actor::Customer, t).unwrap();
     c.bench_function("file_store/execute_one_command_synced", |b| {
         b.iter(|| repo.execute(case, note(), &by, t).unwrap());
@@ -38,7 +38,7 @@ fn open_directory(c: &mut Criterion) {
     let ana = Staff::new("ana", "software");
     let by = Actor::Staff(ana.clone());
     {
-        let mut repo = Repository::new(FileStore::open(&dir).unwrap(), Rules::default());
+        let repo = Repository::new(FileStore::open(&dir).unwrap(), Rules::default());
         for n in 0..100u8 {
             let case = CaseId::new_v7(t, [n; 10]);
             repo.open(case, Opening::new(format!("cust-{n}"), "my laptop works", ana.clone()), &Actor::Customer, t)

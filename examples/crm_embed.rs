@@ -2,9 +2,10 @@
 //!
 //! The host keeps its own customer table (name, e-mail, phone) and its own clock; the
 //! library keeps each customer's problems as logs in a directory. The example opens
-//! several cases, lets two service desks write to the same case at the same moment (one
-//! gets the conflict and retries), simulates a power cut in the middle of a write, and
-//! restarts, replaying everything from disk.
+//! several cases, serves eight request handlers (threads) through one shared repository
+//! with no mutex around it (writers on one case race and retry inside the repository; an
+//! If-Match writer is told when the case moved on), simulates a power cut in the middle
+//! of a write, and restarts, replaying everything from disk.
 //!
 //! Run with `cargo run --example crm_embed`.
 
@@ -13,8 +14,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use caseledger::{
-    Actor, CaseId, Channel, Command, Error, FileStore, Opening, Repository, Rules, Staff, Store, StoreError, Timeline,
-    Visibility,
+    Actor, CaseId, CaseRequest, Channel, Command, Error, FileStore, Opening, Repository, Rules, Staff, Store,
+    StoreError, Timeline, Visibility,
 };
 use time::OffsetDateTime;
 
@@ -56,8 +57,10 @@ fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let cy = Staff::new("cy", "billing");
 
     println!("== day 1: store in {}", dir.display());
+    // One repository for the whole process, shared by every request handler: no mutex
+    // around it. It caches up to 1,000 folded cases; the least recently used leave.
     let store = Arc::new(FileStore::open(dir)?);
-    let mut desk = Repository::new(Arc::clone(&store), Arc::clone(&rules));
+    let desk = Arc::new(Repository::new(Arc::clone(&store), Arc::clone(&rules)).with_capacity(1_000));
 
     let laptop = case_id(1);
     let router = case_id(2);
@@ -75,40 +78,56 @@ fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         Command::OpenWork { item: "SW-1".into(), department: "software".into(), title: "reflash the BIOS".into() };
     desk.execute(laptop, work, &Actor::Staff(ana.clone()), now())?;
 
-    // Two desks write to the laptop case at the same moment, each with its own repository
-    // (as two request handlers would), sharing the store.
-    println!("== two desks write to the laptop case at once");
-    let both_loaded = Arc::new(Barrier::new(2));
-    let writers: Vec<_> = [("phone desk", "Dana called: it beeps three times"), ("chat desk", "Dana sent a photo")]
+    // Eight request handlers (threads) share the one repository. Six write notes to the
+    // three cases at the same moment: those on one case race, the store lets one append
+    // first, and the others catch up and decide again inside `execute`. The two on the
+    // router case pass the version their screen showed (HTTP If-Match): the one that
+    // loses the race is told the case moved on, instead of writing over news it never saw.
+    println!("== eight handlers, one repository");
+    let start = Arc::new(Barrier::new(8));
+    let seen = desk.case(router)?.version();
+    let jobs: Vec<(&str, CaseId, &str, Option<u64>)> = vec![
+        ("phone desk", laptop, "Dana called: it beeps three times", None),
+        ("chat desk", laptop, "Dana sent a photo of the screen", None),
+        ("mail desk", laptop, "Dana forwarded the shop's receipt", None),
+        ("billing", bill, "refund of the double charge requested", None),
+        ("billing night", bill, "bank confirmed one charge is pending only", None),
+        ("field team", router, "line test: noise on the copper pair", Some(seen)),
+        ("field lead", router, "booked an engineer for Thursday", Some(seen)),
+        ("reporting", router, "", None),
+    ];
+    let handlers: Vec<_> = jobs
         .into_iter()
-        .map(|(desk_name, text)| {
-            let mut repo = Repository::new(Arc::clone(&store), Arc::clone(&rules));
-            let both_loaded = Arc::clone(&both_loaded);
-            let by = Actor::Staff(ana.clone());
-            thread::spawn(move || -> Result<u64, Error> {
-                repo.case(laptop)?;
-                both_loaded.wait();
+        .map(|(handler, case, text, if_match)| {
+            let desk = Arc::clone(&desk);
+            let start = Arc::clone(&start);
+            let by = Actor::Staff(if case == router { bo.clone() } else { ana.clone() });
+            thread::spawn(move || -> Result<String, Error> {
+                start.wait();
+                if text.is_empty() {
+                    // A reader: a snapshot, never blocking the writers.
+                    let case = desk.case(case)?;
+                    return Ok(format!("{handler}: read case at version {}", case.version()));
+                }
                 let command = Command::AddNote { text: text.into(), visibility: Visibility::Internal };
-                let mut attempts = 0;
-                loop {
-                    attempts += 1;
-                    match repo.execute(laptop, command.clone(), &by, now()) {
-                        Err(Error::Store(conflict @ StoreError::Conflict { .. })) if attempts < 5 => {
-                            println!("  {desk_name}: {conflict}; deciding again");
-                        }
-                        Err(err) => return Err(err),
-                        Ok(events) => {
-                            println!("  {desk_name}: stored as event {} (attempt {attempts})", events[0].seq);
-                            return Ok(events[0].seq);
-                        }
+                let mut request = CaseRequest::new(case, command, by, now());
+                if let Some(version) = if_match {
+                    request = request.expect_version(version);
+                }
+                match desk.run(request) {
+                    Ok(events) => Ok(format!("{handler}: stored as event {}", events[0].seq)),
+                    Err(Error::Store(conflict @ StoreError::Conflict { .. })) if if_match.is_some() => {
+                        Ok(format!("{handler}: 409, {conflict}"))
                     }
+                    Err(err) => Err(err),
                 }
             })
         })
         .collect();
-    for writer in writers {
-        writer.join().map_err(|_| "a writer thread panicked")??;
+    for handler in handlers {
+        println!("  {}", handler.join().map_err(|_| "a handler thread panicked")??);
     }
+    println!("  laptop at version {}, {} cases cached", desk.case(laptop)?.version(), desk.core().cached());
 
     let sam = &customers["C-1002"];
     let contact = Command::ContactCustomer { channel: Channel::Phone, message: format!("calling {}", sam.phone) };
@@ -127,7 +146,7 @@ fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     for aside in store.set_aside() {
         println!("  set aside a torn write: {} bytes at line {} of case {}", aside.bytes, aside.line, aside.case);
     }
-    let mut desk = Repository::new(store, rules);
+    let desk = Repository::new(store, rules);
     for case in desk.store().cases()? {
         let case = desk.case(case)?;
         println!(

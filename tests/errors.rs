@@ -684,7 +684,7 @@ const _: () = {
     send_sync::<Actor>();
     send_sync::<Staff>();
     send_sync::<HandoffBrief>();
-    send_sync::<caseledger::html::Html>();
+    send_sync::<html::Html>();
     send_sync::<Case>();
     send_sync::<Acquisition>();
     send_sync::<Clock>();
@@ -748,6 +748,13 @@ const _: () = {
     send_sync::<PolicyConfig>();
     send_sync::<PolicySet>();
     send_sync::<Repository<MemoryStore>>();
+    send_sync::<RepositoryCore>();
+    send_sync::<CaseRequest>();
+    send_sync::<Execution>();
+    send_sync::<Lookup>();
+    send_sync::<Step<Execution>>();
+    send_sync::<PendingRead<Execution>>();
+    send_sync::<PendingAppend<Lookup>>();
     send_sync::<Repository<FileStore>>();
     send_sync::<ParseSpanError>();
     send_sync::<Span>();
@@ -775,6 +782,12 @@ const _: fn() = || {
 
 /// `AsyncStore` is not dyn-compatible (its methods return `impl Future`): its supertraits
 /// make every implementation `Send + Sync`, which this generic check pins.
+#[allow(dead_code)]
+fn machines_are_send_sync<S: caseledger::Machine>() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<S>();
+}
+
 #[cfg(feature = "async")]
 #[allow(dead_code)]
 fn async_stores_are_send_sync<S: caseledger::AsyncStore>() {

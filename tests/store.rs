@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use caseledger::{
-    decode_log, Actor, AppendCheck, Appended, Case, CaseId, Channel, Command, CustomerRef, DecodeError, Error, Event,
-    FileStore, IncidentId, LogError, MemoryStore, Opening, Repository, Rules, Staff, Status, Store, StoreError,
-    Visibility,
+    decode_log, Actor, AppendCheck, Appended, Case, CaseId, CaseRequest, Channel, Command, CustomerRef, DecodeError,
+    Error, Event, FileStore, IncidentId, LogError, MemoryStore, Opening, Repository, Rules, Staff, Status, Store,
+    StoreError, Visibility,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -155,8 +155,8 @@ fn a_stale_writer_gets_a_conflict_and_nothing_is_written() {
 /// loaded `case` at version 1.
 fn two_desks<S: Store>(store: &Arc<S>, case: CaseId) -> (Repository<Arc<S>>, Repository<Arc<S>>) {
     let rules = Arc::new(Rules::default());
-    let mut first = Repository::new(Arc::clone(store), Arc::clone(&rules));
-    let mut second = Repository::new(Arc::clone(store), rules);
+    let first = Repository::new(Arc::clone(store), Arc::clone(&rules));
+    let second = Repository::new(Arc::clone(store), rules);
     first.open(case, laptop("cust-2"), &Actor::Customer, T0).unwrap();
     second.case(case).unwrap();
     (first, second)
@@ -166,17 +166,18 @@ fn two_desks<S: Store>(store: &Arc<S>, case: CaseId) -> (Repository<Arc<S>>, Rep
 fn the_repository_catches_up_only_the_missing_tail_and_the_retry_succeeds() {
     let store = Arc::new(Recording::default());
     let case = case_id(2);
-    let (mut desk, mut phone) = two_desks(&store, case);
+    let (desk, phone) = two_desks(&store, case);
 
     desk.execute(case, note("tried safe mode"), &Actor::Staff(ana()), at(1)).unwrap();
     store.reads.lock().unwrap().clear();
 
-    let err = phone.execute(case, note("customer called again"), &Actor::Staff(ana()), at(2)).unwrap_err();
+    let once = CaseRequest::new(case, note("customer called again"), ana(), at(2)).attempts(1);
+    let err = phone.run(once.clone()).unwrap_err();
     assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 1, actual: 2, .. })), "{err}");
     assert_eq!(*store.reads.lock().unwrap(), vec![(case, 1)], "only the events after version 1 are read");
     assert_eq!(phone.case(case).unwrap().version(), 2, "the cached case caught up");
 
-    let events = phone.execute(case, note("customer called again"), &Actor::Staff(ana()), at(2)).unwrap();
+    let events = phone.run(once).unwrap();
     assert_eq!(events[0].seq, 3);
     assert_eq!(store.version(case).unwrap(), 3);
     assert_eq!(Case::replay(&store.read(case).unwrap()).unwrap().version(), 3);
@@ -186,7 +187,7 @@ fn the_repository_catches_up_only_the_missing_tail_and_the_retry_succeeds() {
 fn a_retry_decides_again_and_may_now_be_refused() {
     let store = Arc::new(MemoryStore::new());
     let case = case_id(3);
-    let (mut first, mut second) = two_desks(&store, case);
+    let (first, second) = two_desks(&store, case);
 
     // Ana hands the case to Bo; a second screen, still showing Ana as owner, tries to
     // hand it to Bo as well.
@@ -209,7 +210,7 @@ fn concurrent_writers_on_one_case_all_land_exactly_once() {
             let store = Arc::clone(&store);
             let rules = Arc::clone(&rules);
             std::thread::spawn(move || {
-                let mut repo = Repository::new(store, rules);
+                let repo = Repository::new(store, rules);
                 for i in 0..10 {
                     let text = format!("writer {writer} note {i}");
                     repo.execute_with_retry(case, note(&text), &Actor::Staff(ana()), || at(1), 1000).unwrap();
@@ -388,7 +389,7 @@ fn a_crash_during_a_case_s_first_write_leaves_no_case_and_it_can_be_opened_again
     let line = events[0].to_json().unwrap();
     fs::write(log_path(dir.path(), case), &line.as_bytes()[..line.len() - 1]).unwrap();
 
-    let mut repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
+    let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
     assert_eq!(repo.store().set_aside().len(), 1);
     assert!(repo.store().cases().unwrap().is_empty(), "an unacknowledged opening is no case");
     repo.open(case, laptop("cust-1"), &Actor::Customer, T0).unwrap();
@@ -497,7 +498,7 @@ fn appends_after_old_lines(name: &str, written: &str) {
     fs::create_dir_all(dir.path()).unwrap();
     fs::write(log_path(dir.path(), case), written).unwrap();
 
-    let mut repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
+    let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
     assert_eq!(repo.case(case).unwrap().status(), &Status::Resolved);
     let reopen = Command::Reopen { reason: "it stopped booting again".into() };
     repo.execute(case, reopen, &Actor::Customer, datetime!(2025-07-01 10:00 UTC)).unwrap();
@@ -519,7 +520,7 @@ fn after_a_restart_the_cases_replay_from_disk_as_they_were() {
     let laptop_case = case_id(20);
     let router_case = case_id(21);
     let before = {
-        let mut repo = Repository::new(FileStore::open(dir.path()).unwrap(), Arc::clone(&rules));
+        let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Arc::clone(&rules));
         repo.open(laptop_case, laptop("cust-20"), &Actor::Customer, T0).unwrap();
         repo.open(router_case, Opening::new("cust-21", "my internet works", bo()), &Actor::Customer, at(1)).unwrap();
         let fact =
@@ -529,22 +530,22 @@ fn after_a_restart_the_cases_replay_from_disk_as_they_were() {
         repo.execute(laptop_case, transfer, &Actor::Staff(ana()), at(3)).unwrap();
         let contact = Command::ContactCustomer { channel: Channel::Sms, message: "technician Tuesday?".into() };
         repo.execute(router_case, contact, &Actor::Staff(bo()), at(4)).unwrap();
-        [repo.case(laptop_case).unwrap().clone(), repo.case(router_case).unwrap().clone()]
+        [(*repo.case(laptop_case).unwrap()).clone(), (*repo.case(router_case).unwrap()).clone()]
     };
 
     let store = FileStore::open(dir.path()).unwrap();
     assert!(store.set_aside().is_empty());
     assert_eq!(store.cases().unwrap(), vec![laptop_case, router_case]);
-    let mut repo = Repository::new(store, rules);
-    assert_eq!(repo.case(laptop_case).unwrap(), &before[0]);
-    assert_eq!(repo.case(router_case).unwrap(), &before[1]);
+    let repo = Repository::new(store, rules);
+    assert_eq!(*repo.case(laptop_case).unwrap(), before[0]);
+    assert_eq!(*repo.case(router_case).unwrap(), before[1]);
     assert_eq!(repo.case(laptop_case).unwrap().owner(), &bo());
     assert_eq!(repo.case(laptop_case).unwrap().facts()["serial"].value, "5CG1");
 }
 
 #[test]
 fn an_unknown_case_is_reported_as_such() {
-    let mut repo = Repository::new(MemoryStore::new(), Rules::default());
+    let repo = Repository::new(MemoryStore::new(), Rules::default());
     let missing = case_id(30);
     let err = repo.execute(missing, note("hello?"), &Actor::Staff(ana()), T0).unwrap_err();
     assert!(matches!(err, Error::Store(StoreError::UnknownCase { case }) if case == missing), "{err}");
@@ -552,7 +553,7 @@ fn an_unknown_case_is_reported_as_such() {
 
 #[test]
 fn opening_a_case_twice_is_a_retry_but_a_different_opening_conflicts() {
-    let mut repo = Repository::new(MemoryStore::new(), Rules::default());
+    let repo = Repository::new(MemoryStore::new(), Rules::default());
     let case = case_id(31);
     repo.open(case, laptop("cust-31"), &Actor::Customer, T0).unwrap();
     repo.open(case, laptop("cust-31"), &Actor::Customer, T0).unwrap();
@@ -562,7 +563,7 @@ fn opening_a_case_twice_is_a_retry_but_a_different_opening_conflicts() {
 
     // A handler retrying the opening after others have written sees the whole case.
     repo.execute(case, note("first note"), &Actor::Staff(ana()), at(1)).unwrap();
-    let mut retrying = Repository::new(repo.store(), Rules::default());
+    let retrying = Repository::new(repo.store(), Rules::default());
     retrying.open(case, laptop("cust-31"), &Actor::Customer, T0).unwrap();
     assert_eq!(retrying.case(case).unwrap().version(), 2);
 }
@@ -570,7 +571,7 @@ fn opening_a_case_twice_is_a_retry_but_a_different_opening_conflicts() {
 // ---------------------------------------------------------------- across cases
 
 /// Three problems of one customer and one of a neighbour; two linked to the fire.
-fn neighbourhood<S: Store>(repo: &mut Repository<S>) -> [CaseId; 4] {
+fn neighbourhood<S: Store>(repo: &Repository<S>) -> [CaseId; 4] {
     let ids = [case_id(40), case_id(41), case_id(42), case_id(43)];
     let openings = [
         ("cust-40", "my laptop works"),
@@ -592,8 +593,8 @@ fn neighbourhood<S: Store>(repo: &mut Repository<S>) -> [CaseId; 4] {
 #[test]
 fn a_rep_sees_every_case_of_the_customer_on_the_line() {
     let dir = TempDir::new("history");
-    let mut repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
-    let [laptop, internet, _neighbour, bill] = neighbourhood(&mut repo);
+    let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
+    let [laptop, internet, _neighbour, bill] = neighbourhood(&repo);
 
     let history = repo.customer_cases(&"cust-40".into()).unwrap();
     let outcomes: Vec<(CaseId, &str)> = history.iter().map(|c| (c.id(), c.outcome())).collect();
@@ -610,11 +611,11 @@ fn a_rep_sees_every_case_of_the_customer_on_the_line() {
 
 #[test]
 fn when_the_fire_is_out_every_linked_case_is_asked_for_confirmation_not_resolved() {
-    let mut repo = Repository::new(MemoryStore::new(), Rules::default());
-    let [_, internet, neighbour, _] = neighbourhood(&mut repo);
+    let repo = Repository::new(MemoryStore::new(), Rules::default());
+    let [_, internet, neighbour, _] = neighbourhood(&repo);
     let fire = IncidentId::new("fire-2026-11");
 
-    let linked: Vec<CaseId> = repo.incident_cases(&fire).unwrap().iter().map(Case::id).collect();
+    let linked: Vec<CaseId> = repo.incident_cases(&fire).unwrap().iter().map(|c| c.id()).collect();
     assert_eq!(linked, vec![internet, neighbour]);
     for id in &linked {
         let ask = Command::RequestConfirmation { reason: "power and lines restored".into() };
@@ -628,10 +629,10 @@ fn when_the_fire_is_out_every_linked_case_is_asked_for_confirmation_not_resolved
 
 #[test]
 fn a_host_store_without_indexes_gets_the_same_answers_by_scanning() {
-    let mut indexed = Repository::new(MemoryStore::new(), Rules::default());
-    let mut scanning = Repository::new(Recording::default(), Rules::default());
-    neighbourhood(&mut indexed);
-    neighbourhood(&mut scanning);
+    let indexed = Repository::new(MemoryStore::new(), Rules::default());
+    let scanning = Repository::new(Recording::default(), Rules::default());
+    neighbourhood(&indexed);
+    neighbourhood(&scanning);
     let customer = CustomerRef::new("cust-40");
     let fire = IncidentId::new("fire-2026-11");
     assert_eq!(scanning.store().customer_cases(&customer).unwrap(), indexed.store().customer_cases(&customer).unwrap());

@@ -1,0 +1,1036 @@
+//! The sans-IO core of both repositories: everything a command does except waiting for
+//! the store.
+//!
+//! A [`RepositoryCore`] holds what commands share (the rules and the bounded cache of
+//! folded cases). An [`Execution`] is one command's run through it: cache lookup,
+//! [`Rules::decide`], the check of the new events against the case, the append plan,
+//! the fold, and, after a conflict, the catch-up and a new decision. It performs no I/O
+//! and reads no clock. [`Execution::poll`] says what it needs next as a [`Step`]: read
+//! a case's events after a version, append events at an expected version, or done. The
+//! driver does that with its store and hands the store's answer back
+//! ([`PendingRead::answer`], [`PendingAppend::answer`]), which returns the execution to
+//! poll again. [`Lookup`] does the same for reading a case.
+//!
+//! [`Repository`](crate::Repository) drives it with a blocking [`Store`](crate::Store);
+//! `AsyncRepository` (feature `async`) awaits an `AsyncStore`. A host may drive it
+//! itself, for instance to append inside its own database transaction.
+//!
+//! Steps are values that own the execution, so an answer can only be given to the step
+//! that asked for it, once, and nothing can be polled after it is done.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::cache::{Cache, Slot};
+use super::request::CaseRequest;
+use crate::actor::Actor;
+use crate::case::Case;
+use crate::command::{Command, Opening};
+use crate::error::{Error, LogError, StoreError};
+use crate::event::Event;
+use crate::id::CaseId;
+use crate::rules::Rules;
+use crate::store::Appended;
+
+/// What commands share: the rules they are decided under and the cache of folded cases.
+///
+/// The cache holds at most `capacity` cases; when it is full, the least recently used
+/// case leaves it (approximately: the cache is split into up to 16 shards by case id,
+/// each evicting its own least recently used case). A case that left is read and
+/// replayed again by the next command that needs it. All methods take `&self`: a core
+/// is shared by every thread or task of a host.
+///
+/// # Concurrency
+///
+/// Commands never hold a lock while the store works. Two commands on one case may both
+/// decide on the same version; the store lets one append and gives the other
+/// [`StoreError::Conflict`]. The loser catches its cached case up (reading only the
+/// missing events) and decides again on the new state, up to the request's attempts.
+/// Commands on different cases share nothing but a shard lock held for a lookup.
+#[derive(Debug)]
+pub struct RepositoryCore {
+    rules: Arc<Rules>,
+    cache: Cache,
+}
+
+impl RepositoryCore {
+    /// A core deciding with `rules`, caching at most `capacity` folded cases (0: none;
+    /// every command then reads and replays its case).
+    #[must_use]
+    pub fn new(rules: impl Into<Arc<Rules>>, capacity: usize) -> Self {
+        Self { rules: rules.into(), cache: Cache::new(capacity) }
+    }
+
+    /// The rules commands are decided under.
+    #[must_use]
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    pub(crate) fn rules_arc(&self) -> Arc<Rules> {
+        Arc::clone(&self.rules)
+    }
+
+    /// The most cases the cache holds.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.cache.capacity()
+    }
+
+    /// How many cases the cache holds now.
+    #[must_use]
+    pub fn cached(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Drops a case from the cache; the next command reads it again.
+    pub fn forget(&self, case: CaseId) {
+        self.cache.forget(case);
+    }
+
+    /// The cached case, if the cache holds it (no store access, not marked as used).
+    #[must_use]
+    pub fn peek(&self, case: CaseId) -> Option<Arc<Case>> {
+        self.cache.get(case).map(|slot| slot.snapshot())
+    }
+}
+
+/// What an execution needs next, or its result.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Step<M: Machine> {
+    /// Read the case's events after a version ([`Store::read_after`](crate::Store::read_after)).
+    Read(PendingRead<M>),
+    /// Append events at an expected version ([`Store::append`](crate::Store::append)).
+    Append(PendingAppend<M>),
+    /// Finished: the command's events (or the case), or why not.
+    Done(Result<M::Output, Error>),
+}
+
+/// A request to read `case`'s events after version `after`; answer with the store's
+/// result.
+#[derive(Debug)]
+#[must_use]
+pub struct PendingRead<M> {
+    machine: M,
+    case: CaseId,
+    after: u64,
+}
+
+impl<M: Machine> PendingRead<M> {
+    /// The case to read.
+    #[must_use]
+    pub fn case(&self) -> CaseId {
+        self.case
+    }
+
+    /// Read the events after this version (sequence numbers `after + 1` …).
+    #[must_use]
+    pub fn after(&self) -> u64 {
+        self.after
+    }
+
+    /// Hands the store's answer back; poll the returned machine again.
+    pub fn answer(mut self, result: Result<Vec<Event>, StoreError>) -> M {
+        self.machine.give(Answer::Read(result));
+        self.machine
+    }
+}
+
+/// A request to append events to `case` at version `expected`; answer with the store's
+/// result.
+#[derive(Debug)]
+#[must_use]
+pub struct PendingAppend<M> {
+    machine: M,
+    case: CaseId,
+    expected: u64,
+}
+
+impl<M: Machine> PendingAppend<M> {
+    /// The case to append to.
+    #[must_use]
+    pub fn case(&self) -> CaseId {
+        self.case
+    }
+
+    /// The version the events were decided on.
+    #[must_use]
+    pub fn expected(&self) -> u64 {
+        self.expected
+    }
+
+    /// The events to append, numbered `expected + 1` ….
+    #[must_use]
+    pub fn events(&self) -> &[Event] {
+        self.machine.pending()
+    }
+
+    /// Hands the store's answer back; poll the returned machine again.
+    pub fn answer(mut self, result: Result<Appended, StoreError>) -> M {
+        self.machine.give(Answer::Appended(result));
+        self.machine
+    }
+}
+
+/// A run through the core that [`Step`]s drive: [`Execution`] or [`Lookup`].
+pub trait Machine: sealed::Sealed + Send + Sync {
+    /// What the run gives when done.
+    type Output;
+}
+
+pub(crate) mod sealed {
+    use time::OffsetDateTime;
+
+    use super::{RepositoryCore, Step};
+    use crate::error::StoreError;
+    use crate::event::Event;
+    use crate::store::Appended;
+
+    /// A store's answer to a step.
+    #[derive(Debug)]
+    pub enum Answer {
+        Read(Result<Vec<Event>, StoreError>),
+        Appended(Result<Appended, StoreError>),
+    }
+
+    /// What the drivers call; not for hosts (they use the inherent `poll`).
+    pub trait Sealed: Sized {
+        fn give(&mut self, answer: Answer);
+        fn pending(&self) -> &[Event];
+        fn step(self, core: &RepositoryCore, now: &mut dyn FnMut() -> OffsetDateTime) -> Step<Self>
+        where
+            Self: super::Machine;
+    }
+}
+
+use sealed::Answer;
+
+/// One command's run through the core: decide, check, append, fold; after a conflict,
+/// catch up and decide again.
+///
+/// Start it with [`Execution::new`] (a command) or [`Execution::open`] (a new case),
+/// then call [`Execution::poll`] and do what each [`Step`] asks until
+/// [`Step::Done`], which carries the new events (for an opening, the `opened` event).
+///
+/// # Example
+///
+/// A driver over a blocking store, as [`Repository`](crate::Repository) has it:
+///
+/// ```
+/// use caseledger::{Actor, CaseId, Command, Error, Execution, MemoryStore, Opening, Repository, CaseRequest, RepositoryCore, Rules, Staff, Step, Store, Visibility};
+/// use time::macros::datetime;
+///
+/// let t = datetime!(2026-11-23 09:00 UTC);
+/// let core = RepositoryCore::new(Rules::default(), 1_000);
+/// let store = MemoryStore::new();
+/// let case = CaseId::new_v7(t, [1; 10]);
+/// let ana = Staff::new("ana", "software");
+///
+/// let mut run = |mut execution: Execution| loop {
+///     execution = match execution.poll(&core, &mut || t) {
+///         Step::Read(read) => { let r = store.read_after(read.case(), read.after()); read.answer(r) }
+///         Step::Append(append) => {
+///             let r = store.append(append.case(), append.expected(), append.events());
+///             append.answer(r)
+///         }
+///         Step::Done(result) => break result,
+///         _ => unreachable!("a step this driver does not know"),
+///     };
+/// };
+/// run(Execution::open(case, Opening::new("cust-7", "my laptop works", ana.clone()), Actor::Customer, t))?;
+/// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
+/// let events = run(Execution::new(CaseRequest::new(case, note, ana, t)))?;
+/// assert_eq!(events[0].seq, 2);
+/// assert_eq!(core.peek(case).map(|c| c.version()), Some(2));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Execution {
+    case: CaseId,
+    command: Option<Command>,
+    by: Actor,
+    at: OffsetDateTime,
+    expected: Option<u64>,
+    /// Decisions still allowed.
+    attempts_left: u32,
+    decided: bool,
+    caught_up: bool,
+    state: State,
+    /// The events decided and not yet confirmed by the store.
+    pending: Vec<Event>,
+    answer: Option<Answer>,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Nothing done yet (a command).
+    Start,
+    /// Nothing done yet (an opening).
+    Open(Box<Opening>),
+    /// Waiting for the whole log, to replay it; then `Then`.
+    Load(Then),
+    /// The case is at hand: decide.
+    Decide(Arc<Slot>),
+    /// Waiting for the append of `pending` at `expected`. `slot` is `None` for an
+    /// opening; `folded` is the case after `pending` when that was built to check them.
+    Append { slot: Option<Arc<Slot>>, expected: u64, folded: Option<Box<Case>> },
+    /// Waiting for the events after `after`, to fold them into the cached case.
+    CatchUp { slot: Arc<Slot>, after: u64, then: Then },
+}
+
+/// What to do once the cached case is current again.
+#[derive(Debug)]
+enum Then {
+    Decide,
+    Fail(StoreError),
+    Finish,
+}
+
+/// Where `advance` leaves an execution.
+enum Flow {
+    Next(State),
+    Read(State, u64),
+    Append(State, u64),
+    Done(Result<Vec<Event>, Error>),
+}
+
+impl Execution {
+    /// A run of `request`.
+    #[must_use]
+    pub fn new(request: CaseRequest) -> Self {
+        Self {
+            case: request.case,
+            command: Some(request.command),
+            by: request.by,
+            at: request.at,
+            expected: request.expected,
+            attempts_left: request.attempts.max(1),
+            decided: false,
+            caught_up: false,
+            state: State::Start,
+            pending: Vec::new(),
+            answer: None,
+        }
+    }
+
+    /// A run opening case `case` ([`Rules::open`]); it appends at version 0. Opening the
+    /// same case again with the same opening at the same time is a no-op retry; another
+    /// opening of an existing case ends in [`StoreError::Conflict`].
+    #[must_use]
+    pub fn open(case: CaseId, opening: Opening, by: impl Into<Actor>, at: OffsetDateTime) -> Self {
+        Self {
+            case,
+            command: None,
+            by: by.into(),
+            at,
+            expected: Some(0),
+            attempts_left: 1,
+            decided: false,
+            caught_up: false,
+            state: State::Open(Box::new(opening)),
+            pending: Vec::new(),
+            answer: None,
+        }
+    }
+
+    /// The case the command is for.
+    #[must_use]
+    pub fn case(&self) -> CaseId {
+        self.case
+    }
+
+    /// Advances until the run needs the store or is done.
+    ///
+    /// The first decision is made at the request's time; `now` is called once before each
+    /// later decision (after a conflict), never otherwise, so a host passes its clock or
+    /// `&mut || at` to decide again at the same time.
+    pub fn poll(self, core: &RepositoryCore, now: &mut dyn FnMut() -> OffsetDateTime) -> Step<Self> {
+        sealed::Sealed::step(self, core, now)
+    }
+
+    fn advance(&mut self, core: &RepositoryCore, now: &mut dyn FnMut() -> OffsetDateTime, state: State) -> Flow {
+        let answer = self.answer.take();
+        match state {
+            State::Start => match core.cache.get(self.case) {
+                Some(slot) => Flow::Next(State::Decide(slot)),
+                None => Flow::Read(State::Load(Then::Decide), 0),
+            },
+            State::Open(opening) => self.decide_open(core, *opening),
+            State::Load(then) => match answer {
+                Some(Answer::Read(Ok(events))) => match replay(self.case, &events) {
+                    Ok(case) => {
+                        let slot = core.cache.insert(self.case, case);
+                        self.then(slot, then)
+                    }
+                    Err(err) => self.failed(then, err),
+                },
+                Some(Answer::Read(Err(err))) => self.failed(then, err.into()),
+                _ => Flow::Read(State::Load(then), 0),
+            },
+            State::Decide(slot) => self.decide(core, now, slot),
+            State::Append { slot, expected, folded } => match answer {
+                Some(Answer::Appended(Ok(appended))) => self.appended(core, slot, folded, appended),
+                Some(Answer::Appended(Err(err))) => self.append_failed(core, slot, err),
+                _ => Flow::Append(State::Append { slot, expected, folded }, expected),
+            },
+            State::CatchUp { slot, after, then } => match answer {
+                Some(Answer::Read(Ok(tail))) => {
+                    let folded = fold_tail(&mut slot.lock(), &tail);
+                    match folded {
+                        Ok(()) => self.then(slot, then),
+                        Err(err) => {
+                            core.cache.remove(self.case, &slot);
+                            self.failed(then, err.into())
+                        }
+                    }
+                }
+                Some(Answer::Read(Err(err))) => {
+                    // The next command reads the case again.
+                    core.cache.remove(self.case, &slot);
+                    self.failed(then, err.into())
+                }
+                _ => Flow::Read(State::CatchUp { slot, after, then }, after),
+            },
+        }
+    }
+
+    fn decide_open(&mut self, core: &RepositoryCore, opening: Opening) -> Flow {
+        self.decided = true;
+        let opened = match core.rules.open(self.case, opening, &self.by, self.at) {
+            Ok(opened) => opened,
+            Err(refusal) => return Flow::Done(Err(refusal.into())),
+        };
+        let case = match Case::from_opened(&opened) {
+            Ok(case) => case,
+            Err(err) => return Flow::Done(Err(err.into())),
+        };
+        self.pending = vec![opened];
+        Flow::Append(State::Append { slot: None, expected: 0, folded: Some(Box::new(case)) }, 0)
+    }
+
+    fn decide(&mut self, core: &RepositoryCore, now: &mut dyn FnMut() -> OffsetDateTime, slot: Arc<Slot>) -> Flow {
+        let guard = slot.lock();
+        let case: &Case = &guard;
+        let version = case.version();
+        if let Some(expected) = self.expected {
+            if version < expected && !self.caught_up {
+                // The cache may only lag the store: look before calling the author stale.
+                self.caught_up = true;
+                drop(guard);
+                return Flow::Read(State::CatchUp { slot, after: version, then: Then::Decide }, version);
+            }
+            if version != expected {
+                return Flow::Done(Err(StoreError::Conflict { case: self.case, expected, actual: version }.into()));
+            }
+        }
+        let Some(command) = self.command.clone() else {
+            // Only an opening has no command, and it never decides here.
+            return Flow::Done(Err(StoreError::UnknownCase { case: self.case }.into()));
+        };
+        let at = if self.decided { now() } else { self.at };
+        self.decided = true;
+        self.attempts_left = self.attempts_left.saturating_sub(1);
+        let events = match core.rules.decide(case, command, &self.by, at) {
+            Ok(events) => events,
+            Err(refusal) => return Flow::Done(Err(refusal.into())),
+        };
+        // Check before writing, so that only events that keep every rule reach the store.
+        // A single event (what `decide` gives today) is checked in place and folded after
+        // the append; a batch is folded onto a copy, since each event must be checked
+        // against the one before, and the copy replaces the cached case.
+        let folded = match events.as_slice() {
+            [event] => {
+                if let Err(err) = case.validate(event, None) {
+                    return Flow::Done(Err(err.into()));
+                }
+                None
+            }
+            _ => {
+                let mut next = case.clone();
+                for event in &events {
+                    if let Err(err) = next.apply(event) {
+                        return Flow::Done(Err(err.into()));
+                    }
+                }
+                Some(Box::new(next))
+            }
+        };
+        drop(guard);
+        self.pending = events;
+        Flow::Append(State::Append { slot: Some(slot), expected: version, folded }, version)
+    }
+
+    fn appended(
+        &mut self,
+        core: &RepositoryCore,
+        slot: Option<Arc<Slot>>,
+        folded: Option<Box<Case>>,
+        appended: Appended,
+    ) -> Flow {
+        let slot = match (slot, folded) {
+            (Some(slot), folded) => {
+                let mut case = slot.lock();
+                let result = match folded {
+                    // Nobody moved the cached case meanwhile: the checked copy is it.
+                    Some(next) if next.version() == case.version() + self.pending.len() as u64 => {
+                        *case = Arc::new(*next);
+                        Ok(())
+                    }
+                    _ => fold_tail(&mut case, &self.pending),
+                };
+                drop(case);
+                if result.is_err() {
+                    // Unreachable after the check; never keep a case that disagrees with
+                    // the store. The events are stored: the next command replays them.
+                    core.cache.remove(self.case, &slot);
+                    return Flow::Done(Ok(std::mem::take(&mut self.pending)));
+                }
+                slot
+            }
+            (None, Some(opened)) => core.cache.insert(self.case, *opened),
+            (None, None) => return Flow::Done(Ok(std::mem::take(&mut self.pending))),
+        };
+        let version = slot.lock().version();
+        if appended.version > version {
+            // The events were already stored (a retry) and others wrote after them.
+            return Flow::Read(State::CatchUp { slot, after: version, then: Then::Finish }, version);
+        }
+        Flow::Done(Ok(std::mem::take(&mut self.pending)))
+    }
+
+    fn append_failed(&mut self, core: &RepositoryCore, slot: Option<Arc<Slot>>, err: StoreError) -> Flow {
+        let (StoreError::Conflict { actual, .. }, Some(slot)) = (&err, slot) else {
+            // Nothing is known to be written: the cached case stays as it was.
+            return Flow::Done(Err(err.into()));
+        };
+        let actual = *actual;
+        let then = if self.expected.is_none() && self.attempts_left > 0 { Then::Decide } else { Then::Fail(err) };
+        let cached = slot.lock().version();
+        if actual < cached {
+            // The store is behind the cache (replaced or restored): start over from it.
+            core.cache.remove(self.case, &slot);
+            return Flow::Read(State::Load(then), 0);
+        }
+        if actual == cached {
+            // Another command on this case has already caught the cache up.
+            return self.then(slot, then);
+        }
+        Flow::Read(State::CatchUp { slot, after: cached, then }, cached)
+    }
+
+    fn then(&mut self, slot: Arc<Slot>, then: Then) -> Flow {
+        match then {
+            Then::Decide => Flow::Next(State::Decide(slot)),
+            Then::Fail(err) => Flow::Done(Err(err.into())),
+            Then::Finish => Flow::Done(Ok(std::mem::take(&mut self.pending))),
+        }
+    }
+
+    /// Catching up failed with `err`.
+    fn failed(&mut self, then: Then, err: Error) -> Flow {
+        match then {
+            Then::Decide => Flow::Done(Err(err)),
+            // The conflict is what the caller must hear about; the next command reloads.
+            Then::Fail(conflict) => Flow::Done(Err(conflict.into())),
+            // The events are stored; only the catch-up after them failed.
+            Then::Finish => Flow::Done(Ok(std::mem::take(&mut self.pending))),
+        }
+    }
+}
+
+impl Machine for Execution {
+    type Output = Vec<Event>;
+}
+
+impl sealed::Sealed for Execution {
+    fn give(&mut self, answer: Answer) {
+        self.answer = Some(answer);
+    }
+
+    fn pending(&self) -> &[Event] {
+        &self.pending
+    }
+
+    fn step(mut self, core: &RepositoryCore, now: &mut dyn FnMut() -> OffsetDateTime) -> Step<Self> {
+        loop {
+            let state = std::mem::replace(&mut self.state, State::Start);
+            match self.advance(core, now, state) {
+                Flow::Next(state) => self.state = state,
+                Flow::Read(state, after) => {
+                    self.state = state;
+                    let case = self.case;
+                    return Step::Read(PendingRead { machine: self, case, after });
+                }
+                Flow::Append(state, expected) => {
+                    self.state = state;
+                    let case = self.case;
+                    return Step::Append(PendingAppend { machine: self, case, expected });
+                }
+                Flow::Done(result) => return Step::Done(result),
+            }
+        }
+    }
+}
+
+/// Reading a case through the core: from the cache, or read and replayed into it
+/// ([`Lookup::case`]); or brought up to date with the store ([`Lookup::refresh`]).
+/// Done gives an `Arc<Case>` snapshot.
+#[derive(Debug)]
+pub struct Lookup {
+    case: CaseId,
+    refresh: bool,
+    state: LookupState,
+    answer: Option<Answer>,
+}
+
+#[derive(Debug)]
+enum LookupState {
+    Start,
+    Load,
+    Refresh(Arc<Slot>),
+}
+
+impl Lookup {
+    /// The case, from the cache or, the first time, read from the store and replayed.
+    #[must_use]
+    pub fn case(case: CaseId) -> Self {
+        Self { case, refresh: false, state: LookupState::Start, answer: None }
+    }
+
+    /// The case brought up to date with the store: only the events after the cached
+    /// version are read (with the last cached one, to notice a store that is behind the
+    /// cache, which makes it read everything again).
+    #[must_use]
+    pub fn refresh(case: CaseId) -> Self {
+        Self { case, refresh: true, state: LookupState::Start, answer: None }
+    }
+
+    /// Advances until the lookup needs the store or is done.
+    pub fn poll(self, core: &RepositoryCore) -> Step<Self> {
+        sealed::Sealed::step(self, core, &mut || OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
+impl Machine for Lookup {
+    type Output = Arc<Case>;
+}
+
+impl sealed::Sealed for Lookup {
+    fn give(&mut self, answer: Answer) {
+        self.answer = Some(answer);
+    }
+
+    fn pending(&self) -> &[Event] {
+        &[]
+    }
+
+    fn step(mut self, core: &RepositoryCore, _now: &mut dyn FnMut() -> OffsetDateTime) -> Step<Self> {
+        let case = self.case;
+        loop {
+            let answer = self.answer.take();
+            match std::mem::replace(&mut self.state, LookupState::Start) {
+                LookupState::Start => match core.cache.get(case) {
+                    Some(slot) if !self.refresh => return Step::Done(Ok(slot.snapshot())),
+                    Some(slot) => {
+                        let after = slot.lock().version().saturating_sub(1);
+                        self.state = LookupState::Refresh(slot);
+                        return Step::Read(PendingRead { machine: self, case, after });
+                    }
+                    None => {
+                        self.state = LookupState::Load;
+                        return Step::Read(PendingRead { machine: self, case, after: 0 });
+                    }
+                },
+                LookupState::Load => match answer {
+                    Some(Answer::Read(Ok(events))) => {
+                        return Step::Done(
+                            replay(case, &events).map(|loaded| core.cache.insert(case, loaded).snapshot()),
+                        )
+                    }
+                    Some(Answer::Read(Err(err))) => return Step::Done(Err(err.into())),
+                    _ => {
+                        self.state = LookupState::Load;
+                        return Step::Read(PendingRead { machine: self, case, after: 0 });
+                    }
+                },
+                LookupState::Refresh(slot) => match answer {
+                    Some(Answer::Read(Ok(tail))) if tail.is_empty() => {
+                        // Not even the last cached event is stored: the store is behind
+                        // the cache (replaced or restored). Read it all again.
+                        core.cache.remove(case, &slot);
+                        self.state = LookupState::Load;
+                    }
+                    Some(Answer::Read(Ok(tail))) => {
+                        let mut cached = slot.lock();
+                        let result = fold_tail(&mut cached, &tail).map(|()| Arc::clone(&cached));
+                        drop(cached);
+                        if result.is_err() {
+                            core.cache.remove(case, &slot);
+                        }
+                        return Step::Done(result.map_err(Error::from));
+                    }
+                    Some(Answer::Read(Err(err))) => {
+                        core.cache.remove(case, &slot);
+                        return Step::Done(Err(err.into()));
+                    }
+                    _ => {
+                        let after = slot.lock().version().saturating_sub(1);
+                        self.state = LookupState::Refresh(slot);
+                        return Step::Read(PendingRead { machine: self, case, after });
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// A whole stored log, replayed.
+fn replay(case: CaseId, events: &[Event]) -> Result<Case, Error> {
+    if events.is_empty() {
+        return Err(StoreError::UnknownCase { case }.into());
+    }
+    Ok(Case::replay(events)?)
+}
+
+/// Folds the events of `tail` the cached case does not hold yet. Copies the case only
+/// when a reader still holds a snapshot of it.
+fn fold_tail(cached: &mut Arc<Case>, tail: &[Event]) -> Result<(), LogError> {
+    let version = cached.version();
+    let mut new = tail.iter().filter(|e| e.seq > version).peekable();
+    if new.peek().is_none() {
+        return Ok(());
+    }
+    let case = Arc::make_mut(cached);
+    for event in new {
+        case.apply(event)?;
+    }
+    Ok(())
+}
+
+/// The core driven by scripted store answers: no store at all.
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+    use time::Duration;
+
+    use super::*;
+    use crate::actor::Staff;
+    use crate::error::Refusal;
+    use crate::event::Visibility;
+
+    const T0: OffsetDateTime = datetime!(2026-11-23 09:00 UTC);
+
+    fn ana() -> Actor {
+        Actor::Staff(Staff::new("ana", "software"))
+    }
+
+    fn case_id(n: u8) -> CaseId {
+        CaseId::new_v7(T0, [n; 10])
+    }
+
+    fn note(text: &str) -> Command {
+        Command::AddNote { text: text.into(), visibility: Visibility::Internal }
+    }
+
+    /// A stored log of `len` events: the opening, then notes a minute apart.
+    fn log(case: CaseId, len: usize) -> Vec<Event> {
+        let rules = Rules::default();
+        let opened = rules
+            .open(case, Opening::new("cust-1", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, T0)
+            .unwrap();
+        let mut current = Case::from_opened(&opened).unwrap();
+        let mut events = vec![opened];
+        while events.len() < len {
+            let at = T0 + Duration::minutes(events.len() as i64);
+            for event in rules.decide(&current, note(&format!("stored {}", events.len())), &ana(), at).unwrap() {
+                current.apply(&event).unwrap();
+                events.push(event);
+            }
+        }
+        events
+    }
+
+    /// Events another writer appended after `events` (same case), each a minute later.
+    fn more(events: &[Event], extra: usize) -> Vec<Event> {
+        let all = log(events[0].case, events.len() + extra);
+        all[events.len()..].to_vec()
+    }
+
+    fn at(minutes: i64) -> OffsetDateTime {
+        T0 + Duration::minutes(minutes)
+    }
+
+    fn read<M: Machine>(step: Step<M>, after: u64) -> PendingRead<M> {
+        match step {
+            Step::Read(read) => {
+                assert_eq!(read.after(), after, "reads after the expected version");
+                read
+            }
+            Step::Append(append) => panic!("expected a read after {after}, got an append at {}", append.expected()),
+            Step::Done(result) => panic!("expected a read after {after}, got done: {:?}", result.err()),
+        }
+    }
+
+    fn append<M: Machine>(step: Step<M>, expected: u64) -> PendingAppend<M> {
+        match step {
+            Step::Append(append) => {
+                assert_eq!(append.expected(), expected, "appends at the expected version");
+                append
+            }
+            Step::Read(read) => panic!("expected an append at {expected}, got a read after {}", read.after()),
+            Step::Done(result) => panic!("expected an append at {expected}, got done: {:?}", result.err()),
+        }
+    }
+
+    fn done<M: Machine>(step: Step<M>) -> Result<M::Output, Error> {
+        match step {
+            Step::Done(result) => result,
+            Step::Read(read) => panic!("expected done, got a read after {}", read.after()),
+            Step::Append(append) => panic!("expected done, got an append at {}", append.expected()),
+        }
+    }
+
+    fn written(version: u64, written: usize) -> Result<Appended, StoreError> {
+        Ok(Appended { version, written })
+    }
+
+    fn no_clock() -> impl FnMut() -> OffsetDateTime {
+        || panic!("the first decision is made at the request's time")
+    }
+
+    /// A core holding `case` at the version of `events`, as if a command had read it.
+    fn core_with(events: &[Event]) -> RepositoryCore {
+        let core = RepositoryCore::new(Rules::default(), 100);
+        let lookup = Lookup::case(events[0].case).poll(&core);
+        done(read(lookup, 0).answer(Ok(events.to_vec())).poll(&core)).unwrap();
+        core
+    }
+
+    #[test]
+    fn a_cache_miss_reads_once_then_commands_go_straight_to_the_append() {
+        let case = case_id(1);
+        let stored = log(case, 3);
+        let core = RepositoryCore::new(Rules::default(), 100);
+
+        let step = Execution::new(CaseRequest::new(case, note("first"), ana(), at(10))).poll(&core, &mut no_clock());
+        let step = read(step, 0).answer(Ok(stored.clone())).poll(&core, &mut no_clock());
+        let pending = append(step, 3);
+        assert_eq!(pending.events().len(), 1);
+        assert_eq!(pending.events()[0].seq, 4);
+        let events = done(pending.answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(events[0].seq, 4);
+        assert_eq!(core.peek(case).unwrap().version(), 4, "the new event is folded into the cache");
+
+        // The next command needs no read at all.
+        let step = Execution::new(CaseRequest::new(case, note("second"), ana(), at(11))).poll(&core, &mut no_clock());
+        let events = done(append(step, 4).answer(written(5, 1)).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(events[0].seq, 5);
+        assert_eq!(core.peek(case).unwrap().version(), 5);
+    }
+
+    #[test]
+    fn a_conflict_reads_only_the_missing_tail_and_decides_again_at_a_fresh_time() {
+        let case = case_id(2);
+        let stored = log(case, 2);
+        let core = core_with(&stored);
+        let theirs = more(&stored, 2);
+
+        let mut clock_reads = 0;
+        let mut clock = || {
+            clock_reads += 1;
+            at(30)
+        };
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20))).poll(&core, &mut clock);
+        let conflict = StoreError::Conflict { case, expected: 2, actual: 4 };
+        let step = append(step, 2).answer(Err(conflict)).poll(&core, &mut clock);
+        let step = read(step, 2).answer(Ok(theirs)).poll(&core, &mut clock);
+        let pending = append(step, 4);
+        assert_eq!(pending.events()[0].seq, 5, "decided again on the caught-up case");
+        assert_eq!(pending.events()[0].at, at(30), "the second decision takes the clock's time");
+        let events = done(pending.answer(written(5, 1)).poll(&core, &mut clock)).unwrap();
+        assert_eq!(events[0].seq, 5);
+        assert_eq!(clock_reads, 1, "the clock is read once, for the one later decision");
+        assert_eq!(core.peek(case).unwrap().version(), 5);
+    }
+
+    #[test]
+    fn conflicts_end_in_a_conflict_when_the_attempts_run_out_with_the_cache_caught_up() {
+        let case = case_id(3);
+        let stored = log(case, 2);
+        let core = core_with(&stored);
+        let theirs = more(&stored, 1);
+
+        let request = CaseRequest::new(case, note("mine"), ana(), at(20)).attempts(1);
+        let step = Execution::new(request).poll(&core, &mut no_clock());
+        let step = append(step, 2)
+            .answer(Err(StoreError::Conflict { case, expected: 2, actual: 3 }))
+            .poll(&core, &mut no_clock());
+        let err = done(read(step, 2).answer(Ok(theirs)).poll(&core, &mut no_clock())).unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 2, actual: 3, .. })), "{err}");
+        assert_eq!(core.peek(case).unwrap().version(), 3, "caught up for the caller's next try");
+    }
+
+    #[test]
+    fn events_already_stored_with_more_after_them_are_done_and_the_rest_is_caught_up() {
+        let case = case_id(4);
+        let stored = log(case, 2);
+        let core = core_with(&stored);
+
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(2))).poll(&core, &mut no_clock());
+        let pending = append(step, 2);
+        let mine = pending.events().to_vec();
+        // A retried append: the store already holds our event, and two more after it.
+        let step = pending.answer(written(5, 0)).poll(&core, &mut no_clock());
+        let mut after = stored.clone();
+        after.extend(mine.iter().cloned());
+        let tail = more(&after, 2);
+        let events = done(read(step, 3).answer(Ok(tail)).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(events, mine);
+        assert_eq!(core.peek(case).unwrap().version(), 5);
+    }
+
+    #[test]
+    fn a_store_behind_the_cache_is_read_again_from_the_start() {
+        let case = case_id(5);
+        let stored = log(case, 5);
+        let core = core_with(&stored);
+
+        // The store was restored from an older backup: it holds 3 events.
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20))).poll(&core, &mut || at(21));
+        let step = append(step, 5)
+            .answer(Err(StoreError::Conflict { case, expected: 5, actual: 3 }))
+            .poll(&core, &mut || at(21));
+        let step = read(step, 0).answer(Ok(stored[..3].to_vec())).poll(&core, &mut || at(21));
+        let pending = append(step, 3);
+        assert_eq!(pending.events()[0].seq, 4);
+        done(pending.answer(written(4, 1)).poll(&core, &mut || at(21))).unwrap();
+        assert_eq!(core.peek(case).unwrap().version(), 4);
+
+        // A refresh notices too: not even the last cached event is stored.
+        let step = Lookup::refresh(case).poll(&core);
+        let step = read(step, 3).answer(Ok(Vec::new())).poll(&core);
+        let case_now = done(read(step, 0).answer(Ok(stored[..2].to_vec())).poll(&core)).unwrap();
+        assert_eq!(case_now.version(), 2);
+    }
+
+    #[test]
+    fn an_expected_version_that_moved_on_conflicts_without_deciding() {
+        let case = case_id(6);
+        let stored = log(case, 3);
+        let core = core_with(&stored);
+
+        // The cache already shows a later version: no store access, no decision.
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20)).expect_version(2))
+            .poll(&core, &mut no_clock());
+        let err = done(step).unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 2, actual: 3, .. })), "{err}");
+
+        // The cache is behind the version the author saw: catch up, then decide.
+        let core = core_with(&stored[..2]);
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20)).expect_version(3))
+            .poll(&core, &mut no_clock());
+        let step = read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut no_clock());
+        done(append(step, 3).answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
+
+        // The store moved on while deciding: the conflict is returned, never retried.
+        let step = Execution::new(CaseRequest::new(case, note("again"), ana(), at(21)).expect_version(4).attempts(5))
+            .poll(&core, &mut no_clock());
+        let step = append(step, 4)
+            .answer(Err(StoreError::Conflict { case, expected: 4, actual: 5 }))
+            .poll(&core, &mut no_clock());
+        let mut four = stored.clone();
+        four.extend(log(case, 4).into_iter().skip(3));
+        let err = done(read(step, 4).answer(Ok(more(&four, 1))).poll(&core, &mut no_clock())).unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 4, actual: 5, .. })), "{err}");
+    }
+
+    #[test]
+    fn a_refusal_or_a_store_failure_leaves_the_cache_as_it_was() {
+        let case = case_id(7);
+        let stored = log(case, 2);
+        let core = core_with(&stored);
+        let before = core.peek(case).unwrap();
+
+        let resolve = Command::Resolve { summary: "done".into() };
+        let err = done(Execution::new(CaseRequest::new(case, resolve, ana(), at(20))).poll(&core, &mut no_clock()))
+            .unwrap_err();
+        assert!(matches!(err, Error::Refused(Refusal::OutcomeUnmet { .. })), "{err}");
+
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20))).poll(&core, &mut no_clock());
+        let io = StoreError::Io { path: "db".into(), op: "append", source: std::io::Error::other("connection reset") };
+        let err = done(append(step, 2).answer(Err(io)).poll(&core, &mut no_clock())).unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::Io { .. })), "{err}");
+        assert_eq!(core.peek(case).unwrap(), before, "nothing is known to be written");
+    }
+
+    #[test]
+    fn an_unknown_case_and_an_opening_that_finds_others_after_it() {
+        let case = case_id(8);
+        let core = RepositoryCore::new(Rules::default(), 100);
+        let step = Execution::new(CaseRequest::new(case, note("hello?"), ana(), at(1))).poll(&core, &mut no_clock());
+        let err = done(read(step, 0).answer(Ok(Vec::new())).poll(&core, &mut no_clock())).unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::UnknownCase { .. })), "{err}");
+        assert_eq!(core.cached(), 0);
+
+        // A retried opening: the store already holds it, and a note after it.
+        let stored = log(case, 2);
+        let opening = Opening::new("cust-1", "my laptop works", Staff::new("ana", "software"));
+        let step = Execution::open(case, opening, Actor::Customer, T0).poll(&core, &mut no_clock());
+        let pending = append(step, 0);
+        assert_eq!(pending.events(), &stored[..1], "the same opening decides the same event");
+        let step = pending.answer(written(2, 0)).poll(&core, &mut no_clock());
+        let events = done(read(step, 1).answer(Ok(stored[1..].to_vec())).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(events, stored[..1]);
+        assert_eq!(core.peek(case).unwrap().version(), 2);
+    }
+
+    #[test]
+    fn a_reader_s_snapshot_stays_as_it_was_while_commands_fold_on() {
+        let case = case_id(9);
+        let stored = log(case, 2);
+        let core = core_with(&stored);
+        let snapshot = done(Lookup::case(case).poll(&core)).unwrap();
+
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20))).poll(&core, &mut no_clock());
+        done(append(step, 2).answer(written(3, 1)).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(snapshot.version(), 2, "a snapshot never changes under its reader");
+        assert_eq!(core.peek(case).unwrap().version(), 3);
+    }
+
+    #[test]
+    fn the_cache_keeps_at_most_its_capacity_and_drops_the_least_recently_used() {
+        let core = RepositoryCore::new(Rules::default(), 2);
+        let [a, b, c] = [case_id(10), case_id(11), case_id(12)];
+        let load = |id| done(read(Lookup::case(id).poll(&core), 0).answer(Ok(log(id, 1))).poll(&core)).unwrap();
+        load(a);
+        load(b);
+        // Touch `a`, so `b` is the least recently used when `c` comes in.
+        done(Lookup::case(a).poll(&core)).unwrap();
+        load(c);
+        assert_eq!(core.cached(), 2);
+        assert!(core.peek(a).is_some() && core.peek(c).is_some());
+        assert!(core.peek(b).is_none(), "the least recently used case left");
+
+        let none = RepositoryCore::new(Rules::default(), 0);
+        let case = done(read(Lookup::case(a).poll(&none), 0).answer(Ok(log(a, 1))).poll(&none)).unwrap();
+        assert_eq!(case.version(), 1, "capacity 0 still answers, from the store");
+        assert_eq!(none.cached(), 0);
+    }
+
+    #[test]
+    fn a_big_cache_spreads_over_shards_and_still_holds_exactly_its_capacity() {
+        let core = RepositoryCore::new(Rules::default(), 300);
+        let template = log(case_id(0), 1);
+        for n in 0..1_000u32 {
+            let mut random = [0u8; 10];
+            random[..4].copy_from_slice(&n.to_be_bytes());
+            let id = CaseId::new_v7(T0, random);
+            let mut opened = template[0].clone();
+            opened.case = id;
+            done(read(Lookup::case(id).poll(&core), 0).answer(Ok(vec![opened])).poll(&core)).unwrap();
+        }
+        assert_eq!(core.cached(), 300);
+    }
+}

@@ -1,0 +1,114 @@
+//! One command with its per-request options, executed by either repository.
+
+use time::OffsetDateTime;
+
+use crate::actor::Actor;
+use crate::command::Command;
+use crate::id::CaseId;
+
+/// How many times a command is decided in all when other writers keep appending first,
+/// unless the request says otherwise ([`CaseRequest::attempts`]).
+pub const DEFAULT_ATTEMPTS: u32 = 3;
+
+/// A command on a case, with what the host knows about the request: the version its
+/// author saw (HTTP `If-Match`) and how often to decide again after a conflict.
+///
+/// Built with [`CaseRequest::new`] and refined with the builder methods; run it with
+/// [`Repository::run`](crate::Repository::run) (or `AsyncRepository::run` with the
+/// `async` feature). [`Repository::execute`](crate::Repository::execute) is the same as
+/// running `CaseRequest::new(case, command, by, at)`.
+///
+/// # Example
+///
+/// ```
+/// use caseledger::{Actor, CaseId, Command, Error, MemoryStore, Opening, Repository, CaseRequest, Rules, Staff, StoreError, Visibility};
+/// use time::macros::datetime;
+///
+/// let t = datetime!(2026-11-23 09:00 UTC);
+/// let ana = Staff::new("ana", "software");
+/// let repo = Repository::new(MemoryStore::new(), Rules::default());
+/// let case = CaseId::new_v7(t, [1; 10]);
+/// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+///
+/// // The agent's screen shows version 1 (its ETag); the command is decided only if the
+/// // case is still there.
+/// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
+/// repo.run(CaseRequest::new(case, note.clone(), ana.clone(), t).expect_version(1))?;
+///
+/// // A second screen, still at version 1, is told the case moved on (HTTP 412/409).
+/// let stale = repo.run(CaseRequest::new(case, note, ana, t).expect_version(1));
+/// assert!(matches!(stale, Err(Error::Store(StoreError::Conflict { expected: 1, actual: 2, .. }))));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct CaseRequest {
+    pub(crate) case: CaseId,
+    pub(crate) command: Command,
+    pub(crate) by: Actor,
+    pub(crate) at: OffsetDateTime,
+    pub(crate) expected: Option<u64>,
+    pub(crate) attempts: u32,
+}
+
+impl CaseRequest {
+    /// `by` asks for `command` on `case` at `at` (the host's clock). Decided up to
+    /// [`DEFAULT_ATTEMPTS`] times when other writers append first; no expected version.
+    pub fn new(case: CaseId, command: Command, by: impl Into<Actor>, at: OffsetDateTime) -> Self {
+        Self { case, command, by: by.into(), at, expected: None, attempts: DEFAULT_ATTEMPTS }
+    }
+
+    /// Decide only on the case at exactly `version`, the version the request's author saw
+    /// (an HTTP `If-Match` ETag). If the case has moved on, the request ends with
+    /// [`StoreError::Conflict`](crate::StoreError::Conflict) (`expected` = `version`,
+    /// `actual` = the version found) without deciding on the newer state, and is never
+    /// retried: the author must look again.
+    pub fn expect_version(mut self, version: u64) -> Self {
+        self.expected = Some(version);
+        self
+    }
+
+    /// Decide at most `attempts` times in all (at least once) when other writers append
+    /// first: each conflict catches the cached case up and decides again on the fresh
+    /// state, so a retry may end in a refusal. `1` returns the first conflict.
+    pub fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self
+    }
+
+    /// The case.
+    #[must_use]
+    pub fn case(&self) -> CaseId {
+        self.case
+    }
+
+    /// The command.
+    #[must_use]
+    pub fn command(&self) -> &Command {
+        &self.command
+    }
+
+    /// Who asks.
+    #[must_use]
+    pub fn by(&self) -> &Actor {
+        &self.by
+    }
+
+    /// When the command is (first) decided.
+    #[must_use]
+    pub fn at(&self) -> OffsetDateTime {
+        self.at
+    }
+
+    /// The version the author saw, if given.
+    #[must_use]
+    pub fn expected_version(&self) -> Option<u64> {
+        self.expected
+    }
+
+    /// How many times the command may be decided in all.
+    #[must_use]
+    pub fn max_attempts(&self) -> u32 {
+        self.attempts
+    }
+}
