@@ -1049,7 +1049,7 @@ impl Case {
     /// case has not reached). O(log ownership changes).
     ///
     /// This is what lets a page of the timeline read like the whole timeline without
-    /// building it.
+    /// building it (see [`Timeline::page`](crate::Timeline::page)).
     #[must_use]
     pub fn owner_at(&self, seq: u64) -> Option<&Staff> {
         if seq == 0 || seq > self.version {

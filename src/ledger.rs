@@ -13,7 +13,7 @@ use crate::error::{Error, LogError};
 use crate::event::Event;
 use crate::id::CaseId;
 use crate::rules::{Decision, Rules};
-use crate::timeline::Timeline;
+use crate::timeline::{Timeline, View};
 
 /// A case together with the log it was folded from.
 ///
@@ -171,6 +171,18 @@ impl Ledger {
     #[must_use]
     pub fn customer_timeline(&self) -> Timeline {
         Timeline::customer(&self.events)
+    }
+
+    /// A page of the timeline for `view`: the entries after event `after`, at most
+    /// `limit`, exactly as in the whole timeline, built from those events only (see
+    /// [`Timeline::page`]).
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::SequenceGap`] when `after` is beyond the log.
+    pub fn timeline_page(&self, view: View, after: u64, limit: usize) -> Result<Timeline, LogError> {
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(self.events.len());
+        Timeline::page(view, &self.case, after, limit, self.events.get(start..).unwrap_or_default())
     }
 
     /// Gives up the log (for instance to store it).

@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::actor::{Actor, Staff};
+use crate::case::Case;
+use crate::error::LogError;
 use crate::event::{Event, EventKind, Visibility};
 use crate::id::{Department, WorkItemId};
 use crate::span::short_time;
@@ -124,49 +126,88 @@ impl Timeline {
     /// The timeline of `events` for `view`.
     #[must_use]
     pub fn build<'a>(view: View, events: impl IntoIterator<Item = &'a Event>) -> Self {
-        let mut work_departments: BTreeMap<&WorkItemId, &Department> = BTreeMap::new();
-        let mut owner_department: Option<&Department> = None;
-        let mut entries = Vec::new();
-        for event in events {
-            let concerns = match &event.what {
-                EventKind::Opened { owner: to, .. }
-                | EventKind::Transferred { to, .. }
-                | EventKind::Escalated { to, .. } => {
-                    owner_department = Some(&to.department);
-                    Some(to.department.clone())
-                }
-                EventKind::WorkOpened { item, department, .. } => {
-                    work_departments.insert(item, department);
-                    Some(department.clone())
-                }
-                EventKind::WorkCompleted { item, .. } | EventKind::WorkDropped { item, .. } => {
-                    work_departments.get(item).map(|d| (*d).clone())
-                }
-                // What the customer says is addressed to whoever owns the case.
-                _ if event.by == Actor::Customer => owner_department.cloned(),
-                _ => None,
-            };
-            let visibility = event.what.visibility();
-            if view == View::Customer && visibility == Visibility::Internal {
-                continue;
-            }
-            let sentence = match view {
-                View::Staff => staff_sentence(&event.by, &event.what),
-                View::Customer => customer_sentence(&event.what),
-            };
-            entries.push(Entry {
-                seq: event.seq,
-                at: event.at,
-                by: event.by.clone(),
-                department: event.by.department().cloned(),
-                concerns,
-                kind: event.what.tag().to_owned(),
-                visibility,
-                sentence,
-                given_at: event.given_at.filter(|_| view == View::Staff),
+        let mut context = Context { case: None, owner_department: None, work_departments: BTreeMap::new() };
+        let entries = events.into_iter().filter_map(|event| context.entry(view, event)).collect();
+        Self { view, entries }
+    }
+
+    /// One page of the timeline of `case` for `view`: the entries after event `after`,
+    /// at most `limit` of them, exactly as they read in the whole timeline, built from
+    /// the events after `after` only (for instance a store's `read_after(after)`).
+    ///
+    /// A timeline built from a tail alone cannot know two things the entries say: which
+    /// department a piece of work belongs to when it is completed or dropped (it was
+    /// opened earlier), and which department owned the case when the customer wrote
+    /// (their words concern the owner's department). Both come from `case`, which must
+    /// have folded at least the events up to `after` (any later version will do, the
+    /// current one included): work items never change department, and the case knows
+    /// who owned it after every event ([`Case::owner_at`]).
+    ///
+    /// `events` may start at any event up to `after + 1` (earlier ones are skipped), and
+    /// are read only until the page is full. For the customer's view, internal events are
+    /// skipped and do not count towards `limit`.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::SequenceGap`] when `case` has not reached event `after`, or the events
+    /// skip one; [`LogError::ForeignCase`] for another case's event.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{Actor, CaseId, Channel, Command, Ledger, Opening, Rules, Staff, Timeline, View};
+    /// use time::macros::datetime;
+    ///
+    /// let t = datetime!(2026-11-23 09:00 UTC);
+    /// let rules = Rules::default();
+    /// let ana = Staff::new("ana", "software");
+    /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [6; 10]),
+    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+    /// ledger.execute(&rules, Command::Transfer { to: Staff::new("bo", "hardware"), note: "fan".into() }, &ana.into(), t)?;
+    /// let reply = Command::RecordReply { channel: Channel::Email, message: "still loud".into() };
+    /// ledger.execute(&rules, reply, &Actor::Customer, t)?;
+    ///
+    /// // The page after event 2 is built from event 3 alone...
+    /// let page = Timeline::page(View::Staff, ledger.case(), 2, 10, &ledger.events()[2..])?;
+    /// // ...and reads as in the whole timeline: the reply concerns hardware, the owner then.
+    /// assert_eq!(page.entries(), &ledger.timeline().entries()[2..]);
+    /// assert_eq!(page.entries()[0].concerns, Some("hardware".into()));
+    /// # Ok::<(), caseledger::Error>(())
+    /// ```
+    pub fn page<'a>(
+        view: View,
+        case: &'a Case,
+        after: u64,
+        limit: usize,
+        events: impl IntoIterator<Item = &'a Event>,
+    ) -> Result<Self, LogError> {
+        if after > case.version() {
+            return Err(LogError::SequenceGap {
+                expected: case.version().saturating_add(1),
+                found: after.saturating_add(1),
             });
         }
-        Self { view, entries }
+        let owner_department = case.owner_at(after).map(|owner| &owner.department);
+        let mut context = Context { case: Some(case), owner_department, work_departments: BTreeMap::new() };
+        let mut entries = Vec::with_capacity(limit.min(64));
+        let mut expected = after.saturating_add(1);
+        for event in events {
+            if entries.len() >= limit {
+                break;
+            }
+            if event.seq < expected {
+                continue;
+            }
+            if event.case != case.id() {
+                return Err(LogError::ForeignCase { seq: event.seq, expected: case.id(), found: event.case });
+            }
+            if event.seq != expected {
+                return Err(LogError::SequenceGap { expected, found: event.seq });
+            }
+            expected = expected.saturating_add(1);
+            entries.extend(context.entry(view, event));
+        }
+        Ok(Self { view, entries })
     }
 
     /// Who this timeline is for.
@@ -312,6 +353,61 @@ impl fmt::Display for DepartmentView<'_> {
             writeln!(f, "{mark} #{:<3} {}  {}", e.seq, short_time(e.at), one_line(&e.sentence))?;
         }
         Ok(())
+    }
+}
+
+/// What an entry needs beyond its own event: the departments of work items opened
+/// earlier and the owner's department when the customer speaks. Built up while reading
+/// the log; a page starts it from the case ([`Timeline::page`]).
+struct Context<'a> {
+    case: Option<&'a Case>,
+    owner_department: Option<&'a Department>,
+    work_departments: BTreeMap<&'a WorkItemId, &'a Department>,
+}
+
+impl<'a> Context<'a> {
+    /// The entry of `event` for `view`, if the view shows it; keeps the context current.
+    fn entry(&mut self, view: View, event: &'a Event) -> Option<Entry> {
+        let concerns = match &event.what {
+            EventKind::Opened { owner: to, .. }
+            | EventKind::Transferred { to, .. }
+            | EventKind::Escalated { to, .. } => {
+                self.owner_department = Some(&to.department);
+                Some(to.department.clone())
+            }
+            EventKind::WorkOpened { item, department, .. } => {
+                self.work_departments.insert(item, department);
+                Some(department.clone())
+            }
+            EventKind::WorkCompleted { item, .. } | EventKind::WorkDropped { item, .. } => self
+                .work_departments
+                .get(item)
+                .copied()
+                .or_else(|| self.case.and_then(|case| case.work_item(item)).map(|work| &work.department))
+                .cloned(),
+            // What the customer says is addressed to whoever owns the case.
+            _ if event.by == Actor::Customer => self.owner_department.cloned(),
+            _ => None,
+        };
+        let visibility = event.what.visibility();
+        if view == View::Customer && visibility == Visibility::Internal {
+            return None;
+        }
+        let sentence = match view {
+            View::Staff => staff_sentence(&event.by, &event.what),
+            View::Customer => customer_sentence(&event.what),
+        };
+        Some(Entry {
+            seq: event.seq,
+            at: event.at,
+            by: event.by.clone(),
+            department: event.by.department().cloned(),
+            concerns,
+            kind: event.what.tag().to_owned(),
+            visibility,
+            sentence,
+            given_at: event.given_at.filter(|_| view == View::Staff),
+        })
     }
 }
 
