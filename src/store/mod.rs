@@ -9,6 +9,7 @@ mod append;
 #[cfg(feature = "async")]
 mod async_store;
 mod file;
+mod line;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -24,7 +25,7 @@ pub use append::{AppendCheck, AppendPlan};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use async_store::AsyncStore;
-pub use file::{FileStore, SetAside};
+pub use file::{FileStore, Quarantined, SetAside};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
