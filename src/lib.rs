@@ -122,6 +122,9 @@ pub use metrics::{Durations, Endings, Metrics, MetricsReport, PerCase, Reopens};
 pub use overrides::MIN_OVERRIDE_REASON_CHARS;
 pub use policies::{MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use repository::AsyncRepository;
 pub use repository::{
     CaseRequest, Execution, Lookup, Machine, PendingAppend, PendingRead, Repository, RepositoryCore, Step,
     DEFAULT_ATTEMPTS, DEFAULT_CAPACITY,

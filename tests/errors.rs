@@ -782,6 +782,8 @@ const _: () = {
     send_sync::<PolicyConfig>();
     send_sync::<PolicySet>();
     send_sync::<Repository<MemoryStore>>();
+    #[cfg(feature = "async")]
+    send_sync::<AsyncRepository<MemoryStore>>();
     send_sync::<RepositoryCore>();
     send_sync::<CaseRequest>();
     send_sync::<Execution>();
