@@ -122,15 +122,15 @@ pub fn decode_log(text: &str) -> Result<Vec<Event>, DecodeError> {
 }
 
 /// Reads a JSON Lines log like [`decode_log`], refusing any line longer than
-/// [`Limits::max_line_bytes`] before parsing it and any log of more than
-/// [`Limits::max_events`] events, so a hostile log cannot make the host allocate without
-/// bound. Fold the result with [`Case::replay_with_limits`](crate::Case::replay_with_limits)
+/// [`Limits::max_line_bytes`] and any log of more than [`Limits::max_events`] events
+/// before it decodes a single event, so a hostile log cannot make the host allocate or
+/// parse without bound. Fold the result with [`Case::replay_with_limits`](crate::Case::replay_with_limits)
 /// to hold each event to the other limits.
 ///
 /// # Errors
 ///
-/// [`DecodeError::LineTooLong`], [`DecodeError::TooManyEvents`], or the first line that
-/// is not an event, with its line number.
+/// [`DecodeError::LineTooLong`] or [`DecodeError::TooManyEvents`] for the first line
+/// over a limit, else the first line that is not an event, with its line number.
 ///
 /// # Example
 ///
@@ -147,25 +147,37 @@ pub fn decode_log_with_limits(text: &str, limits: &Limits) -> Result<Vec<Event>,
 }
 
 fn decode_lines(text: &str, limits: Option<&Limits>) -> Result<Vec<Event>, DecodeError> {
+    if let Some(limits) = limits {
+        check_lines(text, limits)?;
+    }
     let mut events = Vec::new();
     for (i, text) in text.lines().enumerate() {
+        if text.trim().is_empty() {
+            continue;
+        }
+        events.push(decode_event(text, i + 1)?);
+    }
+    Ok(events)
+}
+
+/// Checks every line's length and the number of events before any is decoded: a log
+/// over the limits costs one scan of its bytes, not the parse of a million events.
+fn check_lines(text: &str, limits: &Limits) -> Result<(), DecodeError> {
+    let mut count: u64 = 0;
+    for (i, text) in text.lines().enumerate() {
         let line = i + 1;
-        if let Some(limits) = limits {
-            if text.len() > limits.max_line_bytes {
-                return Err(DecodeError::LineTooLong { line, bytes: text.len(), max: limits.max_line_bytes });
-            }
+        if text.len() > limits.max_line_bytes {
+            return Err(DecodeError::LineTooLong { line, bytes: text.len(), max: limits.max_line_bytes });
         }
         if text.trim().is_empty() {
             continue;
         }
-        if let Some(limits) = limits {
-            if u64::try_from(events.len()).unwrap_or(u64::MAX) >= limits.max_events {
-                return Err(DecodeError::TooManyEvents { line, max: limits.max_events });
-            }
+        if count >= limits.max_events {
+            return Err(DecodeError::TooManyEvents { line, max: limits.max_events });
         }
-        events.push(decode_event(text, line)?);
+        count = count.saturating_add(1);
     }
-    Ok(events)
+    Ok(())
 }
 
 /// Writes events as JSON Lines: one event per line, each line ending in `\n`.

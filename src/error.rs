@@ -941,6 +941,80 @@ pub enum StoreError {
         /// The broken rule (boxed to keep [`Error`] small).
         source: Box<LogError>,
     },
+    /// A line's checksum does not match its bytes, or the line carries no checksum and
+    /// is not a line written before checksums existed: it was changed after it was
+    /// written (see [`FileStore`](crate::FileStore) for the line format).
+    #[error("{}, line {line}: {}", path.display(), checksum_problem(*stored, *computed))]
+    #[serde(rename = "checksum_mismatch")]
+    Checksum {
+        /// The file.
+        #[serde(serialize_with = "path_as_text")]
+        path: std::path::PathBuf,
+        /// The line (from 1).
+        line: usize,
+        /// The checksum the line carries; `None` when it carries none that can be read.
+        stored: Option<u32>,
+        /// The checksum of the line's bytes.
+        computed: u32,
+    },
+    /// Another [`FileStore`](crate::FileStore), in this process or another, has the
+    /// directory open. Nothing was read or written.
+    #[error(
+        "{}: the directory is in use by another FileStore (in this or another process); \
+         open one store per directory and share it",
+        dir.display()
+    )]
+    #[serde(rename = "store_locked")]
+    Locked {
+        /// The store's directory.
+        #[serde(serialize_with = "path_as_text")]
+        dir: std::path::PathBuf,
+    },
+    /// The case's log is damaged, so the store serves nothing of it and refuses appends
+    /// to it until an operator repairs the file and reopens the store. The damage is
+    /// listed by [`FileStore::quarantined`](crate::FileStore::quarantined).
+    #[error(
+        "case {case} is quarantined: {}, line {line} is damaged; repair the file and reopen the store",
+        path.display()
+    )]
+    #[serde(rename = "case_quarantined")]
+    Quarantined {
+        /// The case.
+        case: CaseId,
+        /// Its log file.
+        #[serde(serialize_with = "path_as_text")]
+        path: std::path::PathBuf,
+        /// The first damaged line (from 1).
+        line: usize,
+    },
+    /// An event's line would be longer than the store reads back
+    /// ([`Limits::max_line_bytes`](crate::Limits::max_line_bytes)). Nothing was written.
+    #[error(
+        "case {case}: event {seq} is {bytes} bytes as a line, over the store's limit of {max}; nothing was written"
+    )]
+    #[serde(rename = "line_too_large")]
+    TooLarge {
+        /// The case.
+        case: CaseId,
+        /// The event's sequence number.
+        seq: u64,
+        /// The length of its line in bytes (without the line break).
+        bytes: usize,
+        /// The store's limit.
+        max: usize,
+    },
+}
+
+fn checksum_problem(stored: Option<u32>, computed: u32) -> String {
+    match stored {
+        Some(stored) => format!(
+            "checksum mismatch: the line says crc32c {stored:08x}, its bytes give {computed:08x} \
+             (the line was changed after it was written)"
+        ),
+        None => "the line carries no checksum and is not a line written before checksums \
+                 (it was changed after it was written)"
+            .to_owned(),
+    }
 }
 
 impl StoreError {
@@ -980,6 +1054,10 @@ impl StoreError {
             Self::Backend { .. } => "backend",
             Self::Corrupt { .. } => "corrupt_line",
             Self::Inconsistent { .. } => "inconsistent_line",
+            Self::Checksum { .. } => "checksum_mismatch",
+            Self::Locked { .. } => "store_locked",
+            Self::Quarantined { .. } => "case_quarantined",
+            Self::TooLarge { .. } => "line_too_large",
         }
     }
 
@@ -993,10 +1071,13 @@ impl StoreError {
     pub fn category(&self) -> ErrorCategory {
         match self {
             Self::Conflict { .. } => ErrorCategory::Conflict,
-            Self::ChangedRetry { .. } | Self::Rejected { .. } => ErrorCategory::Invalid,
+            Self::ChangedRetry { .. } | Self::Rejected { .. } | Self::TooLarge { .. } => ErrorCategory::Invalid,
             Self::UnknownCase { .. } => ErrorCategory::NotFound,
-            Self::Io { .. } | Self::Backend { .. } => ErrorCategory::Unavailable,
-            Self::Corrupt { .. } | Self::Inconsistent { .. } => ErrorCategory::Corrupt,
+            // Another store holds the directory: once it is dropped, opening succeeds.
+            Self::Io { .. } | Self::Backend { .. } | Self::Locked { .. } => ErrorCategory::Unavailable,
+            Self::Corrupt { .. } | Self::Inconsistent { .. } | Self::Checksum { .. } | Self::Quarantined { .. } => {
+                ErrorCategory::Corrupt
+            }
         }
     }
 

@@ -122,6 +122,9 @@ pub use metrics::{Durations, Endings, Metrics, MetricsReport, PerCase, Reopens};
 pub use overrides::MIN_OVERRIDE_REASON_CHARS;
 pub use policies::{MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use repository::AsyncRepository;
 pub use repository::{
     CaseRequest, Execution, Lookup, Machine, PendingAppend, PendingRead, Repository, RepositoryCore, Step,
     DEFAULT_ATTEMPTS, DEFAULT_CAPACITY,
@@ -132,7 +135,7 @@ pub use status::{OutcomeState, Status, WorkState};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use store::AsyncStore;
-pub use store::{AppendCheck, AppendPlan, Appended, FileStore, MemoryStore, SetAside, Store};
+pub use store::{AppendCheck, AppendPlan, Appended, FileStore, MemoryStore, Quarantined, SetAside, Store};
 pub use timeline::{DepartmentView, Entry, Timeline, View};
 
 /// The README's examples are compiled and run as doc tests, so it cannot drift from the API.

@@ -269,6 +269,36 @@ fn store_errors() -> Vec<(StoreError, &'static str)> {
             },
             "cases/0190.jsonl, line 3: event 4: sequence number 3 was expected next",
         ),
+        (
+            StoreError::Checksum {
+                path: "cases/0190.jsonl".into(),
+                line: 2,
+                stored: Some(0x1c2e_9a07),
+                computed: 0xe306_9283,
+            },
+            "cases/0190.jsonl, line 2: checksum mismatch: the line says crc32c 1c2e9a07, its bytes give e3069283 \
+             (the line was changed after it was written)",
+        ),
+        (
+            StoreError::Checksum { path: "cases/0190.jsonl".into(), line: 2, stored: None, computed: 0xe306_9283 },
+            "cases/0190.jsonl, line 2: the line carries no checksum and is not a line written before checksums \
+             (it was changed after it was written)",
+        ),
+        (
+            StoreError::Locked { dir: "cases".into() },
+            "cases: the directory is in use by another FileStore (in this or another process); \
+             open one store per directory and share it",
+        ),
+        (
+            StoreError::Quarantined { case: case_id(1), path: "cases/0190.jsonl".into(), line: 2 },
+            "case 0190f5a3-7c1e-7a00-8000-000000000001 is quarantined: cases/0190.jsonl, line 2 is damaged; \
+             repair the file and reopen the store",
+        ),
+        (
+            StoreError::TooLarge { case: case_id(1), seq: 4, bytes: 2_000_000, max: 1_048_576 },
+            "case 0190f5a3-7c1e-7a00-8000-000000000001: event 4 is 2000000 bytes as a line, over the store's \
+             limit of 1048576; nothing was written",
+        ),
     ]
 }
 
@@ -365,6 +395,10 @@ const STORE_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("Backend", "backend", Unavailable),
     ("Corrupt", "corrupt_line", Corrupt),
     ("Inconsistent", "inconsistent_line", Corrupt),
+    ("Checksum", "checksum_mismatch", Corrupt),
+    ("Locked", "store_locked", Unavailable),
+    ("Quarantined", "case_quarantined", Corrupt),
+    ("TooLarge", "line_too_large", Invalid),
 ];
 
 const KEY_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
@@ -748,6 +782,8 @@ const _: () = {
     send_sync::<PolicyConfig>();
     send_sync::<PolicySet>();
     send_sync::<Repository<MemoryStore>>();
+    #[cfg(feature = "async")]
+    send_sync::<AsyncRepository<MemoryStore>>();
     send_sync::<RepositoryCore>();
     send_sync::<CaseRequest>();
     send_sync::<Execution>();
@@ -764,6 +800,7 @@ const _: () = {
     send_sync::<FileStore>();
     send_sync::<MemoryStore>();
     send_sync::<SetAside>();
+    send_sync::<Quarantined>();
     send_sync::<dyn Store>();
 };
 

@@ -283,6 +283,14 @@ fn a_log_with_more_events_than_the_cap_is_refused_at_the_first_one_over() {
     assert_eq!(decode_log_with_limits(&log, &two), Err(DecodeError::TooManyEvents { line: 5, max: 2 }));
     let three = limits(|l| l.max_events = 3);
     assert_eq!(decode_log_with_limits(&log, &three).unwrap(), ledger.events());
+    // The lines are counted before any is decoded: a log over the cap is refused for
+    // its length even when its first line would not decode.
+    let garbage_first = format!("{{not an event\n{log}");
+    assert_eq!(decode_log_with_limits(&garbage_first, &two), Err(DecodeError::TooManyEvents { line: 4, max: 2 }));
+    assert!(matches!(
+        decode_log_with_limits(&garbage_first, &limits(|l| l.max_events = 4)),
+        Err(DecodeError::Syntax { line: 1, .. })
+    ));
 }
 
 /// The default line cap is meant to let every event decided under the default limits be

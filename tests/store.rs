@@ -90,6 +90,24 @@ fn append_raw(path: &Path, bytes: &[u8]) {
     OpenOptions::new().append(true).open(path).unwrap().write_all(bytes).unwrap();
 }
 
+/// Opens the store in `dir`, which must succeed with `case` quarantined at `line` and
+/// nothing of it served or appended; `why` checks the reason.
+fn quarantine_of(dir: &Path, case: CaseId, line: usize, why: impl FnOnce(&StoreError)) {
+    let store = FileStore::open(dir).unwrap();
+    assert!(store.set_aside().is_empty(), "nothing set aside: {:?}", store.set_aside());
+    let mut quarantined = store.quarantined().iter();
+    let q = quarantined.next().expect("a quarantined case");
+    assert!(quarantined.next().is_none());
+    assert_eq!((q.case, q.log.as_path(), q.line), (case, log_path(dir, case).as_path(), line));
+    assert!(!store.cases().unwrap().contains(&case));
+    let refused =
+        |err: StoreError| matches!(err, StoreError::Quarantined { case: c, line: l, .. } if c == case && l == line);
+    assert!(refused(store.read(case).unwrap_err()));
+    assert!(refused(store.version(case).unwrap_err()));
+    assert!(refused(store.append(case, 0, &decided(case, 0)).unwrap_err()));
+    why(&store.quarantined()[0].reason);
+}
+
 /// A store that implements only the required methods (so the trait's default
 /// cross-case scans are used) and records every `read_after` it serves.
 #[derive(Default)]
@@ -251,6 +269,7 @@ fn a_retry_that_reaches_past_the_stored_log_writes_only_the_rest() {
     store.append(case, 0, &events[..2]).unwrap();
     let appended = store.append(case, 0, &events).unwrap();
     assert_eq!((appended.version, appended.written), (4, 2));
+    drop(store);
     assert_eq!(FileStore::open(dir.path()).unwrap().read(case).unwrap(), events);
 }
 
@@ -324,6 +343,7 @@ fn a_torn_last_line_is_set_aside_and_no_acknowledged_event_is_lost() {
 
     // The writer never got an acknowledgement, so it retries; the log continues cleanly.
     assert_eq!(store.append(case, 3, &events[3..]).unwrap().written, 1);
+    drop(store);
     let reopened = FileStore::open(dir.path()).unwrap();
     assert!(reopened.set_aside().is_empty());
     assert_eq!(reopened.read(case).unwrap(), events);
@@ -359,6 +379,7 @@ fn complete_lines_of_an_unacknowledged_batch_stay_and_the_retry_is_a_no_op() {
     assert_eq!(store.version(case).unwrap(), 2);
     let retried = store.append(case, 1, &events[1..]).unwrap();
     assert_eq!((retried.version, retried.written), (3, 1));
+    drop(store);
     assert_eq!(FileStore::open(dir.path()).unwrap().read(case).unwrap(), events);
 }
 
@@ -374,6 +395,7 @@ fn bytes_left_by_a_failed_append_are_cut_before_the_next_one() {
     let leftover = format!("{{\"schema\":1,\"case\":\"{}", "x".repeat(2000));
     append_raw(&log_path(dir.path(), case), leftover.as_bytes());
     store.append(case, 2, &events[2..]).unwrap();
+    drop(store);
 
     let reopened = FileStore::open(dir.path()).unwrap();
     assert!(reopened.set_aside().is_empty(), "no torn bytes remain");
@@ -393,6 +415,7 @@ fn a_crash_during_a_case_s_first_write_leaves_no_case_and_it_can_be_opened_again
     assert_eq!(repo.store().set_aside().len(), 1);
     assert!(repo.store().cases().unwrap().is_empty(), "an unacknowledged opening is no case");
     repo.open(case, laptop("cust-1"), &Actor::Customer, T0).unwrap();
+    drop(repo);
     assert_eq!(FileStore::open(dir.path()).unwrap().read(case).unwrap(), events);
 }
 
@@ -408,10 +431,11 @@ fn corruption_in_the_middle_is_reported_with_file_and_line() {
         text.lines().enumerate().map(|(i, l)| if i == 1 { l.replacen('"', "", 3) } else { l.to_owned() }).collect();
     fs::write(&path, damaged.join("\n") + "\n").unwrap();
 
-    let err = FileStore::open(dir.path()).unwrap_err();
-    assert!(matches!(&err, StoreError::Corrupt { path: p, line: 2, .. } if *p == path), "{err}");
-    let message = err.to_string();
-    assert!(message.contains(&format!("{case}.jsonl")) && message.contains("line 2"), "{message}");
+    quarantine_of(dir.path(), case, 2, |err| {
+        assert!(matches!(err, StoreError::Checksum { path: p, line: 2, stored: Some(_), .. } if *p == path), "{err}");
+        let message = err.to_string();
+        assert!(message.contains(&format!("{case}.jsonl")) && message.contains("line 2"), "{message}");
+    });
     assert!(!dir.path().join(format!("{case}.jsonl.torn")).exists(), "nothing was set aside");
 }
 
@@ -423,11 +447,12 @@ fn a_newer_schema_on_the_last_line_is_reported_not_set_aside() {
     FileStore::open(dir.path()).unwrap().append(case, 0, &events[..1]).unwrap();
     let newer = events[1].to_json().unwrap().replace("\"schema\":2", "\"schema\":9");
     append_raw(&log_path(dir.path(), case), format!("{newer}\n").as_bytes());
-    let err = FileStore::open(dir.path()).unwrap_err();
-    assert!(
-        matches!(err, StoreError::Corrupt { line: 2, source: DecodeError::UnsupportedSchema { found: 9, .. }, .. }),
-        "{err}"
-    );
+    quarantine_of(dir.path(), case, 2, |err| {
+        assert!(
+            matches!(err, StoreError::Corrupt { line: 2, source: DecodeError::UnsupportedSchema { found: 9, .. }, .. }),
+            "{err}"
+        );
+    });
 }
 
 #[test]
@@ -440,12 +465,13 @@ fn a_line_that_breaks_the_sequence_is_reported_with_its_line() {
     let mut text = caseledger::encode_log([&events[0], &events[2]]).unwrap();
     text.insert(0, '\n');
     fs::write(&path, text).unwrap();
-    let err = FileStore::open(dir.path()).unwrap_err();
-    assert!(
-        matches!(&err, StoreError::Inconsistent { line: 3, source, .. }
-        if **source == LogError::SequenceGap { expected: 2, found: 3 }),
-        "{err}"
-    );
+    quarantine_of(dir.path(), case, 3, |err| {
+        assert!(
+            matches!(err, StoreError::Inconsistent { line: 3, source, .. }
+            if **source == LogError::SequenceGap { expected: 2, found: 3 }),
+            "{err}"
+        );
+    });
 }
 
 // ---------------------------------------------------------------- schema evolution
@@ -502,6 +528,7 @@ fn appends_after_old_lines(name: &str, written: &str) {
     assert_eq!(repo.case(case).unwrap().status(), &Status::Resolved);
     let reopen = Command::Reopen { reason: "it stopped booting again".into() };
     repo.execute(case, reopen, &Actor::Customer, datetime!(2025-07-01 10:00 UTC)).unwrap();
+    drop(repo);
 
     let text = fs::read_to_string(log_path(dir.path(), case)).unwrap();
     assert!(text.starts_with(written), "old lines are never rewritten");
@@ -605,6 +632,7 @@ fn a_rep_sees_every_case_of_the_customer_on_the_line() {
     assert!(repo.customer_cases(&"cust-nobody".into()).unwrap().is_empty());
 
     // The index is rebuilt from disk after a restart.
+    drop(repo);
     let store = FileStore::open(dir.path()).unwrap();
     assert_eq!(store.customer_cases(&"cust-40".into()).unwrap(), vec![laptop, internet, bill]);
 }

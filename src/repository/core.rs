@@ -26,11 +26,11 @@ use super::cache::{Cache, Slot};
 use super::request::CaseRequest;
 use crate::actor::Actor;
 use crate::case::Case;
-use crate::command::{Command, Opening};
+use crate::command::{Opening, Request};
 use crate::error::{Error, LogError, StoreError};
 use crate::event::Event;
 use crate::id::CaseId;
-use crate::rules::Rules;
+use crate::rules::{Decision, Rules};
 use crate::store::Appended;
 
 /// What commands share: the rules they are decided under and the cache of folded cases.
@@ -249,7 +249,8 @@ use sealed::Answer;
 #[derive(Debug)]
 pub struct Execution {
     case: CaseId,
-    command: Option<Command>,
+    /// The command and its key; `None` for an opening.
+    request: Option<Request>,
     by: Actor,
     at: OffsetDateTime,
     expected: Option<u64>,
@@ -278,12 +279,17 @@ enum State {
     Append { slot: Option<Arc<Slot>>, expected: u64, folded: Option<Box<Case>> },
     /// Waiting for the events after `after`, to fold them into the cached case.
     CatchUp { slot: Arc<Slot>, after: u64, then: Then },
+    /// Waiting for the events a first run with the same key stored, `first..=last`.
+    Replay { slot: Arc<Slot>, first: u64, last: u64 },
 }
 
 /// What to do once the cached case is current again.
 #[derive(Debug)]
 enum Then {
     Decide,
+    /// No decision left: look whether the case now knows the request's key (the
+    /// conflict may have been its own earlier run), else fail with the conflict.
+    CheckKey(StoreError),
     Fail(StoreError),
     Finish,
 }
@@ -302,7 +308,7 @@ impl Execution {
     pub fn new(request: CaseRequest) -> Self {
         Self {
             case: request.case,
-            command: Some(request.command),
+            request: Some(request.request),
             by: request.by,
             at: request.at,
             expected: request.expected,
@@ -322,7 +328,7 @@ impl Execution {
     pub fn open(case: CaseId, opening: Opening, by: impl Into<Actor>, at: OffsetDateTime) -> Self {
         Self {
             case,
-            command: None,
+            request: None,
             by: by.into(),
             at,
             expected: Some(0),
@@ -393,6 +399,21 @@ impl Execution {
                 }
                 _ => Flow::Read(State::CatchUp { slot, after, then }, after),
             },
+            State::Replay { slot, first, last } => match answer {
+                Some(Answer::Read(Ok(stored))) => {
+                    let done: Vec<Event> = stored.into_iter().filter(|e| (first..=last).contains(&e.seq)).collect();
+                    if done.len() as u64 == last.saturating_sub(first).saturating_add(1) {
+                        return Flow::Done(Ok(done));
+                    }
+                    // The cache knows events the store does not hold: it is behind the
+                    // cache (replaced or restored). Read it again on the next command.
+                    core.cache.remove(self.case, &slot);
+                    let actual = done.last().map_or(first.saturating_sub(1), |e| e.seq);
+                    Flow::Done(Err(StoreError::Conflict { case: self.case, expected: last, actual }.into()))
+                }
+                Some(Answer::Read(Err(err))) => Flow::Done(Err(err.into())),
+                _ => Flow::Read(State::Replay { slot, first, last }, first.saturating_sub(1)),
+            },
         }
     }
 
@@ -414,6 +435,16 @@ impl Execution {
         let guard = slot.lock();
         let case: &Case = &guard;
         let version = case.version();
+        // A key the case knows wins over everything else: the first run passed every
+        // check, its events are stored, and the answer is those events.
+        match self.known_key(case) {
+            Ok(Some((first, last))) => {
+                drop(guard);
+                return Flow::Read(State::Replay { slot, first, last }, first.saturating_sub(1));
+            }
+            Ok(None) => {}
+            Err(err) => return Flow::Done(Err(err)),
+        }
         if let Some(expected) = self.expected {
             if version < expected && !self.caught_up {
                 // The cache may only lag the store: look before calling the author stale.
@@ -425,15 +456,21 @@ impl Execution {
                 return Flow::Done(Err(StoreError::Conflict { case: self.case, expected, actual: version }.into()));
             }
         }
-        let Some(command) = self.command.clone() else {
-            // Only an opening has no command, and it never decides here.
+        let Some(request) = self.request.clone() else {
+            // Only an opening has no request, and it never decides here.
             return Flow::Done(Err(StoreError::UnknownCase { case: self.case }.into()));
         };
         let at = if self.decided { now() } else { self.at };
         self.decided = true;
         self.attempts_left = self.attempts_left.saturating_sub(1);
-        let events = match core.rules.decide(case, command, &self.by, at) {
-            Ok(events) => events,
+        let events = match core.rules.decide_request(case, request, &self.by, at) {
+            Ok(Decision::Append(events)) => events,
+            Ok(Decision::AlreadyDone(seqs)) => {
+                // `known_key` saw it first; kept for a rule set that knows more keys.
+                let (first, last) = (*seqs.start(), *seqs.end());
+                drop(guard);
+                return Flow::Read(State::Replay { slot, first, last }, first.saturating_sub(1));
+            }
             Err(refusal) => return Flow::Done(Err(refusal.into())),
         };
         // Check before writing, so that only events that keep every rule reach the store.
@@ -506,7 +543,14 @@ impl Execution {
             return Flow::Done(Err(err.into()));
         };
         let actual = *actual;
-        let then = if self.expected.is_none() && self.attempts_left > 0 { Then::Decide } else { Then::Fail(err) };
+        let keyed = self.request.as_ref().is_some_and(|r| r.key.is_some());
+        let then = if self.expected.is_none() && self.attempts_left > 0 {
+            Then::Decide
+        } else if keyed {
+            Then::CheckKey(err)
+        } else {
+            Then::Fail(err)
+        };
         let cached = slot.lock().version();
         if actual < cached {
             // The store is behind the cache (replaced or restored): start over from it.
@@ -523,8 +567,30 @@ impl Execution {
     fn then(&mut self, slot: Arc<Slot>, then: Then) -> Flow {
         match then {
             Then::Decide => Flow::Next(State::Decide(slot)),
+            Then::CheckKey(conflict) => {
+                let known = self.known_key(&slot.lock());
+                match known {
+                    Ok(Some((first, last))) => Flow::Read(State::Replay { slot, first, last }, first.saturating_sub(1)),
+                    Ok(None) => Flow::Done(Err(conflict.into())),
+                    Err(err) => Flow::Done(Err(err)),
+                }
+            }
             Then::Fail(err) => Flow::Done(Err(err.into())),
             Then::Finish => Flow::Done(Ok(std::mem::take(&mut self.pending))),
+        }
+    }
+
+    /// The events `first..=last` a run with this request's key stored, if the case knows
+    /// the key for the same command by the same person; [`Refusal::KeyReused`] if for
+    /// another.
+    ///
+    /// [`Refusal::KeyReused`]: crate::Refusal::KeyReused
+    fn known_key(&self, case: &Case) -> Result<Option<(u64, u64)>, Error> {
+        let Some(Request { command, key: Some(key), .. }) = &self.request else { return Ok(None) };
+        match case.idempotent(key, command, &self.by) {
+            Ok(Some(seqs)) if *seqs.start() >= 1 => Ok(Some((*seqs.start(), *seqs.end()))),
+            Ok(_) => Ok(None),
+            Err(refusal) => Err(refusal.into()),
         }
     }
 
@@ -533,7 +599,7 @@ impl Execution {
         match then {
             Then::Decide => Flow::Done(Err(err)),
             // The conflict is what the caller must hear about; the next command reloads.
-            Then::Fail(conflict) => Flow::Done(Err(conflict.into())),
+            Then::Fail(conflict) | Then::CheckKey(conflict) => Flow::Done(Err(conflict.into())),
             // The events are stored; only the catch-up after them failed.
             Then::Finish => Flow::Done(Ok(std::mem::take(&mut self.pending))),
         }
@@ -717,6 +783,7 @@ mod tests {
 
     use super::*;
     use crate::actor::Staff;
+    use crate::command::Command;
     use crate::error::Refusal;
     use crate::event::Visibility;
 
@@ -1032,5 +1099,63 @@ mod tests {
             done(read(Lookup::case(id).poll(&core), 0).answer(Ok(vec![opened])).poll(&core)).unwrap();
         }
         assert_eq!(core.cached(), 300);
+    }
+
+    fn keyed(text: &str, key: &str) -> Request {
+        Request::new(note(text)).key(crate::id::IdempotencyKey::new(key).unwrap())
+    }
+
+    /// `events` and then the events `rules` decides for `request` on top of them.
+    fn with_request(events: &[Event], request: Request, at: OffsetDateTime) -> Vec<Event> {
+        let case = Case::replay(events).unwrap();
+        let Decision::Append(new) = Rules::default().decide_request(&case, request, &ana(), at).unwrap() else {
+            panic!("a new key")
+        };
+        let mut all = events.to_vec();
+        all.extend(new);
+        all
+    }
+
+    #[test]
+    fn the_same_key_and_command_reads_the_stored_events_and_appends_nothing() {
+        let case = case_id(20);
+        let stored = with_request(&log(case, 2), keyed("called back", "req-1"), at(5));
+        let core = core_with(&stored);
+
+        // The retry comes a minute later, with an If-Match the first run already used.
+        let retry = CaseRequest::new(case, keyed("called back", "req-1"), ana(), at(6)).expect_version(2);
+        let step = Execution::new(retry).poll(&core, &mut no_clock());
+        let events = done(read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(events, stored[2..], "the stored events, not a second note");
+
+        let other = CaseRequest::new(case, keyed("something else", "req-1"), ana(), at(6));
+        let err = done(Execution::new(other).poll(&core, &mut no_clock())).unwrap_err();
+        assert!(matches!(err, Error::Refused(Refusal::KeyReused { first: 3, last: 3, .. })), "{err}");
+    }
+
+    #[test]
+    fn a_lost_acknowledgement_is_recognised_after_the_conflict_it_causes() {
+        let case = case_id(21);
+        let before = log(case, 2);
+        let core = core_with(&before);
+        // The first run's append landed, but its answer was lost: the cache is stale.
+        let stored = with_request(&before, keyed("called back", "req-2"), at(5));
+
+        for request in [
+            CaseRequest::new(case, keyed("called back", "req-2"), ana(), at(6)),
+            CaseRequest::new(case, keyed("called back", "req-2"), ana(), at(6)).expect_version(2),
+            CaseRequest::new(case, keyed("called back", "req-2"), ana(), at(6)).attempts(1),
+        ] {
+            core.forget(case);
+            let core_step = Lookup::case(case).poll(&core);
+            done(read(core_step, 0).answer(Ok(before.clone())).poll(&core)).unwrap();
+
+            let step = Execution::new(request.clone()).poll(&core, &mut || at(7));
+            let conflict = StoreError::Conflict { case, expected: 2, actual: 3 };
+            let step = append(step, 2).answer(Err(conflict)).poll(&core, &mut || at(7));
+            let step = read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut || at(7));
+            let events = done(read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut || at(7))).unwrap();
+            assert_eq!(events, stored[2..], "{request:?}");
+        }
     }
 }

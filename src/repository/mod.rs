@@ -5,6 +5,8 @@
 //! with a blocking [`Store`]; `AsyncRepository` (feature `async`) with an `AsyncStore`,
 //! awaiting where the other blocks. Nothing else differs.
 
+#[cfg(feature = "async")]
+mod async_repository;
 mod cache;
 pub(crate) mod core;
 mod request;
@@ -15,7 +17,7 @@ use time::OffsetDateTime;
 
 use crate::actor::Actor;
 use crate::case::Case;
-use crate::command::{Command, Opening};
+use crate::command::{Opening, Request};
 use crate::error::{Error, StoreError};
 use crate::event::Event;
 use crate::id::{CaseId, CustomerRef, IncidentId};
@@ -23,6 +25,8 @@ use crate::rules::Rules;
 use crate::store::Store;
 
 pub use self::core::{Execution, Lookup, Machine, PendingAppend, PendingRead, RepositoryCore, Step};
+#[cfg(feature = "async")]
+pub use async_repository::AsyncRepository;
 pub use request::{CaseRequest, DEFAULT_ATTEMPTS};
 
 /// How many folded cases a repository caches unless the host says otherwise
@@ -135,7 +139,8 @@ impl<S: Store> Repository<S> {
         events.into_iter().next().ok_or_else(|| StoreError::UnknownCase { case: id }.into())
     }
 
-    /// Decides `command` on the case at `at`, stores the new events and returns them.
+    /// Decides `command` (a [`Command`](crate::Command), or a [`Request`] carrying an
+    /// idempotency key) on the case at `at`, stores the new events and returns them.
     /// When another writer appended first, decides again on the fresh state at the same
     /// `at`, up to [`DEFAULT_ATTEMPTS`] times in all. [`Repository::run`] takes a
     /// [`CaseRequest`] with more options (expected version, attempts).
@@ -150,7 +155,13 @@ impl<S: Store> Repository<S> {
     ///
     /// [`StoreError::Conflict`]: crate::StoreError::Conflict
     /// [`StoreError::UnknownCase`]: crate::StoreError::UnknownCase
-    pub fn execute(&self, id: CaseId, command: Command, by: &Actor, at: OffsetDateTime) -> Result<Vec<Event>, Error> {
+    pub fn execute(
+        &self,
+        id: CaseId,
+        command: impl Into<Request>,
+        by: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Event>, Error> {
         self.run(CaseRequest::new(id, command, by.clone(), at))
     }
 
@@ -181,7 +192,7 @@ impl<S: Store> Repository<S> {
     pub fn execute_with_retry(
         &self,
         id: CaseId,
-        command: Command,
+        command: impl Into<Request>,
         by: &Actor,
         mut now: impl FnMut() -> OffsetDateTime,
         attempts: u32,

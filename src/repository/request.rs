@@ -3,15 +3,16 @@
 use time::OffsetDateTime;
 
 use crate::actor::Actor;
-use crate::command::Command;
-use crate::id::CaseId;
+use crate::command::{Command, Request};
+use crate::id::{CaseId, IdempotencyKey};
 
 /// How many times a command is decided in all when other writers keep appending first,
 /// unless the request says otherwise ([`CaseRequest::attempts`]).
 pub const DEFAULT_ATTEMPTS: u32 = 3;
 
-/// A command on a case, with what the host knows about the request: the version its
-/// author saw (HTTP `If-Match`) and how often to decide again after a conflict.
+/// A command on a case, with what the host knows about the request: its idempotency key
+/// (HTTP `Idempotency-Key`), the version its author saw (HTTP `If-Match`) and how often to
+/// decide again after a conflict.
 ///
 /// Built with [`CaseRequest::new`] and refined with the builder methods; run it with
 /// [`Repository::run`](crate::Repository::run) (or `AsyncRepository::run` with the
@@ -21,7 +22,7 @@ pub const DEFAULT_ATTEMPTS: u32 = 3;
 /// # Example
 ///
 /// ```
-/// use caseledger::{Actor, CaseId, Command, Error, MemoryStore, Opening, Repository, CaseRequest, Rules, Staff, StoreError, Visibility};
+/// use caseledger::{Actor, CaseId, CaseRequest, Command, Error, IdempotencyKey, MemoryStore, Opening, Repository, Rules, Staff, StoreError, Visibility};
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -36,15 +37,22 @@ pub const DEFAULT_ATTEMPTS: u32 = 3;
 /// repo.run(CaseRequest::new(case, note.clone(), ana.clone(), t).expect_version(1))?;
 ///
 /// // A second screen, still at version 1, is told the case moved on (HTTP 412/409).
-/// let stale = repo.run(CaseRequest::new(case, note, ana, t).expect_version(1));
+/// let stale = repo.run(CaseRequest::new(case, note, ana.clone(), t).expect_version(1));
 /// assert!(matches!(stale, Err(Error::Store(StoreError::Conflict { expected: 1, actual: 2, .. }))));
+///
+/// // A POST retried after a lost response: the key makes it the same request.
+/// let call = Command::AddNote { text: "called back".into(), visibility: Visibility::Internal };
+/// let request = CaseRequest::new(case, call, ana, t).key(IdempotencyKey::new("req-42")?);
+/// let first = repo.run(request.clone())?;
+/// assert_eq!(repo.run(request)?, first, "the events already stored; nothing appended");
+/// assert_eq!(repo.case(case)?.version(), 3);
 /// # Ok::<(), Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
 pub struct CaseRequest {
     pub(crate) case: CaseId,
-    pub(crate) command: Command,
+    pub(crate) request: Request,
     pub(crate) by: Actor,
     pub(crate) at: OffsetDateTime,
     pub(crate) expected: Option<u64>,
@@ -52,10 +60,23 @@ pub struct CaseRequest {
 }
 
 impl CaseRequest {
-    /// `by` asks for `command` on `case` at `at` (the host's clock). Decided up to
-    /// [`DEFAULT_ATTEMPTS`] times when other writers append first; no expected version.
-    pub fn new(case: CaseId, command: Command, by: impl Into<Actor>, at: OffsetDateTime) -> Self {
-        Self { case, command, by: by.into(), at, expected: None, attempts: DEFAULT_ATTEMPTS }
+    /// `by` asks for `request` (a [`Command`], or a [`Request`] carrying an idempotency
+    /// key) on `case` at `at` (the host's clock). Decided up to [`DEFAULT_ATTEMPTS`] times
+    /// when other writers append first; no expected version.
+    pub fn new(case: CaseId, request: impl Into<Request>, by: impl Into<Actor>, at: OffsetDateTime) -> Self {
+        Self { case, request: request.into(), by: by.into(), at, expected: None, attempts: DEFAULT_ATTEMPTS }
+    }
+
+    /// The same request carrying the host's idempotency key (see [`IdempotencyKey`]).
+    /// The same key with the same command by the same person returns the events the
+    /// first run stored, read from the store, and appends nothing, whatever the case's
+    /// version and the time are now (an expected version is not checked then: the first
+    /// run already passed it). The same key with another command is refused as
+    /// [`Refusal::KeyReused`](crate::Refusal::KeyReused). The key is in the log, so this
+    /// holds across restarts and across repositories sharing a store.
+    pub fn key(mut self, key: IdempotencyKey) -> Self {
+        self.request = self.request.key(key);
+        self
     }
 
     /// Decide only on the case at exactly `version`, the version the request's author saw
@@ -85,7 +106,13 @@ impl CaseRequest {
     /// The command.
     #[must_use]
     pub fn command(&self) -> &Command {
-        &self.command
+        &self.request.command
+    }
+
+    /// The idempotency key, if given.
+    #[must_use]
+    pub fn idempotency_key(&self) -> Option<&IdempotencyKey> {
+        self.request.key.as_ref()
     }
 
     /// Who asks.

@@ -32,8 +32,9 @@ use crate::id::{CaseId, CustomerRef, IncidentId};
 /// - **Reads** return a case's events in sequence order; an unknown case reads as empty
 ///   and has version 0. [`AsyncStore::cases`] and the index queries answer in id order.
 ///
-/// A store does not fold events or check the case's rules: the repository checks every
-/// new event against the folded case before asking the store to append it.
+/// A store does not fold events or check the case's rules: the repository
+/// ([`AsyncRepository`](crate::AsyncRepository)) checks every new event against the
+/// folded case before asking the store to append it.
 ///
 /// # Futures
 ///

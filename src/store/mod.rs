@@ -9,6 +9,7 @@ mod append;
 #[cfg(feature = "async")]
 mod async_store;
 mod file;
+mod line;
 mod memory;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -22,7 +23,7 @@ pub use append::{AppendCheck, AppendPlan};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use async_store::AsyncStore;
-pub use file::{FileStore, SetAside};
+pub use file::{FileStore, Quarantined, SetAside};
 pub use memory::MemoryStore;
 
 /// What an append did.

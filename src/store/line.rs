@@ -1,0 +1,186 @@
+//! The file store's line format: one event's JSON with a CRC-32C checksum as its last
+//! member, and the check that reads such a line back (or a line written before
+//! checksums existed).
+//!
+//! The rule, so that a host can verify a line in any language: a line (without its
+//! `\n`) written by [`FileStore`](super::FileStore) is
+//!
+//! ```text
+//! BODY + ",\"crc32c\":\"" + 8 lowercase hex digits + "\"}"
+//! ```
+//!
+//! where `BODY` is the event's JSON object without its closing `}`, and the hex digits
+//! are the CRC-32C (Castagnoli, reflected polynomial `0x82F63B78`, initial value and
+//! final XOR `0xFFFFFFFF`; `crc32c("123456789") = e3069283`) of the bytes of `BODY`. In
+//! other words: cut the last 21 bytes off the line, and the CRC-32C of what remains is
+//! the 8 hex digits inside those 21 bytes. The line stays one JSON object, an event with
+//! one extra member that event readers ignore.
+
+use crate::error::DecodeError;
+use crate::event::Event;
+
+/// What sits between the event's body and the checksum's hex digits.
+const MEMBER: &[u8] = b",\"crc32c\":\"";
+/// What ends a checksummed line after the hex digits.
+const CLOSE: &[u8] = b"\"}";
+/// The length of everything after the body: member, 8 hex digits, close.
+const SUFFIX_LEN: usize = MEMBER.len() + 8 + CLOSE.len();
+
+/// The CRC-32C lookup table, one entry per byte value, computed at compile time.
+// `i` stays below 256, so neither the index nor the cast can go wrong.
+#[allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+const TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+};
+
+/// CRC-32C (Castagnoli) of `bytes`, as iSCSI, ext4 and many storage formats use it: it
+/// detects every error within 32 consecutive bits, so every changed byte.
+pub(crate) fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = u32::MAX;
+    for &b in bytes {
+        let index = usize::from(crc.to_le_bytes()[0] ^ b);
+        crc = (crc >> 8) ^ TABLE.get(index).copied().unwrap_or(0);
+    }
+    !crc
+}
+
+/// Appends `event` to `out` as one checksummed line, without the `\n`.
+pub(super) fn encode(event: &Event, out: &mut String) -> Result<(), serde_json::Error> {
+    let json = event.to_json()?;
+    // An event serialises as a JSON object, so it ends in `}`.
+    let body = json.strip_suffix('}').unwrap_or(&json);
+    out.push_str(body);
+    out.push_str(",\"crc32c\":\"");
+    out.push_str(&format!("{:08x}", crc32c(body.as_bytes())));
+    out.push_str("\"}");
+    Ok(())
+}
+
+/// Why a line cannot be served.
+#[derive(Debug)]
+pub(super) enum Damage {
+    /// The line carries a checksum that does not match its bytes (`stored`), or no
+    /// readable checksum at all and is not a line written before checksums (`None`).
+    Checksum { stored: Option<u32>, computed: u32 },
+    /// The checksum holds (or the line predates checksums) but it is not an event.
+    Decode(DecodeError),
+}
+
+impl Damage {
+    /// Whether, as the last line of a log, this is what an interrupted write leaves:
+    /// bytes that never all reached the disk. A line written in full and intact but not
+    /// readable (a newer schema, say) is not.
+    pub(super) fn may_be_torn(&self) -> bool {
+        matches!(self, Self::Checksum { .. } | Self::Decode(DecodeError::Truncated { .. } | DecodeError::Syntax { .. }))
+    }
+}
+
+/// Checks and decodes one line (`raw`, without its `\n`), line number `line` of its file.
+/// `Ok(None)` for a blank line.
+///
+/// A line ending in the checksum member must match it. A line without one is accepted
+/// only as a line written before checksums existed: those are an event's JSON exactly
+/// as serialised, which always ends in `}}` (the event kind object, then the event).
+/// No single changed byte turns a checksummed line into that shape and valid JSON, so
+/// every changed byte of a checksummed line is caught.
+pub(super) fn check(raw: &[u8], line: usize) -> Result<Option<Event>, Damage> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if let Some((body, stored)) = split(raw) {
+        let computed = crc32c(body);
+        if stored != Some(computed) {
+            return Err(Damage::Checksum { stored, computed });
+        }
+    } else if !raw.ends_with(b"}}") {
+        return Err(Damage::Checksum { stored: None, computed: crc32c(raw) });
+    }
+    let text = std::str::from_utf8(raw).map_err(|e| {
+        Damage::Decode(DecodeError::Syntax {
+            line,
+            column: e.valid_up_to().saturating_add(1),
+            message: "invalid UTF-8".to_owned(),
+        })
+    })?;
+    crate::codec::decode_event(text, line).map(Some).map_err(Damage::Decode)
+}
+
+/// Splits a line that ends in the checksum member into its body and the stored value
+/// (`None` when the 8 characters are not lowercase hex digits).
+fn split(raw: &[u8]) -> Option<(&[u8], Option<u32>)> {
+    let (body, suffix) = raw.split_at_checked(raw.len().checked_sub(SUFFIX_LEN)?)?;
+    let hex = suffix.strip_prefix(MEMBER)?.strip_suffix(CLOSE)?;
+    let stored = hex
+        .iter()
+        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        .then(|| std::str::from_utf8(hex).ok().and_then(|h| u32::from_str_radix(h, 16).ok()))
+        .flatten();
+    Some((body, stored))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32c_matches_the_standard_check_value() {
+        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+        assert_eq!(crc32c(b""), 0);
+    }
+
+    fn line() -> (Event, Vec<u8>) {
+        use crate::{Actor, CaseId, Opening, Rules, Staff};
+        let t = time::macros::datetime!(2026-11-23 09:00 UTC);
+        let opening = Opening::new("cust-7", "my laptop works", Staff::new("ana", "software"));
+        let event = Rules::default().open(CaseId::new_v7(t, [1; 10]), opening, &Actor::Customer, t).unwrap();
+        let mut text = String::new();
+        encode(&event, &mut text).unwrap();
+        (event, text.into_bytes())
+    }
+
+    #[test]
+    fn a_line_reads_back_as_its_event() {
+        let (event, line) = line();
+        assert_eq!(check(&line, 1).unwrap(), Some(event.clone()));
+        // A line written before checksums is read as it is.
+        assert_eq!(check(event.to_json().unwrap().as_bytes(), 1).unwrap(), Some(event));
+        assert!(check(b"  ", 1).unwrap().is_none());
+    }
+
+    /// Every other value of every byte of a line (a newline aside: it splits the line,
+    /// which the file store's tests cover) is caught by the line check alone.
+    #[test]
+    fn every_single_byte_change_fails_the_check() {
+        let (_, original) = line();
+        let mut changed = original.clone();
+        for offset in 0..original.len() {
+            for value in (0..=255u8).filter(|&v| v != original[offset] && v != b'\n') {
+                changed[offset] = value;
+                let checked = check(&changed, 1);
+                assert!(checked.is_err(), "offset {offset}, byte {value:#04x}: {checked:?}");
+            }
+            changed[offset] = original[offset];
+        }
+    }
+
+    #[test]
+    fn the_suffix_is_found_only_in_its_exact_shape() {
+        let line = b"{\"a\":{\"b\":1},\"crc32c\":\"0123abcd\"}";
+        assert_eq!(split(line), Some((&b"{\"a\":{\"b\":1}"[..], Some(0x0123_abcd))));
+        assert_eq!(split(b"{\"a\":{\"b\":1},\"crc32c\":\"0123ABCD\"}").map(|s| s.1), Some(None));
+        assert_eq!(split(b"{\"a\":{\"b\":1},\"crc32d\":\"0123abcd\"}"), None);
+        assert_eq!(split(b"\"}"), None);
+    }
+}
