@@ -5,9 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::actor::Staff;
+use crate::actor::{Actor, Staff};
 use crate::case::{Case, Fact, WorkItem};
-use crate::event::Channel;
+use crate::event::{Channel, Voice};
 use crate::id::{CustomerRef, IncidentId};
 use crate::status::{OutcomeState, Status, WorkState};
 
@@ -43,6 +43,11 @@ pub struct HandoffBrief {
     pub outcome: String,
     /// Whether they confirmed it.
     pub outcome_state: OutcomeState,
+    /// Whose voice the confirmation or dispute in force is in: the customer's own, or a
+    /// staff member's report (I2). `None` while the outcome is unmet.
+    pub outcome_voice: Option<Voice>,
+    /// Who recorded that confirmation or dispute: the customer, or the reporting staff.
+    pub outcome_recorded_by: Option<Actor>,
     /// Where the case stands.
     pub status: Status,
     /// Who owns it now.
@@ -78,6 +83,8 @@ impl Case {
             customer: self.customer().clone(),
             outcome: self.outcome().to_owned(),
             outcome_state: self.outcome_state(),
+            outcome_voice: self.outcome_voice().map(|(voice, _)| voice),
+            outcome_recorded_by: self.outcome_voice().map(|(_, by)| by.clone()),
             status: self.status().clone(),
             owner: self.owner().clone(),
             previous_owners: self.previous_owners().to_vec(),
@@ -101,10 +108,17 @@ impl Case {
 
 impl fmt::Display for HandoffBrief {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.outcome_state {
-            OutcomeState::Unmet => "not yet confirmed",
-            OutcomeState::Confirmed => "confirmed by the customer",
-            OutcomeState::Disputed => "disputed by the customer",
+        let verb = match self.outcome_state {
+            OutcomeState::Confirmed => "confirmed",
+            OutcomeState::Disputed => "disputed",
+            _ => "",
+        };
+        let by = self.outcome_recorded_by.as_ref().map_or_else(|| "staff".to_owned(), ToString::to_string);
+        let state = match (self.outcome_state, self.outcome_voice) {
+            (OutcomeState::Unmet, _) | (_, None) => "not yet confirmed".to_owned(),
+            (_, Some(Voice::Own)) => format!("{verb} by the customer"),
+            (_, Some(Voice::Reported { channel })) => format!("{verb} by the customer by {channel}, as {by} reported"),
+            (_, Some(_)) => format!("{verb} as {by} reported, without saying how the customer said it"),
         };
         writeln!(f, "Customer {} wants: \"{}\" ({state})", self.customer, self.outcome)?;
         writeln!(f, "Status: {}; owner: {}", self.status, self.owner)?;

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use crate::actor::{Actor, Staff};
 use crate::command::Command;
 use crate::error::{LogError, Refusal};
-use crate::event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
+use crate::event::{Channel, Ending, Event, EventKind, Visibility, Voice, SCHEMA_VERSION};
 use crate::id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, StaffId, WorkItemId};
 use crate::limits::{cap, Limits};
 use crate::status::{OutcomeState, Status, WorkState};
@@ -128,6 +128,9 @@ pub struct Clock {
     /// When the case was last closed, if it is closed.
     #[serde(with = "time::serde::rfc3339::option")]
     pub closed_at: Option<OffsetDateTime>,
+    /// When staff last contacted the customer (a contact or a conversation), if ever.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_contact_at: Option<OffsetDateTime>,
     /// When the case was last reopened, if ever: the next-update deadline counts from
     /// here when no update came after it.
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -172,6 +175,11 @@ pub struct Case {
     customer: CustomerRef,
     outcome: String,
     outcome_state: OutcomeState,
+    /// Whose voice the confirmation or dispute in force is in, and who recorded it.
+    outcome_voice: Option<(Voice, Actor)>,
+    /// Channels the customer has spoken on since staff last contacted them (bits of
+    /// [`Channel::bit`]): the evidence a reported confirmation needs (I2).
+    heard_on: u8,
     owner: Staff,
     previous_owners: Vec<Staff>,
     departments_left: Vec<Department>,
@@ -302,6 +310,8 @@ impl Case {
             customer: customer.clone(),
             outcome: outcome.clone(),
             outcome_state: OutcomeState::Unmet,
+            outcome_voice: None,
+            heard_on: 0,
             owner: owner.clone(),
             previous_owners: Vec::new(),
             departments_left: Vec::new(),
@@ -329,6 +339,7 @@ impl Case {
                 escalated_at: None,
                 closed_at: None,
                 reopened_at: None,
+                last_contact_at: None,
             },
             unanswered_contact_times: VecDeque::new(),
             version: 1,
@@ -640,11 +651,19 @@ impl Case {
                 }
                 non_empty(message, "customer's message")
             }
-            EventKind::OutcomeConfirmed { statement } | EventKind::OutcomeDisputed { statement } => {
-                if matches!(by, Actor::System) {
-                    return Err(Refusal::ConfirmationNotFromCustomer { by: by.clone() });
-                }
+            EventKind::OutcomeConfirmed { statement, voice } | EventKind::OutcomeDisputed { statement, voice } => {
+                self.check_voice(by, *voice)?;
                 non_empty(statement, "customer's statement")
+            }
+            EventKind::ConversationHeld { channel, summary } => {
+                staff_only(by, "record a conversation with the customer")?;
+                if !channel.is_live() {
+                    return Err(Refusal::NotALiveChannel { channel: *channel });
+                }
+                if let Some(r) = self.channels.get(channel).filter(|r| !r.reachable) {
+                    return Err(Refusal::ChannelUnreachable { channel: *channel, note: r.note.clone() });
+                }
+                non_empty(summary, "summary of the conversation")
             }
             EventKind::Resolved { summary } => {
                 self.owner_only(by, "resolve the case")?;
@@ -687,6 +706,27 @@ impl Case {
             EventKind::PolicyOverridden { policy, reason, .. } => {
                 staff_only(by, "override a policy")?;
                 crate::overrides::check(policy, reason)
+            }
+        }
+    }
+
+    /// A confirmation or dispute is the customer's (I2): their own, or staff reporting
+    /// words the log shows the customer saying on that channel since the last contact.
+    fn check_voice(&self, by: &Actor, voice: Voice) -> Result<(), Refusal> {
+        match (by, voice) {
+            (Actor::System, _) => Err(Refusal::ConfirmationNotFromCustomer { by: by.clone() }),
+            (Actor::Customer, Voice::Own) => Ok(()),
+            (Actor::Customer, _) => Err(Refusal::StaffOnly { action: "report what the customer said", by: by.clone() }),
+            (_, Voice::Own) => Err(Refusal::NotTheCustomer { by: by.clone() }),
+            // Written before schema 2: accepted as it was, claiming nothing (see `Voice`).
+            (_, Voice::Unverified) => Ok(()),
+            (_, Voice::Reported { channel }) => {
+                if self.heard_on & channel.bit() != 0 {
+                    Ok(())
+                } else {
+                    let since = self.clock.last_contact_at.unwrap_or(self.clock.opened_at);
+                    Err(Refusal::CustomerNotHeard { channel, since })
+                }
             }
         }
     }
@@ -778,6 +818,8 @@ impl Case {
                 }
             }
             EventKind::CustomerContacted { .. } => {
+                self.heard_on = 0;
+                self.clock.last_contact_at = Some(at);
                 self.counters.contacts = self.counters.contacts.saturating_add(1);
                 self.counters.unanswered_contacts = self.counters.unanswered_contacts.saturating_add(1);
                 self.counters.customer_messages_unanswered = 0;
@@ -790,7 +832,8 @@ impl Case {
                 }
                 self.unanswered_contact_times.push_back(at);
             }
-            EventKind::CustomerReplied { .. } => {
+            EventKind::CustomerReplied { channel, .. } => {
+                self.heard_on |= channel.bit();
                 self.counters.customer_messages = self.counters.customer_messages.saturating_add(1);
                 self.counters.customer_messages_unanswered =
                     self.counters.customer_messages_unanswered.saturating_add(1);
@@ -798,15 +841,28 @@ impl Case {
                     self.counters.customer_asks_since_escalation.saturating_add(1);
                 self.heard_from_customer(at);
             }
-            EventKind::OutcomeConfirmed { .. } => {
+            EventKind::OutcomeConfirmed { voice, .. } => {
                 self.outcome_state = OutcomeState::Confirmed;
+                self.outcome_voice = Some((*voice, event.by.clone()));
                 self.confirmation_requested = None;
                 self.heard_from_customer(at);
             }
-            EventKind::OutcomeDisputed { .. } => {
+            EventKind::OutcomeDisputed { voice, .. } => {
                 self.outcome_state = OutcomeState::Disputed;
+                self.outcome_voice = Some((*voice, event.by.clone()));
                 self.confirmation_requested = None;
                 self.heard_from_customer(at);
+            }
+            EventKind::ConversationHeld { channel, .. } => {
+                // A contact the customer answered in the same breath.
+                self.counters.contacts = self.counters.contacts.saturating_add(1);
+                self.counters.customer_messages_unanswered = 0;
+                self.counters.customer_asks_since_escalation = 0;
+                self.clock.first_response_at.get_or_insert(at);
+                self.clock.last_update_at = Some(at);
+                self.clock.last_contact_at = Some(at);
+                self.heard_from_customer(at);
+                self.heard_on = channel.bit();
             }
             EventKind::Resolved { .. } => self.close(Status::Resolved, at),
             EventKind::ClosedUnresolved { ending, .. } => {
@@ -818,6 +874,7 @@ impl Case {
                 self.counters.reopenings = self.counters.reopenings.saturating_add(1);
                 self.clock.closed_at = None;
                 self.clock.reopened_at = Some(at);
+                self.outcome_voice = None;
             }
             EventKind::IncidentLinked { incident } => self.incidents.push(incident.clone()),
             EventKind::ConfirmationRequested { reason } => set_text(&mut self.confirmation_requested, reason),
@@ -994,6 +1051,14 @@ impl Case {
     #[must_use]
     pub fn outcome_state(&self) -> OutcomeState {
         self.outcome_state
+    }
+
+    /// Whose voice the confirmation or dispute in force is in, and who recorded it: the
+    /// customer, or the staff member who reported the customer's words. `None` while the
+    /// outcome is unmet.
+    #[must_use]
+    pub fn outcome_voice(&self) -> Option<(Voice, &Actor)> {
+        self.outcome_voice.as_ref().map(|(voice, by)| (*voice, by))
     }
 
     /// The one accountable owner (I1).

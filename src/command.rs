@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Staff;
-use crate::event::{Channel, Ending, EventKind, Visibility};
+use crate::event::{Channel, Ending, EventKind, Visibility, Voice};
 use crate::id::{CustomerRef, Department, IdempotencyKey, IncidentId, WorkItemId};
 
 /// What opening a case needs: who the customer is, what "solved" means to them in their
@@ -115,15 +115,44 @@ pub enum Command {
         /// What they said.
         message: String,
     },
-    /// Record the customer's confirmation that their outcome is met.
+    /// The customer confirms, themselves, that their outcome is met (for instance on a
+    /// portal). Only the customer may; staff report what the customer said with
+    /// [`Command::ReportConfirmation`].
     ConfirmOutcome {
         /// Their words.
         statement: String,
     },
-    /// Record the customer saying their outcome is not met.
+    /// The customer says, themselves, that their outcome is not met. Staff use
+    /// [`Command::ReportDispute`].
     DisputeOutcome {
         /// Their words.
         statement: String,
+    },
+    /// Staff report that the customer confirmed their outcome, on `channel`, in the
+    /// customer's words (I2). Refused unless the log shows the customer speaking on that
+    /// channel since the last unanswered contact: a reply recorded on the case, or a
+    /// conversation held ([`Command::RecordConversation`]).
+    ReportConfirmation {
+        /// How the customer said it.
+        channel: Channel,
+        /// The customer's words, quoted.
+        statement: String,
+    },
+    /// Staff report that the customer said their outcome is not met, on `channel`, in
+    /// their words; the same evidence is needed as for [`Command::ReportConfirmation`].
+    ReportDispute {
+        /// How the customer said it.
+        channel: Channel,
+        /// The customer's words, quoted.
+        statement: String,
+    },
+    /// Record a live conversation with the customer (phone, in person, chat): a contact
+    /// the customer answered, and the evidence a reported confirmation rests on.
+    RecordConversation {
+        /// Phone, in person or chat.
+        channel: Channel,
+        /// What was said, in a sentence or two.
+        summary: String,
     },
     /// Resolve the case (owner only; needs the customer's confirmation and no open work).
     Resolve {
@@ -189,8 +218,15 @@ impl Command {
             Self::AddNote { text, visibility } => EventKind::NoteAdded { text, visibility },
             Self::ContactCustomer { channel, message } => EventKind::CustomerContacted { channel, message },
             Self::RecordReply { channel, message } => EventKind::CustomerReplied { channel, message },
-            Self::ConfirmOutcome { statement } => EventKind::OutcomeConfirmed { statement },
-            Self::DisputeOutcome { statement } => EventKind::OutcomeDisputed { statement },
+            Self::ConfirmOutcome { statement } => EventKind::OutcomeConfirmed { statement, voice: Voice::Own },
+            Self::DisputeOutcome { statement } => EventKind::OutcomeDisputed { statement, voice: Voice::Own },
+            Self::ReportConfirmation { channel, statement } => {
+                EventKind::OutcomeConfirmed { statement, voice: Voice::Reported { channel } }
+            }
+            Self::ReportDispute { channel, statement } => {
+                EventKind::OutcomeDisputed { statement, voice: Voice::Reported { channel } }
+            }
+            Self::RecordConversation { channel, summary } => EventKind::ConversationHeld { channel, summary },
             Self::Resolve { summary } => EventKind::Resolved { summary },
             Self::CloseUnresolved { ending, evidence } => EventKind::ClosedUnresolved { ending, evidence },
             Self::Reopen { reason } => EventKind::Reopened { reason },

@@ -217,6 +217,36 @@ pub enum Refusal {
         /// The policy's explanation, with its numbers.
         reason: String,
     },
+    /// Only the customer confirms or disputes their outcome as themselves; staff report
+    /// what the customer said, naming the channel and quoting them (I2).
+    #[error(
+        "{by} is not the customer: staff report what the customer said with the channel they used \
+         and their words (report_confirmation, report_dispute)"
+    )]
+    NotTheCustomer {
+        /// Who tried.
+        by: Actor,
+    },
+    /// Nothing in the log shows the customer speaking on this channel since staff last
+    /// contacted them, so a confirmation or dispute staff report would be silence with
+    /// a nicer label (S2, I2).
+    #[error(
+        "the customer has not answered by {channel} since {}; record their reply or the conversation \
+         before reporting what they said",
+        rfc3339(since)
+    )]
+    CustomerNotHeard {
+        /// The channel the report names.
+        channel: Channel,
+        /// The last contact (or the opening), since when the customer is silent there.
+        since: OffsetDateTime,
+    },
+    /// A conversation is live: on the phone, in person or in a chat.
+    #[error("a conversation is held by phone, in person or in a chat, not by {channel}")]
+    NotALiveChannel {
+        /// The channel given.
+        channel: Channel,
+    },
     /// An override named a policy the rules do not hold (S8).
     #[error("cannot override {policy}: no policy of that name is configured")]
     UnknownPolicy {
@@ -296,6 +326,9 @@ impl Refusal {
             Self::LimitExceeded { .. } => "limit_exceeded",
             Self::KeyReused { .. } => "key_reused",
             Self::Policy { .. } => "policy",
+            Self::NotTheCustomer { .. } => "not_the_customer",
+            Self::CustomerNotHeard { .. } => "customer_not_heard",
+            Self::NotALiveChannel { .. } => "not_a_live_channel",
             Self::UnknownPolicy { .. } => "unknown_policy",
             Self::NotOverridable { .. } => "not_overridable",
             Self::InvariantNotOverridable { .. } => "invariant_not_overridable",
@@ -320,6 +353,7 @@ impl Refusal {
             | Self::NotAMember { .. }
             | Self::ConfirmationNotFromCustomer { .. }
             | Self::Policy { .. }
+            | Self::NotTheCustomer { .. }
             | Self::NotOverridable { .. }
             | Self::InvariantNotOverridable { .. }
             | Self::NotEmpoweredToOverride { .. } => NotAllowed,
@@ -334,7 +368,8 @@ impl Refusal {
             | Self::NoContactAttempts
             | Self::AlreadyLinked { .. }
             | Self::AlreadyOpened
-            | Self::NothingToOverride { .. } => Conflict,
+            | Self::NothingToOverride { .. }
+            | Self::CustomerNotHeard { .. } => Conflict,
             Self::EmptyText { .. }
             | Self::ControlCharacter { .. }
             | Self::ReceiverIsOwner { .. }
@@ -344,7 +379,8 @@ impl Refusal {
             | Self::LimitExceeded { .. }
             | Self::KeyReused { .. }
             | Self::UnknownPolicy { .. }
-            | Self::OverrideReasonTooShort { .. } => Invalid,
+            | Self::OverrideReasonTooShort { .. }
+            | Self::NotALiveChannel { .. } => Invalid,
             Self::UnknownWorkItem { .. } => NotFound,
         }
     }

@@ -153,6 +153,50 @@ impl fmt::Display for Channel {
     }
 }
 
+/// Whose voice a confirmation or dispute is in (I2): the customer's own, or a staff
+/// member's report of the customer's words. Always distinct in the log, the timeline,
+/// the handoff brief and the metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Voice {
+    /// The customer recorded it themselves (for instance on a portal); the event's actor
+    /// is the customer.
+    Own,
+    /// A staff member (the event's actor) reports the customer's words, heard on
+    /// `channel`; the log shows the customer speaking on that channel since the last
+    /// unanswered contact (a reply, or a conversation held).
+    Reported {
+        /// How the customer said it.
+        channel: Channel,
+    },
+    /// Reported by staff in a log written before schema 2, when no channel was named and
+    /// nothing checked that the customer had spoken. Only upcasting writes it; it is
+    /// never decided anew, is counted as staff-reported, and claims no evidence.
+    Unverified,
+}
+
+impl Voice {
+    /// Whether staff reported it (with or without evidence), rather than the customer.
+    #[must_use]
+    pub fn is_reported(self) -> bool {
+        !matches!(self, Self::Own)
+    }
+}
+
+impl Channel {
+    /// Whether staff and the customer speak live on this channel: phone, in person, chat.
+    #[must_use]
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Phone | Self::InPerson | Self::Chat)
+    }
+
+    /// A small index for per-channel sets.
+    pub(crate) fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
 /// Why a case ended without the customer confirming their outcome (I3).
 ///
 /// None of these is "resolved", and none is ever counted as one.
@@ -274,15 +318,20 @@ pub enum EventKind {
         /// What they said.
         message: String,
     },
-    /// The customer confirmed that their outcome is met.
+    /// The customer confirmed that their outcome is met: themselves, or reported by staff
+    /// from the customer's own words on a channel the log shows them using (I2).
     OutcomeConfirmed {
-        /// The customer's words, or what staff heard them say.
+        /// The customer's words, or what staff heard them say, quoted.
         statement: String,
+        /// Whose voice: the customer's own, or staff reporting it (and how it was heard).
+        voice: Voice,
     },
     /// The customer said their outcome is not met (after all).
     OutcomeDisputed {
-        /// The customer's words.
+        /// The customer's words, or what staff heard them say, quoted.
         statement: String,
+        /// Whose voice: the customer's own, or staff reporting it (and how it was heard).
+        voice: Voice,
     },
     /// The case is resolved: the customer's outcome is met and no work is open (I2).
     Resolved {
@@ -311,6 +360,15 @@ pub enum EventKind {
     ConfirmationRequested {
         /// Why confirmation is asked for now.
         reason: String,
+    },
+    /// Staff and the customer spoke live (S2, I2): on the phone, in person or in a chat.
+    /// It is a contact that was answered: the customer's words in it are evidence for a
+    /// confirmation staff report afterwards.
+    ConversationHeld {
+        /// How: [`Channel::Phone`], [`Channel::InPerson`] or [`Channel::Chat`].
+        channel: Channel,
+        /// What was said, in a sentence or two.
+        summary: String,
     },
     /// A staff member the host empowers overrode a configurable policy for the one
     /// command whose event follows (S8). Recorded before that event, so the timeline
@@ -351,6 +409,7 @@ impl EventKind {
         "incident_linked",
         "confirmation_requested",
         "policy_overridden",
+        "conversation_held",
     ];
 
     /// The snake_case tag of this kind, as written in JSON.
@@ -376,6 +435,7 @@ impl EventKind {
             Self::IncidentLinked { .. } => "incident_linked",
             Self::ConfirmationRequested { .. } => "confirmation_requested",
             Self::PolicyOverridden { .. } => "policy_overridden",
+            Self::ConversationHeld { .. } => "conversation_held",
         }
     }
 
@@ -402,6 +462,7 @@ impl EventKind {
             | Self::CustomerReplied { .. }
             | Self::OutcomeConfirmed { .. }
             | Self::OutcomeDisputed { .. }
+            | Self::ConversationHeld { .. }
             | Self::Resolved { .. }
             | Self::ClosedUnresolved { .. }
             | Self::Reopened { .. }

@@ -113,7 +113,7 @@ pub use command::{Command, Opening, Request};
 pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
 pub use error::{ConfigError, DecodeError, Error, ErrorCategory, ErrorReport, LogError, Refusal, StoreError};
 pub use escalation::{EscalationTrigger, EscalationTriggers};
-pub use event::{Channel, Ending, Event, EventKind, Visibility, SCHEMA_VERSION};
+pub use event::{Channel, Ending, Event, EventKind, Visibility, Voice, SCHEMA_VERSION};
 pub use id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, KeyError, StaffId, WorkItemId};
 pub use incident::confirmation_requests;
 pub use ledger::Ledger;

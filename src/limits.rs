@@ -209,7 +209,8 @@ fn free_text(what: &EventKind) -> Option<(&'static str, &str)> {
         EventKind::NoteAdded { text, .. } => ("bytes in the note", text),
         EventKind::CustomerContacted { message, .. } => ("bytes in the message to the customer", message),
         EventKind::CustomerReplied { message, .. } => ("bytes in the customer's message", message),
-        EventKind::OutcomeConfirmed { statement } | EventKind::OutcomeDisputed { statement } => {
+        EventKind::ConversationHeld { summary, .. } => ("bytes in the summary of the conversation", summary),
+        EventKind::OutcomeConfirmed { statement, .. } | EventKind::OutcomeDisputed { statement, .. } => {
             ("bytes in the customer's statement", statement)
         }
         EventKind::Resolved { summary } => ("bytes in the resolution summary", summary),

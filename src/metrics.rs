@@ -8,11 +8,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::actor::Actor;
 use crate::case::Case;
 use crate::deadline::{DeadlineKind, Deadlines};
 use crate::error::LogError;
-use crate::event::{Ending, Event, EventKind};
+use crate::event::{Ending, Event, EventKind, Voice};
 use crate::span::words;
 use crate::status::Status;
 
@@ -117,8 +116,12 @@ pub struct Metrics {
 pub struct Endings {
     /// Resolved on the customer's own confirmation (the customer recorded it).
     pub resolved_confirmed_by_customer: u64,
-    /// Resolved on a confirmation a staff member reported from the customer's words.
+    /// Resolved on a confirmation a staff member reported from the customer's words,
+    /// with the channel and the log showing the customer speaking there.
     pub resolved_reported_by_staff: u64,
+    /// Resolved on a confirmation staff recorded before schema 2, with no channel and no
+    /// evidence (see [`Voice::Unverified`](crate::Voice::Unverified)).
+    pub resolved_reported_unverified: u64,
     /// Closed as unreachable after recorded attempts.
     pub unreachable: u64,
     /// Withdrawn by the customer.
@@ -277,8 +280,11 @@ impl Metrics {
         self.cases = self.cases.saturating_add(1);
         let ending = match t.case.status() {
             Status::Open => &mut self.endings.open,
-            Status::Resolved if t.confirmed_by_customer => &mut self.endings.resolved_confirmed_by_customer,
-            Status::Resolved => &mut self.endings.resolved_reported_by_staff,
+            Status::Resolved => match t.confirmed_voice {
+                Some(Voice::Own) => &mut self.endings.resolved_confirmed_by_customer,
+                Some(Voice::Reported { .. }) => &mut self.endings.resolved_reported_by_staff,
+                _ => &mut self.endings.resolved_reported_unverified,
+            },
             Status::ClosedUnresolved { ending: Ending::Unreachable } => &mut self.endings.unreachable,
             Status::ClosedUnresolved { ending: Ending::Withdrawn } => &mut self.endings.withdrawn,
             // A duplicate, or an ending added later: counted with the closings that are
@@ -373,7 +379,8 @@ impl fmt::Display for MetricsReport {
         writeln!(f, "Endings:")?;
         for (n, what) in [
             (e.resolved_confirmed_by_customer, "resolved, confirmed by the customer"),
-            (e.resolved_reported_by_staff, "resolved, confirmation reported by staff"),
+            (e.resolved_reported_by_staff, "resolved, confirmation reported by staff (channel and words)"),
+            (e.resolved_reported_unverified, "resolved, reported by staff before evidence was recorded"),
             (e.unreachable, "closed: customer unreachable"),
             (e.withdrawn, "closed: withdrawn"),
             (e.duplicate, "closed: duplicate"),
@@ -466,7 +473,7 @@ impl Tally {
 struct CaseTally {
     case: Case,
     confirmed_at: Option<OffsetDateTime>,
-    confirmed_by_customer: bool,
+    confirmed_voice: Option<Voice>,
     first_closed_at: Option<OffsetDateTime>,
     unanswered: u64,
     asked_again: u64,
@@ -487,7 +494,7 @@ impl CaseTally {
         let mut t = Self {
             case,
             confirmed_at: None,
-            confirmed_by_customer: false,
+            confirmed_voice: None,
             first_closed_at: None,
             unanswered: 0,
             asked_again: 0,
@@ -509,9 +516,9 @@ impl CaseTally {
             }
             match &event.what {
                 EventKind::CustomerReplied { .. } if waiting => t.asked_again += 1,
-                EventKind::OutcomeConfirmed { .. } => {
+                EventKind::OutcomeConfirmed { voice, .. } => {
                     t.confirmed_at = Some(event.at);
-                    t.confirmed_by_customer = event.by == Actor::Customer;
+                    t.confirmed_voice = Some(*voice);
                 }
                 EventKind::Resolved { .. } | EventKind::ClosedUnresolved { .. } => {
                     t.first_closed_at.get_or_insert(event.at);

@@ -14,6 +14,7 @@
 //! | `one_voice`        | S1     | staff other than the owner (or a working department) contacting the customer |
 //! | `follow_up_limit`  | S1, S2 | one more unanswered contact in a window                    |
 //! | `honest_silence`   | S2     | closing as unreachable without enough attempts over enough time |
+//! | `only_customer_confirms` | S2, I2 | a confirmation staff report, for hosts where customers confirm on a portal (not overridable) |
 //!
 //! With `escalation.refuse_transfers` set, the `escalation_required` policy refuses
 //! transfers other than escalations while a trigger has fired (S5); it runs after the
@@ -73,6 +74,7 @@ use crate::case::Case;
 use crate::deadline::Deadlines;
 use crate::error::ConfigError;
 use crate::escalation::EscalationTriggers;
+use crate::event::EventKind;
 use crate::limits::Limits;
 use crate::policy::{Policy, Proposal};
 use crate::rules::Rules;
@@ -213,6 +215,11 @@ pub enum PolicyConfig {
         /// How far apart the first and the last attempt must be.
         min_span: Span,
     },
+    /// For hosts with a customer portal (S2, I2): only the customer confirms their
+    /// outcome, themselves; a confirmation reported by staff is refused, however good
+    /// its evidence. Disputes staff report still pass: hearing "it is still broken" must
+    /// never be refused. It guards the outcome gate, so it is not overridable.
+    OnlyCustomerConfirms,
 }
 
 /// Who may contact the customer under [`PolicyConfig::OneVoice`].
@@ -244,7 +251,10 @@ impl PolicyConfig {
             Self::HonestSilence { min_attempts: 0, .. } => {
                 invalid("min_attempts", "is 0; closing as unreachable always needs at least 1 attempt".to_owned())
             }
-            Self::BounceLimit { .. } | Self::OneVoice { .. } | Self::HonestSilence { .. } => Ok(()),
+            Self::BounceLimit { .. }
+            | Self::OneVoice { .. }
+            | Self::HonestSilence { .. }
+            | Self::OnlyCustomerConfirms => Ok(()),
         }
     }
 
@@ -254,6 +264,7 @@ impl PolicyConfig {
             Self::OneVoice { .. } => "one_voice",
             Self::FollowUpLimit { .. } => "follow_up_limit",
             Self::HonestSilence { .. } => "honest_silence",
+            Self::OnlyCustomerConfirms => "only_customer_confirms",
         }
     }
 }
@@ -271,6 +282,13 @@ impl Policy for PolicyConfig {
                 contact::follow_up_limit(*max_unanswered, *window, case, proposal)
             }
             Self::HonestSilence { min_attempts, min_span } => silence::check(*min_attempts, *min_span, case, proposal),
+            Self::OnlyCustomerConfirms => match proposal.what {
+                EventKind::OutcomeConfirmed { voice, .. } if voice.is_reported() => Err(format!(
+                    "only the customer confirms their outcome, on the portal; {} cannot confirm it for them",
+                    proposal.by
+                )),
+                _ => Ok(()),
+            },
         }
     }
 
@@ -281,6 +299,8 @@ impl Policy for PolicyConfig {
             | Self::OneVoice { .. }
             | Self::FollowUpLimit { .. }
             | Self::HonestSilence { .. } => true,
+            // It guards the outcome gate (I2), which no override lifts.
+            Self::OnlyCustomerConfirms => false,
         }
     }
 }

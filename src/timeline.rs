@@ -24,7 +24,7 @@ use time::{Duration, OffsetDateTime};
 use crate::actor::{Actor, Staff};
 use crate::case::Case;
 use crate::error::LogError;
-use crate::event::{Event, EventKind, Visibility};
+use crate::event::{Event, EventKind, Visibility, Voice};
 use crate::id::{Department, WorkItemId};
 use crate::span::short_time;
 
@@ -395,7 +395,7 @@ impl<'a> Context<'a> {
         }
         let sentence = match view {
             View::Staff => staff_sentence(&event.by, &event.what),
-            View::Customer => customer_sentence(&event.what),
+            View::Customer => customer_sentence(&event.by, &event.what),
         };
         Some(Entry {
             seq: event.seq,
@@ -487,11 +487,14 @@ fn staff_sentence(by: &Actor, what: &EventKind) -> String {
             format!("{by} contacted the customer by {channel}: \"{message}\"")
         }
         EventKind::CustomerReplied { channel, message } => reply_sentence(by, *channel, message),
-        EventKind::OutcomeConfirmed { statement } => {
-            format!("{} confirmed the outcome is met: \"{statement}\"", voice(by))
+        EventKind::OutcomeConfirmed { statement, voice } => {
+            format!("{} the outcome is met: \"{statement}\"", said(by, *voice, "the customer", "confirmed"))
         }
-        EventKind::OutcomeDisputed { statement } => {
-            format!("{} said the outcome is not met: \"{statement}\"", voice(by))
+        EventKind::OutcomeDisputed { statement, voice } => {
+            format!("{} the outcome is not met: \"{statement}\"", said(by, *voice, "the customer", "said"))
+        }
+        EventKind::ConversationHeld { channel, summary } => {
+            format!("{by} spoke with the customer by {}: \"{summary}\"", live(*channel))
         }
         EventKind::Resolved { summary } => format!("{by} resolved the case: \"{summary}\""),
         EventKind::ClosedUnresolved { ending, evidence } => {
@@ -509,7 +512,7 @@ fn staff_sentence(by: &Actor, what: &EventKind) -> String {
 }
 
 /// Customer-visible kinds only; handoff notes and escalation reasons are internal.
-fn customer_sentence(what: &EventKind) -> String {
+fn customer_sentence(by: &Actor, what: &EventKind) -> String {
     let with = |s: &Staff| format!("the {} team", s.department);
     match what {
         EventKind::Opened { outcome, .. } => format!("Your case was opened: \"{outcome}\""),
@@ -523,8 +526,15 @@ fn customer_sentence(what: &EventKind) -> String {
         EventKind::NoteAdded { text, .. } => format!("Note: \"{text}\""),
         EventKind::CustomerContacted { channel, message } => format!("We wrote to you by {channel}: \"{message}\""),
         EventKind::CustomerReplied { channel, message } => format!("You wrote by {channel}: \"{message}\""),
-        EventKind::OutcomeConfirmed { statement } => format!("You confirmed it is solved: \"{statement}\""),
-        EventKind::OutcomeDisputed { statement } => format!("You told us it is not solved: \"{statement}\""),
+        EventKind::OutcomeConfirmed { statement, voice } => {
+            format!("{} it is solved: \"{statement}\"", you(by, *voice, "confirmed"))
+        }
+        EventKind::OutcomeDisputed { statement, voice } => {
+            format!("{} it is not solved: \"{statement}\"", you(by, *voice, "told us"))
+        }
+        EventKind::ConversationHeld { channel, summary } => {
+            format!("You spoke with us by {}: \"{summary}\"", live(*channel))
+        }
         EventKind::Resolved { summary } => format!("Your case was resolved: \"{summary}\""),
         EventKind::ClosedUnresolved { ending, .. } => {
             format!("Your case was closed without a confirmed solution ({ending})")
@@ -543,10 +553,32 @@ fn audience(visibility: Visibility) -> &'static str {
     }
 }
 
-fn voice(by: &Actor) -> String {
-    match by {
-        Actor::Customer => "the customer".to_owned(),
-        other => format!("{other}, reporting the customer's words,"),
+/// Who said it, in whose voice: "the customer confirmed", "ana (software) reported that
+/// the customer confirmed by phone", and for a log from before evidence was recorded,
+/// "ana (software) reported, without saying how the customer said it, that the customer
+/// confirmed" (I2: a staff report never reads as the customer's own).
+fn said(by: &Actor, voice: Voice, customer: &str, verb: &str) -> String {
+    match voice {
+        Voice::Own => format!("{customer} {verb}"),
+        Voice::Reported { channel } => format!("{by} reported that {customer} {verb} by {}", live(channel)),
+        // `Voice` may grow; anything else reads as the least it can claim.
+        _ => format!("{by} reported, without saying how {customer} said it, that {customer} {verb}"),
+    }
+}
+
+fn live(channel: crate::event::Channel) -> String {
+    match channel {
+        crate::event::Channel::InPerson => "in person".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// [`said`] for the customer's own view: "You confirmed", "ana (software) reported that you
+/// confirmed by phone".
+fn you(by: &Actor, voice: Voice, verb: &str) -> String {
+    match voice {
+        Voice::Own => format!("You {verb}"),
+        other => said(by, other, "you", verb),
     }
 }
 

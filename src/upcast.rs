@@ -46,6 +46,9 @@ enum Rewrite {
     /// Rewrites the event's JSON object (the shape changed).
     Json(fn(&mut Map<String, Value>) -> Result<(), String>),
     /// Checks or completes the parsed event (the newer schema only added fields).
+    // No step needs it since schema 2 rewrote confirmations; kept for the next schema that
+    // only adds fields.
+    #[allow(dead_code)]
     Event(fn(&mut Event) -> Result<(), String>),
 }
 
@@ -57,7 +60,7 @@ struct Step {
 
 /// Every step, oldest first; the last one reaches [`SCHEMA_VERSION`].
 const STEPS: &[Step] =
-    &[Step { from: 0, rewrite: Rewrite::Json(zero_to_one) }, Step { from: 1, rewrite: Rewrite::Event(one_to_two) }];
+    &[Step { from: 0, rewrite: Rewrite::Json(zero_to_one) }, Step { from: 1, rewrite: Rewrite::Json(one_to_two) }];
 
 /// Decodes `text`, written with schema `from` (older than the current one), as a current
 /// event. `parsed` is `text` already parsed as an event, when it parses as one. `line`
@@ -103,14 +106,31 @@ pub(crate) fn upcast(text: &str, parsed: Option<Event>, from: u32, line: usize) 
     Ok(event)
 }
 
-/// Schema 1 → 2: nothing to change; a schema 1 event cannot carry the fields schema 2
-/// added.
-fn one_to_two(event: &mut Event) -> Result<(), String> {
-    if event.key.is_some() {
-        return Err("`key` is a field of schema 2".to_owned());
+/// Schema 1 → 2: a schema 1 event cannot carry the fields schema 2 added (`key`,
+/// `given_at`), and confirmations and disputes gain their `voice`.
+///
+/// Schema 1 did not say whose voice a confirmation was in; the actor did. The customer's
+/// own stays [`Voice::Own`](crate::Voice::Own). One recorded by staff becomes
+/// [`Voice::Unverified`](crate::Voice::Unverified): it named no channel and nothing
+/// checked that the customer had spoken, so it cannot claim the evidence a schema 2
+/// report carries; the fold accepts it as it was accepted then, and the timeline, the
+/// brief and the metrics show it as staff-reported, unverified.
+fn one_to_two(fields: &mut Map<String, Value>) -> Result<(), String> {
+    for added in ["key", "given_at"] {
+        if fields.get(added).is_some_and(|v| !v.is_null()) {
+            return Err(format!("`{added}` is a field of schema 2"));
+        }
     }
-    if event.given_at.is_some() {
-        return Err("`given_at` is a field of schema 2".to_owned());
+    let own = fields.get("by").and_then(|by| by.get("type")).and_then(Value::as_str) == Some("customer");
+    if let Some(Value::Object(what)) = fields.get_mut("what") {
+        let kind = what.get("type").and_then(Value::as_str);
+        if matches!(kind, Some("outcome_confirmed" | "outcome_disputed")) {
+            if what.contains_key("voice") {
+                return Err("`voice` is a field of schema 2".to_owned());
+            }
+            let voice = if own { "own" } else { "unverified" };
+            what.insert("voice".to_owned(), serde_json::json!({ "type": voice }));
+        }
     }
     Ok(())
 }

@@ -120,6 +120,20 @@ fn refusals() -> Vec<(Refusal, &'static str)> {
             "refused by policy bounce_limit: 3 bounces already; the limit is 2",
         ),
         (
+            Refusal::NotTheCustomer { by: Actor::staff("ana", "software") },
+            "ana (software) is not the customer: staff report what the customer said with the channel they used \
+             and their words (report_confirmation, report_dispute)",
+        ),
+        (
+            Refusal::CustomerNotHeard { channel: Channel::Email, since: datetime!(2026-11-23 09:00 UTC) },
+            "the customer has not answered by email since 2026-11-23T09:00:00Z; record their reply or the \
+             conversation before reporting what they said",
+        ),
+        (
+            Refusal::NotALiveChannel { channel: Channel::Letter },
+            "a conversation is held by phone, in person or in a chat, not by letter",
+        ),
+        (
             Refusal::UnknownPolicy { policy: "be_nice".into() },
             "cannot override be_nice: no policy of that name is configured",
         ),
@@ -357,6 +371,9 @@ const REFUSAL_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("LimitExceeded", "limit_exceeded", Invalid),
     ("KeyReused", "key_reused", Invalid),
     ("Policy", "policy", NotAllowed),
+    ("NotTheCustomer", "not_the_customer", NotAllowed),
+    ("CustomerNotHeard", "customer_not_heard", Conflict),
+    ("NotALiveChannel", "not_a_live_channel", Invalid),
     ("UnknownPolicy", "unknown_policy", Invalid),
     ("NotOverridable", "not_overridable", NotAllowed),
     ("InvariantNotOverridable", "invariant_not_overridable", NotAllowed),
@@ -746,6 +763,7 @@ const _: () = {
     send_sync::<Event>();
     send_sync::<EventKind>();
     send_sync::<Visibility>();
+    send_sync::<Voice>();
     send_sync::<CaseId>();
     send_sync::<CustomerRef>();
     send_sync::<Department>();

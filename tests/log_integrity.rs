@@ -116,7 +116,11 @@ fn an_event_after_closure_is_a_broken_log() {
         Actor::Customer,
         EventKind::ClosedUnresolved { ending: caseledger::Ending::Withdrawn, evidence: "bought a new one".into() },
     ));
-    log.push(forged(log.last().unwrap(), Actor::Customer, EventKind::OutcomeConfirmed { statement: "works".into() }));
+    log.push(forged(
+        log.last().unwrap(),
+        Actor::Customer,
+        EventKind::OutcomeConfirmed { statement: "works".into(), voice: caseledger::Voice::Own },
+    ));
     let status = Status::ClosedUnresolved { ending: caseledger::Ending::Withdrawn };
     assert_eq!(Case::replay(&log), Err(LogError::Broken { seq: 8, refusal: Refusal::CaseClosed { status } }));
 }

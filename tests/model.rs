@@ -94,6 +94,8 @@ struct Model {
     work: Vec<Work>,
     facts: Vec<String>,
     unreachable: BTreeMap<Channel, bool>,
+    /// Channels the customer spoke on since staff last contacted them (I2's evidence).
+    heard_on: Vec<Channel>,
     incidents: Vec<IncidentId>,
     level: u32,
     handoffs: u32,
@@ -124,6 +126,7 @@ impl Model {
             work: Vec::new(),
             facts: Vec::new(),
             unreachable: BTreeMap::new(),
+            heard_on: Vec::new(),
             incidents: Vec::new(),
             level: 0,
             handoffs: 0,
@@ -167,6 +170,9 @@ impl Model {
             | Command::AddNote { text: t, .. }
             | Command::ContactCustomer { message: t, .. }
             | Command::RecordReply { message: t, .. }
+            | Command::ReportConfirmation { statement: t, .. }
+            | Command::ReportDispute { statement: t, .. }
+            | Command::RecordConversation { summary: t, .. }
             | Command::ConfirmOutcome { statement: t }
             | Command::DisputeOutcome { statement: t }
             | Command::Resolve { summary: t }
@@ -317,13 +323,47 @@ impl Model {
                 }
                 text(message)
             }
-            Command::RecordReply { message: t, .. }
-            | Command::ConfirmOutcome { statement: t }
-            | Command::DisputeOutcome { statement: t } => {
+            Command::RecordReply { message: t, .. } => {
                 if is_system {
                     return Err("ConfirmationNotFromCustomer");
                 }
                 text(t)
+            }
+            // The customer's own word: only the customer says it as themselves.
+            Command::ConfirmOutcome { statement: t } | Command::DisputeOutcome { statement: t } => {
+                if is_system {
+                    return Err("ConfirmationNotFromCustomer");
+                }
+                if !is_customer {
+                    return Err("NotTheCustomer");
+                }
+                text(t)
+            }
+            // Staff reporting the customer's words heard on a channel since the last contact.
+            Command::ReportConfirmation { channel, statement: t }
+            | Command::ReportDispute { channel, statement: t } => {
+                if is_system {
+                    return Err("ConfirmationNotFromCustomer");
+                }
+                if is_customer {
+                    return Err("StaffOnly");
+                }
+                if !self.heard_on.contains(channel) {
+                    return Err("CustomerNotHeard");
+                }
+                text(t)
+            }
+            Command::RecordConversation { channel, summary } => {
+                if staff.is_none() {
+                    return Err("StaffOnly");
+                }
+                if !matches!(channel, Channel::Phone | Channel::InPerson | Channel::Chat) {
+                    return Err("NotALiveChannel");
+                }
+                if self.unreachable.get(channel) == Some(&true) {
+                    return Err("ChannelUnreachable");
+                }
+                text(summary)
             }
             Command::Resolve { summary } => {
                 if !self.is_owner(by) {
@@ -429,17 +469,25 @@ impl Model {
                 self.contacts += 1;
                 self.unanswered_contacts += 1;
                 self.customer_messages_unanswered = 0;
+                self.heard_on.clear();
             }
-            Command::RecordReply { .. } => {
+            Command::RecordReply { channel, .. } => {
                 self.customer_messages += 1;
                 self.customer_messages_unanswered += 1;
                 self.heard_from_customer();
+                self.heard_on.push(*channel);
             }
-            Command::ConfirmOutcome { .. } => {
+            Command::RecordConversation { channel, .. } => {
+                self.contacts += 1;
+                self.customer_messages_unanswered = 0;
+                self.heard_from_customer();
+                self.heard_on = vec![*channel];
+            }
+            Command::ConfirmOutcome { .. } | Command::ReportConfirmation { .. } => {
                 self.confirmation = Confirmation::Confirmed;
                 self.heard_from_customer();
             }
-            Command::DisputeOutcome { .. } => {
+            Command::DisputeOutcome { .. } | Command::ReportDispute { .. } => {
                 self.confirmation = Confirmation::Disputed;
                 self.heard_from_customer();
             }
@@ -484,6 +532,9 @@ fn refusal_name(refusal: &Refusal) -> &'static str {
         Refusal::AlreadyOpened => "AlreadyOpened",
         Refusal::LimitExceeded { .. } => "LimitExceeded",
         Refusal::Policy { .. } => "Policy",
+        Refusal::NotTheCustomer { .. } => "NotTheCustomer",
+        Refusal::CustomerNotHeard { .. } => "CustomerNotHeard",
+        Refusal::NotALiveChannel { .. } => "NotALiveChannel",
         Refusal::UnknownPolicy { .. } => "UnknownPolicy",
         Refusal::NotOverridable { .. } => "NotOverridable",
         Refusal::InvariantNotOverridable { .. } => "InvariantNotOverridable",

@@ -111,7 +111,23 @@ fn invariants(log: &[Event], before: Option<&Case>, after: &Case) -> Result<(), 
 
     // Counters agree with the log.
     let count = |tag: &str| u32::try_from(log.iter().filter(|e| e.what.tag() == tag).count()).unwrap();
-    prop_assert_eq!(after.counters().contacts, count("customer_contacted"));
+    prop_assert_eq!(after.counters().contacts, count("customer_contacted") + count("conversation_held"));
+
+    // I2: a confirmation or dispute staff report rests on the customer speaking on that
+    // channel since staff last contacted them (a reply, or the conversation itself).
+    if let EventKind::OutcomeConfirmed { voice, .. } | EventKind::OutcomeDisputed { voice, .. } = &event.what {
+        prop_assert_eq!(voice.is_reported(), event.by != caseledger::Actor::Customer, "voice and actor agree");
+        if let caseledger::Voice::Reported { channel } = voice {
+            let since = log.iter().rposition(|e| matches!(e.what, EventKind::CustomerContacted { .. }));
+            let heard = log[since.map_or(0, |i| i + 1)..].iter().any(|e| match &e.what {
+                EventKind::CustomerReplied { channel: c, .. } | EventKind::ConversationHeld { channel: c, .. } => {
+                    c == channel
+                }
+                _ => false,
+            });
+            prop_assert!(heard, "event {} reports words nobody heard by {}", event.seq, channel);
+        }
+    }
     prop_assert_eq!(after.counters().reopenings, count("reopened"));
     Ok(())
 }
@@ -366,6 +382,9 @@ fn generated_histories_reach_every_interesting_state() {
         "OverrideReasonTooShort",
         "NothingToOverride",
         "KeyReused",
+        "NotTheCustomer",
+        "CustomerNotHeard",
+        "NotALiveChannel",
         "ControlCharacter",
     ] {
         assert!(refusals.contains(refusal), "generation never meets the refusal {refusal}: {refusals:?}");

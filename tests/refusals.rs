@@ -371,3 +371,56 @@ fn an_override_must_lift_a_refusal_and_lifts_only_the_policy_it_names() {
     let refusal = desk.refused(ana, overriding("bounce_limit", REASON, cmd::transfer(&bo, "")));
     assert_eq!(refusal, Refusal::EmptyText { field: "handoff note" });
 }
+
+// Confirmations carry evidence (I2) ------------------------------------------------------
+
+#[test]
+fn staff_report_the_customers_words_only_after_hearing_them_on_that_channel() {
+    let (mut desk, ana) = desk();
+    assert_eq!(desk.refused(ana.clone(), cmd::confirm("works")), Refusal::NotTheCustomer { by: ana.clone().into() });
+    assert_eq!(desk.refused(ana.clone(), cmd::dispute("broken")), Refusal::NotTheCustomer { by: ana.clone().into() });
+    let opened = desk.now;
+    let refusal = desk.refused(ana.clone(), cmd::confirm_reported(Channel::Phone, "works"));
+    assert_eq!(refusal, Refusal::CustomerNotHeard { channel: Channel::Phone, since: T0 }, "{opened}");
+    let refusal = desk.refused(Actor::Customer, cmd::confirm_reported(Channel::Phone, "works"));
+    assert_eq!(refusal, Refusal::StaffOnly { action: "report what the customer said", by: Actor::Customer });
+    let refusal = desk.refused(Actor::System, cmd::dispute_reported(Channel::Phone, "broken"));
+    assert!(matches!(refusal, Refusal::ConfirmationNotFromCustomer { .. }));
+
+    // A reply by e-mail is evidence for e-mail, not for the phone.
+    desk.ok(Actor::Customer, cmd::reply(Channel::Email, "it works since yesterday"));
+    assert!(matches!(
+        desk.refused(ana.clone(), cmd::confirm_reported(Channel::Phone, "x")),
+        Refusal::CustomerNotHeard { .. }
+    ));
+    desk.ok(ana.clone(), cmd::confirm_reported(Channel::Email, "it works since yesterday"));
+    // A new contact makes the earlier words stale: the customer has not answered it.
+    desk.ok(ana.clone(), cmd::contact(Channel::Email, "still fine?"));
+    let asked = desk.now;
+    let refusal = desk.refused(ana.clone(), cmd::dispute_reported(Channel::Email, "broken again"));
+    assert_eq!(refusal, Refusal::CustomerNotHeard { channel: Channel::Email, since: asked });
+}
+
+#[test]
+fn a_conversation_is_live_by_staff_on_a_usable_channel_with_a_summary() {
+    let (mut desk, ana) = desk();
+    assert_eq!(
+        desk.refused(ana.clone(), cmd::conversation(Channel::Letter, "wrote")),
+        Refusal::NotALiveChannel { channel: Channel::Letter }
+    );
+    let refusal = desk.refused(Actor::Customer, cmd::conversation(Channel::Phone, "I called"));
+    assert!(matches!(refusal, Refusal::StaffOnly { action: "record a conversation with the customer", .. }));
+    assert_eq!(
+        desk.refused(ana.clone(), cmd::conversation(Channel::Phone, "  ")),
+        Refusal::EmptyText { field: "summary of the conversation" }
+    );
+    desk.ok(ana.clone(), cmd::unreachable(Channel::Phone, "line is dead since the fire"));
+    assert!(matches!(
+        desk.refused(ana.clone(), cmd::conversation(Channel::Phone, "called")),
+        Refusal::ChannelUnreachable { .. }
+    ));
+    desk.ok(ana.clone(), cmd::conversation(Channel::InPerson, "came to the shop: it works"));
+    assert_eq!(desk.case().counters().contacts, 1, "a conversation is a contact, answered");
+    assert_eq!(desk.case().counters().unanswered_contacts, 0);
+    desk.ok(ana, cmd::confirm_reported(Channel::InPerson, "it works"));
+}

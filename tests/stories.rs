@@ -454,3 +454,85 @@ fn s8_an_empowered_lead_overrides_a_policy_once_with_a_reason_but_never_the_outc
     let refusal = desk.refused(lea, resolve);
     assert!(matches!(refusal, Refusal::InvariantNotOverridable { invariant: "I2 (outcome before resolution)", .. }));
 }
+
+/// S2 — Silence is not satisfaction, told with a staff member who wants to close. After
+/// ten unanswered mails, a confirmation staff "report" is refused: the customer has not
+/// said a word. A phone call is recorded, the customer's words quoted, and the report is
+/// accepted: shown as staff-reported on both timelines, in the brief and in the metrics,
+/// never as the customer's own (I2).
+#[test]
+fn s2_a_staff_confirmation_needs_the_customers_own_words_and_stays_staff_reported() {
+    let ana = staff("ana", "software");
+    let mut desk = Desk::open("my laptop works", &ana);
+    for day in 1..=10 {
+        desk.pass(Duration::days(1));
+        desk.ok(ana.clone(), cmd::contact(Channel::Email, &format!("Day {day}: can I close your case?")));
+    }
+    let last_mail = desk.now;
+    let refusal = desk.refused(ana.clone(), cmd::confirm_reported(Channel::Email, "no answer - assume it works"));
+    assert_eq!(refusal, Refusal::CustomerNotHeard { channel: Channel::Email, since: last_mail });
+    assert!(refusal.to_string().starts_with("the customer has not answered by email since"), "{refusal}");
+    let refusal = desk.refused(ana.clone(), cmd::confirm("no answer - assume it works"));
+    assert_eq!(refusal, Refusal::NotTheCustomer { by: ana.clone().into() }, "staff cannot confirm as the customer");
+    // Not by phone either: nothing shows a call.
+    let refusal = desk.refused(ana.clone(), cmd::confirm_reported(Channel::Phone, "it works"));
+    assert!(matches!(refusal, Refusal::CustomerNotHeard { channel: Channel::Phone, .. }));
+
+    desk.pass(Duration::hours(2));
+    desk.ok(ana.clone(), cmd::conversation(Channel::Phone, "called Kim: laptop ran all week without a shutdown"));
+    desk.ok(ana.clone(), cmd::confirm_reported(Channel::Phone, "Yes, it works now, thank you"));
+    desk.ok(ana.clone(), cmd::resolve("mainboard replaced; customer confirmed on the phone"));
+    assert_eq!(desk.case().status(), &Status::Resolved);
+    assert_eq!(
+        desk.case().outcome_voice(),
+        Some((caseledger::Voice::Reported { channel: Channel::Phone }, &ana.clone().into()))
+    );
+
+    let staff_view = desk.ledger.timeline().to_string();
+    assert!(
+        staff_view.contains("ana (software) reported that the customer confirmed by phone the outcome is met: \"Yes, it works now, thank you\""),
+        "{staff_view}"
+    );
+    assert!(staff_view.contains("ana (software) spoke with the customer by phone"), "{staff_view}");
+    let customer_view = desk.ledger.customer_timeline().to_string();
+    assert!(
+        customer_view.contains(
+            "ana (software) reported that you confirmed by phone it is solved: \"Yes, it works now, thank you\""
+        ),
+        "{customer_view}"
+    );
+    assert!(!customer_view.contains("You confirmed"), "{customer_view}");
+
+    let brief = desk.case().brief();
+    assert_eq!(brief.outcome_voice, Some(caseledger::Voice::Reported { channel: Channel::Phone }));
+    assert!(brief.to_string().contains("confirmed by the customer by phone, as ana (software) reported"), "{brief}");
+
+    let mut metrics = caseledger::Metrics::new(desk.now);
+    metrics.add_log(desk.ledger.events()).unwrap();
+    let endings = metrics.report().endings;
+    assert_eq!((endings.resolved_reported_by_staff, endings.resolved_confirmed_by_customer), (1, 0));
+}
+
+/// S2 — A host whose customers confirm on a portal lets only the customer confirm; a
+/// dispute staff hear is still recorded, and the policy cannot be overridden.
+#[test]
+fn s2_with_a_portal_only_the_customer_confirms() {
+    let rules = caseledger::PolicySet::from_json(r#"{"policies": [{"type": "only_customer_confirms"}]}"#)
+        .unwrap()
+        .to_rules()
+        .unwrap();
+    let ana = staff("ana", "software");
+    let mut desk = Desk::open_under(rules, "my laptop works", &ana);
+    desk.ok(Actor::Customer, cmd::reply(Channel::Chat, "seems fine now"));
+    let refusal = desk.refused(ana.clone(), cmd::confirm_reported(Channel::Chat, "seems fine now"));
+    assert!(matches!(&refusal, Refusal::Policy { policy, .. } if policy == "only_customer_confirms"), "{refusal}");
+    desk.ok(ana.clone(), cmd::dispute_reported(Channel::Chat, "seems fine now"));
+    let lifted = caseledger::Command::Override {
+        policy: "only_customer_confirms".into(),
+        reason: "the customer has no internet to reach the portal".into(),
+        command: Box::new(cmd::confirm_reported(Channel::Chat, "seems fine now")),
+    };
+    assert_eq!(desk.refused(ana, lifted), Refusal::NotOverridable { policy: "only_customer_confirms".into() });
+    desk.ok(Actor::Customer, cmd::confirm("works, confirmed on the portal"));
+    assert_eq!(desk.case().outcome_voice().map(|(v, _)| v), Some(caseledger::Voice::Own));
+}

@@ -151,7 +151,17 @@ fn one_log(rules: &Rules, dice: &mut Dice, i: usize) -> Vec<Event> {
                 }
                 52..=55 => (owner, Command::Escalate { to: member(5), reason: "third week without progress".into() }),
                 56..=69 => (Actor::Customer, Command::ConfirmOutcome { statement: "it works now, thanks".into() }),
-                70..=74 => (owner, Command::ConfirmOutcome { statement: "works since the new fan".into() }),
+                70..=72 => (
+                    owner,
+                    Command::RecordConversation { channel: Channel::Phone, summary: "called: the fan is quiet".into() },
+                ),
+                73..=74 => (
+                    owner,
+                    Command::ReportConfirmation {
+                        channel: Channel::Phone,
+                        statement: "works since the new fan".into(),
+                    },
+                ),
                 75..=87 => (owner, Command::Resolve { summary: "fixed; the customer confirmed".into() }),
                 88..=90 => (
                     Actor::Customer,

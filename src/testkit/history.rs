@@ -260,6 +260,9 @@ enum Act {
     RecordReply { channel: Channel, message: String },
     ConfirmOutcome { statement: String },
     DisputeOutcome { statement: String },
+    ReportConfirmation { channel: Channel, statement: String },
+    ReportDispute { channel: Channel, statement: String },
+    RecordConversation { channel: Channel, summary: String },
     Resolve { summary: String },
     CloseUnresolved { ending: u8, evidence: String },
     Reopen { reason: String },
@@ -285,6 +288,8 @@ const TO_CUSTOMER: &[&str] = &["did the update help?", "can we close this?", "a 
 const FROM_CUSTOMER: &[&str] = &["still broken", "it works now, thanks", "I asked this twice already"];
 const CONFIRMS: &[&str] = &["it works now, thanks", "yes, all good again"];
 const DISPUTES: &[&str] = &["no, it crashes again", "still broken"];
+const CONVERSATIONS: &[&str] =
+    &["called: the laptop ran all day", "in the shop: it still shuts down", "chat: customer confirms the fix"];
 const ENDINGS: &[&str] = &["three calls and two e-mails over ten days", "customer said so on the phone"];
 const REASONS: &[&str] = &["it broke again", "the incident is over", "customer is asking again"];
 const INCIDENTS: &[&str] = &["INC-fire-7", "INC-outage-3", "INC-dns-12"];
@@ -413,6 +418,24 @@ fn act_and_who() -> BoxedStrategy<(Who, Act)> {
         (
             1,
             (who([2, 7, 1, 0, 0]), text(DISPUTES)).prop_map(|(w, statement)| (w, DisputeOutcome { statement })).boxed(),
+        ),
+        (
+            3,
+            (who([6, 1, 1, 1, 0]), channel(), text(CONFIRMS))
+                .prop_map(|(w, channel, statement)| (w, ReportConfirmation { channel, statement }))
+                .boxed(),
+        ),
+        (
+            1,
+            (who([6, 1, 1, 1, 0]), channel(), text(DISPUTES))
+                .prop_map(|(w, channel, statement)| (w, ReportDispute { channel, statement }))
+                .boxed(),
+        ),
+        (
+            3,
+            (who([6, 1, 1, 2, 0]), channel(), text(CONVERSATIONS))
+                .prop_map(|(w, channel, summary)| (w, RecordConversation { channel, summary }))
+                .boxed(),
         ),
         (5, (who([9, 1, 0, 1, 0]), text(DONE)).prop_map(|(w, summary)| (w, Resolve { summary })).boxed()),
         (
@@ -611,6 +634,15 @@ fn read(config: &Config, case: &Case, step: &Move) -> (Actor, Command) {
         Act::RecordReply { channel, message } => Command::RecordReply { channel: *channel, message: message.clone() },
         Act::ConfirmOutcome { statement } => Command::ConfirmOutcome { statement: statement.clone() },
         Act::DisputeOutcome { statement } => Command::DisputeOutcome { statement: statement.clone() },
+        Act::ReportConfirmation { channel, statement } => {
+            Command::ReportConfirmation { channel: *channel, statement: statement.clone() }
+        }
+        Act::ReportDispute { channel, statement } => {
+            Command::ReportDispute { channel: *channel, statement: statement.clone() }
+        }
+        Act::RecordConversation { channel, summary } => {
+            Command::RecordConversation { channel: *channel, summary: summary.clone() }
+        }
         Act::Resolve { summary } => Command::Resolve { summary: summary.clone() },
         Act::CloseUnresolved { ending, evidence } => {
             let ending = match ending % 8 {

@@ -115,8 +115,16 @@ pub mod cmd {
         Command::ConfirmOutcome { statement: statement.into() }
     }
     /// Staff reporting a confirmation they heard from the customer on `channel`.
-    pub fn confirm_reported(_channel: Channel, statement: &str) -> Command {
-        Command::ConfirmOutcome { statement: statement.into() }
+    pub fn confirm_reported(channel: Channel, statement: &str) -> Command {
+        Command::ReportConfirmation { channel, statement: statement.into() }
+    }
+    /// Staff reporting a dispute they heard from the customer on `channel`.
+    pub fn dispute_reported(channel: Channel, statement: &str) -> Command {
+        Command::ReportDispute { channel, statement: statement.into() }
+    }
+    /// Staff recording a live conversation with the customer.
+    pub fn conversation(channel: Channel, summary: &str) -> Command {
+        Command::RecordConversation { channel, summary: summary.into() }
     }
     pub fn dispute(statement: &str) -> Command {
         Command::DisputeOutcome { statement: statement.into() }

@@ -370,7 +370,10 @@ impl<'a> Choices<'a> {
     }
 
     fn command(&mut self, case: &Case) -> Command {
-        match self.byte() % 20 {
+        match self.byte() % 23 {
+            20 => Command::RecordConversation { channel: self.channel(), summary: self.text() },
+            21 => Command::ReportConfirmation { channel: self.channel(), statement: self.text() },
+            22 => Command::ReportDispute { channel: self.channel(), statement: self.text() },
             17..=19 => {
                 // Back to someone who had the case: what a bounce limit refuses.
                 let back: Vec<&Staff> = case.previous_owners().iter().filter(|s| *s != case.owner()).collect();
