@@ -174,6 +174,18 @@ proptest! {
                 prop_assert!(*kept >= 1 && *kept < original[line - 1].len());
                 prop_assert!(original[line - 1].starts_with(lines[line - 1]));
             }
+            Damage::VoiceForged { line } => {
+                let value: serde_json::Value = serde_json::from_str(lines[line - 1]).unwrap();
+                prop_assert_eq!(&value["what"]["voice"]["type"], "own");
+                prop_assert_ne!(&hostile.original[line - 1].by, &caseledger::Actor::Customer);
+                prop_assert!(caseledger::Case::replay(&caseledger::decode_log(&hostile.text).unwrap()).is_err());
+            }
+            Damage::EvidenceRemoved { report, removed } => {
+                prop_assert!(*removed >= 1, "the report rested on something");
+                prop_assert_eq!(lines.len(), n - removed);
+                let err = caseledger::Case::replay(&caseledger::decode_log(&hostile.text).unwrap()).unwrap_err();
+                prop_assert!(err.seq().is_some_and(|seq| seq <= report - *removed as u64), "{}", err);
+            }
             other => return Err(TestCaseError::fail(format!("unknown damage {other:?}"))),
         }
     }
@@ -205,4 +217,26 @@ fn kit_types_can_cross_threads() {
     send_sync::<History>();
     send_sync::<caseledger::testkit::HostileLog>();
     send_sync::<caseledger::testkit::Failure>();
+}
+
+/// The evidence damages are reached: staff reports happen in generated histories, and a
+/// forged voice or removed evidence is always refused by replay (I2).
+#[test]
+fn hostile_logs_forge_voices_and_remove_evidence() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = hostile_logs(&Config::default().with_steps(40));
+    let (mut forged, mut removed) = (0, 0);
+    for _ in 0..400 {
+        let hostile = strategy.new_tree(&mut runner).unwrap().current();
+        match hostile.damage {
+            Damage::VoiceForged { .. } => forged += 1,
+            Damage::EvidenceRemoved { .. } => removed += 1,
+            _ => continue,
+        }
+        assert!(hostile.damage.always_rejected());
+        let events = caseledger::decode_log(&hostile.text).unwrap();
+        assert!(caseledger::Case::replay(&events).is_err(), "{:?} folded", hostile.damage);
+    }
+    assert!(forged > 0 && removed > 0, "forged {forged}, removed {removed}");
 }

@@ -7,7 +7,7 @@ use time::Duration;
 
 use super::history::histories;
 use super::Config;
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, Voice};
 use crate::id::CaseId;
 
 /// How a valid log was damaged. Lines and sequence numbers count from 1.
@@ -61,6 +61,21 @@ pub enum Damage {
         /// The bytes left on it.
         kept: usize,
     },
+    /// The confirmation or dispute on line `line`, reported by staff, was rewritten to
+    /// claim the customer's own voice (I2): a staff report passed off as the customer's.
+    VoiceForged {
+        /// The forged line.
+        line: usize,
+    },
+    /// The customer's words that the staff report `report` rests on (their replies and
+    /// conversations on its channel since the last contact) were removed, `removed`
+    /// events in all, and the later events renumbered so no gap gives it away (I2).
+    EvidenceRemoved {
+        /// The report's sequence number in the original log.
+        report: u64,
+        /// How many events were removed.
+        removed: usize,
+    },
 }
 
 impl Damage {
@@ -89,7 +104,7 @@ pub struct HostileLog {
 /// Hostile logs made from the valid logs of [`histories`](super::histories): each has one
 /// [`Damage`].
 pub fn hostile_logs(config: &Config) -> impl Strategy<Value = HostileLog> {
-    (histories(config), 0..7u8, any::<usize>(), any::<usize>(), 1..=600i64).prop_map(
+    (histories(config), 0..9u8, any::<usize>(), any::<usize>(), 1..=600i64).prop_map(
         |(history, kind, a, b, minutes)| {
             let original = history.events().to_vec();
             let (events, damage, edit) = damage(&original, kind, a, b, minutes);
@@ -117,6 +132,28 @@ struct Edit {
 const FOREIGN_TAGS: [&str; 2] = ["teleported", "Resolved"];
 
 fn damage(original: &[Event], kind: u8, a: usize, b: usize, minutes: i64) -> (Vec<Event>, Damage, Option<Edit>) {
+    let reports: Vec<usize> = original
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            matches!(
+                &e.what,
+                EventKind::OutcomeConfirmed { voice: Voice::Reported { .. }, .. }
+                    | EventKind::OutcomeDisputed { voice: Voice::Reported { .. }, .. }
+            )
+        })
+        .map(|(i, _)| i)
+        .collect();
+    match (kind, reports.get(a % reports.len().max(1))) {
+        (7, Some(&i)) => {
+            let edit = Edit { line: i, apply: Box::new(forge_voice) };
+            return (original.to_vec(), Damage::VoiceForged { line: i + 1 }, Some(edit));
+        }
+        (8, Some(&i)) => return remove_evidence(original, i),
+        // No staff report in this log: damage it another way.
+        (7 | 8, None) => return damage(original, 0, a, b, minutes),
+        _ => {}
+    }
     let mut events = original.to_vec();
     let n = events.len().max(1);
     let seq_of = |i: usize| u64::try_from(i).unwrap_or(u64::MAX).saturating_add(1);
@@ -181,6 +218,45 @@ fn damage(original: &[Event], kind: u8, a: usize, b: usize, minutes: i64) -> (Ve
             (events, Damage::Duplicated { seq: seq_of(i), line: at + 1 }, None)
         }
     }
+}
+
+/// Rewrites the voice of the confirmation or dispute on `line` to the customer's own.
+fn forge_voice(line: &str) -> String {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(line) else {
+        return line.to_owned();
+    };
+    if let Some(what) = value.get_mut("what").and_then(serde_json::Value::as_object_mut) {
+        what.insert("voice".to_owned(), serde_json::json!({ "type": "own" }));
+    }
+    serde_json::to_string(&value).unwrap_or_else(|_| line.to_owned())
+}
+
+/// Removes every reply and conversation on the report's channel since the last contact
+/// before the report at index `i`, and renumbers what follows.
+fn remove_evidence(original: &[Event], i: usize) -> (Vec<Event>, Damage, Option<Edit>) {
+    let channel = match original.get(i).map(|e| &e.what) {
+        Some(
+            EventKind::OutcomeConfirmed { voice: Voice::Reported { channel }, .. }
+            | EventKind::OutcomeDisputed { voice: Voice::Reported { channel }, .. },
+        ) => *channel,
+        _ => return (original.to_vec(), Damage::Gap { seq: 1 }, None),
+    };
+    let before = original.get(..i).unwrap_or_default();
+    let since = before.iter().rposition(|e| matches!(e.what, EventKind::CustomerContacted { .. })).map_or(0, |j| j + 1);
+    let evidence = |j: usize, e: &Event| {
+        j >= since
+            && j < i
+            && matches!(&e.what,
+                EventKind::CustomerReplied { channel: c, .. } | EventKind::ConversationHeld { channel: c, .. } if *c == channel)
+    };
+    let mut events: Vec<Event> =
+        original.iter().enumerate().filter(|(j, e)| !evidence(*j, e)).map(|(_, e)| e.clone()).collect();
+    let removed = original.len() - events.len();
+    for (seq, e) in (1..).zip(events.iter_mut()) {
+        e.seq = seq;
+    }
+    let report = u64::try_from(i).unwrap_or(u64::MAX).saturating_add(1);
+    (events, Damage::EvidenceRemoved { report, removed }, None)
 }
 
 fn retag(line: &str, tag: &str) -> String {
