@@ -9,6 +9,8 @@ mod conformance;
 mod feed;
 #[path = "postgres/harness.rs"]
 mod harness;
+#[path = "postgres/nodes.rs"]
+mod nodes;
 
 use caseledger::{Command, Event, IncidentId, PgStore, StoreError};
 use harness::{case_id, decide, log_of, note, opened, TestDb};
