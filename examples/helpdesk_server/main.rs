@@ -42,6 +42,12 @@ fn args() -> Result<Args, String> {
             "--config" => args.config = Some(value("--config")?.into()),
             "--listen" => args.listen = value("--listen")?.parse().map_err(|e| format!("--listen: {e}"))?,
             "--demo" => args.demo = true,
+            "--database-url" => {
+                // Said plainly rather than quietly keeping the cases somewhere else.
+                return Err("no PostgreSQL store in this version: the server keeps cases in the embedded \
+                            file store (--data DIR)"
+                    .into());
+            }
             "--help" | "-h" => {
                 return Err("usage: helpdesk_server [--data DIR] [--config FILE] [--listen ADDR] [--demo]".into());
             }
