@@ -182,7 +182,8 @@ pub fn fragment<'a>(parts: impl IntoIterator<Item = &'a Html>) -> Html {
 
 /// A complete HTML document titled `title` (escaped here) showing `parts` in order.
 ///
-/// The document declares UTF-8, sends no referrer, and carries a Content-Security-Policy
+/// The document declares UTF-8, sends no referrer to other sites (a page address may
+/// hold a secret), and carries a Content-Security-Policy
 /// that allows no script and no loads from elsewhere, so even markup a host got wrong
 /// cannot run code. Forms may post to the page's own origin.
 ///
@@ -213,7 +214,7 @@ pub fn page<'a>(title: &str, parts: impl IntoIterator<Item = &'a Html>) -> Html 
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; \
          img-src 'self' data:; form-action 'self'; base-uri 'none'\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n<title>",
+         <meta name=\"referrer\" content=\"same-origin\">\n<title>",
     );
     escape_into(&mut out, title);
     out.push_str("</title>\n<style>\nbody{margin:1rem 1.5rem;background:#f6f7f9}\n");
@@ -301,6 +302,7 @@ fn kind_label(kind: &str, view: View) -> (&str, Option<&'static str>) {
         "note_added" => ("Note", None),
         "customer_contacted" => ("Contact", Some("cl-contact")),
         "customer_replied" => ("Customer wrote", Some("cl-contact")),
+        "conversation_held" => ("Conversation", Some("cl-contact")),
         "outcome_confirmed" => ("Outcome confirmed", Some("cl-contact")),
         "outcome_disputed" => ("Outcome disputed", Some("cl-contact")),
         "resolved" => ("Resolved", Some("cl-closing")),
