@@ -136,6 +136,9 @@ pub use status::{OutcomeState, Status, WorkState};
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use store::AsyncStore;
 pub use store::{AppendCheck, AppendPlan, Appended, FileStore, MemoryStore, Quarantined, SetAside, Store};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use store::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};
 pub use timeline::{DepartmentView, Entry, Timeline, View};
 
 /// The README's examples are compiled and run as doc tests, so it cannot drift from the API.

@@ -822,6 +822,19 @@ const _: () = {
     send_sync::<dyn Store>();
 };
 
+/// The PostgreSQL store and its feed types: nodes share them across tasks.
+#[cfg(feature = "postgres")]
+const _: fn() = || {
+    use caseledger::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<FeedEvent>();
+    send_sync::<FeedLag>();
+    send_sync::<FeedPage>();
+    send_sync::<FeedPosition>();
+    send_sync::<ParseFeedPositionError>();
+    send_sync::<PgStore>();
+};
+
 /// `AsyncStore` is not dyn-compatible (its methods return `impl Future`): its supertraits
 /// make every implementation `Send + Sync`, which this generic check pins.
 #[allow(dead_code)]

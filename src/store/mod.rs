@@ -11,6 +11,8 @@ mod async_store;
 mod file;
 mod line;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -25,6 +27,9 @@ pub use append::{AppendCheck, AppendPlan};
 pub use async_store::AsyncStore;
 pub use file::{FileStore, Quarantined, SetAside};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};
 
 /// What an append did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,0 +1,209 @@
+//! The change feed: every stored event, across all cases, read in pages after a
+//! consumer's last position, never skipping one.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+use super::{decode_row, PgStore};
+use crate::error::StoreError;
+use crate::event::Event;
+use crate::id::CaseId;
+
+/// Where a consumer of the change feed stands: the feed hands out the events after it.
+///
+/// Store it with the consumer's own state (in the same transaction as the read model it
+/// built, for exactly-once processing) and pass it back to [`PgStore::read_feed`].
+/// It is opaque: compare, store and send it as text ([`fmt::Display`], [`FromStr`],
+/// serde), but do no arithmetic on it.
+///
+/// # Why a pair, and what it costs
+///
+/// A position number is taken when a row is inserted but becomes visible only when its
+/// transaction commits, and transactions commit out of order: a reader that remembered
+/// "last position 102" would never see 101 if 101 committed after 102. So every event
+/// row also records the id of the transaction that wrote it (`pg_current_xact_id()`), and
+/// a read returns only rows written by transactions older than the oldest one still
+/// running (`pg_snapshot_xmin(pg_current_snapshot())`, in the same statement): all of
+/// those have ended, so nothing can appear below the cursor later. Rows come out in
+/// (transaction, position) order, and this pair is the cursor.
+///
+/// - **Nothing is skipped, nothing twice**, with no timers and no serialisation of
+///   writers; a rolled-back append leaves nothing behind and does not stall the feed.
+/// - **A long transaction holds the feed back.** Any transaction that has written to
+///   the server and is still open, in any database of the installation and the host's
+///   own included, keeps later events out of the feed until it ends.
+///   [`PgStore::feed_lag`] shows the events held back; PostgreSQL's
+///   `idle_in_transaction_session_timeout` bounds the damage of a forgotten one.
+/// - **Order is transaction order, not commit order.** A case's events come out in
+///   sequence order when they are appended with [`PgStore::append`], whose transaction
+///   writes nothing before them. A host transaction that wrote its own rows before
+///   [`PgStore::append_in`] may reach the feed ahead of another transaction's earlier
+///   append to the same case; consumers that fold per case should order by
+///   [`Event::seq`] (or wait for the missing predecessor).
+/// - **Not across a dump and restore**: transaction ids restart lower on a restored
+///   installation; consumers then start again from [`FeedPosition::START`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FeedPosition {
+    tx: u64,
+    position: i64,
+}
+
+impl FeedPosition {
+    /// Before the first event: a new consumer starts here.
+    pub const START: Self = Self { tx: 0, position: 0 };
+}
+
+impl fmt::Display for FeedPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.tx, self.position)
+    }
+}
+
+/// Text that is not a [`FeedPosition`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a feed position (expected two numbers as written by FeedPosition's Display)")]
+pub struct ParseFeedPositionError {
+    /// The text given.
+    pub text: String,
+}
+
+impl FromStr for FeedPosition {
+    type Err = ParseFeedPositionError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || ParseFeedPositionError { text: s.to_owned() };
+        let (tx, position) = s.split_once('.').ok_or_else(err)?;
+        let tx = tx.parse().map_err(|_| err())?;
+        let position = position.parse().map_err(|_| err())?;
+        if position < 0 {
+            return Err(err());
+        }
+        Ok(Self { tx, position })
+    }
+}
+
+impl Serialize for FeedPosition {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for FeedPosition {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One event of the feed, with the position to store once it is processed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedEvent {
+    /// The position just after this event: resume from here.
+    pub position: FeedPosition,
+    /// The event.
+    pub event: Event,
+}
+
+/// A page of the feed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedPage {
+    /// The events, in feed order; fewer than asked for when the consumer has caught up.
+    pub events: Vec<FeedEvent>,
+    /// Where the next read starts: the last event's position, or the position asked
+    /// for when the page is empty.
+    pub next: FeedPosition,
+}
+
+/// How far a consumer is behind, from [`PgStore::feed_lag`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FeedLag {
+    /// Events after the consumer's position that it can read now.
+    pub unread: u64,
+    /// Events after the consumer's position that are stored but held back by an older
+    /// transaction still running. If this stays above zero, look for a long or idle
+    /// transaction.
+    pub held: u64,
+}
+
+impl PgStore {
+    /// Up to `limit` events after `after`, across all cases, in feed order. Never skips an
+    /// event and never repeats one for a consumer that resumes from the last position it
+    /// stored (see [`FeedPosition`] for how, and what that costs).
+    ///
+    /// One statement: its snapshot decides both what is visible and how far it may read.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails; [`StoreError::Corrupt`] when a stored
+    /// row no longer decodes.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # async fn demo(store: caseledger::PgStore) -> Result<(), caseledger::StoreError> {
+    /// use caseledger::FeedPosition;
+    ///
+    /// let mut at = FeedPosition::START; // or the position the consumer stored last
+    /// loop {
+    ///     let page = store.read_feed(at, 500).await?;
+    ///     for item in &page.events {
+    ///         println!("{} {}", item.event.case, item.event.what.tag());
+    ///     }
+    ///     at = page.next;
+    ///     if page.events.len() < 500 {
+    ///         break; // caught up; poll again later
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn read_feed(&self, after: FeedPosition, limit: usize) -> Result<FeedPage, StoreError> {
+        let rows: Vec<(String, i64, Uuid, i64, String)> = sqlx::query_as(
+            "SELECT tx::text, position, case_id, seq, body FROM caseledger_events
+             WHERE (tx, position) > ($1::text::xid8, $2)
+               AND tx < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY tx, position
+             LIMIT $3",
+        )
+        .bind(after.tx.to_string())
+        .bind(after.position)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(self.pool())
+        .await
+        .map_err(StoreError::backend)?;
+        let mut events = Vec::with_capacity(rows.len());
+        for (tx, position, case, seq, body) in rows {
+            let tx = tx
+                .parse()
+                .map_err(|_| StoreError::backend(format!("the feed read transaction id {tx:?}, not a number")))?;
+            let event = decode_row(CaseId::from_uuid(case), seq, &body)?;
+            events.push(FeedEvent { position: FeedPosition { tx, position }, event });
+        }
+        let next = events.last().map_or(after, |e| e.position);
+        Ok(FeedPage { events, next })
+    }
+
+    /// How many events after `after` a consumer can read now, and how many more are
+    /// stored but held back by an older transaction still running. Counts rows from
+    /// `after` on, so it is cheap for a consumer that keeps up.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    pub async fn feed_lag(&self, after: FeedPosition) -> Result<FeedLag, StoreError> {
+        let (unread, held): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE tx < h), count(*) FILTER (WHERE tx >= h)
+             FROM caseledger_events, (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS h) AS horizon
+             WHERE (tx, position) > ($1::text::xid8, $2)",
+        )
+        .bind(after.tx.to_string())
+        .bind(after.position)
+        .fetch_one(self.pool())
+        .await
+        .map_err(StoreError::backend)?;
+        Ok(FeedLag { unread: u64::try_from(unread).unwrap_or(0), held: u64::try_from(held).unwrap_or(0) })
+    }
+}
