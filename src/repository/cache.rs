@@ -94,6 +94,26 @@ impl Cache {
         slot
     }
 
+    /// Keeps the cache from falling behind `slot`, through which a command has just
+    /// written. While the command waited for the store its slot may have been evicted and
+    /// a concurrent read may have cached the case as it was before the write (or nothing):
+    /// the cache then takes this slot's state, so a host reads its own completed writes.
+    pub(crate) fn offer(&self, id: CaseId, slot: &Arc<Slot>) {
+        let Some(shard) = self.shard(id) else { return };
+        let ours = slot.snapshot();
+        let mut shard = lock(shard);
+        match shard.get(id) {
+            Some(held) if Arc::ptr_eq(&held, slot) => {}
+            Some(held) => {
+                let mut case = held.lock();
+                if case.version() < ours.version() {
+                    *case = ours;
+                }
+            }
+            None => shard.insert(id, Arc::clone(slot)),
+        }
+    }
+
     /// Drops `case` from the cache if `slot` is what it holds for it (a slot another
     /// command has just reloaded stays).
     pub(crate) fn remove(&self, case: CaseId, slot: &Arc<Slot>) {

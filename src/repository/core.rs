@@ -529,6 +529,7 @@ impl Execution {
             (None, Some(opened)) => core.cache.insert(self.case, *opened),
             (None, None) => return Flow::Done(Ok(std::mem::take(&mut self.pending))),
         };
+        core.cache.offer(self.case, &slot);
         let version = slot.lock().version();
         if appended.version > version {
             // The events were already stored (a retry) and others wrote after them.
@@ -873,6 +874,38 @@ mod tests {
         let lookup = Lookup::case(events[0].case).poll(&core);
         done(read(lookup, 0).answer(Ok(events.to_vec())).poll(&core)).unwrap();
         core
+    }
+
+    #[test]
+    fn a_write_whose_slot_was_evicted_still_reaches_the_cache_over_an_older_load() {
+        let case = case_id(1);
+        let other = case_id(2);
+        let stored = log(case, 3);
+        let core = core_with(&stored);
+
+        // A command on the case decides and waits for its append...
+        let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(10))).poll(&core, &mut no_clock());
+        let pending = append(step, 3);
+        // ...meanwhile the case leaves the cache and a reader loads it as stored before
+        // the append lands.
+        core.forget(case);
+        let lookup = read(Lookup::case(case).poll(&core), 0);
+        let events = done(pending.answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(events[0].seq, 4);
+        let loaded = done(lookup.answer(Ok(stored.clone())).poll(&core)).unwrap();
+        assert_eq!(loaded.version(), 4, "the reader read the store before the append, and gets the newer cached case");
+        assert_eq!(core.peek(case).unwrap().version(), 4, "the cache keeps the repository's own write");
+
+        // The other order: the reader caches the old state first, then the append lands.
+        let stored = log(other, 3);
+        let core = core_with(&stored);
+        let step = Execution::new(CaseRequest::new(other, note("mine"), ana(), at(10))).poll(&core, &mut no_clock());
+        let pending = append(step, 3);
+        core.forget(other);
+        let lookup = read(Lookup::case(other).poll(&core), 0);
+        assert_eq!(done(lookup.answer(Ok(stored)).poll(&core)).unwrap().version(), 3);
+        done(pending.answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(core.peek(other).unwrap().version(), 4, "the stale load gives way to the write");
     }
 
     #[test]
