@@ -5,16 +5,23 @@
 //! Only the customer's confirmation lets the owner resolve the case. Prints the handoff
 //! brief, the unified timeline, the customer's view and a Mermaid diagram.
 //!
-//! Run with `cargo run --example helpdesk`.
+//! The case lives in the embedded default store, a [`FileStore`] directory (JSON Lines,
+//! one file per case, fsynced before each command is acknowledged), behind one shared
+//! [`Repository`]; the timeline is read back from what is stored.
+//!
+//! Run with `cargo run --example helpdesk` (the store goes to a fresh directory under
+//! the system's temporary directory, whose path is printed).
 
-use caseledger::{Actor, CaseId, Channel, Command, Error, Ledger, Opening, Rules, Staff, Visibility};
+use caseledger::{
+    Actor, CaseId, Channel, Command, Error, FileStore, Opening, Repository, Rules, Staff, Store, Timeline, Visibility,
+};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 /// A desk that moves the clock forward with every step and narrates refusals.
 struct Desk {
-    rules: Rules,
-    ledger: Ledger,
+    repo: Repository<FileStore>,
+    case: CaseId,
     now: OffsetDateTime,
 }
 
@@ -25,7 +32,7 @@ impl Desk {
 
     fn as_actor(&mut self, minutes: i64, by: &Actor, command: Command) -> Result<(), Error> {
         self.now += Duration::minutes(minutes);
-        self.ledger.execute(&self.rules, command, by, self.now)?;
+        self.repo.execute(self.case, command, by, self.now)?;
         Ok(())
     }
 }
@@ -41,8 +48,12 @@ fn main() -> Result<(), Error> {
     // The host supplies time and randomness; a fixed seed keeps this demo reproducible.
     let id = CaseId::new_v7(opened_at, *b"helpdesk!!");
     let opening = Opening::new("cust-1042", "my laptop works without shutting down", ana.clone());
-    let ledger = Ledger::open(&rules, id, opening, &Actor::Customer, opened_at)?;
-    let mut desk = Desk { rules, ledger, now: opened_at };
+    // The host owns the directory; a fresh one per run keeps the demo repeatable.
+    let dir = std::env::temp_dir().join(format!("caseledger-helpdesk-{}", std::process::id()));
+    let repo = Repository::new(FileStore::open(&dir)?, rules);
+    repo.open(id, opening, &Actor::Customer, opened_at)?;
+    let mut desk = Desk { repo, case: id, now: opened_at };
+    println!("(store: {})", dir.display());
 
     println!("== Case {id} opened for customer cust-1042, owner {ana}\n");
 
@@ -110,7 +121,7 @@ fn main() -> Result<(), Error> {
         },
     )?;
 
-    println!("Every department's work item is closed ({} open).", desk.ledger.case().open_work_count());
+    println!("Every department's work item is closed ({} open).", desk.repo.case(id)?.open_work_count());
     println!("hardware tries to resolve the case...");
     match desk.step(5, &bo, Command::Resolve { summary: "all work items completed".into() }) {
         Err(Error::Refused(refusal)) => println!("  refused: {refusal}\n"),
@@ -146,15 +157,19 @@ fn main() -> Result<(), Error> {
         Command::ConfirmOutcome { statement: "Ran all day without a shutdown. It works!".into() },
     )?;
     desk.step(3, &bo, Command::Resolve { summary: "mainboard replaced; the customer confirmed".into() })?;
-    println!("After the customer's confirmation the owner resolves it: status {}.\n", desk.ledger.case().status());
+    println!("After the customer's confirmation the owner resolves it: status {}.\n", desk.repo.case(id)?.status());
 
     println!("== Handoff brief (what the next person reads instead of asking again)\n");
-    println!("{}", desk.ledger.case().brief());
-    println!("== Unified timeline (every department reads this)\n");
-    println!("{}", desk.ledger.timeline());
+    println!("{}", desk.repo.case(id)?.brief());
+    // Every view is read back from the stored log, as another department's process would.
+    let stored = desk.repo.store().read(id)?;
+    println!("== Unified timeline (every department reads this; {} events stored)\n", stored.len());
+    println!("{}", Timeline::staff(&stored));
     println!("== The customer's view (no internal notes)\n");
-    println!("{}", desk.ledger.customer_timeline());
+    println!("{}", Timeline::customer(&stored));
     println!("== Mermaid sequence diagram (paste into any Mermaid viewer)\n");
-    println!("{}", desk.ledger.timeline().to_mermaid());
+    println!("{}", Timeline::staff(&stored).to_mermaid());
+    drop(desk);
+    std::fs::remove_dir_all(&dir).ok();
     Ok(())
 }
