@@ -3,9 +3,9 @@
 //! - `round_trip/N`: one command (decide + append + fold) through `Repository` over
 //!   `MemoryStore` on a case that has N events, in a fresh repository per sample. Must be
 //!   flat in N.
-//! - `threads/T`: commands on distinct cases through one shared repository from T
-//!   threads (wall time per command; the 2-thread throughput gain is `threads/1 ÷
-//!   threads/2`).
+//! - `threads/{memory_store,sharded_store}/T`: commands on distinct cases through one
+//!   shared repository from T threads (wall time per command; the 2-thread throughput
+//!   gain is `…/1 ÷ …/2`).
 //! - `many_cases/*`: 100,000 cases of 20 events in one store (override the count with
 //!   `CASELEDGER_BENCH_CASES`): open them, replay them all, and ask which breach a deadline.
 //!
@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use caseledger::{
-    Actor, Case, CaseId, Command, DeadlineState, Deadlines, Event, EventId, Limits, MemoryStore, Opening, Repository,
-    Rules, Span, Staff, Store, Visibility,
+    Actor, Appended, Case, CaseId, Command, DeadlineState, Deadlines, Event, EventId, Limits, MemoryStore, Opening,
+    Repository, Rules, Span, Staff, Store, StoreError, Visibility,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use std::time::Duration as StdDuration;
@@ -88,10 +88,12 @@ fn round_trip(c: &mut Criterion) {
 /// Cases per thread in `threads`; each thread writes only to its own.
 const CASES_PER_THREAD: usize = 500;
 
-/// Commands on distinct cases through ONE shared repository (`Arc<Repository<MemoryStore>>`,
-/// no outer lock) from 1 and 2 threads: wall time per command, so the throughput ratio
-/// is `threads/1 ÷ threads/2`. Each thread round-robins over its own cases, all loaded
-/// into the cache before timing.
+/// Commands on distinct cases through ONE shared repository (no outer lock) from 1 and
+/// 2 threads: wall time per command, so the throughput gain is `…/1 ÷ …/2`. Each thread
+/// round-robins over its own cases, all loaded into the cache before timing.
+///
+/// Two stores: `MemoryStore`, which appends under one lock for all cases, and
+/// `Sharded`, 16 memory stores by case id, which isolates the repository's own scaling.
 fn threads(c: &mut Criterion) {
     let mut group = c.benchmark_group("threads");
     group.throughput(Throughput::Elements(1));
@@ -106,38 +108,88 @@ fn threads(c: &mut Criterion) {
             CaseId::new_v7(T0, random)
         })
         .collect();
-    let store = MemoryStore::new();
-    for id in &ids {
-        store.append(*id, 0, &restamp(&template, *id)).expect("stores");
-    }
-    let repo = Arc::new(Repository::new(store, unlimited()).with_capacity(ids.len()));
-    for id in &ids {
-        repo.case(*id).expect("loads");
-    }
+    let memory = shared_repository(MemoryStore::new(), &ids, &template);
+    let sharded = shared_repository(Sharded::default(), &ids, &template);
     for threads in 1..=max_threads {
-        group.bench_function(BenchmarkId::from_parameter(threads), |b| {
-            b.iter_custom(|iters| {
-                let per_thread = iters.div_ceil(threads as u64);
-                let start = Instant::now();
-                std::thread::scope(|s| {
-                    for mine in ids.chunks(CASES_PER_THREAD).take(threads) {
-                        let repo = Arc::clone(&repo);
-                        let by = Actor::Staff(owner.clone());
-                        s.spawn(move || {
-                            for (i, id) in (0..per_thread).zip(mine.iter().cycle()) {
-                                let text = if i % 2 == 0 { "customer called again" } else { "left a voicemail" };
-                                let note = Command::AddNote { text: text.into(), visibility: Visibility::Internal };
-                                black_box(repo.execute(*id, note, &by, last).expect("accepted"));
-                            }
-                        });
-                    }
-                });
-                // Each thread ran `per_thread` commands: `iters` rounded up to a multiple.
-                start.elapsed().mul_f64(iters as f64 / (per_thread * threads as u64) as f64)
-            });
+        group.bench_function(BenchmarkId::new("memory_store", threads), |b| {
+            b.iter_custom(|iters| run_threads(&memory, &ids, threads, iters, &owner, last));
+        });
+        group.bench_function(BenchmarkId::new("sharded_store", threads), |b| {
+            b.iter_custom(|iters| run_threads(&sharded, &ids, threads, iters, &owner, last));
         });
     }
     group.finish();
+}
+
+fn shared_repository<S: Store>(store: S, ids: &[CaseId], template: &[Event]) -> Arc<Repository<S>> {
+    for id in ids {
+        store.append(*id, 0, &restamp(template, *id)).expect("stores");
+    }
+    let repo = Arc::new(Repository::new(store, unlimited()).with_capacity(ids.len()));
+    for id in ids {
+        repo.case(*id).expect("loads");
+    }
+    repo
+}
+
+/// `iters` commands split over `threads` threads, each on its own cases; the wall time.
+fn run_threads<S: Store>(
+    repo: &Arc<Repository<S>>,
+    ids: &[CaseId],
+    threads: usize,
+    iters: u64,
+    owner: &Staff,
+    last: OffsetDateTime,
+) -> StdDuration {
+    let per_thread = iters.div_ceil(threads as u64);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for mine in ids.chunks(CASES_PER_THREAD).take(threads) {
+            let repo = Arc::clone(repo);
+            let by = Actor::Staff(owner.clone());
+            s.spawn(move || {
+                for (i, id) in (0..per_thread).zip(mine.iter().cycle()) {
+                    let text = if i % 2 == 0 { "customer called again" } else { "left a voicemail" };
+                    let note = Command::AddNote { text: text.into(), visibility: Visibility::Internal };
+                    black_box(repo.execute(*id, note, &by, last).expect("accepted"));
+                }
+            });
+        }
+    });
+    // Each thread ran `per_thread` commands: `iters` rounded up to a multiple.
+    start.elapsed().mul_f64(iters as f64 / (per_thread * threads as u64) as f64)
+}
+
+/// 16 memory stores, a case's events in the one its id picks: appends to different
+/// cases rarely share a lock.
+#[derive(Default)]
+struct Sharded([MemoryStore; 16]);
+
+impl Sharded {
+    fn of(&self, case: CaseId) -> &MemoryStore {
+        let bits = case.as_uuid().as_u128();
+        &self.0[((bits ^ (bits >> 64)) as usize ^ (bits >> 80) as usize) % 16]
+    }
+}
+
+impl Store for Sharded {
+    fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError> {
+        self.of(case).append(case, expected, events)
+    }
+    fn read_after(&self, case: CaseId, after: u64) -> Result<Vec<Event>, StoreError> {
+        self.of(case).read_after(case, after)
+    }
+    fn version(&self, case: CaseId) -> Result<u64, StoreError> {
+        self.of(case).version(case)
+    }
+    fn cases(&self) -> Result<Vec<CaseId>, StoreError> {
+        let mut all = Vec::new();
+        for store in &self.0 {
+            all.extend(store.cases()?);
+        }
+        all.sort();
+        Ok(all)
+    }
 }
 
 /// `template`'s events as case `id`'s, with ids unique to it.

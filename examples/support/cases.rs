@@ -96,6 +96,8 @@ fn one_log(rules: &Rules, dice: &mut Dice, i: usize) -> Vec<Event> {
         Ledger::open(rules, CaseId::new_v7(opened, bytes), opening, &Actor::Customer, opened).expect("a valid opening");
     let mut now = opened;
     let steps = 4 + dice.below(16);
+    // After a phone call, staff usually report what the customer said in it.
+    let mut after_call = false;
     for _ in 0..steps {
         let pause = if dice.chance(15) { 3 * 1440 } else { 180 };
         now += Duration::minutes(10 + dice.below(pause) as i64);
@@ -106,6 +108,14 @@ fn one_log(rules: &Rules, dice: &mut Dice, i: usize) -> Vec<Event> {
                 break;
             }
             (Actor::Customer, Command::Reopen { reason: "it broke again".into() })
+        } else if after_call && dice.chance(70) {
+            let words = if dice.chance(80) { "works since the new fan" } else { "still shuts down" };
+            let report = if words.starts_with("works") {
+                Command::ReportConfirmation { channel: Channel::Phone, statement: words.into() }
+            } else {
+                Command::ReportDispute { channel: Channel::Phone, statement: words.into() }
+            };
+            (owner, report)
         } else if case.counters().unanswered_contacts >= 3 && dice.chance(40) {
             let evidence = "three e-mails over a week, no answer";
             let close = Command::CloseUnresolved { ending: Ending::Unreachable, evidence: evidence.into() };
@@ -183,6 +193,7 @@ fn one_log(rules: &Rules, dice: &mut Dice, i: usize) -> Vec<Event> {
                 ),
             }
         };
+        after_call = matches!(command, Command::RecordConversation { .. });
         // Refused commands are part of the story (a premature resolve, a bounce refused);
         // they leave the log untouched.
         let _ = ledger.execute(rules, command, &by, now);

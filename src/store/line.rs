@@ -26,11 +26,13 @@ const CLOSE: &[u8] = b"\"}";
 /// The length of everything after the body: member, 8 hex digits, close.
 const SUFFIX_LEN: usize = MEMBER.len() + 8 + CLOSE.len();
 
-/// The CRC-32C lookup table, one entry per byte value, computed at compile time.
-// `i` stays below 256, so neither the index nor the cast can go wrong.
+/// CRC-32C lookup tables, computed at compile time: `TABLES[0]` advances the CRC by one
+/// byte, `TABLES[k]` by one byte followed by `k` zero bytes, so eight bytes are folded
+/// in at once ("slicing by 8"), about four times as fast as one table.
+// `i` stays below 256 and `k` below 8, so neither the indexes nor the cast can go wrong.
 #[allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
-const TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
+const TABLES: [[u32; 256]; 8] = {
+    let mut tables = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut crc = i as u32;
@@ -39,19 +41,48 @@ const TABLE: [u32; 256] = {
             crc = if crc & 1 == 1 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
             bit += 1;
         }
-        table[i] = crc;
+        tables[0][i] = crc;
         i += 1;
     }
-    table
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let previous = tables[k - 1][i];
+            tables[k][i] = (previous >> 8) ^ tables[0][(previous & 0xff) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    tables
 };
+
+/// The entry of table `k` for the low byte of `index`.
+#[allow(clippy::indexing_slicing)] // `k < 8` at every call and the index is masked to 0..=255
+fn entry(k: usize, index: u32) -> u32 {
+    TABLES[k][(index & 0xff) as usize]
+}
 
 /// CRC-32C (Castagnoli) of `bytes`, as iSCSI, ext4 and many storage formats use it: it
 /// detects every error within 32 consecutive bits, so every changed byte.
 pub(crate) fn crc32c(bytes: &[u8]) -> u32 {
     let mut crc = u32::MAX;
-    for &b in bytes {
-        let index = usize::from(crc.to_le_bytes()[0] ^ b);
-        crc = (crc >> 8) ^ TABLE.get(index).copied().unwrap_or(0);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let [a, b, c, d, e, f, g, h] = <[u8; 8]>::try_from(chunk).unwrap_or_default();
+        let low = u32::from_le_bytes([a, b, c, d]) ^ crc;
+        let high = u32::from_le_bytes([e, f, g, h]);
+        crc = entry(7, low)
+            ^ entry(6, low >> 8)
+            ^ entry(5, low >> 16)
+            ^ entry(4, low >> 24)
+            ^ entry(3, high)
+            ^ entry(2, high >> 8)
+            ^ entry(1, high >> 16)
+            ^ entry(0, high >> 24);
+    }
+    for &byte in chunks.remainder() {
+        crc = (crc >> 8) ^ entry(0, crc ^ u32::from(byte));
     }
     !crc
 }
@@ -138,6 +169,23 @@ mod tests {
     fn crc32c_matches_the_standard_check_value() {
         assert_eq!(crc32c(b"123456789"), 0xe306_9283);
         assert_eq!(crc32c(b""), 0);
+        // RFC 3720 (iSCSI), B.4: 32 bytes of zeros, of ones, and counting up.
+        assert_eq!(crc32c(&[0; 32]), 0x8a91_36aa);
+        assert_eq!(crc32c(&[0xff; 32]), 0x62a8_ab43);
+        assert_eq!(crc32c(&(0..32).collect::<Vec<u8>>()), 0x46dd_794e);
+        // Every length, so every split between eight-byte chunks and the rest, agrees
+        // with the CRC taken one bit at a time.
+        let bytes: Vec<u8> = (0..100u8).map(|b| b.wrapping_mul(37)).collect();
+        for len in 0..bytes.len() {
+            let mut slow = u32::MAX;
+            for &b in &bytes[..len] {
+                slow ^= u32::from(b);
+                for _ in 0..8 {
+                    slow = if slow & 1 == 1 { (slow >> 1) ^ 0x82F6_3B78 } else { slow >> 1 };
+                }
+            }
+            assert_eq!(crc32c(&bytes[..len]), !slow, "length {len}");
+        }
     }
 
     fn line() -> (Event, Vec<u8>) {
