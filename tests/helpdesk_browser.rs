@@ -356,7 +356,7 @@ async fn hostile_text_renders_as_text_and_runs_nothing() {
     let base = server.base.clone();
     // The agent side: a case, opened through the app.
     let ana = caseledger::Staff::new("ana", "software");
-    let case = server.app.open_as(&ana, CustomerRef::new("cust-666"), "my <b>router</b> works").unwrap();
+    let case = server.app.open_as(&ana, CustomerRef::new("cust-666"), "my <b>router</b> works").await.unwrap();
     let id = case.id();
     let link = server.app.customer_link(case.customer()).unwrap();
     // A staff-recorded reply with the payload too, so both sides' texts are tried.
@@ -367,6 +367,7 @@ async fn hostile_text_renders_as_text_and_runs_nothing() {
             id,
             Command::RecordReply { channel: Channel::Phone, message: PAYLOAD.into() },
         )
+        .await
         .unwrap();
     with_browser("hostile", |client| async move {
         // The customer types the payload and pastes 64 KiB into the reply box.

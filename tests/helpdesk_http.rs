@@ -1,6 +1,9 @@
 //! The reference helpdesk (examples/helpdesk_server) over HTTP: every endpoint, the
 //! error shape and statuses, `If-Match`, `Idempotency-Key`, and every authorization
 //! rule tried and refused. Requests go through the real router with `oneshot`.
+//! The API tests run twice: on the embedded file store, and (feature `postgres`) on
+//! PostgreSQL, in a fresh database per test on the server `DATABASE_URL` names
+//! (`bash .ci/test` starts one; without it those tests fail, never skip).
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -15,6 +18,10 @@ use tower::ServiceExt;
 #[allow(dead_code)]
 #[path = "../examples/helpdesk_server/app.rs"]
 mod app;
+#[cfg(feature = "postgres")]
+#[allow(dead_code)]
+#[path = "postgres/harness.rs"]
+mod harness;
 
 const ANA: &str = "ana-token-000000000000001";
 const BO: &str = "bo-token-0000000000000002";
@@ -32,9 +39,30 @@ impl Drop for Env {
 }
 
 fn env() -> Env {
+    let (config, now, clock, dir) = parts("file");
+    let shared = app::App::with_file_store(&config, &dir, now).unwrap();
+    assert_eq!(shared.store_kind(), "file");
+    logs();
+    Env { router: app::router(shared), clock, dir }
+}
+
+/// The same server with its cases in a fresh PostgreSQL database of its own (the
+/// customer links stay in a directory). Fails without `DATABASE_URL`.
+#[cfg(feature = "postgres")]
+async fn pg_env() -> (Env, harness::TestDb) {
+    let db = harness::TestDb::new().await;
+    let (config, now, clock, dir) = parts("pg");
+    let shared = app::App::with_postgres(&config, db.store().await, &dir, now).await.unwrap();
+    assert_eq!(shared.store_kind(), "postgres");
+    logs();
+    (Env { router: app::router(shared), clock, dir }, db)
+}
+
+/// The configuration, a clock the test moves, and an empty data directory.
+fn parts(kind: &str) -> (app::Config, app::Clock, Arc<Mutex<OffsetDateTime>>, std::path::PathBuf) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("caseledger-helpdesk-http-{}-{n}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("caseledger-helpdesk-http-{kind}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let config: app::Config = serde_json::from_value(json!({
@@ -52,9 +80,7 @@ fn env() -> Env {
         *t += Duration::seconds(1);
         *t
     });
-    let shared = app::App::with_file_store(&config, &dir, now).unwrap();
-    logs();
-    Env { router: app::router(shared), clock, dir }
+    (config, now, clock, dir)
 }
 
 struct Reply {
@@ -185,7 +211,10 @@ fn log_text() -> String {
 
 #[tokio::test]
 async fn health_answers() {
-    let env = env();
+    health_answers_on(env()).await;
+}
+
+async fn health_answers_on(env: Env) {
     let reply = env.get("/health", None).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json, json!({"status": "ok"}));
@@ -193,7 +222,10 @@ async fn health_answers() {
 
 #[tokio::test]
 async fn opening_a_case_gives_its_version_and_the_customers_link() {
-    let env = env();
+    opening_a_case_gives_its_version_and_the_customers_link_on(env()).await;
+}
+
+async fn opening_a_case_gives_its_version_and_the_customers_link_on(env: Env) {
     let reply = env.post("/api/cases", Some(ANA), json!({"customer": "cust-1", "outcome": "my laptop works"})).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     assert_eq!(reply.headers[header::ETAG], "\"1\"");
@@ -234,7 +266,10 @@ async fn a_bad_body_is_an_error_in_the_api_shape() {
 
 #[tokio::test]
 async fn a_command_returns_its_events_and_the_new_version() {
-    let env = env();
+    a_command_returns_its_events_and_the_new_version_on(env()).await;
+}
+
+async fn a_command_returns_its_events_and_the_new_version_on(env: Env) {
     let (case, _) = env.open("cust-1").await;
     let reply = env.command(&case, ANA, note("BIOS 1.9 tried")).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
@@ -251,7 +286,10 @@ async fn a_command_returns_its_events_and_the_new_version() {
 
 #[tokio::test]
 async fn resolving_before_the_customer_confirms_is_refused_and_changes_nothing() {
-    let env = env();
+    resolving_before_the_customer_confirms_is_refused_and_changes_nothing_on(env()).await;
+}
+
+async fn resolving_before_the_customer_confirms_is_refused_and_changes_nothing_on(env: Env) {
     let (case, secret) = env.open("cust-1").await;
     let reply = env.command(&case, ANA, json!({"type": "resolve", "summary": "BIOS updated"})).await;
     let code = error_code(&reply, StatusCode::CONFLICT);
@@ -270,7 +308,10 @@ async fn resolving_before_the_customer_confirms_is_refused_and_changes_nothing()
 
 #[tokio::test]
 async fn if_match_with_an_old_version_is_a_conflict() {
-    let env = env();
+    if_match_with_an_old_version_is_a_conflict_on(env()).await;
+}
+
+async fn if_match_with_an_old_version_is_a_conflict_on(env: Env) {
     let (case, _) = env.open("cust-1").await;
     let uri = format!("/api/cases/{case}/commands");
     let first = env.call(Method::POST, &uri, Some(ANA), &[("if-match", "\"1\"")], Some(note("first"))).await;
@@ -290,7 +331,10 @@ async fn if_match_with_an_old_version_is_a_conflict() {
 
 #[tokio::test]
 async fn a_retried_post_with_the_same_idempotency_key_records_one_event() {
-    let env = env();
+    a_retried_post_with_the_same_idempotency_key_records_one_event_on(env()).await;
+}
+
+async fn a_retried_post_with_the_same_idempotency_key_records_one_event_on(env: Env) {
     let (case, _) = env.open("cust-1").await;
     let uri = format!("/api/cases/{case}/commands");
     let key = [("idempotency-key", "note-7f3a")];
@@ -324,7 +368,10 @@ async fn a_retried_post_with_the_same_idempotency_key_records_one_event() {
 
 #[tokio::test]
 async fn the_staff_timeline_comes_in_pages_that_match_the_whole() {
-    let env = env();
+    the_staff_timeline_comes_in_pages_that_match_the_whole_on(env()).await;
+}
+
+async fn the_staff_timeline_comes_in_pages_that_match_the_whole_on(env: Env) {
     let (case, _) = env.open("cust-1").await;
     for i in 0..6 {
         assert_eq!(env.command(&case, ANA, note(&format!("note {i}"))).await.status, StatusCode::OK);
@@ -353,7 +400,10 @@ async fn the_staff_timeline_comes_in_pages_that_match_the_whole() {
 
 #[tokio::test]
 async fn the_customer_view_holds_no_internal_note() {
-    let env = env();
+    the_customer_view_holds_no_internal_note_on(env()).await;
+}
+
+async fn the_customer_view_holds_no_internal_note_on(env: Env) {
     let (case, secret) = env.open("cust-1").await;
     env.command(&case, ANA, note("SECRET: customer sounds angry")).await;
     env.command(&case, ANA, json!({"type": "add_note", "text": "We ordered a new fan.", "visibility": "customer"}))
@@ -370,7 +420,10 @@ async fn the_customer_view_holds_no_internal_note() {
 
 #[tokio::test]
 async fn a_customers_cases_are_listed_for_staff_and_for_that_customer_only() {
-    let env = env();
+    a_customers_cases_are_listed_for_staff_and_for_that_customer_only_on(env()).await;
+}
+
+async fn a_customers_cases_are_listed_for_staff_and_for_that_customer_only_on(env: Env) {
     let (a, secret_1) = env.open("cust-1").await;
     let (b, _) = env.open("cust-1").await;
     let (_, secret_2) = env.open("cust-2").await;
@@ -389,7 +442,10 @@ async fn a_customers_cases_are_listed_for_staff_and_for_that_customer_only() {
 
 #[tokio::test]
 async fn the_queue_holds_my_open_cases_with_deadlines_breached_first() {
-    let env = env();
+    the_queue_holds_my_open_cases_with_deadlines_breached_first_on(env()).await;
+}
+
+async fn the_queue_holds_my_open_cases_with_deadlines_breached_first_on(env: Env) {
     let (first, _) = env.open("cust-1").await;
     env.advance(Duration::hours(3));
     let (second, _) = env.open("cust-2").await;
@@ -429,7 +485,10 @@ async fn the_queue_holds_my_open_cases_with_deadlines_breached_first() {
 
 #[tokio::test]
 async fn incident_cases_are_listed_for_staff() {
-    let env = env();
+    incident_cases_are_listed_for_staff_on(env()).await;
+}
+
+async fn incident_cases_are_listed_for_staff_on(env: Env) {
     let (a, secret) = env.open("cust-1").await;
     env.open("cust-2").await;
     let linked = env.command(&a, ANA, json!({"type": "link_incident", "incident": "FIRE-7"})).await;
@@ -728,4 +787,33 @@ async fn concurrent_commands_on_one_case_are_all_recorded_once() {
     assert_eq!(timeline.len(), 9, "the opening and eight notes, none lost or doubled");
     let seqs: Vec<u64> = timeline.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=9).collect::<Vec<_>>());
+}
+
+// --- the same API on PostgreSQL -------------------------------------------------------
+
+/// Runs each named test body against a server whose cases are in PostgreSQL.
+macro_rules! on_postgres {
+    ($($test:ident => $body:ident),* $(,)?) => {$(
+        #[cfg(feature = "postgres")]
+        #[tokio::test]
+        async fn $test() {
+            let (env, db) = pg_env().await;
+            $body(env).await;
+            db.drop().await;
+        }
+    )*};
+}
+
+on_postgres! {
+    pg_health_answers => health_answers_on,
+    pg_opening_a_case_gives_its_version_and_the_customers_link => opening_a_case_gives_its_version_and_the_customers_link_on,
+    pg_a_command_returns_its_events_and_the_new_version => a_command_returns_its_events_and_the_new_version_on,
+    pg_resolving_before_the_customer_confirms_is_refused_and_changes_nothing => resolving_before_the_customer_confirms_is_refused_and_changes_nothing_on,
+    pg_if_match_with_an_old_version_is_a_conflict => if_match_with_an_old_version_is_a_conflict_on,
+    pg_a_retried_post_with_the_same_idempotency_key_records_one_event => a_retried_post_with_the_same_idempotency_key_records_one_event_on,
+    pg_the_staff_timeline_comes_in_pages_that_match_the_whole => the_staff_timeline_comes_in_pages_that_match_the_whole_on,
+    pg_the_customer_view_holds_no_internal_note => the_customer_view_holds_no_internal_note_on,
+    pg_a_customers_cases_are_listed_for_staff_and_for_that_customer_only => a_customers_cases_are_listed_for_staff_and_for_that_customer_only_on,
+    pg_the_queue_holds_my_open_cases_with_deadlines_breached_first => the_queue_holds_my_open_cases_with_deadlines_breached_first_on,
+    pg_incident_cases_are_listed_for_staff => incident_cases_are_listed_for_staff_on,
 }

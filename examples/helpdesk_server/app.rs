@@ -98,14 +98,37 @@ impl App {
     pub fn with_file_store(config: &Config, data: &FsPath, clock: Clock) -> Result<Shared, Box<dyn std::error::Error>> {
         let (rules, deadlines) = rules(config)?;
         let store = FileStore::open(data.join("cases"))?;
+        Self::with_backend(config, Backend::file(store, rules, config.cache_capacity), deadlines, data, clock)
+    }
+
+    /// The helpdesk over PostgreSQL: cases in the database behind `store` (its schema is
+    /// migrated here), customer links in `data/customer-links.json`.
+    #[cfg(feature = "postgres")]
+    pub async fn with_postgres(
+        config: &Config,
+        store: caseledger::PgStore,
+        data: &FsPath,
+        clock: Clock,
+    ) -> Result<Shared, Box<dyn std::error::Error>> {
+        let (rules, deadlines) = rules(config)?;
+        store.migrate().await?;
+        Self::with_backend(config, Backend::postgres(store, rules, config.cache_capacity), deadlines, data, clock)
+    }
+
+    fn with_backend(
+        config: &Config,
+        backend: Backend,
+        deadlines: Deadlines,
+        data: &FsPath,
+        clock: Clock,
+    ) -> Result<Shared, Box<dyn std::error::Error>> {
         let links = Links::load(data.join("customer-links.json"))?;
-        Ok(Arc::new(Self {
-            backend: Backend::file(store, rules, config.cache_capacity),
-            staff: staff_table(config)?,
-            links,
-            deadlines,
-            clock,
-        }))
+        Ok(Arc::new(Self { backend, staff: staff_table(config)?, links, deadlines, clock }))
+    }
+
+    /// Where the cases are kept ("file" or "postgres"), for the log.
+    pub fn store_kind(&self) -> &'static str {
+        self.backend.kind()
     }
 
     /// The customer's secret link, made the first time it is asked for.
@@ -114,13 +137,13 @@ impl App {
     }
 
     /// Opens a case for `customer` owned by `by`, as `by` (for seeding a demo).
-    pub fn open_as(&self, by: &Staff, customer: CustomerRef, outcome: &str) -> Result<Arc<Case>, ApiError> {
-        open_case(self, by, customer, outcome.to_owned(), by.clone(), None).map(|(case, _)| case)
+    pub async fn open_as(&self, by: &Staff, customer: CustomerRef, outcome: &str) -> Result<Arc<Case>, ApiError> {
+        open_case(self, by, customer, outcome.to_owned(), by.clone(), None).await.map(|(case, _)| case)
     }
 
     /// Runs `command` as `who`, as a request would (for seeding a demo).
-    pub fn run_as(&self, who: &Identity, id: CaseId, command: Command) -> Result<Vec<Event>, ApiError> {
-        run_command(self, who, id, command, &Options::default()).map(|(events, _)| events)
+    pub async fn run_as(&self, who: &Identity, id: CaseId, command: Command) -> Result<Vec<Event>, ApiError> {
+        run_command(self, who, id, command, &Options::default()).await.map(|(events, _)| events)
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -362,12 +385,14 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 // --- running commands -----------------------------------------------------------------
 
-async fn blocking<T: Send + 'static>(
-    app: &Shared,
-    work: impl FnOnce(&App) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let app = Arc::clone(app);
-    tokio::task::spawn_blocking(move || work(&app)).await.map_err(ApiError::internal)?
+/// Runs the steps of one request against the app, with `?` answering in the API's
+/// error shape. The backend awaits the store itself (the file store on tokio's
+/// blocking pool), so nothing here blocks a worker thread.
+async fn with_app<'a, T, F>(app: &'a App, work: impl FnOnce(&'a App) -> F) -> Result<T, ApiError>
+where
+    F: std::future::Future<Output = Result<T, ApiError>>,
+{
+    work(app).await
 }
 
 fn parse_case(text: &str) -> Result<CaseId, ApiError> {
@@ -375,8 +400,8 @@ fn parse_case(text: &str) -> Result<CaseId, ApiError> {
 }
 
 /// The case, if `who` may read it; otherwise as if it did not exist.
-fn readable_case(app: &App, who: &Identity, id: CaseId) -> Result<Arc<Case>, ApiError> {
-    match app.backend.case(id) {
+async fn readable_case(app: &App, who: &Identity, id: CaseId) -> Result<Arc<Case>, ApiError> {
+    match app.backend.case(id).await {
         Ok(case) if who.may_read(&case) => Ok(case),
         Ok(_) => Err(ApiError::no_such_case(&id.to_string())),
         Err(err) => Err(err.into()),
@@ -392,7 +417,7 @@ fn outcome_code<T>(result: &Result<T, ApiError>) -> &str {
 }
 
 /// Runs `command` on `case` as `who`, logging case, code and latency.
-fn run_command(
+async fn run_command(
     app: &App,
     who: &Identity,
     id: CaseId,
@@ -401,12 +426,13 @@ fn run_command(
 ) -> Result<(Vec<Event>, u64), ApiError> {
     let started = Instant::now();
     let kind = command_tag(&command);
-    let result = (|| {
-        readable_case(app, who, id)?;
-        let events = app.backend.run(id, command, &who.actor(), app.now(), options)?;
-        let version = app.backend.case(id)?.version();
+    let result: Result<_, ApiError> = async {
+        readable_case(app, who, id).await?;
+        let events = app.backend.run(id, command, &who.actor(), app.now(), options).await?;
+        let version = app.backend.case(id).await?.version();
         Ok((events, version))
-    })();
+    }
+    .await;
     tracing::info!(
         case = %id,
         command = kind,
@@ -435,7 +461,7 @@ fn command_tag(command: &Command) -> String {
 /// Opens a case for `customer` owned by `owner`, as the signed-in staff member.
 /// With an idempotency key the case id is derived from it, so a retried opening finds
 /// the case it already made.
-fn open_case(
+async fn open_case(
     app: &App,
     by: &Staff,
     customer: CustomerRef,
@@ -457,11 +483,11 @@ fn open_case(
         }
     };
     let opening = Opening::new(customer.clone(), outcome.clone(), owner.clone());
-    let result = match app.backend.open(id, opening, &Actor::Staff(by.clone()), now) {
-        Ok(_) => app.backend.case(id).map(|c| (c, true)).map_err(ApiError::from),
+    let result = match app.backend.open(id, opening, &Actor::Staff(by.clone()), now).await {
+        Ok(_) => app.backend.case(id).await.map(|c| (c, true)).map_err(ApiError::from),
         Err(Error::Store(err)) if err.is_conflict() && key.is_some() => {
             // The key was used before: the same opening is a retry, another one is not.
-            let case = app.backend.case(id)?;
+            let case = app.backend.case(id).await?;
             if case.customer() == &customer && case.outcome() == outcome {
                 Ok((case, false))
             } else {
@@ -564,7 +590,7 @@ pub fn router(app: Shared) -> Router {
 }
 
 async fn health(State(app): State<Shared>) -> Response {
-    match blocking(&app, |app| app.backend.health().map_err(ApiError::from)).await {
+    match app.backend.health().await.map_err(ApiError::from) {
         Ok(()) => Json(json!({"status": "ok"})).into_response(),
         Err(err) => {
             let body = json!({"status": "unavailable", "error": err});
@@ -606,10 +632,11 @@ async fn api_open(State(app): State<Shared>, headers: HeaderMap, body: Bytes) ->
     refuse_actor_in_body(&raw)?;
     let request: OpenRequest = serde_json::from_value(value)
         .map_err(|err| ApiError::invalid("invalid_request", format!("the body does not fit: {err}")))?;
-    let (case, created, link) = blocking(&app, move |app| {
+    let (case, created, link) = with_app(&app, move |app| async move {
         let owner = request.owner.unwrap_or_else(|| staff.clone());
         let (case, created) =
-            open_case(app, &staff, request.customer, request.outcome, owner, key.as_ref().map(IdempotencyKey::as_str))?;
+            open_case(app, &staff, request.customer, request.outcome, owner, key.as_ref().map(IdempotencyKey::as_str))
+                .await?;
         let link = app.customer_link(case.customer())?;
         Ok((case, created, link))
     })
@@ -636,7 +663,7 @@ async fn api_case(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<
     let who = identity(&app, &headers)?;
     who.staff()?;
     let id = parse_case(&id)?;
-    let case = blocking(&app, move |app| readable_case(app, &who, id)).await?;
+    let case = readable_case(&app, &who, id).await?;
     Ok(([etag(case.version())], Json(case_json(&case))).into_response())
 }
 
@@ -651,7 +678,7 @@ async fn api_command(
     let options = Options { expected: if_match(&headers)?, key: idempotency_key(&headers)? };
     let (command, raw): (Command, Value) = json_body(&body)?;
     refuse_actor_in_body(&raw)?;
-    let (events, version) = blocking(&app, move |app| run_command(app, &who, id, command, &options)).await?;
+    let (events, version) = run_command(&app, &who, id, command, &options).await?;
     Ok(([etag(version)], Json(json!({"events": events, "version": version}))).into_response())
 }
 
@@ -677,12 +704,12 @@ async fn api_timeline(
     who.staff()?;
     let id = parse_case(&id)?;
     let limit = page.limit.clamp(1, 500);
-    let (entries, version, more) = blocking(&app, move |app| {
+    let (entries, version, more) = with_app(&app, move |app| async move {
         // The page is built from the events after `after` alone (no replay of the
         // whole log), reading exactly as those entries of the whole timeline.
-        let case = app.backend.case(id)?;
+        let case = app.backend.case(id).await?;
         let after = page.after.min(case.version());
-        let tail = app.backend.events_after(id, after)?;
+        let tail = app.backend.events_after(id, after).await?;
         let version = tail.last().map_or(case.version(), |e| e.seq).max(case.version());
         let timeline =
             Timeline::page(View::Staff, &case, after, limit, &tail).map_err(|e| ApiError::from(Error::from(e)))?;
@@ -703,9 +730,9 @@ async fn api_customer_view(
 ) -> Result<Response, ApiError> {
     let who = identity(&app, &headers)?;
     let id = parse_case(&id)?;
-    let (case, timeline) = blocking(&app, move |app| {
-        let case = readable_case(app, &who, id)?;
-        let events = app.backend.events(id)?;
+    let (case, timeline) = with_app(&app, move |app| async move {
+        let case = readable_case(app, &who, id).await?;
+        let events = app.backend.events(id).await?;
         Ok((case, Timeline::customer(&events)))
     })
     .await?;
@@ -748,7 +775,7 @@ async fn api_customer_cases(
         }
     }
     let staff_view = matches!(who, Identity::Staff(_));
-    let cases = blocking(&app, move |app| app.backend.customer_cases(&customer).map_err(ApiError::from)).await?;
+    let cases = app.backend.customer_cases(&customer).await.map_err(ApiError::from)?;
     let cases: Vec<Value> = cases
         .iter()
         .map(|c| {
@@ -768,11 +795,12 @@ pub struct QueueItem {
     pub deadlines: Vec<caseledger::DeadlineStatus>,
 }
 
-fn queue(app: &App, staff: &Staff) -> Result<Vec<QueueItem>, ApiError> {
+async fn queue(app: &App, staff: &Staff) -> Result<Vec<QueueItem>, ApiError> {
     let now = app.now();
     let mut items: Vec<QueueItem> = app
         .backend
-        .all_cases()?
+        .all_cases()
+        .await?
         .into_iter()
         .filter(|c| !c.is_closed() && c.owner() == staff)
         .map(|case| QueueItem { deadlines: app.deadlines.check(&case, now), case })
@@ -800,7 +828,7 @@ fn deadline_json(d: &caseledger::DeadlineStatus) -> Value {
 async fn api_queue(State(app): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let who = identity(&app, &headers)?;
     let staff = who.staff()?.clone();
-    let items = blocking(&app, move |app| queue(app, &staff)).await?;
+    let items = queue(&app, &staff).await?;
     let items: Vec<Value> = items
         .iter()
         .map(|i| json!({"case": summary_json(&i.case), "deadlines": i.deadlines.iter().map(deadline_json).collect::<Vec<_>>()}))
@@ -816,6 +844,6 @@ async fn api_incident_cases(
     let who = identity(&app, &headers)?;
     who.staff()?;
     let incident = IncidentId::new(incident);
-    let cases = blocking(&app, move |app| app.backend.incident_cases(&incident).map_err(ApiError::from)).await?;
+    let cases = app.backend.incident_cases(&incident).await.map_err(ApiError::from)?;
     Ok(Json(json!({ "cases": cases.iter().map(|c| summary_json(c)).collect::<Vec<_>>() })))
 }

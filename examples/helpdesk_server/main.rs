@@ -4,11 +4,15 @@
 //! cargo run --example helpdesk_server                      # embedded file store in ./helpdesk-data
 //! cargo run --example helpdesk_server -- --demo            # ... with a sample case to look at
 //! cargo run --example helpdesk_server -- --config staff.json --data /var/lib/helpdesk --listen 127.0.0.1:8080
+//! cargo run --example helpdesk_server --features postgres -- --database-url postgres://user@localhost/helpdesk
 //! ```
 //!
 //! Without `--config`, three staff members (ana of software, bo of hardware, cy of
 //! billing) get fresh random tokens, printed at start. Open the printed address, sign
 //! in with a token, and open a case; its page shows the link to send the customer.
+//! With a database URL (`--database-url URL`, or `DATABASE_URL` in the environment) the
+//! cases live in PostgreSQL (the schema is migrated at start; the build needs the
+//! `postgres` feature); `--data` then holds only the customer links.
 //! `RUST_LOG=caseledger_helpdesk=debug` (or any `tracing` filter) sets the log level.
 
 use std::net::SocketAddr;
@@ -25,6 +29,8 @@ struct Args {
     config: Option<PathBuf>,
     listen: SocketAddr,
     demo: bool,
+    /// PostgreSQL to keep the cases in, from `--database-url` or `DATABASE_URL`.
+    database_url: Option<String>,
 }
 
 fn args() -> Result<Args, String> {
@@ -33,6 +39,7 @@ fn args() -> Result<Args, String> {
         config: None,
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
         demo: false,
+        database_url: std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty()),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -42,14 +49,12 @@ fn args() -> Result<Args, String> {
             "--config" => args.config = Some(value("--config")?.into()),
             "--listen" => args.listen = value("--listen")?.parse().map_err(|e| format!("--listen: {e}"))?,
             "--demo" => args.demo = true,
-            "--database-url" => {
-                // Said plainly rather than quietly keeping the cases somewhere else.
-                return Err("no PostgreSQL store in this version: the server keeps cases in the embedded \
-                            file store (--data DIR)"
-                    .into());
-            }
+            "--database-url" => args.database_url = Some(value("--database-url")?),
             "--help" | "-h" => {
-                return Err("usage: helpdesk_server [--data DIR] [--config FILE] [--listen ADDR] [--demo]".into());
+                return Err(
+                    "usage: helpdesk_server [--data DIR] [--database-url URL] [--config FILE] [--listen ADDR] [--demo]"
+                        .into(),
+                );
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -79,13 +84,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     std::fs::create_dir_all(&args.data)?;
     let clock: app::Clock = Arc::new(OffsetDateTime::now_utc);
-    let shared = app::App::with_file_store(&config, &args.data, clock)?;
-    tracing::info!(store = "file", data = %args.data.display(), "cases kept in the embedded file store");
+    let shared = match &args.database_url {
+        None => {
+            let shared = app::App::with_file_store(&config, &args.data, clock)?;
+            tracing::info!(store = "file", data = %args.data.display(), "cases kept in the embedded file store");
+            shared
+        }
+        Some(url) => postgres(&config, url, &args.data, clock).await?,
+    };
     if args.demo {
-        demo(&shared, &config)?;
+        demo(&shared, &config).await?;
     }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    println!("Helpdesk at http://{}/ (health: /health)", listener.local_addr()?);
+    println!(
+        "Helpdesk at http://{}/ (health: /health; cases in the {} store)",
+        listener.local_addr()?,
+        shared.store_kind()
+    );
     axum::serve(listener, app::router(shared))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -94,8 +109,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+#[cfg(feature = "postgres")]
+async fn postgres(
+    config: &app::Config,
+    url: &str,
+    data: &std::path::Path,
+    clock: app::Clock,
+) -> Result<app::Shared, Box<dyn std::error::Error>> {
+    let pool = sqlx::PgPool::connect(url).await?;
+    let shared = app::App::with_postgres(config, caseledger::PgStore::new(pool), data, clock).await?;
+    // The URL may hold a password: the log names the store, not the address.
+    tracing::info!(store = "postgres", links = %data.display(), "cases kept in PostgreSQL");
+    Ok(shared)
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres(
+    _: &app::Config,
+    _: &str,
+    _: &std::path::Path,
+    _: app::Clock,
+) -> Result<app::Shared, Box<dyn std::error::Error>> {
+    // Said plainly rather than quietly keeping the cases somewhere else.
+    Err("a database URL was given (--database-url or DATABASE_URL), but this build has no PostgreSQL \
+         store: run it with `--features postgres`, or unset DATABASE_URL for the embedded file store"
+        .into())
+}
+
 /// A sample case with a little history, so a first look has something to show.
-fn demo(app: &app::Shared, config: &app::Config) -> Result<(), Box<dyn std::error::Error>> {
+async fn demo(app: &app::Shared, config: &app::Config) -> Result<(), Box<dyn std::error::Error>> {
     let staff = |i: usize| {
         config
             .staff
@@ -104,7 +146,7 @@ fn demo(app: &app::Shared, config: &app::Config) -> Result<(), Box<dyn std::erro
             .ok_or("the demo needs two staff members")
     };
     let (ana, bo) = (staff(0)?, staff(1)?);
-    let case = app.open_as(&ana, CustomerRef::new("cust-1042"), "my laptop starts and stays on")?;
+    let case = app.open_as(&ana, CustomerRef::new("cust-1042"), "my laptop starts and stays on").await?;
     let id = case.id();
     let steps = [
         (
@@ -160,7 +202,7 @@ fn demo(app: &app::Shared, config: &app::Config) -> Result<(), Box<dyn std::erro
         ),
     ];
     for (by, command) in steps {
-        app.run_as(&by, id, command)?;
+        app.run_as(&by, id, command).await?;
     }
     println!("Demo case: /cases/{id}; the customer's link: {}", app.customer_link(case.customer())?);
     Ok(())

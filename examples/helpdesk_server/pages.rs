@@ -21,7 +21,7 @@ use caseledger::{
 use serde::Deserialize;
 
 use super::{
-    blocking, cookie_staff, open_case, queue, readable_case, run_command, same_origin, secret, ApiError, App, Identity,
+    cookie_staff, open_case, queue, readable_case, run_command, same_origin, secret, with_app, ApiError, App, Identity,
     Options, Shared, STAFF_COOKIE,
 };
 
@@ -189,7 +189,7 @@ async fn queue_page(State(app): State<Shared>, headers: HeaderMap) -> Response {
         return Redirect::to("/").into_response();
     };
     let who = me.clone();
-    let items = match blocking(&app, move |app| queue(app, &who)).await {
+    let items = match queue(&app, &who).await {
         Ok(items) => items,
         Err(err) => return error_page(&err),
     };
@@ -298,9 +298,9 @@ async fn open_from_form(State(app): State<Shared>, headers: HeaderMap, Form(form
             "a form from another site",
         ));
     }
-    let opened = blocking(&app, move |app| {
+    let opened = with_app(&app, move |app| async move {
         let owner = staff_at(app, &form.owner)?;
-        open_case(app, &me, CustomerRef::new(form.customer.trim()), form.outcome, owner, Some(&form.key))
+        open_case(app, &me, CustomerRef::new(form.customer.trim()), form.outcome, owner, Some(&form.key)).await
     })
     .await;
     match opened {
@@ -368,9 +368,9 @@ async fn render_case(
         Err(err) => return error_page(&err),
     };
     let who = Identity::Staff(me.clone());
-    let loaded = blocking(app, move |app| {
-        let case = readable_case(app, &who, id)?;
-        let events = app.backend.events(id)?;
+    let loaded = with_app(app, move |app| async move {
+        let case = readable_case(app, &who, id).await?;
+        let events = app.backend.events(id).await?;
         let link = app.customer_link(case.customer())?;
         Ok((case, events, link))
     })
@@ -659,11 +659,11 @@ async fn staff_action(
     };
     let who = Identity::Staff(me.clone());
     let done = action.clone();
-    let result = blocking(&app, move |app| {
+    let result = with_app(&app, move |app| async move {
         let key = form.key.as_deref().map(super::parse_key).transpose()?;
         let options = Options { expected: form.version, key };
         let command = staff_command(app, &action, form)?;
-        run_command(app, &who, case, command, &options)
+        run_command(app, &who, case, command, &options).await
     })
     .await;
     match result {
@@ -687,7 +687,7 @@ async fn customer_home(State(app): State<Shared>, Path(secret): Path<String>) ->
         Err(err) => return error_page(&err),
     };
     let who = customer.clone();
-    let cases = match blocking(&app, move |app| app.backend.customer_cases(&who).map_err(ApiError::from)).await {
+    let cases = match app.backend.customer_cases(&who).await.map_err(ApiError::from) {
         Ok(cases) => cases,
         Err(err) => return error_page(&err),
     };
@@ -735,9 +735,9 @@ async fn render_customer(app: &Shared, secret: &str, id: &str, status: StatusCod
         Err(err) => return error_page(&err),
     };
     let who = Identity::Customer(customer);
-    let loaded = blocking(app, move |app| {
-        let case = readable_case(app, &who, id)?;
-        let events = app.backend.events(id)?;
+    let loaded = with_app(app, move |app| async move {
+        let case = readable_case(app, &who, id).await?;
+        let events = app.backend.events(id).await?;
         Ok((case, Timeline::customer(&events)))
     })
     .await;
@@ -826,7 +826,7 @@ async fn customer_action(
         Err(err) => return error_page(&err),
     };
     let options = Options { expected: form.version, key };
-    match blocking(&app, move |app| run_command(app, &who, case, command, &options)).await {
+    match run_command(&app, &who, case, command, &options).await {
         Ok(_) => Redirect::to(&format!("/c/{secret}/cases/{case}?done={action}")).into_response(),
         Err(err) => render_customer(&app, &secret, &id, err.status, Some(error_box(&err))).await,
     }
