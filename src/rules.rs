@@ -3,8 +3,9 @@
 //! [`Rules::decide`] takes a case, a command, who asks and when, and returns the events
 //! to append or a [`Refusal`] naming the broken rule. It checks, in order: the time, the
 //! host's membership directory, the [`Limits`], the core invariants (the same check
-//! [`Case::apply`](crate::Case::apply) makes) and the configured [`Policy`]s. It reads
-//! no clock, file or random source.
+//! [`Case::apply`](crate::Case::apply) makes, in `src/case/invariants.rs`; see
+//! [`Case`'s invariants](crate::Case#invariants)) and the configured [`Policy`]s. It
+//! reads no clock, file or random source.
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -22,8 +23,10 @@ use crate::limits::Limits;
 use crate::policy::{Policy, Proposal};
 
 /// What [`Rules::decide_request`] made of a request.
+///
+/// Exhaustive by design: a caller handles both outcomes, and a third would be a breaking
+/// change, since a caller that did not know it would drop or duplicate a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Decision {
     /// New events, to fold and append.
     Append(Vec<Event>),
@@ -182,6 +185,12 @@ impl Rules {
     /// Pure: the same case, command, actor and time give the same events, ids included.
     /// Nothing changes until the caller folds the events with
     /// [`Case::apply`](crate::Case::apply) (or lets a [`Ledger`](crate::Ledger) do it).
+    ///
+    /// The rule that refuses a command is usually not here: after the time, the
+    /// directory and the limits, `decide` runs the case's own checks, the same ones the
+    /// fold runs, each tagged with the invariant it keeps (I1–I8, see
+    /// [`Case`'s invariants](crate::Case#invariants); in the source,
+    /// `src/case/invariants.rs`), and only then the configured [`Policy`]s.
     ///
     /// # Errors
     ///

@@ -814,6 +814,7 @@ const _: () = {
     send_sync::<Span>();
     send_sync::<Appended>();
     send_sync::<AppendCheck<'static>>();
+    send_sync::<Batch<'static>>();
     send_sync::<AppendPlan<'static>>();
     send_sync::<FileStore>();
     send_sync::<MemoryStore>();

@@ -119,7 +119,7 @@ impl Case {
     /// # Errors
     ///
     /// The first [`LogError`] met; a limit is reported as [`LogError::Broken`] carrying
-    /// [`Refusal::LimitExceeded`].
+    /// [`Refusal::LimitExceeded`](crate::Refusal::LimitExceeded).
     ///
     /// # Example
     ///
@@ -177,7 +177,7 @@ impl Case {
     /// Folds one event into the case.
     ///
     /// Texts holding control characters (which `decide` refuses, see
-    /// [`Refusal::ControlCharacter`]) are folded here, so that a log stored before that
+    /// [`Refusal::ControlCharacter`](crate::Refusal::ControlCharacter)) are folded here, so that a log stored before that
     /// rule stays readable; [`Case::apply_with_limits`] refuses them.
     ///
     /// # Errors
@@ -195,7 +195,7 @@ impl Case {
     /// # Errors
     ///
     /// As [`Case::apply`]; a limit is reported as [`LogError::Broken`] carrying
-    /// [`Refusal::LimitExceeded`]. On error the case is unchanged.
+    /// [`Refusal::LimitExceeded`](crate::Refusal::LimitExceeded). On error the case is unchanged.
     pub fn apply_with_limits(&mut self, event: &Event, limits: &Limits) -> Result<(), LogError> {
         self.fold(event, Some(limits))
     }

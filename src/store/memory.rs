@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::{Appended, CrossIndex, LogIndex, Store};
+use super::{Appended, Batch, CrossIndex, LogIndex, Store};
 use crate::error::StoreError;
 use crate::event::Event;
 use crate::id::{CaseId, CustomerRef, IncidentId};
@@ -82,8 +82,8 @@ impl Store for MemoryStore {
         let mut inner = self.write_lock();
         let Inner { cases, cross } = &mut *inner;
         let plan = match cases.get(&case) {
-            Some(log) => log.index.plan(case, expected, events, |v| Ok(after(&log.events, v)))?,
-            None => LogIndex::default().plan(case, expected, events, |_| Ok(Vec::new()))?,
+            Some(log) => log.index.plan(Batch { case, expected, events }, |v| Ok(after(&log.events, v)))?,
+            None => LogIndex::default().plan(Batch { case, expected, events }, |_| Ok(Vec::new()))?,
         };
         let new = plan.events();
         if new.is_empty() {
