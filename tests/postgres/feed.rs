@@ -181,3 +181,120 @@ async fn a_consumer_reading_while_writers_race_gets_every_event_once() {
     }
     db.drop().await;
 }
+
+/// Burns transaction ids (each loop turn takes one and commits) until the next is at
+/// least `upto`. Simple query protocol: a procedure may commit only outside a transaction
+/// block.
+const BURN: &str = "CREATE PROCEDURE caseledger_test_burn(upto xid8) LANGUAGE plpgsql AS $$
+    BEGIN
+        WHILE pg_current_xact_id() < upto LOOP
+            COMMIT;
+        END LOOP;
+    END $$";
+
+async fn burn_to(pool: &sqlx::PgPool, upto: u64) {
+    sqlx::raw_sql(&format!("CALL caseledger_test_burn('{upto}'::xid8)")).execute(pool).await.unwrap();
+}
+
+/// Four writers append concurrently, each to a case of its own (an opening, then notes
+/// one append at a time), starting a dozen transaction ids below `boundary`, so that the
+/// stored events sit on both sides of it.
+async fn write_across(store: &PgStore, boundary: u64, first_case: u32) -> Vec<Event> {
+    burn_to(store.pool(), boundary - 12).await;
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let case = case_id(first_case + w);
+            let log = log_of(case, 6);
+            for (at, event) in log.iter().enumerate() {
+                store.append(case, at as u64, std::slice::from_ref(event)).await.unwrap();
+            }
+            log
+        }));
+    }
+    let mut written = Vec::new();
+    for task in tasks {
+        written.extend(task.await.unwrap());
+    }
+    written
+}
+
+/// The feed's regression test for the lost events of 0.1.0: a page sorted by the text of
+/// its transaction ids ("10000" before "9999") skipped events for good, and repeated
+/// others, as soon as a page held ids of two widths. Here the ids cross 10^4, 10^5 and
+/// 2^32 (the 32-bit epoch, set with `pg_resetwal` on a cluster of the test's own), and
+/// every page size reads every event exactly once, each case in sequence order, while
+/// `feed_lag` counts exactly what is left to read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_skips_nothing_where_transaction_ids_cross_powers_of_ten_and_the_32_bit_epoch() {
+    use crate::cluster::Cluster;
+
+    let cluster = Cluster::create("feed-xids");
+    cluster.start();
+    let connect = || async {
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(6).connect(&cluster.url()).await.unwrap();
+        PgStore::new(pool)
+    };
+    let store = connect().await;
+    store.migrate().await.unwrap();
+    sqlx::raw_sql(BURN).execute(store.pool()).await.unwrap();
+    let epoch = 1u64 << 32;
+    let mut written = write_across(&store, 10_000, 0).await;
+    written.extend(write_across(&store, 100_000, 10).await);
+    // Freeze every row first, as anti-wraparound vacuuming has long done on a cluster
+    // whose ids reach 2^32: a row whose id is not frozen would look written in the future.
+    sqlx::raw_sql("VACUUM FREEZE").execute(store.pool()).await.unwrap();
+    store.pool().close().await;
+    cluster.stop();
+    cluster.set_next_xid(epoch - 2_000);
+    cluster.start();
+    let store = connect().await;
+    written.extend(write_across(&store, epoch, 20).await);
+
+    // The stored events really straddle each boundary.
+    let txs: Vec<String> =
+        sqlx::query_scalar("SELECT tx::text FROM caseledger_events").fetch_all(store.pool()).await.unwrap();
+    let txs: Vec<u64> = txs.iter().map(|t| t.parse().unwrap()).collect();
+    assert_eq!(txs.len(), written.len());
+    for boundary in [10_000, 100_000, epoch] {
+        let (below, above) =
+            (txs.iter().filter(|&&t| t < boundary).count(), txs.iter().filter(|&&t| t >= boundary).count());
+        let near = txs.iter().filter(|&&t| t.abs_diff(boundary) < 1_000).count();
+        assert!(below > 0 && above > 0 && near >= 12, "events around {boundary}: {txs:?}");
+    }
+
+    let total = written.len() as u64;
+    let lag = store.feed_lag(FeedPosition::START).await.unwrap();
+    assert_eq!((lag.unread, lag.held), (total, 0), "feed_lag before reading");
+    let expected: BTreeSet<EventId> = written.iter().map(|e| e.id).collect();
+    for page_size in [1, 2, 3, 5, 7, 11, 24, 50, 71, 72, 73, 1000] {
+        let (mut got, mut at) = (Vec::new(), FeedPosition::START);
+        loop {
+            let page = store.read_feed(at, page_size).await.unwrap();
+            assert!(page.events.len() <= page_size);
+            let n = page.events.len();
+            got.extend(page.events.into_iter().map(|e| e.event));
+            at = page.next;
+            let lag = store.feed_lag(at).await.unwrap();
+            assert_eq!(
+                lag.unread,
+                total.saturating_sub(got.len() as u64),
+                "feed_lag after {} events (pages of {page_size})",
+                got.len()
+            );
+            if n < page_size {
+                break;
+            }
+        }
+        let unique: BTreeSet<EventId> = got.iter().map(|e| e.id).collect();
+        assert_eq!(got.len(), unique.len(), "pages of {page_size}: an event came twice");
+        assert_eq!(unique, expected, "pages of {page_size}: an event was skipped");
+        let mut last: BTreeMap<CaseId, u64> = BTreeMap::new();
+        for e in &got {
+            let before = last.insert(e.case, e.seq).unwrap_or(0);
+            assert_eq!(e.seq, before + 1, "pages of {page_size}: case {} out of order", e.case);
+        }
+    }
+    store.pool().close().await;
+}

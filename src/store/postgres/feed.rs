@@ -162,10 +162,16 @@ impl PgStore {
     /// ```
     pub async fn read_feed(&self, after: FeedPosition, limit: usize) -> Result<FeedPage, StoreError> {
         let rows: Vec<(String, i64, Uuid, i64, String)> = sqlx::query_as(
-            "SELECT tx::text, position, case_id, seq, body FROM caseledger_events
-             WHERE (tx, position) > ($1::text::xid8, $2)
-               AND tx < pg_snapshot_xmin(pg_current_snapshot())
-             ORDER BY tx, position
+            // The text of the transaction id is selected under its own name: an output
+            // column named `tx` would make `ORDER BY tx` sort the page as text, while the
+            // cursor compares as xid8, and every page that crossed a power of ten
+            // (9999 -> 10000) would skip events for good. Qualified names keep the order
+            // on the column the cursor and the index use.
+            "SELECT e.tx::text AS tx_text, e.position, e.case_id, e.seq, e.body
+             FROM caseledger_events AS e
+             WHERE (e.tx, e.position) > ($1::text::xid8, $2)
+               AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY e.tx, e.position
              LIMIT $3",
         )
         .bind(after.tx.to_string())
