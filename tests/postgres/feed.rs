@@ -298,3 +298,91 @@ async fn the_feed_skips_nothing_where_transaction_ids_cross_powers_of_ten_and_th
     }
     store.pool().close().await;
 }
+
+/// The seq and writing transaction of each stored event of `case`.
+async fn writers(store: &PgStore, case: CaseId) -> Vec<(i64, u64)> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT seq, tx::text FROM caseledger_events WHERE case_id = $1 ORDER BY seq")
+            .bind(case.as_uuid())
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    rows.into_iter().map(|(seq, tx)| (seq, tx.parse().unwrap())).collect()
+}
+
+#[tokio::test]
+async fn a_host_transaction_that_took_its_id_early_reaches_the_feed_after_the_cases_earlier_events() {
+    let db = TestDb::new().await;
+    let (host, other) = (db.store().await, db.store().await);
+    let case = case_id(1);
+    let log = log_of(case, 3);
+    other.append(case, 0, &log[..1]).await.unwrap();
+    // The host's transaction takes its id first (as writing its own rows would)...
+    let mut tx = host.pool().begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()").execute(&mut *tx).await.unwrap();
+    // ...another node appends seq 2 meanwhile, in a transaction with a higher id...
+    other.append(case, 1, &log[1..2]).await.unwrap();
+    // ...and the host appends seq 3 and commits.
+    host.append_in(&mut tx, case, 2, &log[2..]).await.unwrap();
+    tx.commit().await.unwrap();
+    let stored = writers(&other, case).await;
+    assert!(stored[2].1 < stored[1].1, "seq 3 was written by the older transaction: {stored:?}");
+
+    for page_size in [1, 2, 100] {
+        let (mut got, mut at) = (Vec::new(), FeedPosition::START);
+        loop {
+            let page = other.read_feed(at, page_size).await.unwrap();
+            let n = page.events.len();
+            got.extend(page.events.into_iter().map(|e| e.event));
+            at = page.next;
+            if n < page_size {
+                break;
+            }
+        }
+        assert_eq!(ids(&got), ids(&log), "pages of {page_size}: the case's events in sequence order, once each");
+    }
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn migrating_a_schema_1_table_keeps_every_event_and_puts_each_case_in_order() {
+    let db = TestDb::empty().await;
+    let store = db.store().await;
+    sqlx::raw_sql(include_str!("../data/postgres_schema1.sql")).execute(store.pool()).await.unwrap();
+    // As 0.1.0 stored them: case 1's seq 2 written by an older transaction than its seq 1
+    // (a late host transaction), case 2 in order.
+    let (late, plain) = (log_of(case_id(1), 2), log_of(case_id(2), 2));
+    let rows = [(&late[0], 200), (&late[1], 150), (&plain[0], 160), (&plain[1], 170)];
+    for (event, tx) in rows {
+        sqlx::query(
+            "INSERT INTO caseledger_events (tx, case_id, seq, event_id, kind, body)
+             VALUES ($1::text::xid8, $2, $3, $4, $5, $6)",
+        )
+        .bind(tx.to_string())
+        .bind(event.case.as_uuid())
+        .bind(event.seq as i64)
+        .bind(event.id.as_uuid())
+        .bind(event.what.tag())
+        .bind(event.to_json().unwrap())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    let page = store.read_feed(FeedPosition::START, 100).await.unwrap();
+    let got: Vec<Event> = page.events.into_iter().map(|e| e.event).collect();
+    let expected = [plain[0].id, plain[1].id, late[0].id, late[1].id];
+    assert_eq!(ids(&got), expected, "every event once; case 1's seq 2 after its seq 1");
+    let versions: Vec<i32> = sqlx::query_scalar("SELECT version FROM caseledger_schema ORDER BY version")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(versions, [1, 2]);
+    // New appends continue the case's order.
+    let next = decide(&late, note("after the upgrade"));
+    store.append(case_id(1), 2, &next).await.unwrap();
+    let page = store.read_feed(FeedPosition::START, 100).await.unwrap();
+    assert_eq!(page.events.last().map(|e| e.event.id), Some(next[0].id));
+    db.drop().await;
+}

@@ -81,18 +81,21 @@ const CASES_PAGE: usize = 1000;
 
 /// Inserts a batch at the expected version, with the index rows, in one statement.
 ///
-/// The `WHERE` makes a writer whose expected version is ahead of the store insert
-/// nothing; `ON CONFLICT DO NOTHING` makes a writer that is behind, or that resends,
-/// insert nothing at the positions already taken. The index rows go in only when the
-/// whole batch did. `RETURNING seq` tells which rows went in.
+/// `prev` is the event at the expected version: its absence makes a writer whose expected
+/// version is ahead of the store insert nothing, and its `feed_tx` is the floor of the
+/// batch's (see [`FeedPosition`] for why that keeps each case in order in the feed).
+/// `ON CONFLICT DO NOTHING` makes a writer that is behind, or that resends, insert nothing
+/// at the positions already taken. The index rows go in only when the whole batch did.
+/// `RETURNING seq` tells which rows went in.
 const INSERT: &str = "
 WITH new AS (
     SELECT * FROM unnest($3::bigint[], $4::uuid[], $5::text[], $6::text[]) AS n(seq, event_id, kind, body)
+), prev AS (
+    SELECT feed_tx FROM caseledger_events WHERE case_id = $1 AND seq = $2::bigint
 ), ins AS (
-    INSERT INTO caseledger_events (case_id, seq, event_id, kind, body)
-    SELECT $1, seq, event_id, kind, body FROM new
-    WHERE $2::bigint = 0
-       OR EXISTS (SELECT 1 FROM caseledger_events WHERE case_id = $1 AND seq = $2::bigint)
+    INSERT INTO caseledger_events (case_id, seq, event_id, kind, body, feed_tx)
+    SELECT $1, seq, event_id, kind, body, greatest(pg_current_xact_id(), (SELECT feed_tx FROM prev)) FROM new
+    WHERE $2::bigint = 0 OR EXISTS (SELECT 1 FROM prev)
     ORDER BY seq
     ON CONFLICT DO NOTHING
     RETURNING seq
@@ -175,10 +178,10 @@ impl PgStore {
     /// the store raises no database error on its conflict path and removes any row of the
     /// batch it wrote. The host decides whether to commit its own rows anyway.
     ///
-    /// Costs, on top of the host's transaction: the change feed does not read past the
-    /// transaction until it ends, so keep it short; and a transaction that wrote before
-    /// it appended can reach the feed ahead of a later append to the same case by
-    /// another transaction (see [`FeedPosition`]).
+    /// Cost, on top of the host's transaction: the change feed does not read past the
+    /// transaction until it ends, so keep it short (see [`FeedPosition`]). The feed
+    /// still hands out the case's events in sequence order, however early the host's
+    /// transaction took its id.
     ///
     /// # Errors
     ///
