@@ -2,11 +2,12 @@
 //! a local one), in a database of its own that is dropped at the end.
 //!
 //! - `pg_command/{store,bare_insert}/{10,1e3,1e5}`: one command (decide on the cached
-//!   case, append in its own transaction, fold) against a bare single-row `INSERT` of an
-//!   event-sized row in its own transaction, same database, same run.
+//!   case, append, fold) against a bare single-row autocommit `INSERT` of an event-sized
+//!   row, same database, same pool, same run.
 //! - `pg_throughput/{1,4,16}`: commands per second with that many tasks on distinct
-//!   cases; `pg_throughput_serialised/…` the same with every append holding one global
-//!   lock until commit (the "serialise position assignment" alternative to the feed's
+//!   cases; `pg_throughput_bare_insert/…` bare autocommit inserts from as many tasks (the
+//!   floor); `pg_throughput_serialised/…` commands whose append holds one global lock
+//!   until commit (the "serialise position assignment" alternative to the feed's
 //!   transaction horizon).
 //! - `pg_feed/read`: events per second one consumer reads in pages of 1,000.
 //!
@@ -47,7 +48,14 @@ impl Db {
     }
 
     async fn pool(&self, max: u32) -> PgPool {
-        PgPoolOptions::new().max_connections(max).connect_with(self.options.clone()).await.unwrap()
+        // No ping before each acquire (sqlx's default): the store and the bare insert
+        // are measured on the same round trips a latency-minded host configures.
+        PgPoolOptions::new()
+            .max_connections(max)
+            .test_before_acquire(false)
+            .connect_with(self.options.clone())
+            .await
+            .unwrap()
     }
 
     async fn drop(self) {
@@ -99,6 +107,7 @@ impl Writer {
     /// `n` events of history, appended in batches.
     async fn grow(&mut self, store: &PgStore, n: u64) {
         while self.case.version() < n {
+            let base = self.case.version();
             let mut batch = Vec::new();
             let mut next = self.case.clone();
             while batch.len() < 1000 && next.version() < n {
@@ -109,8 +118,54 @@ impl Writer {
                 }
                 batch.extend(events);
             }
-            store.append(self.id, self.case.version(), &batch).await.unwrap();
+            store.append(self.id, base, &batch).await.unwrap();
             self.case = next;
+        }
+    }
+}
+
+/// What each task of the throughput groups does per iteration.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// A command through the store.
+    Store,
+    /// The floor: a bare autocommit insert of an event-sized row.
+    BareInsert,
+    /// A command whose append holds one global lock until commit (the "serialise
+    /// position assignment" alternative to the feed's transaction horizon).
+    Serialised,
+}
+
+impl Mode {
+    fn group(self) -> &'static str {
+        match self {
+            Self::Store => "pg_throughput",
+            Self::BareInsert => "pg_throughput_bare_insert",
+            Self::Serialised => "pg_throughput_serialised",
+        }
+    }
+
+    async fn command(self, w: &mut Writer, store: &PgStore, body: &str) {
+        match self {
+            Self::Store => w.command(store).await,
+            Self::BareInsert => {
+                sqlx::query("INSERT INTO bare (k, body) VALUES ($1, $2)")
+                    .bind(w.id.as_uuid())
+                    .bind(body)
+                    .execute(store.pool())
+                    .await
+                    .unwrap();
+            }
+            Self::Serialised => {
+                let events = w.decide();
+                let mut tx = store.pool().begin().await.unwrap();
+                sqlx::query("SELECT pg_advisory_xact_lock(42)").execute(&mut *tx).await.unwrap();
+                store.append_in(&mut tx, w.id, w.case.version(), &events).await.unwrap();
+                tx.commit().await.unwrap();
+                for e in &events {
+                    w.case.apply(e).unwrap();
+                }
+            }
         }
     }
 }
@@ -161,14 +216,12 @@ fn bench(c: &mut Criterion) {
                 rt.block_on(async {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        let mut tx = store.pool().begin().await.unwrap();
                         sqlx::query("INSERT INTO bare (k, body) VALUES ($1, $2)")
                             .bind(writer.id.as_uuid())
                             .bind(&sample_body)
-                            .execute(&mut *tx)
+                            .execute(store.pool())
                             .await
                             .unwrap();
-                        tx.commit().await.unwrap();
                     }
                     start.elapsed()
                 })
@@ -177,16 +230,13 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
-    for serialised in [false, true] {
-        let name = if serialised { "pg_throughput_serialised" } else { "pg_throughput" };
-        let mut group = c.benchmark_group(name);
+    for mode in [Mode::Store, Mode::BareInsert, Mode::Serialised] {
+        let mut group = c.benchmark_group(mode.group());
         for tasks in [1_u32, 4, 16] {
             let writers: Vec<Writer> = rt.block_on(async {
                 let mut ws = Vec::new();
                 for t in 0..tasks {
-                    ws.push(
-                        opened_writer(&store, 1_000_000 + t + if serialised { 1000 } else { 0 } + tasks * 100).await,
-                    );
+                    ws.push(opened_writer(&store, 1_000_000 + t + mode as u32 * 1000 + tasks * 100).await);
                 }
                 ws
             });
@@ -201,23 +251,10 @@ fn bench(c: &mut Criterion) {
                             .map(|slot| {
                                 let mut w = slot.take().unwrap();
                                 let store = store.clone();
+                                let body = sample_body.clone();
                                 tokio::spawn(async move {
                                     for _ in 0..iters {
-                                        if serialised {
-                                            let events = w.decide();
-                                            let mut tx = store.pool().begin().await.unwrap();
-                                            sqlx::query("SELECT pg_advisory_xact_lock(42)")
-                                                .execute(&mut *tx)
-                                                .await
-                                                .unwrap();
-                                            store.append_in(&mut tx, w.id, w.case.version(), &events).await.unwrap();
-                                            tx.commit().await.unwrap();
-                                            for e in &events {
-                                                w.case.apply(e).unwrap();
-                                            }
-                                        } else {
-                                            w.command(&store).await;
-                                        }
+                                        mode.command(&mut w, &store, &body).await;
                                     }
                                     w
                                 })
