@@ -9,11 +9,14 @@
 //!   floor); `pg_throughput_serialised/…` commands whose append holds one global lock
 //!   until commit (the "serialise position assignment" alternative to the feed's
 //!   transaction horizon).
-//! - `pg_feed/read`: events per second one consumer reads in pages of 1,000.
+//! - `pg_feed/read_window/{1e5,1e6}`: events per second one consumer reads in pages of
+//!   1,000 from the middle of a table of 1e5 and then 1e6 events (flat in the table's size
+//!   when the pages come from the index).
 //!
 //! ```sh
-//! DATABASE_URL=postgres://postgres:caseledger@127.0.0.1:54329/postgres \
-//!     cargo bench --features postgres --bench postgres -- --warm-up-time 1 --measurement-time 3
+//! # a cluster with fsync, synchronous_commit and full_page_writes on, on 127.0.0.1:54330
+//! CASELEDGER_PG_DURABLE=1 source .ci/setup/10-postgres.sh
+//! cargo bench --features postgres --bench postgres -- --warm-up-time 1 --measurement-time 3
 //! ```
 
 use std::str::FromStr;
@@ -271,32 +274,53 @@ fn bench(c: &mut Criterion) {
         group.finish();
     }
 
+    // The feed at two table sizes: the same window of pages read from the middle of the
+    // table should cost the same (an index range, not a scan and sort of the table).
     let mut group = c.benchmark_group("pg_feed");
-    let stored: i64 = rt.block_on(async {
-        sqlx::query_scalar("SELECT count(*) FROM caseledger_events").fetch_one(store.pool()).await.unwrap()
-    });
-    let stored = u64::try_from(stored).unwrap();
-    group.throughput(Throughput::Elements(stored));
-    group.bench_function("read", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let (mut at, mut n) = (FeedPosition::START, 0);
-                    loop {
-                        let page = store.read_feed(at, 1000).await.unwrap();
-                        n += page.events.len() as u64;
-                        at = page.next;
-                        if page.events.len() < 1000 {
-                            break;
+    const WINDOW: u64 = 20_000;
+    let mut next_writer = 2_000_000;
+    for (label, size) in [("1e5", 100_000_i64), ("1e6", 1_000_000)] {
+        let middle: FeedPosition = rt.block_on(async {
+            loop {
+                let stored: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM caseledger_events").fetch_one(store.pool()).await.unwrap();
+                if stored >= size {
+                    break;
+                }
+                let mut w = opened_writer(&store, next_writer).await;
+                next_writer += 1;
+                w.grow(&store, 1_000).await;
+            }
+            let middle: String = sqlx::query_scalar(
+                "SELECT feed_tx::text || '.' || position FROM caseledger_events
+                 ORDER BY feed_tx, position OFFSET $1 LIMIT 1",
+            )
+            .bind(size / 2)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+            sqlx::query("VACUUM ANALYZE caseledger_events").execute(store.pool()).await.unwrap();
+            middle.parse().unwrap()
+        });
+        group.throughput(Throughput::Elements(WINDOW));
+        group.bench_function(BenchmarkId::new("read_window", label), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let (mut at, mut n) = (middle, 0);
+                        while n < WINDOW {
+                            let page = store.read_feed(at, 1000).await.unwrap();
+                            assert_eq!(page.events.len(), 1000, "the window lies inside the table");
+                            n += 1000;
+                            at = page.next;
                         }
                     }
-                    assert_eq!(n, stored);
-                }
-                start.elapsed()
-            })
+                    start.elapsed()
+                })
+            });
         });
-    });
+    }
     group.finish();
 
     rt.block_on(async {
