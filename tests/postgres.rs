@@ -2,6 +2,8 @@
 //! `DATABASE_URL`; without it these tests fail). Each test has a database of its own.
 #![cfg(feature = "postgres")]
 
+#[path = "postgres/cluster.rs"]
+mod cluster;
 #[cfg(feature = "proptest")]
 #[path = "postgres/conformance.rs"]
 mod conformance;
