@@ -138,11 +138,7 @@ macro_rules! facade {
             /// As `case`, for any of the cases.
             pub $($async)* fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<Arc<Case>>, Error> {
                 let ids = self.store.customer_cases(customer) $($await)* ?;
-                let mut cases = Vec::with_capacity(ids.len());
-                for id in ids {
-                    cases.push(self.refresh(id) $($await)* ?);
-                }
-                Ok(cases)
+                self.refresh_all(ids) $($await)*
             }
 
             /// Every case linked to `incident`, oldest first (S6), each brought up to date
@@ -153,6 +149,11 @@ macro_rules! facade {
             /// As `case`, for any of the cases.
             pub $($async)* fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<Arc<Case>>, Error> {
                 let ids = self.store.incident_cases(incident) $($await)* ?;
+                self.refresh_all(ids) $($await)*
+            }
+
+            /// Each case of `ids` brought up to date, in order; the first error ends it.
+            $($async)* fn refresh_all(&self, ids: Vec<CaseId>) -> Result<Vec<Arc<Case>>, Error> {
                 let mut cases = Vec::with_capacity(ids.len());
                 for id in ids {
                     cases.push(self.refresh(id) $($await)* ?);
