@@ -1,7 +1,7 @@
 //! The helpdesk application: configuration, sign-in, the JSON API and the pages.
 //!
-//! `main.rs` serves [`router`]; the HTTP and browser tests serve the same router
-//! (`#[path]`-included), so what they check is what a person runs.
+//! The binary (`src/main.rs`) serves [`router`]; the HTTP and browser tests in `tests/`
+//! serve the same router from this library, so what they check is what a person runs.
 //!
 //! Who acts is never read from a request body: staff are who their token says
 //! (`Authorization: Bearer <token>` for the API, a `SameSite=Strict` cookie set by the
@@ -30,9 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
-#[path = "backend.rs"]
 mod backend;
-#[path = "pages.rs"]
 mod pages;
 
 pub use backend::{Backend, Options};
@@ -81,6 +79,7 @@ impl Config {
 }
 
 /// Everything the handlers share.
+#[allow(missing_debug_implementations)] // The clock is a closure; nothing here is logged whole.
 pub struct App {
     backend: Backend,
     staff: HashMap<String, Staff>,
@@ -240,11 +239,16 @@ pub fn secret() -> String {
 /// its category maps to.
 #[derive(Debug, Serialize)]
 pub struct ApiError {
+    /// The HTTP status the category maps to.
     #[serde(skip)]
     pub status: StatusCode,
+    /// The stable error code (the library's, or the server's own such as `unauthenticated`).
     pub code: String,
+    /// The error category.
     pub category: String,
+    /// What went wrong, for a person.
     pub message: String,
+    /// The error's fields.
     pub details: Map<String, Value>,
 }
 
@@ -790,8 +794,11 @@ async fn api_customer_cases(
 }
 
 /// One case in an agent's queue.
+#[derive(Debug)]
 pub struct QueueItem {
+    /// The case, folded.
     pub case: Arc<Case>,
+    /// Its deadlines as of now.
     pub deadlines: Vec<caseledger::DeadlineStatus>,
 }
 

@@ -1,4 +1,4 @@
-//! The reference helpdesk (examples/helpdesk_server) over HTTP: every endpoint, the
+//! The reference helpdesk (this package) over HTTP: every endpoint, the
 //! error shape and statuses, `If-Match`, `Idempotency-Key`, and every authorization
 //! rule tried and refused. Requests go through the real router with `oneshot`.
 //! The API tests run twice: on the embedded file store, and (feature `postgres`) on
@@ -15,13 +15,10 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use tower::ServiceExt;
 
-#[allow(dead_code)]
-#[path = "../examples/helpdesk_server/app.rs"]
-mod app;
+use caseledger_helpdesk as app;
+
 #[cfg(feature = "postgres")]
-#[allow(dead_code)]
-#[path = "postgres/harness.rs"]
-mod harness;
+mod database;
 
 const ANA: &str = "ana-token-000000000000001";
 const BO: &str = "bo-token-0000000000000002";
@@ -49,8 +46,8 @@ fn env() -> Env {
 /// The same server with its cases in a fresh PostgreSQL database of its own (the
 /// customer links stay in a directory). Fails without `DATABASE_URL`.
 #[cfg(feature = "postgres")]
-async fn pg_env() -> (Env, harness::TestDb) {
-    let db = harness::TestDb::new().await;
+async fn pg_env() -> (Env, database::TestDb) {
+    let db = database::TestDb::new().await;
     let (config, now, clock, dir) = parts("pg");
     let shared = app::App::with_postgres(&config, db.store().await, &dir, now).await.unwrap();
     assert_eq!(shared.store_kind(), "postgres");

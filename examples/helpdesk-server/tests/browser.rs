@@ -1,5 +1,5 @@
 //! The reference helpdesk in a real browser: headless Chromium driven through
-//! chromedriver (WebDriver), against the same router `examples/helpdesk_server` serves.
+//! chromedriver (WebDriver), against the same router the server binary serves.
 //!
 //! Needs `chromium` and `chromedriver` (Debian's `chromium` and `chromium-driver`);
 //! `.ci/setup/20-chromium.sh`, sourced by the README's test command, installs them and
@@ -8,7 +8,7 @@
 //! One chromedriver serves the whole test binary (a shell watchdog ends it when the
 //! binary exits); each test has its own browser session with a fresh profile, and the
 //! tests take turns so two browsers never compete for the machine's two cores.
-//! Screenshots go to `target/browser-artifacts/`.
+//! Screenshots go to the workspace's `target/browser-artifacts/`.
 
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream};
 use std::path::PathBuf;
@@ -22,9 +22,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-#[allow(dead_code)]
-#[path = "../examples/helpdesk_server/app.rs"]
-mod app;
+use caseledger_helpdesk as app;
 
 const ANA: &str = "ana-token-000000000000001";
 const BO: &str = "bo-token-0000000000000002";
@@ -85,7 +83,7 @@ fn turn() -> &'static tokio::sync::Mutex<()> {
 }
 
 fn artifacts() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("browser-artifacts");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

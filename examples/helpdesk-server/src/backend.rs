@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 /// The repository the handlers share: `&self` throughout, so requests on different
 /// cases never wait for each other. Cloning shares the same repository.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub enum Backend {
     /// The embedded file store.
     File(Arc<Repository<FileStore>>),
@@ -74,6 +74,7 @@ impl Backend {
         }
     }
 
+    /// Opens case `id` and returns its `opened` event.
     pub async fn open(&self, id: CaseId, opening: Opening, by: &Actor, at: OffsetDateTime) -> Result<Event, Error> {
         match self {
             Self::File(repo) => {
@@ -119,6 +120,7 @@ impl Backend {
         }
     }
 
+    /// The case's whole log.
     pub async fn events(&self, id: CaseId) -> Result<Vec<Event>, Error> {
         let events = match self {
             Self::File(repo) => blocking(repo, move |repo| Ok(repo.store().read(id)?)).await?,
@@ -140,6 +142,7 @@ impl Backend {
         }
     }
 
+    /// The cases of `customer`, folded.
     pub async fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<Arc<Case>>, Error> {
         match self {
             Self::File(repo) => {
@@ -151,6 +154,7 @@ impl Backend {
         }
     }
 
+    /// The cases linked to `incident`, folded.
     pub async fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<Arc<Case>>, Error> {
         match self {
             Self::File(repo) => {

@@ -1,10 +1,10 @@
 //! A reference helpdesk on caseledger: a JSON API and web pages for agents and customers.
 //!
 //! ```sh
-//! cargo run --example helpdesk_server                      # embedded file store in ./helpdesk-data
-//! cargo run --example helpdesk_server -- --demo            # ... with a sample case to look at
-//! cargo run --example helpdesk_server -- --config staff.json --data /var/lib/helpdesk --listen 127.0.0.1:8080
-//! cargo run --example helpdesk_server --features postgres -- --database-url postgres://user@localhost/helpdesk
+//! cargo run -p caseledger-helpdesk                      # embedded file store in ./helpdesk-data
+//! cargo run -p caseledger-helpdesk -- --demo            # ... with a sample case to look at
+//! cargo run -p caseledger-helpdesk -- --config staff.json --data /var/lib/helpdesk --listen 127.0.0.1:8080
+//! cargo run -p caseledger-helpdesk --features postgres -- --database-url postgres://user@localhost/helpdesk
 //! ```
 //!
 //! Without `--config`, three staff members (ana of software, bo of hardware, cy of
@@ -22,7 +22,7 @@ use std::sync::Arc;
 use caseledger::{Channel, Command, CustomerRef, Visibility};
 use time::OffsetDateTime;
 
-mod app;
+use caseledger_helpdesk as app;
 
 struct Args {
     data: PathBuf,
@@ -52,7 +52,7 @@ fn args() -> Result<Args, String> {
             "--database-url" => args.database_url = Some(value("--database-url")?),
             "--help" | "-h" => {
                 return Err(
-                    "usage: helpdesk_server [--data DIR] [--database-url URL] [--config FILE] [--listen ADDR] [--demo]"
+                    "usage: caseledger-helpdesk [--data DIR] [--database-url URL] [--config FILE] [--listen ADDR] [--demo]"
                         .into(),
                 );
             }
