@@ -1,7 +1,7 @@
 //! The store conformance suite: the built-in stores pass it, a store written here with
 //! only the public API (as a host would write one over its database) passes it, and
 //! stores with one deliberate flaw fail it, each naming the promise it breaks.
-#![cfg(feature = "proptest")]
+#![cfg(feature = "testkit")]
 
 use std::collections::HashMap;
 use std::fs;

@@ -2,7 +2,7 @@
 //! `DATABASE_URL`; without it these tests fail). Each test has a database of its own.
 #![cfg(feature = "postgres")]
 
-#[cfg(feature = "proptest")]
+#[cfg(feature = "testkit")]
 #[path = "postgres/conformance.rs"]
 mod conformance;
 #[path = "postgres/feed.rs"]
