@@ -74,8 +74,9 @@
 //!   [`AsyncRepository`]). No runtime dependency: hosts bring their own executor.
 //! - `postgres`: the PostgreSQL store ([`PgStore`]) and its feed ([`FeedPosition`]), on
 //!   sqlx over the host's `PgPool`; enables `async`.
-//! - `testkit`: the store conformance suite ([`testkit::conformance::check_store`]), with
-//!   no dependency, for hosts that write their own [`Store`].
+//! - `testkit`: the store conformance suite ([`testkit::conformance::check_store`]), for
+//!   hosts that write their own [`Store`], and realistic sample logs for benchmarks
+//!   ([`testkit::sample`]); no dependency.
 //! - `proptest`: the property-testing kit in [`testkit`] (generated case histories,
 //!   hostile logs, `check_histories` for a host's own policies), on proptest; enables
 //!   `testkit`.

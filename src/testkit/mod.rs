@@ -25,8 +25,11 @@
 //!   and, when it breaks, shrinks to a minimal failing history and prints it as the
 //!   staff timeline.
 //!
-//! - [`conformance::check_store`] (feature `testkit`, no proptest): the conformance suite for a [`Store`](crate::Store):
-//!   every promise of the store contract checked on fresh stores, each broken one named.
+//! - [`conformance::check_store`] (feature `testkit`, no proptest): the conformance suite
+//!   for a [`Store`](crate::Store): every promise of the store contract checked on fresh
+//!   stores, each broken one named.
+//! - [`sample::typical_log`] (feature `testkit`): a realistic busy case's log of any
+//!   length, for benchmarks and capacity tests.
 //!
 //! Case counts come from [`Config::proptest`], which defaults to
 //! `ProptestConfig::default()` and so follows the `PROPTEST_CASES` environment variable.
@@ -80,6 +83,7 @@
 //! ```
 
 pub mod conformance;
+pub mod sample;
 // The generators and the property harness need proptest; the conformance suite does not.
 #[cfg(feature = "proptest")]
 mod harness;
