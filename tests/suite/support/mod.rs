@@ -1,9 +1,11 @@
 //! What the test modules share, defined once: the people and the moment most tests start
 //! at, a desk where a story happens (rules, one case's ledger and a clock that moves
 //! forward a few minutes with every step, so stories read as a sequence of things people
-//! do), command shorthands, the hostile-input checks the fuzzers share, and the
-//! PostgreSQL test databases.
+//! do), command shorthands, the hostile-input checks the fuzzers share, the PostgreSQL
+//! test databases, and a PostgreSQL cluster of a test's own.
 
+#[cfg(feature = "postgres")]
+pub mod cluster;
 pub mod hostile;
 #[cfg(feature = "postgres")]
 pub mod postgres;

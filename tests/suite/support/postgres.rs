@@ -35,6 +35,13 @@ pub struct TestDb {
 impl TestDb {
     /// Creates an empty database with the store's schema.
     pub async fn new() -> Self {
+        let db = Self::empty().await;
+        db.store().await.migrate().await.expect("migrate");
+        db
+    }
+
+    /// Creates an empty database without the store's schema.
+    pub async fn empty() -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         static CLEANED: OnceCell<()> = OnceCell::const_new();
         let admin = PgPoolOptions::new()
@@ -48,9 +55,7 @@ impl TestDb {
         let name = format!("{PREFIX}{}_{}_{n}_{}", now.as_secs(), std::process::id(), now.subsec_nanos());
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create a test database");
         let options = admin_options().database(&name);
-        let db = Self { admin, name, options };
-        db.store().await.migrate().await.expect("migrate");
-        db
+        Self { admin, name, options }
     }
 
     pub async fn pool(&self, max: u32) -> PgPool {
