@@ -353,7 +353,7 @@ async fn a_host_transaction_that_took_its_id_early_reaches_the_feed_after_the_ca
 async fn migrating_a_schema_1_table_keeps_every_event_and_puts_each_case_in_order() {
     let db = TestDb::empty().await;
     let store = db.store().await;
-    sqlx::raw_sql(include_str!("../data/postgres_schema1.sql")).execute(store.pool()).await.unwrap();
+    sqlx::raw_sql(include_str!("../../data/postgres_schema1.sql")).execute(store.pool()).await.unwrap();
     // As 0.1.0 stored them: case 1's seq 2 written by an older transaction than its seq 1
     // (a late host transaction), case 2 in order.
     let (late, plain) = (log_of(case_id(1), 2), log_of(case_id(2), 2));

@@ -49,7 +49,7 @@ impl Cluster {
         let mut conf = OpenOptions::new().append(true).open(data.join("postgresql.conf")).expect("postgresql.conf");
         writeln!(
             conf,
-            "\n# a test's own cluster (tests/postgres/cluster.rs)\nlisten_addresses = '127.0.0.1'\nport = {}\n\
+            "\n# a test's own cluster (tests/suite/support/cluster.rs)\nlisten_addresses = '127.0.0.1'\nport = {}\n\
              unix_socket_directories = '{}'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off",
             cluster.port,
             cluster.dir.display()
