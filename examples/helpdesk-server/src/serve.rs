@@ -10,8 +10,9 @@
 //!   this timer whenever it waits for a request head, so it also ends a kept-alive
 //!   connection that sends no next request.
 //! - **Idle timeout** ([`Limits::idle`]): a connection on which no byte moves either way
-//!   while no request is being handled is closed: a request body that stops arriving, a
-//!   client that stops reading its response.
+//!   for this long is closed: a request body that stops arriving, a client that stops
+//!   reading its response. The handlers answer in milliseconds; one that took longer
+//!   than the idle timeout would be cut too (a keyed client retries it safely).
 //! - **Connection bound** ([`Limits::max_connections`]): at the bound the server stops
 //!   accepting; further connections wait in the kernel's listen backlog (they are neither
 //!   answered nor refused) until an open one closes. The two timeouts bound how long a
@@ -21,13 +22,12 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -41,7 +41,7 @@ use tokio::time::Instant;
 pub struct Limits {
     /// How long a client has to send a whole request head (`--header-read-timeout`).
     pub header_read: Duration,
-    /// How long a connection may move no byte while no request is handled (`--idle-timeout`).
+    /// How long a connection may move no byte either way (`--idle-timeout`).
     pub idle: Duration,
     /// How many connections are open at most (`--max-connections`).
     pub max_connections: usize,
@@ -55,18 +55,16 @@ impl Default for Limits {
     }
 }
 
-/// What a connection did last, shared by its socket, its requests and its watchdog.
+/// When a connection last moved a byte, shared by its socket and its watchdog.
 struct Activity {
     start: Instant,
     /// Milliseconds after `start` that a byte last moved.
     last: AtomicU64,
-    /// Requests being handled now.
-    in_flight: AtomicUsize,
 }
 
 impl Activity {
     fn new() -> Self {
-        Self { start: Instant::now(), last: AtomicU64::new(0), in_flight: AtomicUsize::new(0) }
+        Self { start: Instant::now(), last: AtomicU64::new(0) }
     }
 
     fn touch(&self) {
@@ -112,41 +110,6 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
-
-/// The router as a hyper service that counts the requests it is handling, so the idle
-/// watchdog never cuts a request whose handler is still working.
-#[derive(Clone)]
-struct Counted {
-    router: TowerToHyperService<Router>,
-    activity: Arc<Activity>,
-}
-
-/// Marks a request handled when dropped, also when hyper drops its future.
-struct InFlight(Arc<Activity>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.0.touch();
-    }
-}
-
-impl hyper::service::Service<hyper::Request<Incoming>> for Counted {
-    type Response = <TowerToHyperService<Router> as hyper::service::Service<hyper::Request<Incoming>>>::Response;
-    type Error = <TowerToHyperService<Router> as hyper::service::Service<hyper::Request<Incoming>>>::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
-        self.activity.in_flight.fetch_add(1, Ordering::Relaxed);
-        let guard = InFlight(Arc::clone(&self.activity));
-        let answer = self.router.call(request);
-        Box::pin(async move {
-            let response = answer.await;
-            drop(guard);
-            response
-        })
     }
 }
 
@@ -201,7 +164,7 @@ pub async fn serve(
 async fn connection(socket: tokio::net::TcpStream, router: Router, limits: Limits, mut stopped: watch::Receiver<bool>) {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched { io: socket, activity: Arc::clone(&activity) });
-    let service = Counted { router: TowerToHyperService::new(router), activity: Arc::clone(&activity) };
+    let service = TowerToHyperService::new(router);
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read)
@@ -219,10 +182,7 @@ async fn connection(socket: tokio::net::TcpStream, router: Router, limits: Limit
                 return;
             }
             () = tokio::time::sleep_until(idle_at) => {
-                if activity.in_flight.load(Ordering::Relaxed) > 0 {
-                    // A handler at work is activity: the silence is the server's, not the client's.
-                    activity.touch();
-                } else if activity.idle_at(limits.idle) <= Instant::now() {
+                if activity.idle_at(limits.idle) <= Instant::now() {
                     tracing::debug!("idle connection closed");
                     return;
                 }
