@@ -25,10 +25,8 @@ pub(crate) fn unknown_member(sent: &Value, understood: &Value) -> Option<String>
 
 /// The refusal for a body that names `member`.
 pub(crate) fn refuse_member(member: &str) -> ApiError {
-    let mut err = ApiError::invalid(
-        "unknown_member",
-        format!("the body names `{member}`, which this request does not have"),
-    );
+    let mut err =
+        ApiError::invalid("unknown_member", format!("the body names `{member}`, which this request does not have"));
     err.details.insert("member".into(), Value::String(member.into()));
     err
 }
