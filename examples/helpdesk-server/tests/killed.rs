@@ -125,7 +125,9 @@ fn until_acknowledged(
 #[test]
 fn the_server_killed_under_keyed_load_and_restarted_loses_and_doubles_no_note() {
     let seed = std::env::var("CASELEDGER_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs() ^ u64::from(d.subsec_nanos()) << 32)
     });
     println!("kill schedule seed {seed} (CASELEDGER_KILL_SEED={seed} replays it)");
     let mut rng = Rng(seed);
