@@ -5,8 +5,8 @@
 //! the server is SIGKILLed at random moments (seeded: the seed is printed, and
 //! `CASELEDGER_KILL_SEED` replays one) and started again on its file store. At the end
 //! the log must hold every acknowledged note exactly once, under its key, and no note
-//! nobody asked for. The counts are printed (`cargo test -p caseledger-helpdesk --test
-//! killed -- --nocapture`).
+//! nobody asked for. It has no test harness (`harness = false`), so its counts are printed
+//! in every run: `cargo test --all-features -p caseledger-helpdesk --test killed`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -122,7 +122,13 @@ fn until_acknowledged(
     }
 }
 
-#[test]
+fn main() {
+    let name = "the_server_killed_under_keyed_load_and_restarted_loses_and_doubles_no_note";
+    println!("test {name} ...");
+    the_server_killed_under_keyed_load_and_restarted_loses_and_doubles_no_note();
+    println!("test {name} ... ok");
+}
+
 fn the_server_killed_under_keyed_load_and_restarted_loses_and_doubles_no_note() {
     let seed = std::env::var("CASELEDGER_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
         std::time::SystemTime::now()
