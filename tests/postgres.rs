@@ -7,6 +7,8 @@ mod cluster;
 #[cfg(feature = "proptest")]
 #[path = "postgres/conformance.rs"]
 mod conformance;
+#[path = "postgres/crash.rs"]
+mod crash;
 #[path = "postgres/feed.rs"]
 mod feed;
 #[path = "postgres/harness.rs"]
