@@ -15,6 +15,8 @@ mod feed;
 mod harness;
 #[path = "postgres/nodes.rs"]
 mod nodes;
+#[path = "common/seeded.rs"]
+mod seeded;
 
 use caseledger::{Command, Event, IncidentId, PgStore, StoreError};
 use harness::{case_id, decide, log_of, note, opened, TestDb};

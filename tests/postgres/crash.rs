@@ -31,6 +31,7 @@ use sqlx::postgres::PgPoolOptions;
 
 use crate::cluster::Cluster;
 use crate::harness::{ana, case_id, note, opened, T0};
+use crate::seeded::Rng;
 
 /// Writers appending with `PgStore::append`, and writers going through `AsyncRepository`.
 const STORE_WRITERS: u32 = 4;
@@ -89,19 +90,6 @@ impl Shared {
     fn caught_up(&self) -> bool {
         let now = self.restarts.load(Ordering::SeqCst);
         self.acknowledged_at.iter().all(|at| at.load(Ordering::SeqCst) == now)
-    }
-}
-
-/// xorshift64*: a seeded kill schedule, so a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        // The high bits: the low ones of xorshift* are its weakest.
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) % n
     }
 }
 
@@ -327,15 +315,12 @@ async fn check_feed(store: &PgStore, stored: &BTreeMap<CaseId, Vec<Event>>, seed
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_postmasters_lose_no_acknowledged_append_and_store_nothing_unasked() {
-    let seed = env_u64("CASELEDGER_PG_CRASH_SEED").unwrap_or_else(|| {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
-        (u64::from(now.subsec_nanos()) ^ now.as_secs()) | 1
-    });
+    let seed = Rng::seed_from_env("CASELEDGER_PG_CRASH_SEED");
     let kills = env_u64("CASELEDGER_PG_CRASH_KILLS").unwrap_or(5);
     println!(
         "postgres crash test: seed {seed} (CASELEDGER_PG_CRASH_SEED={seed} replays the kill schedule), {kills} kills"
     );
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let started = Instant::now();
 
     let cluster = Arc::new(Cluster::create_durable("crash"));
