@@ -25,7 +25,7 @@
 # The committed seeds in fuzz/corpus/TARGET are only read; what the fuzzer finds goes to
 # fuzz/target/corpus/TARGET (ignored by git), and a crashing input to
 # fuzz/artifacts/TARGET, which `RUSTC_BOOTSTRAP=1 cargo fuzz run TARGET FILE` replays.
-# The targets are thin wrappers: the checks live in tests/hostile/harness.rs, which
+# The targets are thin wrappers: the checks live in tests/suite/support/hostile.rs, which
 # tests/hostile.rs also runs in CI on proptest inputs.
 #
 # Exit status: 0 when every run ended without a finding, non-zero otherwise. The last

@@ -25,7 +25,8 @@ use caseledger::{
 use time::macros::datetime;
 use time::OffsetDateTime;
 
-#[path = "common/seeded.rs"]
+// The one piece of the suite's support it needs (tests/suite/support/seeded.rs).
+#[path = "suite/support/seeded.rs"]
 mod seeded;
 use seeded::Rng;
 
