@@ -1,7 +1,7 @@
 //! Error messages are part of the contract: a support engineer reads them in a host's
 //! log, and hosts may match on them. Every variant's `Display` is pinned here word for
-//! word; changing one is a visible, deliberate change. A check against `src/error.rs`
-//! makes sure a new variant cannot arrive without its line here.
+//! word; changing one is a visible, deliberate change. A check against each type's
+//! generated `CODES` list makes sure a new variant cannot arrive without its line here.
 //!
 //! Codes and categories are part of the contract too: hosts map them to transport statuses
 //! and clients branch on them. Every variant's code and category is pinned here, in the
@@ -12,8 +12,8 @@
 
 use caseledger::ErrorCategory::{self, Conflict, Corrupt, Invalid, NotAllowed, NotFound, Unavailable};
 use caseledger::{
-    decode_log, Actor, CaseId, Channel, ConfigError, DecodeError, Ending, Error, ErrorReport, EventId, IdempotencyKey,
-    KeyError, LogError, Refusal, Staff, Status, StoreError,
+    decode_log, Actor, CaseId, Channel, ConfigError, DecodeError, Ending, Error, ErrorCode, ErrorReport, EventId,
+    IdempotencyKey, KeyError, LogError, Refusal, Staff, Status, StoreError,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -429,6 +429,7 @@ const CONFIG_ERROR_CODES: &[(&str, &str, ErrorCategory)] =
 
 /// What every error type offers, so one check covers them all.
 trait Coded: std::fmt::Display + std::fmt::Debug + serde::Serialize {
+    const CODES: &'static [ErrorCode];
     fn code(&self) -> &'static str;
     fn category(&self) -> ErrorCategory;
     fn report(&self) -> ErrorReport;
@@ -438,6 +439,7 @@ trait Coded: std::fmt::Display + std::fmt::Debug + serde::Serialize {
 macro_rules! coded {
     ($($t:ty),*) => {$(
         impl Coded for $t {
+            const CODES: &'static [ErrorCode] = <$t>::CODES;
             fn code(&self) -> &'static str { <$t>::code(self) }
             fn category(&self) -> ErrorCategory { <$t>::category(self) }
             fn report(&self) -> ErrorReport { <$t>::report(self) }
@@ -448,12 +450,15 @@ macro_rules! coded {
 coded!(Refusal, LogError, DecodeError, StoreError, ConfigError, KeyError);
 
 fn check_codes<E: Coded>(name: &str, table: &[(&str, &str, ErrorCategory)], cases: Vec<(E, &str)>) {
-    let listed: Vec<String> = table.iter().map(|(variant, ..)| (*variant).to_owned()).collect();
-    assert_eq!(listed, declared(name), "every {name} variant has its code pinned here, in declaration order");
+    let generated: Vec<(&str, &str, ErrorCategory)> =
+        E::CODES.iter().map(|row| (row.variant, row.code, row.category)).collect();
+    assert_eq!(generated, table, "every {name} variant has its code pinned here, in declaration order");
+    assert!(E::CODES.iter().all(|row| row.error == name), "{name}'s rows name their type");
     for (error, _) in cases {
         let name = variant(format!("{error:?}"));
         let (_, code, category) = table.iter().find(|(v, ..)| *v == name).unwrap();
         assert_eq!((error.code(), error.category()), (*code, *category), "{error:?}");
+        assert_eq!(error.report().code, *code, "{error:?}");
         // The serialized form is tagged with the same code, so the two cannot drift.
         assert_eq!(serde_json::to_value(&error).unwrap()["code"], *code, "{error:?}");
         let wrapped = error.wrapped();
@@ -476,7 +481,11 @@ fn every_error_variant_has_its_code_and_category_pinned() {
 #[test]
 fn codes_are_unique_snake_case() {
     let tables =
-        [REFUSAL_CODES, LOG_ERROR_CODES, DECODE_ERROR_CODES, STORE_ERROR_CODES, CONFIG_ERROR_CODES, KEY_ERROR_CODES];
+        [REFUSAL_CODES, LOG_ERROR_CODES, DECODE_ERROR_CODES, CONFIG_ERROR_CODES, STORE_ERROR_CODES, KEY_ERROR_CODES];
+    // The umbrella's list is every table's, nothing more.
+    let all: Vec<(&str, ErrorCategory)> = Error::codes().map(|row| (row.code, row.category)).collect();
+    let pinned: Vec<(&str, ErrorCategory)> = tables.iter().flat_map(|t| t.iter()).map(|(_, c, k)| (*c, *k)).collect();
+    assert_eq!(all, pinned);
     let mut seen = std::collections::BTreeMap::new();
     for (variant, code, _) in tables.iter().flat_map(|t| t.iter()) {
         let snake = code.split('_').all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
@@ -622,29 +631,14 @@ fn variant(debug: String) -> String {
     debug.split([' ', '{', '(']).next().unwrap().to_owned()
 }
 
-/// The variant names of `pub enum name` in src/error.rs (or, for the one error raised
-/// below it, src/id.rs).
-fn declared(name: &str) -> Vec<String> {
-    let head = format!("pub enum {name} {{");
-    let source = [include_str!("../src/error.rs"), include_str!("../src/id.rs")]
-        .into_iter()
-        .find(|source| source.contains(&head))
-        .unwrap();
-    let body = source.split(&head).nth(1).unwrap().split("\n}").next().unwrap();
-    body.lines()
-        .filter_map(|l| l.strip_prefix("    "))
-        .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
-        .map(|l| variant(l.to_owned()).trim_end_matches(',').to_owned())
-        .collect()
-}
-
-fn check<E: std::fmt::Display + std::fmt::Debug>(name: &str, cases: Vec<(E, &str)>) {
+fn check<E: Coded>(name: &str, cases: Vec<(E, &str)>) {
     for (error, expected) in &cases {
         assert_eq!(error.to_string(), *expected, "{error:?}");
     }
     let mut tested: Vec<String> = cases.iter().map(|(e, _)| variant(format!("{e:?}"))).collect();
     tested.dedup();
-    assert_eq!(tested, declared(name), "every {name} variant has its message pinned here, in declaration order");
+    let declared: Vec<&str> = E::CODES.iter().map(|row| row.variant).collect();
+    assert_eq!(tested, declared, "every {name} variant has its message pinned here, in declaration order");
 }
 
 #[test]
@@ -704,7 +698,7 @@ fn decoding_reports_the_line_and_column_it_failed_at() {
     );
 }
 
-/// `KeyError` is raised where keys are made (the id module), not in `src/error.rs`; its
+/// `KeyError` is raised where keys are made (the id module), below the other errors; its
 /// messages are pinned here all the same.
 #[test]
 fn every_key_error_says_what_is_wrong_with_the_key() {
@@ -755,6 +749,7 @@ const _: () = {
     send_sync::<DecodeError>();
     send_sync::<Error>();
     send_sync::<ErrorCategory>();
+    send_sync::<ErrorCode>();
     send_sync::<ErrorReport>();
     send_sync::<LogError>();
     send_sync::<Refusal>();
