@@ -112,7 +112,8 @@ pub use codec::{decode_log, decode_log_with_limits, encode_log};
 pub use command::{Command, Opening, Request};
 pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
 pub use error::{
-    ConfigError, DecodeError, Error, ErrorCategory, ErrorCode, ErrorReport, KeyError, LogError, Refusal, StoreError,
+    ConfigError, DecodeError, Error, ErrorCategory, ErrorCode, ErrorReport, KeyError, Location, LogError, Refusal,
+    StoreError,
 };
 pub use escalation::{EscalationTrigger, EscalationTriggers};
 pub use event::{Channel, Ending, Event, EventKind, Visibility, Voice, SCHEMA_VERSION};

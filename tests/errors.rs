@@ -13,7 +13,7 @@
 use caseledger::ErrorCategory::{self, Conflict, Corrupt, Invalid, NotAllowed, NotFound, Unavailable};
 use caseledger::{
     decode_log, Actor, CaseId, Channel, ConfigError, DecodeError, Ending, Error, ErrorCode, ErrorReport, EventId,
-    IdempotencyKey, KeyError, LogError, Refusal, Staff, Status, StoreError,
+    IdempotencyKey, KeyError, Location, LogError, Refusal, Staff, Status, StoreError,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -269,24 +269,44 @@ fn store_errors() -> Vec<(StoreError, &'static str)> {
         (StoreError::backend("connection reset by peer"), "the store's backend failed: connection reset by peer"),
         (
             StoreError::Corrupt {
-                path: "cases/0190.jsonl".into(),
-                line: 2,
+                location: Location::file_line("cases/0190.jsonl", 2),
                 source: DecodeError::Truncated { line: 2 },
             },
             "cases/0190.jsonl: line 2: the JSON ends early (truncated?)",
         ),
         (
+            StoreError::Corrupt {
+                location: Location::file_line("cases/0190.jsonl", 2).with_bytes(97..140),
+                source: DecodeError::Truncated { line: 2 },
+            },
+            "cases/0190.jsonl (bytes 97..140): line 2: the JSON ends early (truncated?)",
+        ),
+        (
+            StoreError::Corrupt {
+                location: Location::row("caseledger_events", case_id(1), 3),
+                source: DecodeError::Truncated { line: 1 },
+            },
+            "caseledger_events row (case 0190f5a3-7c1e-7a00-8000-000000000001, event 3): \
+             line 1: the JSON ends early (truncated?)",
+        ),
+        (
             StoreError::Inconsistent {
-                path: "cases/0190.jsonl".into(),
-                line: 3,
+                location: Location::file_line("cases/0190.jsonl", 3),
                 source: Box::new(LogError::SequenceGap { expected: 3, found: 4 }),
             },
             "cases/0190.jsonl, line 3: event 4: sequence number 3 was expected next",
         ),
         (
+            StoreError::Inconsistent {
+                location: Location::row("caseledger_events", case_id(1), 3),
+                source: Box::new(LogError::SequenceGap { expected: 3, found: 4 }),
+            },
+            "caseledger_events row (case 0190f5a3-7c1e-7a00-8000-000000000001, event 3): \
+             event 4: sequence number 3 was expected next",
+        ),
+        (
             StoreError::Checksum {
-                path: "cases/0190.jsonl".into(),
-                line: 2,
+                location: Location::file_line("cases/0190.jsonl", 2),
                 stored: Some(0x1c2e_9a07),
                 computed: 0xe306_9283,
             },
@@ -294,7 +314,11 @@ fn store_errors() -> Vec<(StoreError, &'static str)> {
              (the line was changed after it was written)",
         ),
         (
-            StoreError::Checksum { path: "cases/0190.jsonl".into(), line: 2, stored: None, computed: 0xe306_9283 },
+            StoreError::Checksum {
+                location: Location::file_line("cases/0190.jsonl", 2),
+                stored: None,
+                computed: 0xe306_9283,
+            },
             "cases/0190.jsonl, line 2: the line carries no checksum and is not a line written before checksums \
              (it was changed after it was written)",
         ),
@@ -304,7 +328,7 @@ fn store_errors() -> Vec<(StoreError, &'static str)> {
              open one store per directory and share it",
         ),
         (
-            StoreError::Quarantined { case: case_id(1), path: "cases/0190.jsonl".into(), line: 2 },
+            StoreError::Quarantined { case: case_id(1), location: Location::file_line("cases/0190.jsonl", 2) },
             "case 0190f5a3-7c1e-7a00-8000-000000000001 is quarantined: cases/0190.jsonl, line 2 is damaged; \
              repair the file and reopen the store",
         ),
@@ -576,9 +600,46 @@ fn a_report_carries_the_variants_fields_by_name() {
     );
     assert_eq!(
         report(
-            StoreError::Corrupt { path: "c.jsonl".into(), line: 2, source: DecodeError::Truncated { line: 2 } }.into()
+            StoreError::Corrupt {
+                location: Location::file_line("c.jsonl", 2),
+                source: DecodeError::Truncated { line: 2 }
+            }
+            .into()
         )["details"],
         json!({ "path": "c.jsonl", "line": 2, "source": { "code": "truncated", "line": 2 } })
+    );
+    // A store's location sits beside the error's own fields: a file's line as ever, its
+    // bytes when the store knows them, a database's row by case and sequence number.
+    assert_eq!(
+        report(
+            StoreError::Checksum {
+                location: Location::file_line("c.jsonl", 2).with_bytes(97..140),
+                stored: None,
+                computed: 7
+            }
+            .into()
+        )["details"],
+        json!({ "path": "c.jsonl", "line": 2, "bytes": { "start": 97, "end": 140 }, "stored": null, "computed": 7 })
+    );
+    assert_eq!(
+        report(
+            StoreError::Inconsistent {
+                location: Location::row("caseledger_events", case_id(1), 3),
+                source: Box::new(LogError::SequenceGap { expected: 3, found: 4 }),
+            }
+            .into()
+        )["details"],
+        json!({
+            "table": "caseledger_events",
+            "case": "0190f5a3-7c1e-7a00-8000-000000000001",
+            "seq": 3,
+            "source": { "code": "sequence_gap", "expected": 3, "found": 4 },
+        })
+    );
+    assert_eq!(
+        report(StoreError::Quarantined { case: case_id(1), location: Location::file_line("c.jsonl", 2) }.into())
+            ["details"],
+        json!({ "case": "0190f5a3-7c1e-7a00-8000-000000000001", "path": "c.jsonl", "line": 2 })
     );
     assert_eq!(
         report(Refusal::NotOwner { action: "resolve the case", owner: ana(), by: Actor::Customer }.into())["details"],
@@ -788,6 +849,7 @@ const _: () = {
     send_sync::<DeadlineStatus>();
     send_sync::<Deadlines>();
     send_sync::<StoreError>();
+    send_sync::<Location>();
     send_sync::<EscalationTrigger>();
     send_sync::<EscalationTriggers>();
     send_sync::<ConfigError>();

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use caseledger::{
-    Actor, Case, CaseId, Command, DecodeError, Error, Event, FileStore, Limits, Opening, Repository, Rules, Staff,
-    Store, StoreError, Visibility,
+    Actor, Case, CaseId, Command, DecodeError, Error, Event, FileStore, Limits, Location, Opening, Repository, Rules,
+    Staff, Store, StoreError, Visibility,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -256,7 +256,11 @@ fn a_damaged_case_is_quarantined_and_the_healthy_one_serves_commands() {
     let store = FileStore::open(dir.path()).unwrap();
     let [q] = store.quarantined() else { panic!("{:?}", store.quarantined()) };
     assert_eq!((q.case, &q.log, q.line), (damaged, &path, 2));
-    assert!(matches!(q.reason, StoreError::Checksum { line: 2, stored: Some(_), .. }), "{}", q.reason);
+    assert!(
+        matches!(q.reason, StoreError::Checksum { location: Location::Line { line: 2, .. }, stored: Some(_), .. }),
+        "{}",
+        q.reason
+    );
     assert_eq!(store.cases().unwrap(), vec![healthy]);
     assert_eq!(store.customer_cases(&"cust-5".into()).unwrap(), vec![healthy]);
 
@@ -265,7 +269,10 @@ fn a_damaged_case_is_quarantined_and_the_healthy_one_serves_commands() {
     assert_eq!(repo.case(healthy).unwrap().version(), 4);
 
     let err = repo.execute(damaged, note("still there?"), &Actor::Staff(ana()), T0).unwrap_err();
-    assert!(matches!(&err, Error::Store(StoreError::Quarantined { case, line: 2, .. }) if *case == damaged), "{err}");
+    assert!(
+        matches!(&err, Error::Store(StoreError::Quarantined { case, location: Location::Line { line: 2, .. } }) if *case == damaged),
+        "{err}"
+    );
     assert_eq!(
         err.to_string(),
         format!(

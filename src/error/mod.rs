@@ -5,7 +5,7 @@
 //! (sequence number, line, field). None of them is ever raised by a panic (I8).
 //!
 //! One file per error type ([`Refusal`], [`LogError`], [`DecodeError`], [`ConfigError`],
-//! [`StoreError`], [`KeyError`]), each declared as a table: a variant is written once with
+//! [`StoreError`] with the [`Location`] of a stored record, [`KeyError`]), each declared as a table: a variant is written once with
 //! its stable code and its [`ErrorCategory`], and the `code()`, `category()`, `report()`
 //! and `CODES` of the type come from that row (see `table.rs`). What a host sends for an
 //! error, [`ErrorCategory`], [`ErrorCode`] and [`ErrorReport`], sits in `transport.rs`,
@@ -14,6 +14,7 @@
 mod config;
 mod decode;
 pub(crate) mod key;
+mod location;
 mod log;
 mod refusal;
 mod store;
@@ -26,6 +27,7 @@ use serde::Serialize;
 pub use config::ConfigError;
 pub use decode::DecodeError;
 pub use key::KeyError;
+pub use location::Location;
 pub use log::LogError;
 pub(crate) use refusal::codes as refusal_codes;
 pub use refusal::Refusal;

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::decode::DecodeError;
+use super::location::Location;
 use super::log::LogError;
 use super::table::error_table;
 use super::text::{as_text, path_as_text};
@@ -78,40 +79,34 @@ error_table! {
             #[serde(serialize_with = "as_text")]
             source: Box<dyn std::error::Error + Send + Sync + 'static>,
         },
-        /// A line that is not the torn tail of an interrupted write cannot be decoded: the
-        /// file was damaged or edited. It is reported, never skipped.
-        #[error("{}: {source}", path.display())]
+        /// A stored record (a line that is not the torn tail of an interrupted write, a
+        /// row) cannot be decoded: it was damaged or edited. It is reported, never skipped.
+        #[error("{}: {source}", location.holder())]
         Corrupt = ("corrupt_line", Corrupt) {
-            /// The file.
-            #[serde(serialize_with = "path_as_text")]
-            path: std::path::PathBuf,
-            /// The line (from 1).
-            line: usize,
+            /// Where the record is; the decode error names its line.
+            #[serde(flatten)]
+            location: Location,
             /// Why it does not decode.
             source: DecodeError,
         },
-        /// A line decodes but does not continue the file's log (another case's event, a
-        /// sequence gap, a repeated event id).
-        #[error("{}, line {line}: {source}", path.display())]
+        /// A stored record decodes but does not continue the case's log (another case's
+        /// event, a sequence gap, a repeated event id, a row holding another event).
+        #[error("{location}: {source}")]
         Inconsistent = ("inconsistent_line", Corrupt) {
-            /// The file.
-            #[serde(serialize_with = "path_as_text")]
-            path: std::path::PathBuf,
-            /// The line (from 1).
-            line: usize,
+            /// Where the record is.
+            #[serde(flatten)]
+            location: Location,
             /// The broken rule (boxed to keep [`Error`](crate::Error) small).
             source: Box<LogError>,
         },
         /// A line's checksum does not match its bytes, or the line carries no checksum and
         /// is not a line written before checksums existed: it was changed after it was
         /// written (see [`FileStore`](crate::FileStore) for the line format).
-        #[error("{}, line {line}: {}", path.display(), checksum_problem(*stored, *computed))]
+        #[error("{location}: {}", checksum_problem(*stored, *computed))]
         Checksum = ("checksum_mismatch", Corrupt) {
-            /// The file.
-            #[serde(serialize_with = "path_as_text")]
-            path: std::path::PathBuf,
-            /// The line (from 1).
-            line: usize,
+            /// The line.
+            #[serde(flatten)]
+            location: Location,
             /// The checksum the line carries; `None` when it carries none that can be read.
             stored: Option<u32>,
             /// The checksum of the line's bytes.
@@ -133,18 +128,13 @@ error_table! {
         /// The case's log is damaged, so the store serves nothing of it and refuses appends
         /// to it until an operator repairs the file and reopens the store. The damage is
         /// listed by [`FileStore::quarantined`](crate::FileStore::quarantined).
-        #[error(
-            "case {case} is quarantined: {}, line {line} is damaged; repair the file and reopen the store",
-            path.display()
-        )]
+        #[error("case {case} is quarantined: {location} is damaged; repair the file and reopen the store")]
         Quarantined = ("case_quarantined", Corrupt) {
             /// The case.
             case: CaseId,
-            /// Its log file.
-            #[serde(serialize_with = "path_as_text")]
-            path: std::path::PathBuf,
-            /// The first damaged line (from 1).
-            line: usize,
+            /// The first damaged line of its log file.
+            #[serde(flatten)]
+            location: Location,
         },
         /// An event's line would be longer than the store reads back
         /// ([`Limits::max_line_bytes`](crate::Limits::max_line_bytes)). Nothing was written.
