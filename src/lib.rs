@@ -132,10 +132,13 @@ pub use case::{Acquisition, Case, Clock, Counters, Fact, Reachability, WorkItem}
 pub use codec::{decode_log, decode_log_with_limits, encode_log};
 pub use command::{Command, Opening, Request};
 pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
-pub use error::{ConfigError, DecodeError, Error, ErrorCategory, ErrorReport, LogError, Refusal, StoreError};
+pub use error::{
+    ConfigError, DecodeError, Error, ErrorCategory, ErrorCode, ErrorReport, KeyError, Location, LogError, Refusal,
+    StoreError,
+};
 pub use escalation::{EscalationTrigger, EscalationTriggers};
 pub use event::{Channel, Ending, Event, EventKind, Visibility, Voice, SCHEMA_VERSION};
-pub use id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, KeyError, StaffId, WorkItemId};
+pub use id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, StaffId, WorkItemId};
 pub use incident::confirmation_requests;
 pub use ledger::Ledger;
 pub use limits::Limits;
