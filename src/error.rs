@@ -1010,8 +1010,10 @@ pub enum StoreError {
     /// to it until an operator repairs the file and reopens the store. The damage is
     /// listed by [`FileStore::quarantined`](crate::FileStore::quarantined).
     #[error(
-        "case {case} is quarantined: {}, line {line} is damaged; repair the file and reopen the store",
-        path.display()
+        "case {case} is quarantined: {}, line {line} (bytes {}..{}) is damaged; repair the file and reopen the store",
+        path.display(),
+        bytes.start,
+        bytes.end
     )]
     #[serde(rename = "case_quarantined")]
     Quarantined {
@@ -1021,6 +1023,26 @@ pub enum StoreError {
         #[serde(serialize_with = "path_as_text")]
         path: std::path::PathBuf,
         /// The first damaged line (from 1).
+        line: usize,
+        /// Where that line lies in the file: its first byte, and the byte after its
+        /// newline (or the file's end).
+        bytes: std::ops::Range<u64>,
+    },
+    /// The file ends in a whole event line followed by other bytes and no newline: the
+    /// line's newline was changed after it was written. An interrupted append leaves
+    /// at most a line without its newline, never more, so this is damage to a line that
+    /// may have been acknowledged, not a torn write.
+    #[error(
+        "{}, line {line}: a whole event line is followed by other bytes instead of its newline \
+         (the line was changed after it was written)",
+        path.display()
+    )]
+    #[serde(rename = "unterminated_line")]
+    Unterminated {
+        /// The file.
+        #[serde(serialize_with = "path_as_text")]
+        path: std::path::PathBuf,
+        /// The line (from 1).
         line: usize,
     },
     /// An event's line would be longer than the store reads back
@@ -1093,6 +1115,7 @@ impl StoreError {
             Self::Checksum { .. } => "checksum_mismatch",
             Self::Locked { .. } => "store_locked",
             Self::Quarantined { .. } => "case_quarantined",
+            Self::Unterminated { .. } => "unterminated_line",
             Self::TooLarge { .. } => "line_too_large",
         }
     }
@@ -1111,9 +1134,11 @@ impl StoreError {
             Self::UnknownCase { .. } => ErrorCategory::NotFound,
             // Another store holds the directory: once it is dropped, opening succeeds.
             Self::Io { .. } | Self::Backend { .. } | Self::Locked { .. } => ErrorCategory::Unavailable,
-            Self::Corrupt { .. } | Self::Inconsistent { .. } | Self::Checksum { .. } | Self::Quarantined { .. } => {
-                ErrorCategory::Corrupt
-            }
+            Self::Corrupt { .. }
+            | Self::Inconsistent { .. }
+            | Self::Checksum { .. }
+            | Self::Quarantined { .. }
+            | Self::Unterminated { .. } => ErrorCategory::Corrupt,
         }
     }
 
