@@ -261,7 +261,13 @@ enum Admitted {
 
 /// Reads one case file as [`FileStore::open`] does and, when it is healthy, sets its
 /// tail aside and enters it in `state`.
-fn admit(dir: &Path, state: &mut State, case: CaseId, path: PathBuf, max_line_bytes: usize) -> Result<Admitted, StoreError> {
+fn admit(
+    dir: &Path,
+    state: &mut State,
+    case: CaseId,
+    path: PathBuf,
+    max_line_bytes: usize,
+) -> Result<Admitted, StoreError> {
     let (mut file, noted, torn) = match load(case, path, max_line_bytes)? {
         Loaded::Damaged(q) => return Ok(Admitted::Quarantined(q)),
         Loaded::Healthy { file, noted, torn } => (file, noted, torn),
@@ -719,7 +725,8 @@ fn load(case: CaseId, path: PathBuf, max_line_bytes: usize) -> Result<Loaded, St
         let end = offset.saturating_add(read.len());
         offset = end;
         number = number.saturating_add(1);
-        let too_long = |bytes| Damage::Decode(DecodeError::LineTooLong { line: line.number, bytes, max: max_line_bytes });
+        let too_long =
+            |bytes| Damage::Decode(DecodeError::LineTooLong { line: line.number, bytes, max: max_line_bytes });
         let checked = match read {
             Next::End => break,
             Next::Line { terminated: false, .. } if line_format::holds_a_whole_line(&buf, line.number) => {

@@ -120,10 +120,7 @@ pub(super) enum Damage {
 /// none of them (zeros a file system left where a write never reached the disk, text
 /// another program appended) could not have been written by an append.
 pub(super) fn may_be_stored(raw: &[u8]) -> bool {
-    raw.first() == Some(&b'{')
-        || raw.last() == Some(&b'}')
-        || contains(raw, b"\"schema\":")
-        || contains(raw, MEMBER)
+    raw.first() == Some(&b'{') || raw.last() == Some(&b'}') || contains(raw, b"\"schema\":") || contains(raw, MEMBER)
 }
 
 /// Whether the bytes after a file's last newline (`tail`) hold more than an interrupted

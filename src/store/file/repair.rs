@@ -215,7 +215,8 @@ impl FileStore {
                 return Err(StoreError::Corrupt { path: side, line: side_line, source });
             };
             if content.len() > self.max_line_bytes {
-                let source = DecodeError::LineTooLong { line: side_line, bytes: content.len(), max: self.max_line_bytes };
+                let source =
+                    DecodeError::LineTooLong { line: side_line, bytes: content.len(), max: self.max_line_bytes };
                 return Err(StoreError::Corrupt { path: side, line: side_line, source });
             }
             match line_format::check(content, side_line) {
@@ -245,7 +246,9 @@ impl FileStore {
             if version > 0 {
                 state.cases.insert(case);
             }
-            for event in events.iter().filter(|e| matches!(e.what, EventKind::Opened { .. } | EventKind::IncidentLinked { .. })) {
+            for event in
+                events.iter().filter(|e| matches!(e.what, EventKind::Opened { .. } | EventKind::IncidentLinked { .. }))
+            {
                 state.cross.note(event);
             }
         }
