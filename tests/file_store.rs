@@ -565,9 +565,9 @@ fn open_reports_its_damage_and_shows_the_bytes() {
     let report = store.damage();
     assert_eq!((report.quarantined.len(), report.set_aside.len()), (1, 1));
     let q = &report.quarantined[0];
-    let start = text.find('\n').unwrap() as u64 + 1;
-    assert_eq!((q.case, q.line, q.bytes.clone()), (damaged, 2, start..text.len() as u64));
-    assert_eq!(q.read_line().unwrap(), text.replacen("note 0", "note 1", 1).as_bytes()[start as usize..]);
+    let start = text.find('\n').unwrap() + 1;
+    assert_eq!((q.case, q.line, q.bytes.clone()), (damaged, 2, start as u64..text.len() as u64));
+    assert_eq!(q.read_line().unwrap(), text.replacen("note 0", "note 1", 1).as_bytes()[start..]);
     let lines: Vec<String> = report.to_string().lines().map(str::to_owned).collect();
     assert_eq!(
         lines,
@@ -616,7 +616,7 @@ fn an_operator_cuts_a_damaged_tail_mends_it_and_restores_it() {
     let aside = store.cut(case).unwrap().unwrap();
     assert_eq!((aside.case, aside.line, aside.bytes), (case, 3, third.len() as u64 + 1));
     assert!(store.quarantined().is_empty());
-    assert_eq!(store.set_aside(), [aside.clone()]);
+    assert_eq!(store.set_aside(), std::slice::from_ref(&aside));
     assert_eq!(store.read(case).unwrap(), events[..2], "the intact lines serve again");
     assert_eq!(store.cases().unwrap(), vec![case]);
     let side = torn_path(dir.path(), case);
