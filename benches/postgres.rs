@@ -2,17 +2,21 @@
 //! a local one), in a database of its own that is dropped at the end.
 //!
 //! - `pg_command/{store,bare_insert}/{10,1e3,1e5}`: one command (decide on the cached
-//!   case, append in its own transaction, fold) against a bare single-row `INSERT` of an
-//!   event-sized row in its own transaction, same database, same run.
+//!   case, append, fold) against a bare single-row autocommit `INSERT` of an event-sized
+//!   row, same database, same pool, same run.
 //! - `pg_throughput/{1,4,16}`: commands per second with that many tasks on distinct
-//!   cases; `pg_throughput_serialised/…` the same with every append holding one global
-//!   lock until commit (the "serialise position assignment" alternative to the feed's
+//!   cases; `pg_throughput_bare_insert/…` bare autocommit inserts from as many tasks (the
+//!   floor); `pg_throughput_serialised/…` commands whose append holds one global lock
+//!   until commit (the "serialise position assignment" alternative to the feed's
 //!   transaction horizon).
-//! - `pg_feed/read`: events per second one consumer reads in pages of 1,000.
+//! - `pg_feed/read_window/{1e5,1e6}`: events per second one consumer reads in pages of
+//!   1,000 from the middle of a table of 1e5 and then 1e6 events (flat in the table's size
+//!   when the pages come from the index).
 //!
 //! ```sh
-//! DATABASE_URL=postgres://postgres:caseledger@127.0.0.1:54329/postgres \
-//!     cargo bench --features postgres --bench postgres -- --warm-up-time 1 --measurement-time 3
+//! # a cluster with fsync, synchronous_commit and full_page_writes on, on 127.0.0.1:54330
+//! CASELEDGER_PG_DURABLE=1 source .ci/setup/10-postgres.sh
+//! cargo bench --features postgres --bench postgres -- --warm-up-time 1 --measurement-time 3
 //! ```
 
 use std::str::FromStr;
@@ -47,7 +51,14 @@ impl Db {
     }
 
     async fn pool(&self, max: u32) -> PgPool {
-        PgPoolOptions::new().max_connections(max).connect_with(self.options.clone()).await.unwrap()
+        // No ping before each acquire (sqlx's default): the store and the bare insert
+        // are measured on the same round trips a latency-minded host configures.
+        PgPoolOptions::new()
+            .max_connections(max)
+            .test_before_acquire(false)
+            .connect_with(self.options.clone())
+            .await
+            .unwrap()
     }
 
     async fn drop(self) {
@@ -99,6 +110,7 @@ impl Writer {
     /// `n` events of history, appended in batches.
     async fn grow(&mut self, store: &PgStore, n: u64) {
         while self.case.version() < n {
+            let base = self.case.version();
             let mut batch = Vec::new();
             let mut next = self.case.clone();
             while batch.len() < 1000 && next.version() < n {
@@ -109,8 +121,54 @@ impl Writer {
                 }
                 batch.extend(events);
             }
-            store.append(self.id, self.case.version(), &batch).await.unwrap();
+            store.append(self.id, base, &batch).await.unwrap();
             self.case = next;
+        }
+    }
+}
+
+/// What each task of the throughput groups does per iteration.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// A command through the store.
+    Store,
+    /// The floor: a bare autocommit insert of an event-sized row.
+    BareInsert,
+    /// A command whose append holds one global lock until commit (the "serialise
+    /// position assignment" alternative to the feed's transaction horizon).
+    Serialised,
+}
+
+impl Mode {
+    fn group(self) -> &'static str {
+        match self {
+            Self::Store => "pg_throughput",
+            Self::BareInsert => "pg_throughput_bare_insert",
+            Self::Serialised => "pg_throughput_serialised",
+        }
+    }
+
+    async fn command(self, w: &mut Writer, store: &PgStore, body: &str) {
+        match self {
+            Self::Store => w.command(store).await,
+            Self::BareInsert => {
+                sqlx::query("INSERT INTO bare (k, body) VALUES ($1, $2)")
+                    .bind(w.id.as_uuid())
+                    .bind(body)
+                    .execute(store.pool())
+                    .await
+                    .unwrap();
+            }
+            Self::Serialised => {
+                let events = w.decide();
+                let mut tx = store.pool().begin().await.unwrap();
+                sqlx::query("SELECT pg_advisory_xact_lock(42)").execute(&mut *tx).await.unwrap();
+                store.append_in(&mut tx, w.id, w.case.version(), &events).await.unwrap();
+                tx.commit().await.unwrap();
+                for e in &events {
+                    w.case.apply(e).unwrap();
+                }
+            }
         }
     }
 }
@@ -161,14 +219,12 @@ fn bench(c: &mut Criterion) {
                 rt.block_on(async {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        let mut tx = store.pool().begin().await.unwrap();
                         sqlx::query("INSERT INTO bare (k, body) VALUES ($1, $2)")
                             .bind(writer.id.as_uuid())
                             .bind(&sample_body)
-                            .execute(&mut *tx)
+                            .execute(store.pool())
                             .await
                             .unwrap();
-                        tx.commit().await.unwrap();
                     }
                     start.elapsed()
                 })
@@ -177,16 +233,13 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
-    for serialised in [false, true] {
-        let name = if serialised { "pg_throughput_serialised" } else { "pg_throughput" };
-        let mut group = c.benchmark_group(name);
+    for mode in [Mode::Store, Mode::BareInsert, Mode::Serialised] {
+        let mut group = c.benchmark_group(mode.group());
         for tasks in [1_u32, 4, 16] {
             let writers: Vec<Writer> = rt.block_on(async {
                 let mut ws = Vec::new();
                 for t in 0..tasks {
-                    ws.push(
-                        opened_writer(&store, 1_000_000 + t + if serialised { 1000 } else { 0 } + tasks * 100).await,
-                    );
+                    ws.push(opened_writer(&store, 1_000_000 + t + mode as u32 * 1000 + tasks * 100).await);
                 }
                 ws
             });
@@ -201,23 +254,10 @@ fn bench(c: &mut Criterion) {
                             .map(|slot| {
                                 let mut w = slot.take().unwrap();
                                 let store = store.clone();
+                                let body = sample_body.clone();
                                 tokio::spawn(async move {
                                     for _ in 0..iters {
-                                        if serialised {
-                                            let events = w.decide();
-                                            let mut tx = store.pool().begin().await.unwrap();
-                                            sqlx::query("SELECT pg_advisory_xact_lock(42)")
-                                                .execute(&mut *tx)
-                                                .await
-                                                .unwrap();
-                                            store.append_in(&mut tx, w.id, w.case.version(), &events).await.unwrap();
-                                            tx.commit().await.unwrap();
-                                            for e in &events {
-                                                w.case.apply(e).unwrap();
-                                            }
-                                        } else {
-                                            w.command(&store).await;
-                                        }
+                                        mode.command(&mut w, &store, &body).await;
                                     }
                                     w
                                 })
@@ -234,32 +274,53 @@ fn bench(c: &mut Criterion) {
         group.finish();
     }
 
+    // The feed at two table sizes: the same window of pages read from the middle of the
+    // table should cost the same (an index range, not a scan and sort of the table).
     let mut group = c.benchmark_group("pg_feed");
-    let stored: i64 = rt.block_on(async {
-        sqlx::query_scalar("SELECT count(*) FROM caseledger_events").fetch_one(store.pool()).await.unwrap()
-    });
-    let stored = u64::try_from(stored).unwrap();
-    group.throughput(Throughput::Elements(stored));
-    group.bench_function("read", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let (mut at, mut n) = (FeedPosition::START, 0);
-                    loop {
-                        let page = store.read_feed(at, 1000).await.unwrap();
-                        n += page.events.len() as u64;
-                        at = page.next;
-                        if page.events.len() < 1000 {
-                            break;
+    const WINDOW: u64 = 20_000;
+    let mut next_writer = 2_000_000;
+    for (label, size) in [("1e5", 100_000_i64), ("1e6", 1_000_000)] {
+        let middle: FeedPosition = rt.block_on(async {
+            loop {
+                let stored: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM caseledger_events").fetch_one(store.pool()).await.unwrap();
+                if stored >= size {
+                    break;
+                }
+                let mut w = opened_writer(&store, next_writer).await;
+                next_writer += 1;
+                w.grow(&store, 1_000).await;
+            }
+            let middle: String = sqlx::query_scalar(
+                "SELECT feed_tx::text || '.' || position FROM caseledger_events
+                 ORDER BY feed_tx, position OFFSET $1 LIMIT 1",
+            )
+            .bind(size / 2)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+            sqlx::query("VACUUM ANALYZE caseledger_events").execute(store.pool()).await.unwrap();
+            middle.parse().unwrap()
+        });
+        group.throughput(Throughput::Elements(WINDOW));
+        group.bench_function(BenchmarkId::new("read_window", label), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let (mut at, mut n) = (middle, 0);
+                        while n < WINDOW {
+                            let page = store.read_feed(at, 1000).await.unwrap();
+                            assert_eq!(page.events.len(), 1000, "the window lies inside the table");
+                            n += 1000;
+                            at = page.next;
                         }
                     }
-                    assert_eq!(n, stored);
-                }
-                start.elapsed()
-            })
+                    start.elapsed()
+                })
+            });
         });
-    });
+    }
     group.finish();
 
     rt.block_on(async {

@@ -8,7 +8,10 @@
 #   when no server is present. A cluster already running there is reused, and a lock
 #   file lets several checkouts run this at once.
 #
-# The cluster trades durability for speed (fsync off): it holds test data only.
+# The cluster trades durability for speed (fsync off): it holds test data only. For
+# benchmarks that must pay for durability, CASELEDGER_PG_DURABLE=1 makes (or reuses) a
+# second cluster with fsync, synchronous_commit and full_page_writes on, in
+# /tmp/caseledger-pg-durable on 127.0.0.1:54330 by default.
 # Anything that fails here fails the run; no test passes by skipping.
 
 caseledger_pg_setup() {
@@ -16,8 +19,14 @@ caseledger_pg_setup() {
         echo "PostgreSQL: using the DATABASE_URL given"
         return 0
     fi
+    local durable="${CASELEDGER_PG_DURABLE:-0}" sync=off
     local dir="${CASELEDGER_PG_DIR:-/tmp/caseledger-pg}"
     local port="${CASELEDGER_PG_PORT:-54329}"
+    if [ "$durable" = 1 ]; then
+        sync=on
+        dir="${CASELEDGER_PG_DIR:-/tmp/caseledger-pg-durable}"
+        port="${CASELEDGER_PG_PORT:-54330}"
+    fi
     local password="caseledger"
     local data="$dir/data"
     local bin
@@ -66,9 +75,9 @@ listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
 max_connections = 300
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+fsync = $sync
+synchronous_commit = $sync
+full_page_writes = $sync
 CONF
         fi
         echo "PostgreSQL: starting the cluster in $data on 127.0.0.1:$port"

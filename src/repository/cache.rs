@@ -4,9 +4,18 @@
 //! The cache is split into up to [`MAX_SHARDS`] shards by case id, each an LRU list
 //! behind its own short lock, so commands on different cases rarely meet on a lock.
 //! Each cached case sits in its own [`Slot`], locked only by commands on that case.
-//! Lock order: a shard, then a slot; never a shard while holding a slot.
+//! Lock order: a shard, then a slot; never a shard while holding a slot, and never two
+//! shards at once.
+//!
+//! The capacity bounds the whole cache, not each shard: case ids never spread evenly
+//! over shards, and a shard with a fixed share would evict on every visit as soon as
+//! its share of the working set exceeded it, even with the cache as a whole big enough
+//! (an LRU list visited in a cycle one larger than itself never hits). So a shard grows
+//! as far as the cache has room, and the shard that inserts past the capacity evicts its
+//! own least recently used case (or, when it holds nothing else, another shard's).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::case::Case;
@@ -42,21 +51,21 @@ impl Slot {
     }
 }
 
-/// The bounded cache: shards of LRU lists.
+/// The bounded cache: shards of LRU lists under one capacity.
 #[derive(Debug)]
 pub(crate) struct Cache {
     shards: Box<[Mutex<Lru>]>,
     capacity: usize,
+    /// Cases held by all shards together; each shard changes it under its own lock.
+    len: AtomicUsize,
 }
 
 impl Cache {
     /// A cache holding at most `capacity` cases (0: none; every command reads its case).
     pub(crate) fn new(capacity: usize) -> Self {
         let count = (capacity / MIN_PER_SHARD).clamp(1, MAX_SHARDS);
-        let base = capacity / count;
-        let extra = capacity % count;
-        let shards = (0..count).map(|i| Mutex::new(Lru::new(base + usize::from(i < extra)))).collect();
-        Self { shards, capacity }
+        let shards = (0..count).map(|_| Mutex::new(Lru::new())).collect();
+        Self { shards, capacity, len: AtomicUsize::new(0) }
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -65,7 +74,7 @@ impl Cache {
 
     /// How many cases are cached now.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).map.len()).sum()
+        self.len.load(Ordering::Relaxed)
     }
 
     /// The cached slot of `case`, marked as just used.
@@ -90,8 +99,30 @@ impl Cache {
             return slot;
         }
         let slot = Arc::new(Slot::new(loaded));
-        shard.insert(id, Arc::clone(&slot));
+        self.add(shard, id, Arc::clone(&slot));
         slot
+    }
+
+    /// Adds a case `shard` does not hold, then brings the cache back within capacity.
+    fn add(&self, mut shard: MutexGuard<'_, Lru>, id: CaseId, slot: Arc<Slot>) {
+        shard.insert(id, slot);
+        if self.len.fetch_add(1, Ordering::Relaxed) < self.capacity {
+            return;
+        }
+        // Over capacity by the case just added: the inserting shard gives up its least
+        // recently used case, unless that is the new one.
+        if shard.map.len() > 1 && shard.evict_oldest() {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        drop(shard);
+        for other in self.shards.iter() {
+            let mut other = lock(other);
+            if other.map.len() > usize::from(other.map.contains_key(&id)) && other.evict_oldest() {
+                self.len.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
+        }
     }
 
     /// Keeps the cache from falling behind `slot`, through which a command has just
@@ -110,7 +141,7 @@ impl Cache {
                     *case = ours;
                 }
             }
-            None => shard.insert(id, Arc::clone(slot)),
+            None => self.add(shard, id, Arc::clone(slot)),
         }
     }
 
@@ -118,14 +149,18 @@ impl Cache {
     /// command has just reloaded stays).
     pub(crate) fn remove(&self, case: CaseId, slot: &Arc<Slot>) {
         if let Some(shard) = self.shard(case) {
-            lock(shard).remove(case, Some(slot));
+            if lock(shard).remove(case, Some(slot)) {
+                self.len.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 
     /// Drops `case` from the cache, whatever it holds.
     pub(crate) fn forget(&self, case: CaseId) {
         if let Some(shard) = self.shard(case) {
-            lock(shard).remove(case, None);
+            if lock(shard).remove(case, None) {
+                self.len.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -156,7 +191,6 @@ struct Lru {
     head: Option<usize>,
     /// Least recently used: the next to leave.
     tail: Option<usize>,
-    capacity: usize,
 }
 
 #[derive(Debug)]
@@ -168,8 +202,8 @@ struct Node {
 }
 
 impl Lru {
-    fn new(capacity: usize) -> Self {
-        Self { map: HashMap::new(), nodes: Vec::new(), free: Vec::new(), head: None, tail: None, capacity }
+    fn new() -> Self {
+        Self { map: HashMap::new(), nodes: Vec::new(), free: Vec::new(), head: None, tail: None }
     }
 
     fn get(&mut self, case: CaseId) -> Option<Arc<Slot>> {
@@ -179,14 +213,8 @@ impl Lru {
         self.nodes.get(index).and_then(|n| n.slot.clone())
     }
 
+    /// Adds a case the list does not hold, as the most recently used.
     fn insert(&mut self, case: CaseId, slot: Arc<Slot>) {
-        if self.capacity == 0 {
-            return;
-        }
-        while self.map.len() >= self.capacity {
-            let Some(oldest) = self.tail else { break };
-            self.evict(oldest);
-        }
         let node = Node { case, slot: Some(slot), prev: None, next: None };
         let index = match self.free.pop() {
             Some(index) => {
@@ -204,15 +232,24 @@ impl Lru {
         self.push_front(index);
     }
 
-    fn remove(&mut self, case: CaseId, only: Option<&Arc<Slot>>) {
-        let Some(&index) = self.map.get(&case) else { return };
+    /// Removes `case` (only if it holds `only`, when given); whether it did.
+    fn remove(&mut self, case: CaseId, only: Option<&Arc<Slot>>) -> bool {
+        let Some(&index) = self.map.get(&case) else { return false };
         let held = self.nodes.get(index).and_then(|n| n.slot.as_ref());
         if let (Some(only), Some(held)) = (only, held) {
             if !Arc::ptr_eq(only, held) {
-                return;
+                return false;
             }
         }
         self.evict(index);
+        true
+    }
+
+    /// Removes the least recently used case; whether there was one.
+    fn evict_oldest(&mut self) -> bool {
+        let Some(oldest) = self.tail else { return false };
+        self.evict(oldest);
+        true
     }
 
     fn evict(&mut self, index: usize) {
@@ -252,5 +289,71 @@ impl Lru {
             None => self.tail = Some(index),
         }
         self.head = Some(index);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actor::{Actor, Staff};
+    use crate::command::Opening;
+    use crate::rules::Rules;
+    use time::macros::datetime;
+
+    fn case(n: u32) -> (CaseId, Case) {
+        let t = datetime!(2026-11-23 09:00 UTC);
+        let mut random = [0; 10];
+        random[..4].copy_from_slice(&n.to_be_bytes());
+        // Ids as hosts make them: v7, a timestamp each, so their hashes spread unevenly.
+        let id = CaseId::new_v7(t + time::Duration::milliseconds(i64::from(n)), random);
+        let opened = Rules::default().open(
+            id,
+            Opening::new("cust-1", "it works", Staff::new("ana", "software")),
+            &Actor::Customer,
+            t,
+        );
+        (id, Case::from_opened(&opened.expect("a valid opening")).expect("an opening folds"))
+    }
+
+    /// A working set as large as the capacity, visited in a cycle (the worst pattern for an
+    /// LRU list one case too small), keeps nearly every case cached: the shards share the
+    /// capacity instead of each holding a fixed part of it.
+    #[test]
+    fn a_working_set_equal_to_the_capacity_hits_at_least_95_percent() {
+        for capacity in [64, 1_000, 10_000] {
+            let cache = Cache::new(capacity);
+            let cases: Vec<_> = (0..u32::try_from(capacity).unwrap_or(u32::MAX)).map(case).collect();
+            let (mut hits, mut visits) = (0, 0);
+            for _ in 0..3 {
+                for (id, case) in &cases {
+                    visits += 1;
+                    match cache.get(*id) {
+                        Some(_) => hits += 1,
+                        None => drop(cache.insert(*id, case.clone())),
+                    }
+                }
+            }
+            // The first round loads every case; the later two are the hit rate.
+            let rate = f64::from(hits) / f64::from(visits - u32::try_from(capacity).unwrap_or(0));
+            assert!(rate >= 0.95, "capacity {capacity}: hit rate {rate:.3}");
+            assert_eq!(cache.len(), capacity);
+        }
+    }
+
+    #[test]
+    fn the_capacity_bounds_the_whole_cache() {
+        let cache = Cache::new(200);
+        for n in 0..1_000 {
+            let (id, case) = case(n);
+            drop(cache.insert(id, case));
+            assert!(cache.len() <= 200, "{} cached after {n}", cache.len());
+        }
+        assert_eq!(cache.len(), 200);
+        let held: usize = cache.shards.iter().map(|s| lock(s).map.len()).sum();
+        assert_eq!(held, 200, "the count agrees with the shards");
+        let none = Cache::new(0);
+        let (id, c) = case(1);
+        drop(none.insert(id, c));
+        assert_eq!((none.len(), none.get(id).is_some()), (0, false));
     }
 }

@@ -19,32 +19,42 @@ use crate::id::CaseId;
 /// It is opaque: compare, store and send it as text ([`fmt::Display`], [`FromStr`],
 /// serde), but do no arithmetic on it.
 ///
-/// # Why a pair, and what it costs
+/// # The guarantee
+///
+/// **A consumer that resumes from the last position it stored receives every stored
+/// event exactly once, and each case's events in sequence order.**
+///
+/// # How, and what it costs
 ///
 /// A position number is taken when a row is inserted but becomes visible only when its
 /// transaction commits, and transactions commit out of order: a reader that remembered
 /// "last position 102" would never see 101 if 101 committed after 102. So every event
-/// row also records the id of the transaction that wrote it (`pg_current_xact_id()`), and
-/// a read returns only rows written by transactions older than the oldest one still
-/// running (`pg_snapshot_xmin(pg_current_snapshot())`, in the same statement): all of
-/// those have ended, so nothing can appear below the cursor later. Rows come out in
-/// (transaction, position) order, and this pair is the cursor.
+/// row also records a transaction id, its *feed transaction*: the id of the transaction
+/// that wrote it (`pg_current_xact_id()`), or the previous event of the same case's feed
+/// transaction when that one is greater. A read returns only rows whose feed transaction
+/// is older than the oldest transaction still running
+/// (`pg_snapshot_xmin(pg_current_snapshot())`, in the same statement): every such row
+/// has been committed, and any row that becomes visible later has a feed transaction at
+/// or above that horizon, so nothing can appear below the cursor later. Rows come out in
+/// (feed transaction, position) order, and this pair is the cursor.
 ///
 /// - **Nothing is skipped, nothing twice**, with no timers and no serialisation of
 ///   writers; a rolled-back append leaves nothing behind and does not stall the feed.
+///   Transaction ids of any width compare as numbers (`xid8`), across the 32-bit epoch.
+/// - **Each case in sequence order**, whoever appended: an event's feed transaction is
+///   never below its predecessor's, and on a tie its position is higher (the predecessor
+///   had committed before it was inserted). A host transaction that took its id long
+///   before it appended to the case ([`PgStore::append_in`] after writing its own rows)
+///   is delivered after the case's earlier events, not ahead of them.
 /// - **A long transaction holds the feed back.** Any transaction that has written to
 ///   the server and is still open, in any database of the installation and the host's
 ///   own included, keeps later events out of the feed until it ends.
 ///   [`PgStore::feed_lag`] shows the events held back; PostgreSQL's
 ///   `idle_in_transaction_session_timeout` bounds the damage of a forgotten one.
-/// - **Order is transaction order, not commit order.** A case's events come out in
-///   sequence order when they are appended with [`PgStore::append`], whose transaction
-///   writes nothing before them. A host transaction that wrote its own rows before
-///   [`PgStore::append_in`] may reach the feed ahead of another transaction's earlier
-///   append to the same case; consumers that fold per case should order by
-///   [`Event::seq`] (or wait for the missing predecessor).
 /// - **Not across a dump and restore**: transaction ids restart lower on a restored
 ///   installation; consumers then start again from [`FeedPosition::START`].
+/// - **Positions stored before schema 2** (0.1.0 ordered by the writing transaction
+///   alone) stay valid: resuming from one may repeat events, never skips one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FeedPosition {
     tx: u64,
@@ -130,8 +140,9 @@ pub struct FeedLag {
 
 impl PgStore {
     /// Up to `limit` events after `after`, across all cases, in feed order. Never skips an
-    /// event and never repeats one for a consumer that resumes from the last position it
-    /// stored (see [`FeedPosition`] for how, and what that costs).
+    /// event, never repeats one for a consumer that resumes from the last position it
+    /// stored, and hands out each case's events in sequence order (see [`FeedPosition`]
+    /// for how, and what that costs).
     ///
     /// One statement: its snapshot decides both what is visible and how far it may read.
     ///
@@ -162,10 +173,16 @@ impl PgStore {
     /// ```
     pub async fn read_feed(&self, after: FeedPosition, limit: usize) -> Result<FeedPage, StoreError> {
         let rows: Vec<(String, i64, Uuid, i64, String)> = sqlx::query_as(
-            "SELECT tx::text, position, case_id, seq, body FROM caseledger_events
-             WHERE (tx, position) > ($1::text::xid8, $2)
-               AND tx < pg_snapshot_xmin(pg_current_snapshot())
-             ORDER BY tx, position
+            // The text of the transaction id is selected under its own name: an output
+            // column named like the table's would make `ORDER BY` sort the page as text,
+            // while the cursor compares as xid8, and every page that crossed a power of
+            // ten (9999 -> 10000) would skip events for good. Qualified names keep the
+            // order on the column the cursor and the index use.
+            "SELECT e.feed_tx::text AS feed_tx_text, e.position, e.case_id, e.seq, e.body
+             FROM caseledger_events AS e
+             WHERE (e.feed_tx, e.position) > ($1::text::xid8, $2)
+               AND e.feed_tx < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY e.feed_tx, e.position
              LIMIT $3",
         )
         .bind(after.tx.to_string())
@@ -195,9 +212,9 @@ impl PgStore {
     /// [`StoreError::Backend`] when the database fails.
     pub async fn feed_lag(&self, after: FeedPosition) -> Result<FeedLag, StoreError> {
         let (unread, held): (i64, i64) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE tx < h), count(*) FILTER (WHERE tx >= h)
-             FROM caseledger_events, (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS h) AS horizon
-             WHERE (tx, position) > ($1::text::xid8, $2)",
+            "SELECT count(*) FILTER (WHERE e.feed_tx < horizon.h), count(*) FILTER (WHERE e.feed_tx >= horizon.h)
+             FROM caseledger_events AS e, (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS h) AS horizon
+             WHERE (e.feed_tx, e.position) > ($1::text::xid8, $2)",
         )
         .bind(after.tx.to_string())
         .bind(after.position)

@@ -81,20 +81,27 @@ const CASES_PAGE: usize = 1000;
 
 /// Inserts a batch at the expected version, with the index rows, in one statement.
 ///
-/// The `WHERE` makes a writer whose expected version is ahead of the store insert
-/// nothing; `ON CONFLICT DO NOTHING` makes a writer that is behind, or that resends,
-/// insert nothing at the positions already taken. The index rows go in only when the
-/// whole batch did. `RETURNING seq` tells which rows went in.
-const INSERT: &str = "
+/// `prev` is the event at the expected version: its absence makes a writer whose expected
+/// version is ahead of the store insert nothing, and its `feed_tx` is the floor of the
+/// batch's (see [`FeedPosition`] for why that keeps each case in order in the feed).
+/// The index rows go in only when the whole batch did. `RETURNING seq` tells which rows
+/// went in. `$conflict` is what a taken position does (see [`INSERT`] and [`INSERT_ALONE`]).
+macro_rules! insert_statement {
+    ($conflict:literal) => {
+        concat!(
+            "
 WITH new AS (
     SELECT * FROM unnest($3::bigint[], $4::uuid[], $5::text[], $6::text[]) AS n(seq, event_id, kind, body)
+), prev AS (
+    SELECT feed_tx FROM caseledger_events WHERE case_id = $1 AND seq = $2::bigint
 ), ins AS (
-    INSERT INTO caseledger_events (case_id, seq, event_id, kind, body)
-    SELECT $1, seq, event_id, kind, body FROM new
-    WHERE $2::bigint = 0
-       OR EXISTS (SELECT 1 FROM caseledger_events WHERE case_id = $1 AND seq = $2::bigint)
+    INSERT INTO caseledger_events (case_id, seq, event_id, kind, body, feed_tx)
+    SELECT $1, seq, event_id, kind, body, greatest(pg_current_xact_id(), (SELECT feed_tx FROM prev)) FROM new
+    WHERE $2::bigint = 0 OR EXISTS (SELECT 1 FROM prev)
     ORDER BY seq
-    ON CONFLICT DO NOTHING
+    ",
+            $conflict,
+            "
     RETURNING seq
 ), opened AS (
     INSERT INTO caseledger_cases (case_id, customer)
@@ -105,7 +112,25 @@ WITH new AS (
     SELECT DISTINCT i, $1 FROM unnest($9::text[]) AS i WHERE (SELECT count(*) FROM ins) = $8::bigint
     ON CONFLICT DO NOTHING
 )
-SELECT seq FROM ins";
+SELECT seq FROM ins"
+        )
+    };
+}
+
+/// The insert inside a transaction, which must never raise: `ON CONFLICT DO NOTHING`
+/// makes a writer that is behind, or that resends, insert nothing at the positions
+/// already taken, so a host's transaction survives a lost race.
+const INSERT: &str = insert_statement!("ON CONFLICT DO NOTHING");
+
+/// The insert as a statement of its own, outside any transaction block: PostgreSQL runs
+/// it as one transaction, so one round trip appends and commits. A taken position raises
+/// a unique violation, which undoes the whole statement; the store then takes the slow
+/// path in a transaction (see [`PgStore::append`]).
+const INSERT_ALONE: &str = insert_statement!("");
+
+/// The unique constraints whose violation by [`INSERT_ALONE`] means "someone is already
+/// there": a lost race or a retry, judged on the slow path.
+const TAKEN: [&str; 2] = ["caseledger_events_case_seq", "caseledger_events_case_event"];
 
 impl PgStore {
     /// The schema [`PgStore::migrate`] creates, as SQL. Every statement is idempotent.
@@ -156,12 +181,33 @@ impl PgStore {
     /// Appends `events` to `case` at expected version `expected`, in a transaction of its
     /// own: the contract of [`Store::append`](crate::Store::append), awaited.
     ///
+    /// One round trip in the common case: the batch and its index rows go in as one
+    /// statement outside any transaction block, which PostgreSQL commits on its own. A
+    /// position already taken (a lost race, a retry) undoes that statement whole, and the
+    /// store then judges the batch in a transaction of its own, exactly as
+    /// [`PgStore::append_in`] does. (A pool built with sqlx's default
+    /// `test_before_acquire(true)` adds a ping per command; hosts that watch latency turn
+    /// it off.)
+    ///
     /// # Errors
     ///
     /// As [`Store::append`](crate::Store::append); database failures (a lost connection,
     /// a statement timeout) are [`StoreError::Backend`], and nothing of the batch is written.
     pub async fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        let check = AppendCheck::new(case, expected, events);
+        check.overlap(expected)?;
+        let batch = Batch::encode(case, events)?;
+        let mut conn = self.pool.acquire().await.map_err(StoreError::backend)?;
+        match batch.run(INSERT_ALONE, &mut conn, case, to_i64(expected)?, 0).await {
+            Ok(inserted) if inserted.len() == events.len() => {
+                return Ok(Appended::new(expected.saturating_add(events.len() as u64), events.len()));
+            }
+            // Nothing went in: the case is not at `expected` (a writer ahead of it).
+            Ok(_) => {}
+            Err(e) if is_taken(&e) => {}
+            Err(e) => return Err(StoreError::backend(e)),
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(StoreError::backend)?;
         let appended = self.append_in(&mut tx, case, expected, events).await?;
         tx.commit().await.map_err(StoreError::backend)?;
         Ok(appended)
@@ -175,10 +221,10 @@ impl PgStore {
     /// the store raises no database error on its conflict path and removes any row of the
     /// batch it wrote. The host decides whether to commit its own rows anyway.
     ///
-    /// Costs, on top of the host's transaction: the change feed does not read past the
-    /// transaction until it ends, so keep it short; and a transaction that wrote before
-    /// it appended can reach the feed ahead of a later append to the same case by
-    /// another transaction (see [`FeedPosition`]).
+    /// Cost, on top of the host's transaction: the change feed does not read past the
+    /// transaction until it ends, so keep it short (see [`FeedPosition`]). The feed
+    /// still hands out the case's events in sequence order, however early the host's
+    /// transaction took its id.
     ///
     /// # Errors
     ///
@@ -388,11 +434,24 @@ impl Batch {
         base: u64,
         from: usize,
     ) -> Result<Vec<i64>, StoreError> {
+        self.run(INSERT, conn, case, to_i64(base)?, from).await.map_err(StoreError::backend)
+    }
+
+    /// Runs `statement` ([`INSERT`] or [`INSERT_ALONE`]) for the events from index `from`
+    /// on, at expected version `base`.
+    async fn run(
+        &self,
+        statement: &'static str,
+        conn: &mut PgConnection,
+        case: CaseId,
+        base: i64,
+        from: usize,
+    ) -> Result<Vec<i64>, sqlx::Error> {
         let sent = self.seqs.len().saturating_sub(from);
         let first = from == 0 && base == 0;
-        sqlx::query_scalar(INSERT)
+        sqlx::query_scalar(statement)
             .bind(case.as_uuid())
-            .bind(to_i64(base)?)
+            .bind(base)
             .bind(self.seqs.get(from..).unwrap_or_default())
             .bind(self.ids.get(from..).unwrap_or_default())
             .bind(self.kinds.get(from..).unwrap_or_default())
@@ -402,8 +461,14 @@ impl Batch {
             .bind(&self.incidents)
             .fetch_all(&mut *conn)
             .await
-            .map_err(StoreError::backend)
     }
+}
+
+/// Whether `INSERT_ALONE` failed because a position or an event id of the case is taken.
+fn is_taken(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation() && e.constraint().is_some_and(|c| TAKEN.contains(&c)))
 }
 
 /// What the append rules need to judge a batch that did not go in whole, read in the

@@ -1,4 +1,4 @@
--- caseledger schema 1 (PostgreSQL 13 or later: the feed uses xid8).
+-- caseledger schema 2 (PostgreSQL 13 or later: the feed uses xid8).
 -- PgStore::migrate runs this under an advisory lock, so two nodes starting at once
 -- do not race; every statement is idempotent.
 
@@ -6,8 +6,12 @@
 -- (text, not jsonb: jsonb reorders keys and refuses the escape \u0000).
 CREATE TABLE IF NOT EXISTS caseledger_events (
     position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    -- The writing transaction: the feed reads only below the oldest one still running.
+    -- The writing transaction.
     tx       xid8   NOT NULL DEFAULT pg_current_xact_id(),
+    -- The feed's order: the greater of `tx` and the case's previous event's `feed_tx`,
+    -- so each case's events come out in sequence order; the feed reads only rows whose
+    -- `feed_tx` is below the oldest transaction still running.
+    feed_tx  xid8   NOT NULL,
     case_id  uuid   NOT NULL,
     seq      bigint NOT NULL CHECK (seq >= 1),
     event_id uuid   NOT NULL,
@@ -16,7 +20,28 @@ CREATE TABLE IF NOT EXISTS caseledger_events (
     CONSTRAINT caseledger_events_case_seq UNIQUE (case_id, seq),
     CONSTRAINT caseledger_events_case_event UNIQUE (case_id, event_id)
 );
-CREATE INDEX IF NOT EXISTS caseledger_events_feed ON caseledger_events (tx, position);
+
+-- Schema 1 to 2: the feed orders by `feed_tx`. Rows stored before it get the running
+-- greatest `tx` of their case, so old rows too come out in case order. Runs once: only
+-- while the column is missing.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = 'caseledger_events'::regclass AND attname = 'feed_tx' AND NOT attisdropped) THEN
+        ALTER TABLE caseledger_events ADD COLUMN feed_tx xid8;
+        UPDATE caseledger_events AS e SET feed_tx = o.feed_tx
+        FROM (
+            SELECT position,
+                   (max(tx::text::numeric) OVER (PARTITION BY case_id ORDER BY seq))::text::xid8 AS feed_tx
+            FROM caseledger_events
+        ) AS o
+        WHERE o.position = e.position;
+        ALTER TABLE caseledger_events ALTER COLUMN feed_tx SET NOT NULL;
+    END IF;
+END
+$$;
+DROP INDEX IF EXISTS caseledger_events_feed;
+CREATE INDEX IF NOT EXISTS caseledger_events_feed_order ON caseledger_events (feed_tx, position);
 
 -- One row per case, written with its first event: `cases()` pages over it, and the
 -- customer index answers "all cases of this customer" in one query.
@@ -36,4 +61,4 @@ CREATE TABLE IF NOT EXISTS caseledger_incident_cases (
 CREATE TABLE IF NOT EXISTS caseledger_schema (
     version integer PRIMARY KEY
 );
-INSERT INTO caseledger_schema (version) VALUES (1) ON CONFLICT DO NOTHING;
+INSERT INTO caseledger_schema (version) VALUES (1), (2) ON CONFLICT DO NOTHING;
