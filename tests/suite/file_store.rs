@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::support::{ana, log_path, note, TempDir, T0};
+use crate::support::{ana, append_raw, log_path, note, TempDir, T0};
 use caseledger::{
     Actor, Case, CaseId, DecodeError, Error, Event, FileStore, Limits, Opening, Repository, Rules, Store, StoreError,
 };
@@ -169,7 +169,7 @@ fn others(case: CaseId) -> Vec<Event> {
     let mut current = Case::from_opened(&opened).unwrap();
     let mut events = vec![opened];
     for i in 0..2 {
-        let new = rules.decide(&current, note(&format!("other {i}")), &Actor::Staff(ana()), T0).unwrap();
+        let new = rules.decide(&current, note(format!("other {i}")), &Actor::Staff(ana()), T0).unwrap();
         current.apply(&new[0]).unwrap();
         events.extend(new);
     }
@@ -446,11 +446,6 @@ fn a_torn_tail_that_cannot_be_set_aside_does_not_stop_the_store_from_opening() {
 
 // ---------------------------------------------------------------- after the last line
 
-fn append_bytes(path: &Path, bytes: &[u8]) {
-    use std::io::Write;
-    fs::OpenOptions::new().append(true).open(path).unwrap().write_all(bytes).unwrap();
-}
-
 /// Lines no append can have written (no `{` first, no `}` last, neither member) after
 /// the log are set aside, the case serves and its log continues.
 #[test]
@@ -461,7 +456,7 @@ fn lines_no_append_writes_after_the_log_are_set_aside() {
         let events = decided(case, 2);
         FileStore::open(dir.path()).unwrap().append(case, 0, &events[..2]).unwrap();
         let log = log_path(dir.path(), case);
-        append_bytes(&log, garbage);
+        append_raw(&log, garbage);
         let store = FileStore::open(dir.path()).unwrap();
         assert!(store.quarantined().is_empty(), "{garbage:?}: {}", store.damage());
         let [aside] = store.set_aside() else { panic!("{garbage:?}: {}", store.damage()) };
@@ -496,7 +491,7 @@ fn bytes_after_the_log_that_may_be_the_store_s_quarantine_the_case() {
         FileStore::open(dir.path()).unwrap().append(case, 0, &events[..2]).unwrap();
         let log = log_path(dir.path(), case);
         let before = fs::metadata(&log).unwrap().len();
-        append_bytes(&log, tail.as_bytes());
+        append_raw(&log, tail.as_bytes());
         let store = FileStore::open(dir.path()).unwrap();
         assert!(store.set_aside().is_empty(), "{tail:?}: {}", store.damage());
         let [q] = store.quarantined() else { panic!("{tail:?}: {}", store.damage()) };
@@ -528,7 +523,7 @@ fn open_reports_its_damage_and_shows_the_bytes() {
     let log = log_path(dir.path(), damaged);
     let text = fs::read_to_string(&log).unwrap();
     fs::write(&log, text.replacen("note 0", "note 1", 1)).unwrap();
-    append_bytes(&log_path(dir.path(), torn), b"{\"schema\":2,\"ca");
+    append_raw(&log_path(dir.path(), torn), b"{\"schema\":2,\"ca");
 
     let store = FileStore::open(dir.path()).unwrap();
     let report = store.damage();
