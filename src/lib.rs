@@ -159,7 +159,9 @@ pub use status::{OutcomeState, Status, WorkState};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use store::AsyncStore;
-pub use store::{AppendCheck, AppendPlan, Appended, Batch, FileStore, MemoryStore, Quarantined, SetAside, Store};
+pub use store::{
+    AppendCheck, AppendPlan, Appended, Batch, DamageReport, FileStore, MemoryStore, Quarantined, SetAside, Store,
+};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};
