@@ -94,6 +94,7 @@ mod metrics;
 mod overrides;
 mod policies;
 mod policy;
+pub mod projection;
 mod repository;
 mod rules;
 mod span;
@@ -104,6 +105,7 @@ mod store;
 pub mod testkit;
 mod timeline;
 mod upcast;
+pub mod worklist;
 
 pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;
@@ -122,6 +124,7 @@ pub use metrics::{Durations, Endings, Metrics, MetricsReport, PerCase, Reopens};
 pub use overrides::MIN_OVERRIDE_REASON_CHARS;
 pub use policies::{MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
+pub use projection::{Projected, Projection};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use repository::AsyncRepository;

@@ -526,7 +526,7 @@ where
 }
 
 /// Decodes a stored row, checking that it is the event its columns say it is.
-fn decode_row(case: CaseId, seq: i64, body: &str) -> Result<Event, StoreError> {
+pub(crate) fn decode_row(case: CaseId, seq: i64, body: &str) -> Result<Event, StoreError> {
     let line = usize::try_from(seq).unwrap_or(0);
     let path = || std::path::PathBuf::from(format!("caseledger_events/{case}"));
     let event = Event::from_json(body).map_err(|source| StoreError::Corrupt { path: path(), line, source })?;
