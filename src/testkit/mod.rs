@@ -27,6 +27,8 @@
 //!
 //! - [`conformance::check_store`]: the conformance suite for a [`Store`](crate::Store):
 //!   every promise of the store contract checked on fresh stores, each broken one named.
+//! - [`projection::check_projection`]: the projection promises (exactly once, each case
+//!   in order, resume after a restart, rebuild) checked on a runner over a store.
 //!
 //! Case counts come from [`Config::proptest`], which defaults to
 //! `ProptestConfig::default()` and so follows the `PROPTEST_CASES` environment variable.
@@ -82,6 +84,7 @@
 pub mod conformance;
 mod history;
 mod hostile;
+pub mod projection;
 
 use std::fmt;
 use std::sync::Arc;
