@@ -13,6 +13,12 @@ mod feed;
 mod harness;
 #[path = "postgres/nodes.rs"]
 mod nodes;
+#[cfg(feature = "proptest")]
+#[path = "postgres/projection.rs"]
+mod projection;
+#[cfg(feature = "proptest")]
+#[path = "worklist/scan.rs"]
+mod scan;
 
 use caseledger::{Command, Event, IncidentId, PgStore, StoreError};
 use harness::{case_id, decide, log_of, note, opened, TestDb};
@@ -29,7 +35,7 @@ async fn migrate_is_idempotent_and_safe_when_nodes_start_together() {
         .fetch_one(a.pool())
         .await
         .unwrap();
-    assert_eq!(tables, 4);
+    assert_eq!(tables, 5, "events, cases, incident cases, checkpoints, schema");
     db.drop().await;
 }
 
