@@ -143,33 +143,48 @@ impl Worklist {
             .collect()
     }
 
-    fn unindex(&mut self, case: CaseId) {
+    /// Re-derives `case`'s row and deadlines after an event and moves its index entries,
+    /// if anything the indexes order by changed (most events, notes for instance, change
+    /// nothing there).
+    fn reindex(&mut self, case: CaseId) {
         let Some(entry) = self.cases.get_mut(&case) else { return };
-        if let Some(row) = entry.row.take() {
+        let row = Row::of(&entry.case, &self.deadlines);
+        let due = self.deadlines.due(&entry.case);
+        if row == entry.row && due == entry.due {
+            return;
+        }
+        let (old_row, old_due) = (std::mem::replace(&mut entry.row, row), std::mem::replace(&mut entry.due, due));
+        for d in old_due {
+            self.by_due.remove(&(d.due_at, case, Kind::of(d.kind)));
+        }
+        if let Some(row) = old_row {
             let key = row.cursor();
             self.all.remove(&key);
             remove(&mut self.by_owner, &row.owner.id, &key);
             remove(&mut self.by_department, &row.owner.department, &key);
             remove(&mut self.by_customer, &row.customer, &key);
         }
-        for d in entry.due.drain(..) {
-            self.by_due.remove(&(d.due_at, case, Kind::of(d.kind)));
-        }
-    }
-
-    fn index(&mut self, case: CaseId) {
-        let Some(entry) = self.cases.get_mut(&case) else { return };
-        entry.row = Row::of(&entry.case, &self.deadlines);
-        entry.due = self.deadlines.due(&entry.case);
         for d in &entry.due {
             self.by_due.insert((d.due_at, case, Kind::of(d.kind)));
         }
         if let Some(row) = &entry.row {
             let key = row.cursor();
             self.all.insert(key);
-            self.by_owner.entry(row.owner.id.clone()).or_default().insert(key);
-            self.by_department.entry(row.owner.department.clone()).or_default().insert(key);
-            self.by_customer.entry(row.customer.clone()).or_default().insert(key);
+            insert(&mut self.by_owner, &row.owner.id, key);
+            insert(&mut self.by_department, &row.owner.department, key);
+            insert(&mut self.by_customer, &row.customer, key);
+        }
+    }
+}
+
+/// Adds `cursor` to `key`'s set, cloning the key only for a new set.
+fn insert<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, BTreeSet<Cursor>>, key: &K, cursor: Cursor) {
+    match map.get_mut(key) {
+        Some(set) => {
+            set.insert(cursor);
+        }
+        None => {
+            map.insert(key.clone(), BTreeSet::from([cursor]));
         }
     }
 }
@@ -200,8 +215,7 @@ impl Projection for Worklist {
                 self.cases.insert(event.case, Entry { case, row: None, due: Vec::new() });
             }
         }
-        self.unindex(event.case);
-        self.index(event.case);
+        self.reindex(event.case);
         Ok(())
     }
 
