@@ -59,10 +59,10 @@ fn log(rules: &Rules, i: usize, n: usize) -> Vec<Event> {
         }
         log.extend(events);
     };
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         step(&mut case, &owner, Command::ContactCustomer { channel: Channel::Email, message: "on it".into() }, 30);
     }
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         step(
             &mut case,
             &Actor::Customer,
@@ -70,7 +70,7 @@ fn log(rules: &Rules, i: usize, n: usize) -> Vec<Event> {
             60,
         );
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         step(&mut case, &owner, Command::Transfer { to: staff(i + 7), note: "over to you".into() }, 90);
     }
     log

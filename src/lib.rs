@@ -64,6 +64,10 @@
 //!   [`Deadlines`], [`EscalationTriggers`] and [`confirmation_requests`] for incidents.
 //! - [`Store`], [`Repository`]: events kept between commands, with optimistic
 //!   concurrency; [`MemoryStore`] and the crash-safe JSON Lines [`FileStore`].
+//! - [`projection`]: read models across cases, one [`Projection`] for every store
+//!   ([`Projected`] in process; from the PostgreSQL feed with feature `postgres`).
+//! - [`worklist`]: who owes the customer what, by when: open cases by owner,
+//!   department, customer and due time, paged, and the deadline sweep.
 //!
 //! # Time, randomness and purity
 //!

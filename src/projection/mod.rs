@@ -3,7 +3,7 @@
 //! A host writes its read model once, as a [`Projection`]: what to do with one event.
 //! The crate feeds it:
 //!
-//! - **In process** (any [`Store`], so [`MemoryStore`](crate::MemoryStore) and
+//! - **In process** (any [`Store`](crate::Store), so [`MemoryStore`](crate::MemoryStore) and
 //!   [`FileStore`](crate::FileStore)): [`Projected`] wraps the store, rebuilds the
 //!   projection from the stored cases when it is made, and feeds it each acknowledged
 //!   append.
