@@ -1,13 +1,11 @@
 //! Metrics over 100,000 cases (S9): one pass per log, memory independent of the number
-//! of cases. The cases are 1,000 generated logs (see `examples/support/cases.rs`), each
-//! read 100 times, so generating them stays cheap while the metrics see 100,000 logs
-//! of about a dozen events each.
+//! of cases. The cases are 1,000 generated logs (`caseledger::testkit::sample::service_logs`),
+//! each read 100 times, so generating them stays cheap while the metrics see 100,000
+//! logs of about a dozen events each.
 //!
 //! `cargo bench --bench metrics -- --warm-up-time 1 --measurement-time 2`
 
-#[path = "../examples/support/cases.rs"]
-mod cases;
-
+use caseledger::testkit::sample::{service_logs, SERVICE_START};
 use caseledger::{Deadlines, Metrics, Span};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
@@ -17,9 +15,9 @@ const CASES: usize = 100_000;
 const DISTINCT: usize = 1_000;
 
 fn metrics(c: &mut Criterion) {
-    let logs = cases::logs(DISTINCT, 7);
+    let logs = service_logs(DISTINCT, 7).expect("generated cases");
     let events: usize = logs.iter().map(Vec::len).sum::<usize>() * (CASES / DISTINCT);
-    let as_of = cases::START + Duration::days(90);
+    let as_of = SERVICE_START + Duration::days(90);
     let deadlines = Deadlines::default().first_response(Span::hours(4)).next_update(Span::days(2));
     let mut group = c.benchmark_group("metrics");
     group.sample_size(10);

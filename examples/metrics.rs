@@ -4,15 +4,13 @@
 //!
 //! Run with `cargo run --example metrics`.
 
-#[path = "support/cases.rs"]
-mod cases;
-
+use caseledger::testkit::sample::{service_logs, SERVICE_START};
 use caseledger::{Deadlines, Metrics, Span};
 use time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let logs = cases::logs(400, 2026);
-    let as_of = cases::START + Duration::days(60);
+    let logs = service_logs(400, 2026).expect("generated cases");
+    let as_of = SERVICE_START + Duration::days(60);
     let deadlines = Deadlines::default().first_response(Span::hours(4)).next_update(Span::days(2));
     let mut metrics = Metrics::new(as_of).with_deadlines(deadlines);
     for log in &logs {

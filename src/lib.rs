@@ -69,6 +69,22 @@
 //! - [`worklist`]: who owes the customer what, by when: open cases by owner,
 //!   department, customer and due time, paged, and the deadline sweep.
 //!
+//! # Features
+//!
+//! None is on by default; the default build depends on serde, serde_json, thiserror,
+//! time and uuid only. docs.rs documents every feature.
+//!
+//! - `async`: the asynchronous store trait and repository ([`AsyncStore`],
+//!   [`AsyncRepository`]). No runtime dependency: hosts bring their own executor.
+//! - `postgres`: the PostgreSQL store ([`PgStore`]) and its feed ([`FeedPosition`]), on
+//!   sqlx over the host's `PgPool`; enables `async`.
+//! - `testkit`: the store conformance suite ([`testkit::conformance::check_store`]), for
+//!   hosts that write their own [`Store`], and realistic sample logs for benchmarks
+//!   ([`testkit::sample`]); no dependency.
+//! - `proptest`: the property-testing kit in [`testkit`] (generated case histories,
+//!   hostile logs, `check_histories` for a host's own policies), on proptest; enables
+//!   `testkit`.
+//!
 //! # Time, randomness and purity
 //!
 //! Nothing here reads a clock or a random source: times are arguments, and event ids
@@ -104,8 +120,8 @@ mod rules;
 mod span;
 mod status;
 mod store;
-#[cfg(feature = "proptest")]
-#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
+#[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 mod timeline;
 mod upcast;

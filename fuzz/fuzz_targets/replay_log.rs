@@ -1,7 +1,7 @@
-//! cargo-fuzz target: see `tests/hostile/harness.rs` for what `replay_log` checks.
+//! cargo-fuzz target: see `tests/suite/support/hostile.rs` for what `replay_log` checks.
 #![no_main]
 
-#[path = "../../tests/hostile/harness.rs"]
+#[path = "../../tests/suite/support/hostile.rs"]
 mod harness;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::replay_log(data));

@@ -1,19 +1,20 @@
-//! The in-memory store: every case's log in a map behind one lock, for tests, benches and
+//! The in-memory store: every case's log behind a lock of its own, for tests, benches and
 //! hosts that persist elsewhere.
 
 use std::collections::BTreeMap;
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use super::{Appended, CrossIndex, LogIndex, Store};
 use crate::error::StoreError;
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, IncidentId};
 
 /// A [`Store`] in memory: nothing survives the process.
 ///
-/// Appends take a write lock over all cases, so writers to different cases wait for
-/// each other briefly (the critical section copies the new events and nothing else);
-/// reads share a read lock. Cross-case questions are answered from indexes kept on
+/// Each case's log has a lock of its own, so writers to different cases do not wait for
+/// each other: an append to a known case shares the map of cases with every other
+/// reader and writer and locks only its case. Only the first append of a case takes the
+/// map for itself, briefly. Cross-case questions are answered from indexes kept on
 /// append, in O(answer).
 ///
 /// # Example
@@ -40,13 +41,8 @@ use crate::id::{CaseId, CustomerRef, IncidentId};
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    inner: RwLock<Inner>,
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    cases: BTreeMap<CaseId, CaseLog>,
-    cross: CrossIndex,
+    cases: RwLock<BTreeMap<CaseId, Arc<Mutex<CaseLog>>>>,
+    cross: Mutex<CrossIndex>,
 }
 
 #[derive(Debug, Default)]
@@ -62,15 +58,49 @@ impl MemoryStore {
         Self::default()
     }
 
-    // Every critical section leaves the maps consistent before anything that could fail,
-    // so a lock poisoned by a panicking host thread still guards valid data.
-    fn read_lock(&self) -> RwLockReadGuard<'_, Inner> {
-        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    /// The log of `case`, if it has one.
+    fn log(&self, case: CaseId) -> Option<Arc<Mutex<CaseLog>>> {
+        // Every critical section leaves the maps consistent before anything that could
+        // fail, so a lock poisoned by a panicking host thread still guards valid data.
+        self.cases.read().unwrap_or_else(PoisonError::into_inner).get(&case).cloned()
     }
 
-    fn write_lock(&self) -> RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    /// Appends to a case that has a log.
+    fn append_to(
+        &self,
+        log: &Mutex<CaseLog>,
+        case: CaseId,
+        expected: u64,
+        events: &[Event],
+    ) -> Result<Appended, StoreError> {
+        let mut log = lock(log);
+        let CaseLog { events: stored, index } = &mut *log;
+        let plan = index.plan(case, expected, events, |v| Ok(after(stored, v)))?;
+        let new = plan.events();
+        stored.extend_from_slice(new);
+        index.extend(new);
+        drop(log);
+        self.note(new);
+        Ok(plan.appended())
     }
+
+    /// Feeds the cross-case indexes: only openings and incident links concern them.
+    fn note(&self, events: &[Event]) {
+        let mut indexed = events
+            .iter()
+            .filter(|e| matches!(e.what, EventKind::Opened { .. } | EventKind::IncidentLinked { .. }))
+            .peekable();
+        if indexed.peek().is_some() {
+            let mut cross = lock(&self.cross);
+            for event in indexed {
+                cross.note(event);
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn after(events: &[Event], version: u64) -> Vec<Event> {
@@ -79,42 +109,47 @@ fn after(events: &[Event], version: u64) -> Vec<Event> {
 
 impl Store for MemoryStore {
     fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError> {
-        let mut inner = self.write_lock();
-        let Inner { cases, cross } = &mut *inner;
-        let plan = match cases.get(&case) {
-            Some(log) => log.index.plan(case, expected, events, |v| Ok(after(&log.events, v)))?,
-            None => LogIndex::default().plan(case, expected, events, |_| Ok(Vec::new()))?,
-        };
+        if let Some(log) = self.log(case) {
+            return self.append_to(&log, case, expected, events);
+        }
+        // A new case: a log is created only for a batch that is accepted, so `cases()`
+        // never lists a case without events.
+        let mut cases = self.cases.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(log) = cases.get(&case).cloned() {
+            drop(cases);
+            return self.append_to(&log, case, expected, events);
+        }
+        let mut log = CaseLog::default();
+        let plan = log.index.plan(case, expected, events, |_| Ok(Vec::new()))?;
         let new = plan.events();
         if new.is_empty() {
             return Ok(plan.appended());
         }
-        let log = cases.entry(case).or_default();
         log.events.extend_from_slice(new);
         log.index.extend(new);
-        for event in new {
-            cross.note(event);
-        }
+        cases.insert(case, Arc::new(Mutex::new(log)));
+        drop(cases);
+        self.note(new);
         Ok(plan.appended())
     }
 
     fn read_after(&self, case: CaseId, version: u64) -> Result<Vec<Event>, StoreError> {
-        Ok(self.read_lock().cases.get(&case).map(|log| after(&log.events, version)).unwrap_or_default())
+        Ok(self.log(case).map(|log| after(&lock(&log).events, version)).unwrap_or_default())
     }
 
     fn version(&self, case: CaseId) -> Result<u64, StoreError> {
-        Ok(self.read_lock().cases.get(&case).map_or(0, |log| log.index.version))
+        Ok(self.log(case).map_or(0, |log| lock(&log).index.version))
     }
 
     fn cases(&self) -> Result<Vec<CaseId>, StoreError> {
-        Ok(self.read_lock().cases.keys().copied().collect())
+        Ok(self.cases.read().unwrap_or_else(PoisonError::into_inner).keys().copied().collect())
     }
 
     fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<CaseId>, StoreError> {
-        Ok(self.read_lock().cross.customer_cases(customer))
+        Ok(lock(&self.cross).customer_cases(customer))
     }
 
     fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<CaseId>, StoreError> {
-        Ok(self.read_lock().cross.incident_cases(incident))
+        Ok(lock(&self.cross).incident_cases(incident))
     }
 }

@@ -115,7 +115,7 @@ impl Appended {
 /// version … FOR UPDATE`). Stored events must read back equal (`==`) to what was
 /// written, or a retry looks changed. The `Vec` behind a `Mutex` below stands for the
 /// table and the transaction. Check a store with the conformance suite,
-/// `caseledger::testkit::conformance::check_store` (feature `proptest`).
+/// `caseledger::testkit::conformance::check_store` (feature `testkit`).
 ///
 /// ```
 /// use std::collections::BTreeSet;
