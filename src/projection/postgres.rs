@@ -106,6 +106,61 @@ impl Health {
     }
 }
 
+/// A runner that applies the feed a page at a time; catching up is the same loop for all.
+trait PollPage {
+    type Error: std::error::Error + Send + 'static;
+
+    fn poll_page(
+        &mut self,
+        store: &PgStore,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Progress, RunError<Self::Error>>> + Send;
+}
+
+/// Polls pages of `limit` until one comes back short; the events applied.
+async fn until_caught_up<R: PollPage>(
+    runner: &mut R,
+    store: &PgStore,
+    limit: usize,
+    now: OffsetDateTime,
+) -> Result<usize, RunError<R::Error>> {
+    let mut total = 0;
+    loop {
+        let progress = runner.poll_page(store, limit.max(1), now).await?;
+        total += progress.applied;
+        if progress.caught_up {
+            return Ok(total);
+        }
+    }
+}
+
+impl<P: Projection> PollPage for FeedFollower<P> {
+    type Error = P::Error;
+
+    fn poll_page(
+        &mut self,
+        store: &PgStore,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Progress, RunError<P::Error>>> + Send {
+        self.poll(store, limit, now)
+    }
+}
+
+impl<P: PgProjection> PollPage for PgRunner<P> {
+    type Error = P::Error;
+
+    fn poll_page(
+        &mut self,
+        store: &PgStore,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Progress, RunError<P::Error>>> + Send {
+        self.poll(store, limit, now)
+    }
+}
+
 /// An in-memory [`Projection`] fed from the PostgreSQL feed, its position kept with it.
 ///
 /// The same projection value that runs in a [`Projected`](super::Projected) store runs
@@ -169,12 +224,12 @@ impl<P: Projection> FeedFollower<P> {
         limit: usize,
         now: OffsetDateTime,
     ) -> Result<Progress, RunError<P::Error>> {
-        let result = self.poll_page(store, limit).await;
+        let result = self.read_and_apply(store, limit).await;
         self.health.record(&result, now);
         result
     }
 
-    async fn poll_page(&mut self, store: &PgStore, limit: usize) -> Result<Progress, RunError<P::Error>> {
+    async fn read_and_apply(&mut self, store: &PgStore, limit: usize) -> Result<Progress, RunError<P::Error>> {
         let page = store.read_feed(self.at, limit).await?;
         let mut applied = 0;
         for item in &page.events {
@@ -202,14 +257,7 @@ impl<P: Projection> FeedFollower<P> {
         limit: usize,
         now: OffsetDateTime,
     ) -> Result<usize, RunError<P::Error>> {
-        let mut total = 0;
-        loop {
-            let progress = self.poll(store, limit.max(1), now).await?;
-            total += progress.applied;
-            if progress.caught_up {
-                return Ok(total);
-            }
-        }
+        until_caught_up(self, store, limit, now).await
     }
 
     /// The position, the lag behind the feed, and the last successful poll.
@@ -377,14 +425,7 @@ impl<P: PgProjection> PgRunner<P> {
         limit: usize,
         now: OffsetDateTime,
     ) -> Result<usize, RunError<P::Error>> {
-        let mut total = 0;
-        loop {
-            let progress = self.poll(store, limit.max(1), now).await?;
-            total += progress.applied;
-            if progress.caught_up {
-                return Ok(total);
-            }
-        }
+        until_caught_up(self, store, limit, now).await
     }
 
     /// Starts over from the first event: in one transaction, [`PgProjection::reset`] and

@@ -28,7 +28,7 @@ pub use async_store::AsyncStore;
 pub use file::{FileStore, Quarantined, SetAside};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub(crate) use postgres::decode_row;
+pub(crate) use postgres::{decode_row, run_schema};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};

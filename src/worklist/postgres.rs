@@ -15,7 +15,7 @@ use crate::error::{LogError, StoreError};
 use crate::event::Event;
 use crate::id::CaseId;
 use crate::projection::PgProjection;
-use crate::store::{decode_row, PgStore};
+use crate::store::{decode_row, run_schema, PgStore};
 
 /// The worklist kept in PostgreSQL tables: a [`PgProjection`] for
 /// [`PgRunner`](crate::projection::PgRunner), and the same [`Query`]s and sweep as the
@@ -67,12 +67,7 @@ impl PgWorklist {
     /// [`StoreError::Backend`] when the database refuses.
     pub async fn migrate(store: &PgStore) -> Result<(), StoreError> {
         let mut tx = store.pool().begin().await.map_err(StoreError::backend)?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(MIGRATE_LOCK)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?;
-        sqlx::raw_sql(Self::SCHEMA).execute(&mut *tx).await.map_err(StoreError::backend)?;
+        run_schema(&mut tx, MIGRATE_LOCK, Self::SCHEMA).await?;
         tx.commit().await.map_err(StoreError::backend)
     }
 

@@ -125,6 +125,17 @@ impl PgProjection for Table {
     }
 }
 
+/// A fresh database with the table [`Table`] writes.
+async fn with_table() -> (TestDb, PgStore) {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    sqlx::query("CREATE TABLE applied (n serial PRIMARY KEY, case_id uuid NOT NULL, seq bigint NOT NULL)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    (db, store)
+}
+
 /// (case, seq) rows the table holds, in insertion order; duplicates kept.
 async fn applied(store: &PgStore) -> Vec<(uuid::Uuid, i64)> {
     sqlx::query_as("SELECT case_id, seq FROM applied ORDER BY n").fetch_all(store.pool()).await.unwrap()
@@ -157,12 +168,7 @@ async fn runner_catch_up<P: PgProjection>(runner: &mut PgRunner<P>, store: &PgSt
 
 #[tokio::test]
 async fn a_consumer_killed_between_applying_and_committing_applies_nothing_twice_and_loses_nothing() {
-    let db = TestDb::new().await;
-    let store = db.store().await;
-    sqlx::query("CREATE TABLE applied (n serial PRIMARY KEY, case_id uuid NOT NULL, seq bigint NOT NULL)")
-        .execute(store.pool())
-        .await
-        .unwrap();
+    let (db, store) = with_table().await;
     let mut logs: Vec<Vec<Event>> = (0..4).map(|n| log_of(case_id(n), 5)).collect();
     for log in &logs {
         store.append(log[0].case, 0, log).await.unwrap();
@@ -219,12 +225,7 @@ async fn a_consumer_killed_between_applying_and_committing_applies_nothing_twice
 
 #[tokio::test]
 async fn two_nodes_running_the_same_projection_take_turns_and_apply_each_event_once() {
-    let db = TestDb::new().await;
-    let store = db.store().await;
-    sqlx::query("CREATE TABLE applied (n serial PRIMARY KEY, case_id uuid NOT NULL, seq bigint NOT NULL)")
-        .execute(store.pool())
-        .await
-        .unwrap();
+    let (db, store) = with_table().await;
     let logs: Vec<Vec<Event>> = (0..6).map(|n| log_of(case_id(n), 6)).collect();
     for log in &logs {
         store.append(log[0].case, 0, log).await.unwrap();
@@ -242,12 +243,7 @@ async fn two_nodes_running_the_same_projection_take_turns_and_apply_each_event_o
 
 #[tokio::test]
 async fn a_stalled_runner_is_told_apart_from_a_quiet_store() {
-    let db = TestDb::new().await;
-    let store = db.store().await;
-    sqlx::query("CREATE TABLE applied (n serial PRIMARY KEY, case_id uuid NOT NULL, seq bigint NOT NULL)")
-        .execute(store.pool())
-        .await
-        .unwrap();
+    let (db, store) = with_table().await;
     let log = log_of(case_id(1), 3);
     store.append(log[0].case, 0, &log).await.unwrap();
     let mut runner = PgRunner::new(Table);
