@@ -64,8 +64,9 @@
 //!   [`Deadlines`], [`EscalationTriggers`] and [`confirmation_requests`] for incidents.
 //! - [`Store`], [`Repository`]: events kept between commands, with optimistic
 //!   concurrency; [`MemoryStore`] and the crash-safe JSON Lines [`FileStore`].
-//! - [`projection`]: read models across cases, one [`Projection`] for every store
-//!   ([`Projected`] in process; from the PostgreSQL feed with feature `postgres`).
+//! - [`projection`]: read models across cases, one [`projection::Projection`] for every
+//!   store ([`projection::Projected`] in process; from the PostgreSQL feed with feature
+//!   `postgres`).
 //! - [`worklist`]: who owes the customer what, by when: open cases by owner,
 //!   department, customer and due time, paged, and the deadline sweep.
 //!
@@ -144,7 +145,6 @@ pub use metrics::{Durations, Endings, Metrics, MetricsReport, PerCase, Reopens};
 pub use overrides::MIN_OVERRIDE_REASON_CHARS;
 pub use policies::{MayContact, PolicyConfig, PolicySet};
 pub use policy::{Policy, Proposal};
-pub use projection::{Projected, Projection};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use repository::AsyncRepository;
