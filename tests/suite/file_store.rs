@@ -5,35 +5,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::support::{ana, log_path, note, T0};
+use crate::support::{ana, log_path, note, TempDir, T0};
 use caseledger::{
     Actor, Case, CaseId, DecodeError, Error, Event, FileStore, Limits, Opening, Repository, Rules, Store, StoreError,
 };
 use time::Duration;
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("caseledger-fs-{}-{name}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        Self(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn case_id(n: u8) -> CaseId {
     CaseId::new_v7(T0 + Duration::minutes(i64::from(n)), [n; 10])
@@ -63,7 +40,7 @@ fn torn_path(dir: &Path, case: CaseId) -> PathBuf {
 
 #[test]
 fn a_second_store_on_a_directory_in_use_is_refused_until_the_first_is_dropped() {
-    let dir = TempDir::new("lock");
+    let dir = TempDir::new("fs", "lock");
     let case = case_id(1);
     let events = decided(case, 1);
     let first = FileStore::open(dir.path()).unwrap();
@@ -91,7 +68,7 @@ fn a_second_store_on_a_directory_in_use_is_refused_until_the_first_is_dropped() 
 
 #[test]
 fn opening_creates_missing_directories() {
-    let dir = TempDir::new("nested");
+    let dir = TempDir::new("fs", "nested");
     let nested = dir.path().join("a").join("b");
     let case = case_id(2);
     FileStore::open(&nested).unwrap().append(case, 0, &decided(case, 0)).unwrap();
@@ -116,7 +93,7 @@ fn crc32c(bytes: &[u8]) -> u32 {
 #[test]
 fn every_line_is_an_event_with_a_checksum_a_host_can_verify() {
     assert_eq!(crc32c(b"123456789"), 0xe306_9283);
-    let dir = TempDir::new("format");
+    let dir = TempDir::new("fs", "format");
     let case = case_id(3);
     let events = decided(case, 2);
     FileStore::open(dir.path()).unwrap().append(case, 0, &events).unwrap();
@@ -160,7 +137,7 @@ fn scratch(name: &str) -> TempDir {
         let _ = fs::remove_dir_all(&dir);
         TempDir(dir)
     } else {
-        TempDir::new(name)
+        TempDir::new("fs", name)
     }
 }
 
@@ -222,7 +199,7 @@ fn every_single_byte_change_of_a_middle_or_last_line_is_caught() {
 
 #[test]
 fn a_damaged_case_is_quarantined_and_the_healthy_one_serves_commands() {
-    let dir = TempDir::new("quarantine");
+    let dir = TempDir::new("fs", "quarantine");
     let rules = Rules::default();
     let (damaged, healthy) = (case_id(5), case_id(6));
     {
@@ -273,7 +250,7 @@ fn a_damaged_case_is_quarantined_and_the_healthy_one_serves_commands() {
 
 #[test]
 fn a_line_over_the_limit_is_not_read_and_its_case_is_quarantined() {
-    let dir = TempDir::new("long");
+    let dir = TempDir::new("fs", "long");
     let case = case_id(7);
     let events = decided(case, 2);
     FileStore::open(dir.path()).unwrap().append(case, 0, &events).unwrap();
@@ -312,7 +289,7 @@ fn a_line_over_the_limit_is_not_read_and_its_case_is_quarantined() {
 
 #[test]
 fn a_torn_tail_that_cannot_be_set_aside_does_not_stop_the_store_from_opening() {
-    let dir = TempDir::new("nospace");
+    let dir = TempDir::new("fs", "nospace");
     let case = case_id(9);
     let events = decided(case, 2);
     FileStore::open(dir.path()).unwrap().append(case, 0, &events[..2]).unwrap();

@@ -3,11 +3,10 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::support::{ana, bo, log_path, note, T0};
+use crate::support::{ana, bo, log_path, note, TempDir, T0};
 use caseledger::{
     decode_log, Actor, AppendCheck, Appended, Case, CaseId, CaseRequest, Channel, Command, CustomerRef, DecodeError,
     Error, Event, FileStore, IncidentId, LogError, MemoryStore, Opening, Repository, Rules, Status, Store, StoreError,
@@ -17,29 +16,6 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 // ---------------------------------------------------------------- helpers
-
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("caseledger-store-{}-{name}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        Self(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn at(minutes: i64) -> OffsetDateTime {
     T0 + Duration::minutes(minutes)
@@ -245,7 +221,7 @@ fn resending_stored_events_is_a_no_op() {
 
 #[test]
 fn a_retry_that_reaches_past_the_stored_log_writes_only_the_rest() {
-    let dir = TempDir::new("partial-retry");
+    let dir = TempDir::new("store", "partial-retry");
     let case = case_id(6);
     let events = decided(case, 3);
     let store = FileStore::open(dir.path()).unwrap();
@@ -305,7 +281,7 @@ fn a_batch_that_does_not_continue_the_log_is_rejected() {
 
 #[test]
 fn a_torn_last_line_is_set_aside_and_no_acknowledged_event_is_lost() {
-    let dir = TempDir::new("torn");
+    let dir = TempDir::new("store", "torn");
     let case = case_id(11);
     let events = decided(case, 3);
     let store = FileStore::open(dir.path()).unwrap();
@@ -334,7 +310,7 @@ fn a_torn_last_line_is_set_aside_and_no_acknowledged_event_is_lost() {
 
 #[test]
 fn a_terminated_garbage_last_line_is_set_aside_too() {
-    let dir = TempDir::new("zeros");
+    let dir = TempDir::new("store", "zeros");
     let case = case_id(12);
     let events = decided(case, 1);
     FileStore::open(dir.path()).unwrap().append(case, 0, &events).unwrap();
@@ -348,7 +324,7 @@ fn a_terminated_garbage_last_line_is_set_aside_too() {
 
 #[test]
 fn complete_lines_of_an_unacknowledged_batch_stay_and_the_retry_is_a_no_op() {
-    let dir = TempDir::new("unacked");
+    let dir = TempDir::new("store", "unacked");
     let case = case_id(13);
     let events = decided(case, 2);
     FileStore::open(dir.path()).unwrap().append(case, 0, &events[..1]).unwrap();
@@ -368,7 +344,7 @@ fn complete_lines_of_an_unacknowledged_batch_stay_and_the_retry_is_a_no_op() {
 
 #[test]
 fn bytes_left_by_a_failed_append_are_cut_before_the_next_one() {
-    let dir = TempDir::new("leftover");
+    let dir = TempDir::new("store", "leftover");
     let case = case_id(18);
     let events = decided(case, 2);
     let store = FileStore::open(dir.path()).unwrap();
@@ -387,7 +363,7 @@ fn bytes_left_by_a_failed_append_are_cut_before_the_next_one() {
 
 #[test]
 fn a_crash_during_a_case_s_first_write_leaves_no_case_and_it_can_be_opened_again() {
-    let dir = TempDir::new("first-write");
+    let dir = TempDir::new("store", "first-write");
     let case = case_id(17);
     let events = decided(case, 0);
     fs::create_dir_all(dir.path()).unwrap();
@@ -404,7 +380,7 @@ fn a_crash_during_a_case_s_first_write_leaves_no_case_and_it_can_be_opened_again
 
 #[test]
 fn corruption_in_the_middle_is_reported_with_file_and_line() {
-    let dir = TempDir::new("corrupt");
+    let dir = TempDir::new("store", "corrupt");
     let case = case_id(14);
     let events = decided(case, 2);
     FileStore::open(dir.path()).unwrap().append(case, 0, &events).unwrap();
@@ -424,7 +400,7 @@ fn corruption_in_the_middle_is_reported_with_file_and_line() {
 
 #[test]
 fn a_newer_schema_on_the_last_line_is_reported_not_set_aside() {
-    let dir = TempDir::new("newer");
+    let dir = TempDir::new("store", "newer");
     let case = case_id(15);
     let events = decided(case, 1);
     FileStore::open(dir.path()).unwrap().append(case, 0, &events[..1]).unwrap();
@@ -440,7 +416,7 @@ fn a_newer_schema_on_the_last_line_is_reported_not_set_aside() {
 
 #[test]
 fn a_line_that_breaks_the_sequence_is_reported_with_its_line() {
-    let dir = TempDir::new("gap");
+    let dir = TempDir::new("store", "gap");
     let case = case_id(16);
     let events = decided(case, 2);
     let path = log_path(dir.path(), case);
@@ -501,7 +477,7 @@ fn the_file_store_reads_old_events_and_appends_new_ones_after_them() {
 }
 
 fn appends_after_old_lines(name: &str, written: &str) {
-    let dir = TempDir::new(name);
+    let dir = TempDir::new("store", name);
     let old = decode_log(written).unwrap();
     let case = old[0].case;
     fs::create_dir_all(dir.path()).unwrap();
@@ -525,7 +501,7 @@ fn appends_after_old_lines(name: &str, written: &str) {
 
 #[test]
 fn after_a_restart_the_cases_replay_from_disk_as_they_were() {
-    let dir = TempDir::new("restart");
+    let dir = TempDir::new("store", "restart");
     let rules = Arc::new(Rules::default());
     let laptop_case = case_id(20);
     let router_case = case_id(21);
@@ -602,7 +578,7 @@ fn neighbourhood<S: Store>(repo: &Repository<S>) -> [CaseId; 4] {
 
 #[test]
 fn a_rep_sees_every_case_of_the_customer_on_the_line() {
-    let dir = TempDir::new("history");
+    let dir = TempDir::new("store", "history");
     let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
     let [laptop, internet, _neighbour, bill] = neighbourhood(&repo);
 

@@ -12,6 +12,7 @@ use caseledger::{
 };
 #[cfg(feature = "postgres")]
 use caseledger::{AsyncRepository, AsyncStore, PgStore};
+use serde::Serialize;
 use time::OffsetDateTime;
 
 /// The repository the handlers share: `&self` throughout, so requests on different
@@ -32,6 +33,22 @@ pub struct Options {
     pub expected: Option<u64>,
     /// The client's idempotency key.
     pub key: Option<IdempotencyKey>,
+}
+
+/// A case the store found damaged, as `/health` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Damage {
+    /// The case.
+    pub case: CaseId,
+    /// `set_aside` (a torn tail moved to a side file; the case serves without it) or
+    /// `quarantined` (the case serves nothing until an operator repairs its file).
+    pub state: &'static str,
+    /// The case's log file.
+    pub file: String,
+    /// The first line concerned (from 1).
+    pub line: usize,
+    /// What the store found.
+    pub detail: String,
 }
 
 /// How many times a command is decided in all when other writers keep appending first.
@@ -184,6 +201,17 @@ impl Backend {
         }
     }
 
+    /// What the store set aside or quarantined, in case order; empty for a healthy store.
+    /// All the server knows of damage comes from here.
+    pub fn damage(&self) -> Vec<Damage> {
+        match self {
+            Self::File(repo) => file_damage(repo.store()),
+            // PostgreSQL keeps its own pages whole; nothing is set aside at this level.
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => Vec::new(),
+        }
+    }
+
     /// Whether the store answers.
     pub async fn health(&self) -> Result<(), Error> {
         match self {
@@ -192,4 +220,26 @@ impl Backend {
             Self::Postgres(repo) => Ok(repo.store().cases_page(None, 1).await.map(drop)?),
         }
     }
+}
+
+/// The file store's report of what it found at open: torn tails it set aside and cases it
+/// quarantined.
+fn file_damage(store: &FileStore) -> Vec<Damage> {
+    let set_aside = store.set_aside().iter().map(|s| Damage {
+        case: s.case,
+        state: "set_aside",
+        file: s.log.display().to_string(),
+        line: s.line,
+        detail: format!("{} bytes moved to {}", s.bytes, s.torn.display()),
+    });
+    let quarantined = store.quarantined().iter().map(|q| Damage {
+        case: q.case,
+        state: "quarantined",
+        file: q.log.display().to_string(),
+        line: q.line,
+        detail: q.reason.to_string(),
+    });
+    let mut all: Vec<Damage> = set_aside.chain(quarantined).collect();
+    all.sort_by_key(|d| d.case);
+    all
 }

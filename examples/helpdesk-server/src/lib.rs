@@ -31,9 +31,12 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 mod backend;
+mod members;
 mod pages;
+mod serve;
 
-pub use backend::{Backend, Options};
+pub use backend::{Backend, Damage, Options};
+pub use serve::{serve, Limits};
 
 /// The host's clock; tests pass a fixed one.
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
@@ -432,6 +435,9 @@ async fn run_command(
     let kind = command_tag(&command);
     let result: Result<_, ApiError> = async {
         readable_case(app, who, id).await?;
+        for to in members::receivers(&command) {
+            configured(app, to)?;
+        }
         let events = app.backend.run(id, command, &who.actor(), app.now(), options).await?;
         let version = app.backend.case(id).await?.version();
         Ok((events, version))
@@ -486,6 +492,7 @@ async fn open_case(
             CaseId::new_v7(now, random)
         }
     };
+    configured(app, &owner)?;
     let opening = Opening::new(customer.clone(), outcome.clone(), owner.clone());
     let result = match app.backend.open(id, opening, &Actor::Staff(by.clone()), now).await {
         Ok(_) => app.backend.case(id).await.map(|c| (c, true)).map_err(ApiError::from),
@@ -563,16 +570,40 @@ fn etag(version: u64) -> (header::HeaderName, HeaderValue) {
 }
 
 /// Reads a JSON body with errors in the API's own shape.
-fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<(T, Value), ApiError> {
+fn json_body(body: &Bytes) -> Result<Value, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|err| {
         let mut e = ApiError::invalid("invalid_json", format!("the body is not JSON: {err}"));
         e.details.insert("line".into(), err.line().into());
         e.details.insert("column".into(), err.column().into());
         e
     })?;
-    let parsed = serde_json::from_value(value.clone())
-        .map_err(|err| ApiError::invalid("invalid_request", format!("the body does not fit: {err}")))?;
-    Ok((parsed, value))
+    Ok(value)
+}
+
+/// Parses a request body already read as JSON; a member the request does not have is
+/// refused as `unknown_member` whether the type denies it itself or not.
+fn fit<T: serde::de::DeserializeOwned + Serialize>(sent: Value) -> Result<T, ApiError> {
+    let parsed: T = serde_json::from_value(sent.clone()).map_err(|err| {
+        let message = err.to_string();
+        match members::member_in_serde_error(&message) {
+            Some(member) => members::refuse_member(member),
+            None => ApiError::invalid("invalid_request", format!("the body does not fit: {message}")),
+        }
+    })?;
+    let understood = serde_json::to_value(&parsed).map_err(ApiError::internal)?;
+    match members::unknown_member(&sent, &understood) {
+        Some(member) => Err(members::refuse_member(&member)),
+        None => Ok(parsed),
+    }
+}
+
+/// Refuses handing a case to anyone the staff configuration does not hold.
+fn configured(app: &App, staff: &Staff) -> Result<(), ApiError> {
+    if app.staff.values().any(|known| known == staff) {
+        Ok(())
+    } else {
+        Err(members::refuse_staff(staff))
+    }
 }
 
 // --- the router -----------------------------------------------------------------------
@@ -595,7 +626,12 @@ pub fn router(app: Shared) -> Router {
 
 async fn health(State(app): State<Shared>) -> Response {
     match app.backend.health().await.map_err(ApiError::from) {
-        Ok(()) => Json(json!({"status": "ok"})).into_response(),
+        // Still answering (so a balancer keeps the node), but an operator's monitor sees
+        // which cases need repair.
+        Ok(()) => match app.backend.damage() {
+            damaged if damaged.is_empty() => Json(json!({"status": "ok"})).into_response(),
+            damaged => Json(json!({"status": "degraded", "damaged": damaged})).into_response(),
+        },
         Err(err) => {
             let body = json!({"status": "unavailable", "error": err});
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
@@ -603,7 +639,7 @@ async fn health(State(app): State<Shared>) -> Response {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct OpenRequest {
     customer: CustomerRef,
@@ -632,10 +668,9 @@ async fn api_open(State(app): State<Shared>, headers: HeaderMap, body: Bytes) ->
     let who = identity(&app, &headers)?;
     let staff = who.staff()?.clone();
     let key = idempotency_key(&headers)?;
-    let (value, raw): (Value, Value) = json_body(&body)?;
+    let raw = json_body(&body)?;
     refuse_actor_in_body(&raw)?;
-    let request: OpenRequest = serde_json::from_value(value)
-        .map_err(|err| ApiError::invalid("invalid_request", format!("the body does not fit: {err}")))?;
+    let request: OpenRequest = fit(raw)?;
     let (case, created, link) = with_app(&app, move |app| async move {
         let owner = request.owner.unwrap_or_else(|| staff.clone());
         let (case, created) =
@@ -680,8 +715,9 @@ async fn api_command(
     let who = identity(&app, &headers)?;
     let id = parse_case(&id)?;
     let options = Options { expected: if_match(&headers)?, key: idempotency_key(&headers)? };
-    let (command, raw): (Command, Value) = json_body(&body)?;
+    let raw = json_body(&body)?;
     refuse_actor_in_body(&raw)?;
+    let command: Command = fit(raw)?;
     let (events, version) = run_command(&app, &who, id, command, &options).await?;
     Ok(([etag(version)], Json(json!({"events": events, "version": version}))).into_response())
 }

@@ -13,6 +13,9 @@
 //! With a database URL (`--database-url URL`, or `DATABASE_URL` in the environment) the
 //! cases live in PostgreSQL (the schema is migrated at start; the build needs the
 //! `postgres` feature); `--data` then holds only the customer links.
+//! Limits on connections (see `caseledger_helpdesk::Limits`): `--header-read-timeout
+//! SECS` (10), `--idle-timeout SECS` (60), `--max-connections N` (512); seconds may have
+//! a fraction (`0.5`).
 //! `RUST_LOG=caseledger_helpdesk=debug` (or any `tracing` filter) sets the log level.
 
 use std::net::SocketAddr;
@@ -31,6 +34,15 @@ struct Args {
     demo: bool,
     /// PostgreSQL to keep the cases in, from `--database-url` or `DATABASE_URL`.
     database_url: Option<String>,
+    limits: app::Limits,
+}
+
+fn seconds(name: &str, text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{name}: {text} is not a positive number of seconds"))
 }
 
 fn args() -> Result<Args, String> {
@@ -40,6 +52,7 @@ fn args() -> Result<Args, String> {
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
         demo: false,
         database_url: std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty()),
+        limits: app::Limits::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -50,9 +63,21 @@ fn args() -> Result<Args, String> {
             "--listen" => args.listen = value("--listen")?.parse().map_err(|e| format!("--listen: {e}"))?,
             "--demo" => args.demo = true,
             "--database-url" => args.database_url = Some(value("--database-url")?),
+            "--header-read-timeout" => {
+                args.limits.header_read = seconds("--header-read-timeout", &value("--header-read-timeout")?)?;
+            }
+            "--idle-timeout" => args.limits.idle = seconds("--idle-timeout", &value("--idle-timeout")?)?,
+            "--max-connections" => {
+                args.limits.max_connections = value("--max-connections")?
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or("--max-connections needs a positive whole number")?;
+            }
             "--help" | "-h" => {
                 return Err(
-                    "usage: caseledger-helpdesk [--data DIR] [--database-url URL] [--config FILE] [--listen ADDR] [--demo]"
+                    "usage: caseledger-helpdesk [--data DIR] [--database-url URL] [--config FILE] [--listen ADDR] [--demo] \
+                     [--header-read-timeout SECS] [--idle-timeout SECS] [--max-connections N]"
                         .into(),
                 );
             }
@@ -101,11 +126,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?,
         shared.store_kind()
     );
-    axum::serve(listener, app::router(shared))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    tracing::info!(
+        header_read_timeout_ms = u64::try_from(args.limits.header_read.as_millis()).unwrap_or(u64::MAX),
+        idle_timeout_ms = u64::try_from(args.limits.idle.as_millis()).unwrap_or(u64::MAX),
+        max_connections = args.limits.max_connections,
+        "connection limits"
+    );
+    app::serve(listener, app::router(shared), args.limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
 

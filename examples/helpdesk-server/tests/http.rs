@@ -264,6 +264,94 @@ async fn a_bad_body_is_an_error_in_the_api_shape() {
     assert_eq!(error_code(&reply, StatusCode::NOT_FOUND), "unknown_case");
 }
 
+/// The `details.member` of an `unknown_member` refusal.
+fn unknown_member(reply: &Reply) -> String {
+    assert_eq!(error_code(reply, StatusCode::UNPROCESSABLE_ENTITY), "unknown_member");
+    reply.json["details"]["member"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_body_refuses_a_member_it_does_not_have_and_names_it() {
+    let env = env();
+    let open = |body: Value| env.post("/api/cases", Some(ANA), body);
+    let reply = open(json!({"customer": "cust-1", "outcome": "works", "colour": "red"})).await;
+    assert_eq!(unknown_member(&reply), "colour");
+    let owner = json!({"id": "ana", "department": "software", "email": "ana@example.com"});
+    let reply = open(json!({"customer": "cust-1", "outcome": "works", "owner": owner})).await;
+    assert_eq!(unknown_member(&reply), "owner.email");
+
+    let (case, _) = env.open("cust-1").await;
+    let mut misspelt = note("a note");
+    misspelt["visibilty"] = json!("customer");
+    assert_eq!(unknown_member(&env.command(&case, ANA, misspelt).await), "visibilty");
+    let transfer = json!({"type": "transfer", "to": {"id": "bo", "department": "hardware", "team": "a"}, "note": "n"});
+    assert_eq!(unknown_member(&env.command(&case, ANA, transfer).await), "to.team");
+    let mut inner = note("inside an override");
+    inner["pinned"] = json!(true);
+    let overriding = json!({"type": "override", "policy": "p", "reason": "a reason long enough", "command": inner});
+    assert_eq!(unknown_member(&env.command(&case, ANA, overriding).await), "command.pinned");
+    assert_eq!(env.version(&case).await, 1, "nothing refused was recorded");
+    // The same commands without the extra members go through.
+    assert_eq!(env.command(&case, ANA, note("a note")).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_case_goes_only_to_staff_in_the_configuration() {
+    let env = env();
+    let refused = |reply: &Reply, id: &str| {
+        assert_eq!(error_code(reply, StatusCode::UNPROCESSABLE_ENTITY), "unknown_staff");
+        assert_eq!(reply.json["details"]["staff"], id);
+    };
+    let owner = |id: &str, department: &str| json!({"customer": "cust-1", "outcome": "works", "owner": {"id": id, "department": department}});
+    refused(&env.post("/api/cases", Some(ANA), owner("zed", "software")).await, "zed");
+    // A configured id in another department than configured is someone else.
+    refused(&env.post("/api/cases", Some(ANA), owner("bo", "software")).await, "bo");
+    let (case, _) = env.open("cust-1").await;
+    let to = json!({"id": "zed", "department": "hardware"});
+    let transfer = json!({"type": "transfer", "to": to, "note": "take it"});
+    refused(&env.command(&case, ANA, transfer).await, "zed");
+    let escalate = json!({"type": "escalate", "to": to, "reason": "tier 2"});
+    refused(&env.command(&case, ANA, escalate).await, "zed");
+    assert_eq!(env.version(&case).await, 1, "nothing refused was recorded");
+    let reply = env.post("/api/cases", Some(ANA), owner("bo", "hardware")).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let transfer = json!({"type": "transfer", "to": {"id": "bo", "department": "hardware"}, "note": "take it"});
+    assert_eq!(env.command(&case, ANA, transfer).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn health_reports_a_quarantined_case_as_degraded() {
+    let mut env = env();
+    let (damaged, _) = env.open("cust-1").await;
+    for text in ["first note", "second note", "third note"] {
+        assert_eq!(env.command(&damaged, ANA, note(text)).await.status, StatusCode::OK);
+    }
+    let (intact, _) = env.open("cust-2").await;
+    // The server stops (its store lets go of the directory), a byte of a middle line
+    // changes on disk, and the server starts again on the same directory.
+    drop(std::mem::replace(&mut env.router, Router::new()));
+    let log = env.dir.join("cases").join(format!("{damaged}.jsonl"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 4);
+    std::fs::write(&log, text.replacen("second note", "secand note", 1)).unwrap();
+    let (config, now, _, _) = parts("unused");
+    env.router = app::router(app::App::with_file_store(&config, &env.dir, now).unwrap());
+
+    let reply = env.get("/health", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "the server still answers: {}", reply.text);
+    assert_eq!(reply.json["status"], "degraded", "{}", reply.text);
+    let listed = reply.json["damaged"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{}", reply.text);
+    assert_eq!(listed[0]["case"], damaged.as_str());
+    assert_eq!(listed[0]["state"], "quarantined");
+    assert_eq!(listed[0]["line"], 3, "the note's line: opened, first note, second note");
+    assert!(listed[0]["file"].as_str().unwrap().ends_with(&format!("{damaged}.jsonl")));
+    assert!(!listed[0]["detail"].as_str().unwrap().is_empty());
+    // The damaged case is refused, the other one serves.
+    assert_ne!(env.get(&format!("/api/cases/{damaged}"), Some(ANA)).await.status, StatusCode::OK);
+    assert_eq!(env.get(&format!("/api/cases/{intact}"), Some(ANA)).await.status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn a_command_returns_its_events_and_the_new_version() {
     a_command_returns_its_events_and_the_new_version_on(env()).await;

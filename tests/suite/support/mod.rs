@@ -1,8 +1,8 @@
 //! What the test modules share, defined once: the people and the moment most tests start
 //! at, a desk where a story happens (rules, one case's ledger and a clock that moves
 //! forward a few minutes with every step, so stories read as a sequence of things people
-//! do), command shorthands, the hostile-input checks the fuzzers share, and the
-//! PostgreSQL test databases.
+//! do), command shorthands, the hostile-input checks the fuzzers share, the PostgreSQL
+//! test databases, and a PostgreSQL cluster of a test's own.
 
 #[cfg(feature = "postgres")]
 pub mod cluster;
@@ -10,7 +10,9 @@ pub mod hostile;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
+use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use caseledger::{Actor, CaseId, Command, Error, Event, Ledger, Opening, Rules, Staff, Visibility};
 use time::macros::datetime;
@@ -39,6 +41,31 @@ pub fn case_id(n: u32) -> CaseId {
     let mut random = [0u8; 10];
     random[..4].copy_from_slice(&n.to_be_bytes());
     CaseId::new_v7(T0, random)
+}
+
+/// A fresh directory under the system temp dir, named for the test, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// An empty directory (not yet created) for the test `name` of `area`.
+    pub fn new(area: &str, name: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("caseledger-{area}-{}-{name}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        Self(dir)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Where the file store keeps the log of `case` in `dir`.
