@@ -69,6 +69,11 @@
 //!   [`Deadlines`], [`EscalationTriggers`] and [`confirmation_requests`] for incidents.
 //! - [`Store`], [`Repository`]: events kept between commands, with optimistic
 //!   concurrency; [`MemoryStore`] and the crash-safe JSON Lines [`FileStore`].
+//! - [`projection`]: read models across cases, one [`projection::Projection`] for every
+//!   store ([`projection::Projected`] in process; from the PostgreSQL feed with feature
+//!   `postgres`).
+//! - [`worklist`]: who owes the customer what, by when: open cases by owner,
+//!   department, customer and due time, paged, and the deadline sweep.
 //!
 //! # Features
 //!
@@ -115,6 +120,7 @@ mod metrics;
 mod overrides;
 mod policies;
 mod policy;
+pub mod projection;
 mod repository;
 mod rules;
 mod span;
@@ -125,6 +131,7 @@ mod store;
 pub mod testkit;
 mod timeline;
 mod upcast;
+pub mod worklist;
 
 pub use actor::{Actor, Staff};
 pub use brief::HandoffBrief;

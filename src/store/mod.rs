@@ -28,6 +28,8 @@ pub use async_store::AsyncStore;
 pub use file::{DamageReport, FileStore, Quarantined, SetAside};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
+pub(crate) use postgres::{decode_row, run_schema};
+#[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};
 

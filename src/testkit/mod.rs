@@ -30,6 +30,9 @@
 //!   stores, each broken one named.
 //! - [`sample::typical_log`] (feature `testkit`): a realistic busy case's log of any
 //!   length, for benchmarks and capacity tests.
+//! - [`projection::check_projection`] (feature `testkit`): the projection promises
+//!   (exactly once, each case in order, resume after a restart, rebuild) checked on a
+//!   runner over a store.
 //!
 //! Case counts come from [`Config::proptest`], which defaults to
 //! `ProptestConfig::default()` and so follows the `PROPTEST_CASES` environment variable.
@@ -83,6 +86,7 @@
 //! ```
 
 pub mod conformance;
+pub mod projection;
 pub mod sample;
 // The generators and the property harness need proptest; the conformance suite does not.
 #[cfg(feature = "proptest")]

@@ -31,6 +31,8 @@ mod model;
 mod policies;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "testkit")]
+mod projection;
 #[cfg(feature = "proptest")]
 mod properties;
 mod refusals;
@@ -43,3 +45,5 @@ mod testkit;
 mod timeline_one_line;
 #[cfg(feature = "proptest")]
 mod timeline_pages;
+#[cfg(feature = "proptest")]
+mod worklist;

@@ -169,12 +169,7 @@ impl PgStore {
                 "PostgreSQL {version} is too old: the store needs 13 or later (xid8 for the feed)"
             )));
         }
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(MIGRATE_LOCK)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?;
-        sqlx::raw_sql(Self::SCHEMA).execute(&mut *tx).await.map_err(StoreError::backend)?;
+        run_schema(&mut tx, MIGRATE_LOCK, Self::SCHEMA).await?;
         tx.commit().await.map_err(StoreError::backend)
     }
 
@@ -526,7 +521,15 @@ where
 }
 
 /// Decodes a stored row, checking that it is the event its columns say it is.
-fn decode_row(case: CaseId, seq: i64, body: &str) -> Result<Event, StoreError> {
+/// Runs the idempotent `schema` in the transaction `tx` under the transaction-scoped
+/// advisory lock `key`, so nodes starting together do not race to create the same tables.
+pub(crate) async fn run_schema(tx: &mut PgConnection, key: i64, schema: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(key).execute(&mut *tx).await.map_err(StoreError::backend)?;
+    sqlx::raw_sql(schema).execute(&mut *tx).await.map_err(StoreError::backend)?;
+    Ok(())
+}
+
+pub(crate) fn decode_row(case: CaseId, seq: i64, body: &str) -> Result<Event, StoreError> {
     let location = || Location::row("caseledger_events", case, u64::try_from(seq).unwrap_or(0));
     let event = Event::from_json(body).map_err(|source| StoreError::Corrupt { location: location(), source })?;
     if event.case != case {

@@ -1,4 +1,4 @@
--- caseledger schema 2 (PostgreSQL 13 or later: the feed uses xid8).
+-- caseledger schema 3 (PostgreSQL 13 or later: the feed uses xid8).
 -- PgStore::migrate runs this under an advisory lock, so two nodes starting at once
 -- do not race; every statement is idempotent.
 
@@ -58,7 +58,15 @@ CREATE TABLE IF NOT EXISTS caseledger_incident_cases (
     PRIMARY KEY (incident, case_id)
 );
 
+-- Schema 3: where each feed projection stands (caseledger::projection::PgRunner). The
+-- runner moves its row in the same transaction as the projection's own rows.
+CREATE TABLE IF NOT EXISTS caseledger_checkpoints (
+    name     text PRIMARY KEY,
+    -- A FeedPosition as text.
+    position text NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS caseledger_schema (
     version integer PRIMARY KEY
 );
-INSERT INTO caseledger_schema (version) VALUES (1), (2) ON CONFLICT DO NOTHING;
+INSERT INTO caseledger_schema (version) VALUES (1), (2), (3) ON CONFLICT DO NOTHING;

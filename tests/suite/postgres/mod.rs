@@ -6,6 +6,8 @@ mod conformance;
 mod crash;
 mod feed;
 mod nodes;
+#[cfg(feature = "proptest")]
+mod projection;
 
 use crate::support::note;
 use crate::support::postgres::{case_id, decide, log_of, opened, TestDb};
@@ -23,7 +25,7 @@ async fn migrate_is_idempotent_and_safe_when_nodes_start_together() {
         .fetch_one(a.pool())
         .await
         .unwrap();
-    assert_eq!(tables, 4);
+    assert_eq!(tables, 5, "events, cases, incident cases, checkpoints, schema");
     db.drop().await;
 }
 
