@@ -16,7 +16,7 @@ use crate::status::{OutcomeState, Status, WorkState};
 /// # Example
 ///
 /// ```
-/// use caseledger::{Actor, Command, Ledger, Opening, Rules, Staff, Visibility};
+/// use caseledger::{event::Visibility, Actor, Command, Ledger, Opening, Rules, Staff};
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);

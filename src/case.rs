@@ -19,7 +19,8 @@ use crate::error::{LogError, Refusal};
 use crate::event::{Channel, Ending, Event, EventKind, Visibility, Voice, SCHEMA_VERSION};
 use crate::id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, StaffId, WorkItemId};
 use crate::limits::{cap, Limits};
-use crate::status::{OutcomeState, Status, WorkState};
+
+pub use crate::status::{OutcomeState, Status, WorkState};
 
 /// One department's piece of work on the case.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,10 +98,11 @@ pub struct Counters {
     pub overrides: u32,
 }
 
-/// Moments a deadline or a policy measures from.
+/// The moments a deadline or a policy measures from ([`Case::clock`]): when the case was
+/// opened, last heard from, escalated, closed, and so on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Clock {
+pub struct Moments {
     /// When the case was opened.
     #[serde(with = "time::serde::rfc3339")]
     pub opened_at: OffsetDateTime,
@@ -201,7 +203,7 @@ pub struct Case {
     escalation_level: u32,
     status: Status,
     counters: Counters,
-    clock: Clock,
+    clock: Moments,
     /// Times of the latest unanswered contacts, oldest first, at most
     /// [`Case::UNANSWERED_CONTACTS_KEPT`]: enough for a throttle to count contacts in a
     /// window without keeping history.
@@ -328,7 +330,7 @@ impl Case {
             escalation_level: 0,
             status: Status::Open,
             counters: Counters::default(),
-            clock: Clock {
+            clock: Moments {
                 opened_at: event.at,
                 last_event_at: event.at,
                 first_response_at: None,
@@ -371,7 +373,7 @@ impl Case {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Case, LogError};
+    /// use caseledger::{error::LogError, Case};
     ///
     /// assert_eq!(Case::replay(Vec::new()), Err(LogError::Empty));
     /// ```
@@ -394,7 +396,7 @@ impl Case {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Actor, Case, CaseId, Command, Ledger, Limits, LogError, Opening, Refusal, Rules, Staff};
+    /// use caseledger::{error::LogError, rules::Limits, Actor, Case, CaseId, Command, Ledger, Opening, Refusal, Rules, Staff};
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -402,7 +404,7 @@ impl Case {
     /// let ana = Staff::new("ana", "software");
     /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [8; 10]),
     ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
-    /// let note = Command::AddNote { text: "x".repeat(100), visibility: caseledger::Visibility::Internal };
+    /// let note = Command::AddNote { text: "x".repeat(100), visibility: caseledger::event::Visibility::Internal };
     /// ledger.execute(&rules, note, &ana.into(), t)?;
     ///
     /// let mut strict = Limits::default();
@@ -932,7 +934,7 @@ impl Case {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Actor, CaseId, Command, IdempotencyKey, Ledger, Opening, Refusal, Request, Rules, Staff, Visibility};
+    /// use caseledger::{command::Request, event::Visibility, Actor, CaseId, Command, IdempotencyKey, Ledger, Opening, Refusal, Rules, Staff};
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -1080,7 +1082,7 @@ impl Case {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Acquisition, Actor, CaseId, Command, Ledger, Opening, Rules, Staff};
+    /// use caseledger::{case::Acquisition, Actor, CaseId, Command, Ledger, Opening, Rules, Staff};
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -1220,7 +1222,7 @@ impl Case {
 
     /// Moments that deadlines are measured from.
     #[must_use]
-    pub fn clock(&self) -> &Clock {
+    pub fn clock(&self) -> &Moments {
         &self.clock
     }
 

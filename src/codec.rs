@@ -13,18 +13,18 @@ impl Event {
     ///
     /// # Errors
     ///
-    /// [`DecodeError`](crate::DecodeError) when the text is not valid JSON, is not an
+    /// [`DecodeError`](crate::error::DecodeError) when the text is not valid JSON, is not an
     /// event, or was written with a schema version this crate does not read.
     ///
     /// # Example
     ///
     /// ```
-    /// use caseledger::{DecodeError, Event};
+    /// use caseledger::{error::DecodeError, Event};
     ///
     /// let err = Event::from_json(r#"{"schema":1,"case":"#).unwrap_err();
     /// assert_eq!(err, DecodeError::Truncated { line: 1 });
     /// ```
-    pub fn from_json(text: &str) -> Result<Self, crate::DecodeError> {
+    pub fn from_json(text: &str) -> Result<Self, crate::error::DecodeError> {
         decode_event(text, 0)
     }
 
@@ -112,7 +112,7 @@ fn strip_position(err: &serde_json::Error) -> String {
 /// # Example
 ///
 /// ```
-/// use caseledger::{decode_log, DecodeError};
+/// use caseledger::{codec::decode_log, error::DecodeError};
 ///
 /// let err = decode_log("\n{\"schema\":1,").unwrap_err();
 /// assert_eq!(err, DecodeError::Truncated { line: 2 });
@@ -135,7 +135,7 @@ pub fn decode_log(text: &str) -> Result<Vec<Event>, DecodeError> {
 /// # Example
 ///
 /// ```
-/// use caseledger::{decode_log_with_limits, DecodeError, Limits};
+/// use caseledger::{codec::decode_log_with_limits, error::DecodeError, rules::Limits};
 ///
 /// let mut limits = Limits::default();
 /// limits.max_line_bytes = 10;

@@ -18,7 +18,7 @@
 //! # Example
 //!
 //! ```
-//! use caseledger::{Actor, CaseId, Deadlines, DeadlineKind, DeadlineState, Ledger, Opening, Rules, Span, Staff};
+//! use caseledger::{policy::{DeadlineKind, DeadlineState, Deadlines, Span}, Actor, CaseId, Ledger, Opening, Rules, Staff};
 //! use time::macros::datetime;
 //! use time::Duration;
 //!

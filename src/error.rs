@@ -185,7 +185,7 @@ pub enum Refusal {
     /// A case is opened once; a second `opened` event is refused.
     #[error("the case is already open; it is opened only once")]
     AlreadyOpened,
-    /// A host-configured limit would be exceeded (see [`Limits`](crate::Limits)).
+    /// A host-configured limit would be exceeded (see [`Limits`](crate::rules::Limits)).
     #[error("limit exceeded: {what} would be {actual}, the cap is {max}")]
     LimitExceeded {
         /// What is limited, with its unit: `"work items on a case"`, `"bytes in the handoff note"`.
@@ -502,7 +502,7 @@ pub enum LogError {
         first: u64,
     },
     /// The event was written with a schema version this fold does not read. Events built
-    /// by [`decode_log`](crate::decode_log) never carry one; this catches events built
+    /// by [`decode_log`](crate::codec::decode_log) never carry one; this catches events built
     /// or edited in memory.
     #[error(
         "event {seq}: schema version {schema} cannot be folded; this version of caseledger folds schema {}",
@@ -629,7 +629,7 @@ pub enum DecodeError {
         /// The newest version this crate reads.
         supported: u32,
     },
-    /// A line is longer than [`Limits::max_line_bytes`](crate::Limits::max_line_bytes);
+    /// A line is longer than [`Limits::max_line_bytes`](crate::rules::Limits::max_line_bytes);
     /// it was not parsed.
     #[error("line {line}: {bytes} bytes is over the limit of {max} bytes for one event; the line was not read")]
     LineTooLong {
@@ -640,7 +640,7 @@ pub enum DecodeError {
         /// The configured limit.
         max: usize,
     },
-    /// The log holds more events than [`Limits::max_events`](crate::Limits::max_events).
+    /// The log holds more events than [`Limits::max_events`](crate::rules::Limits::max_events).
     #[error("line {line}: the log holds more than {max} events, the limit for one case")]
     TooManyEvents {
         /// The line of the first event over the limit.
@@ -817,7 +817,7 @@ impl Error {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Error, ErrorCategory, Refusal};
+    /// use caseledger::{error::ErrorCategory, Error, Refusal};
     ///
     /// let err = Error::from(Refusal::OutcomeUnmet { outcome: "my laptop works".into() });
     /// assert_eq!(err.code(), "outcome_unmet");
@@ -1024,7 +1024,7 @@ pub enum StoreError {
         line: usize,
     },
     /// An event's line would be longer than the store reads back
-    /// ([`Limits::max_line_bytes`](crate::Limits::max_line_bytes)). Nothing was written.
+    /// ([`Limits::max_line_bytes`](crate::rules::Limits::max_line_bytes)). Nothing was written.
     #[error(
         "case {case}: event {seq} is {bytes} bytes as a line, over the store's limit of {max}; nothing was written"
     )]
@@ -1060,7 +1060,7 @@ impl StoreError {
     /// # Example
     ///
     /// ```
-    /// use caseledger::StoreError;
+    /// use caseledger::error::StoreError;
     ///
     /// let err = StoreError::backend(std::io::Error::other("connection reset"));
     /// assert_eq!(err.to_string(), "the store's backend failed: connection reset");
@@ -1184,7 +1184,7 @@ impl ErrorCategory {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{CaseId, Error, StoreError};
+    /// use caseledger::{error::StoreError, CaseId, Error};
     ///
     /// let err = Error::from(StoreError::UnknownCase { case: CaseId::from_uuid(uuid::Uuid::nil()) });
     /// assert_eq!(err.category().http_status(), 404);

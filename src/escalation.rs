@@ -9,7 +9,7 @@
 //! # Example
 //!
 //! ```
-//! use caseledger::{Actor, CaseId, Channel, Command, EscalationTrigger, EscalationTriggers, Ledger, Opening, Rules, Staff};
+//! use caseledger::{event::Channel, policy::{EscalationTrigger, EscalationTriggers}, Actor, CaseId, Command, Ledger, Opening, Rules, Staff};
 //! use time::macros::datetime;
 //!
 //! let t = datetime!(2026-11-23 09:00 UTC);

@@ -24,8 +24,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::actor::{Actor, Staff};
 use crate::id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, WorkItemId};
+
+pub use crate::actor::{Actor, Staff};
 
 /// The version of the event JSON shape this crate writes.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -378,7 +379,7 @@ pub enum EventKind {
         /// The policy's name, as it names itself in refusals.
         policy: String,
         /// Why, in the staff member's words (at least
-        /// [`MIN_OVERRIDE_REASON_CHARS`](crate::MIN_OVERRIDE_REASON_CHARS) characters).
+        /// [`MIN_OVERRIDE_REASON_CHARS`](crate::policy::MIN_OVERRIDE_REASON_CHARS) characters).
         reason: String,
         /// What the policy said when it refused the command (cut to the text limit,
         /// ending in "…", if longer).

@@ -54,7 +54,7 @@
 //!     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
 //!
 //! // Hardware has no business writing to the customer about the owner's case.
-//! let ask = Command::ContactCustomer { channel: caseledger::Channel::Email, message: "can I close it?".into() };
+//! let ask = Command::ContactCustomer { channel: caseledger::event::Channel::Email, message: "can I close it?".into() };
 //! let err = rules.decide(ledger.case(), ask, &Actor::staff("bo", "hardware"), t).unwrap_err();
 //! assert_eq!(
 //!     err.to_string(),
@@ -366,8 +366,8 @@ mod tests {
         fn shareable<T: Send + Sync + 'static>() {}
         shareable::<PolicySet>();
         shareable::<ConfigError>();
-        shareable::<crate::DeadlineStatus>();
-        shareable::<crate::EscalationTrigger>();
+        shareable::<crate::policy::DeadlineStatus>();
+        shareable::<crate::policy::EscalationTrigger>();
     }
 
     fn names(set: &PolicySet) -> Vec<String> {

@@ -8,7 +8,7 @@
 //! # Example: a host's own policy
 //!
 //! ```
-//! use caseledger::{Actor, Case, Command, EventKind, Opening, Policy, Proposal, Refusal, Rules, Staff};
+//! use caseledger::{policy::Proposal, Actor, Case, Command, EventKind, Opening, Policy, Refusal, Rules, Staff};
 //! use time::macros::datetime;
 //!
 //! /// Billing may not close cases: they must hand them back.
@@ -35,7 +35,7 @@
 //! let id = caseledger::CaseId::new_v7(t0, [1; 10]);
 //! let mut ledger = caseledger::Ledger::open(&rules, id, Opening::new("c-1", "refund my double charge", bea.clone()), &Actor::Customer, t0)?;
 //! let close = Command::CloseUnresolved {
-//!     ending: caseledger::Ending::Withdrawn,
+//!     ending: caseledger::event::Ending::Withdrawn,
 //!     evidence: "customer said so on the phone".into(),
 //! };
 //! let err = ledger.execute(&rules, close, &bea.into(), t0).unwrap_err();
@@ -53,6 +53,13 @@ use time::OffsetDateTime;
 use crate::actor::Actor;
 use crate::case::Case;
 use crate::event::EventKind;
+
+pub use crate::deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
+pub use crate::escalation::{EscalationTrigger, EscalationTriggers};
+pub use crate::incident::confirmation_requests;
+pub use crate::overrides::MIN_OVERRIDE_REASON_CHARS;
+pub use crate::policies::{MayContact, PolicyConfig, PolicySet};
+pub use crate::span::{ParseSpanError, Span};
 
 /// What a policy is asked about: `by` proposes to record `what` at `at`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,8 +18,9 @@ use crate::error::Refusal;
 use crate::event::{writable_utc, Event, EventKind};
 use crate::fnv::hash128;
 use crate::id::{CaseId, Department, EventId, IdempotencyKey, StaffId};
-use crate::limits::Limits;
 use crate::policy::{Policy, Proposal};
+
+pub use crate::limits::Limits;
 
 /// What [`Rules::decide_request`] made of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -232,7 +233,7 @@ impl Rules {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Actor, CaseId, Command, Decision, IdempotencyKey, Ledger, Opening, Request, Rules, Staff, Visibility};
+    /// use caseledger::{command::Request, event::Visibility, rules::Decision, Actor, CaseId, Command, IdempotencyKey, Ledger, Opening, Rules, Staff};
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);

@@ -28,6 +28,8 @@ use crate::event::{Event, EventKind, Visibility, Voice};
 use crate::id::{Department, WorkItemId};
 use crate::span::short_time;
 
+pub use crate::brief::HandoffBrief;
+
 /// Who a timeline is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -85,7 +87,7 @@ impl Entry {
 /// # Example
 ///
 /// ```
-/// use caseledger::{Actor, Command, Ledger, Opening, Rules, Staff, Timeline, Visibility};
+/// use caseledger::{event::Visibility, Actor, Command, Ledger, Opening, Rules, Staff, Timeline};
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -155,7 +157,7 @@ impl Timeline {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Actor, CaseId, Channel, Command, Ledger, Opening, Rules, Staff, Timeline, View};
+    /// use caseledger::{event::Channel, timeline::View, Actor, CaseId, Command, Ledger, Opening, Rules, Staff, Timeline};
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -237,7 +239,7 @@ impl Timeline {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Actor, Command, Ledger, Opening, Rules, Staff, Visibility};
+    /// use caseledger::{event::Visibility, Actor, Command, Ledger, Opening, Rules, Staff};
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);

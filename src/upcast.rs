@@ -2,7 +2,7 @@
 //!
 //! Stored events are never rewritten on disk; they are upcast as they are read, one
 //! event at a time, by a chain of steps (schema 0 → 1 → … → [`SCHEMA_VERSION`]). Every
-//! reader goes through [`decode_log`](crate::decode_log) or
+//! reader goes through [`decode_log`](crate::codec::decode_log) or
 //! [`Event::from_json`](crate::Event::from_json), so every reader benefits.
 //!
 //! # Schema 0 (pre-release)
@@ -110,8 +110,8 @@ pub(crate) fn upcast(text: &str, parsed: Option<Event>, from: u32, line: usize) 
 /// `given_at`), and confirmations and disputes gain their `voice`.
 ///
 /// Schema 1 did not say whose voice a confirmation was in; the actor did. The customer's
-/// own stays [`Voice::Own`](crate::Voice::Own). One recorded by staff becomes
-/// [`Voice::Unverified`](crate::Voice::Unverified): it named no channel and nothing
+/// own stays [`Voice::Own`](crate::event::Voice::Own). One recorded by staff becomes
+/// [`Voice::Unverified`](crate::event::Voice::Unverified): it named no channel and nothing
 /// checked that the customer had spoken, so it cannot claim the evidence a schema 2
 /// report carries; the fold accepts it as it was accepted then, and the timeline, the
 /// brief and the metrics show it as staff-reported, unverified.
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn schema_zero_with_a_string_time_is_reported_not_guessed() {
         let text = OPENED_V0.replace("1795424400000", "\"2026-11-23T09:00:00Z\"");
-        let err = crate::decode_log(&format!("\n{text}")).unwrap_err();
+        let err = crate::codec::decode_log(&format!("\n{text}")).unwrap_err();
         assert!(matches!(&err, DecodeError::NotAnEvent { line: 2, message } if message.contains("unix milliseconds")));
     }
 

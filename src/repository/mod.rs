@@ -72,7 +72,7 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use caseledger::{Actor, CaseId, Command, MemoryStore, Opening, Repository, Rules, Staff, Store, Visibility};
+/// use caseledger::{event::Visibility, Actor, CaseId, Command, MemoryStore, Opening, Repository, Rules, Staff, Store};
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -101,7 +101,7 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// # Ok::<(), caseledger::Error>(())
 /// ```
 ///
-/// [`StoreError::Conflict`]: crate::StoreError::Conflict
+/// [`StoreError::Conflict`]: crate::error::StoreError::Conflict
 #[derive(Debug)]
 pub struct Repository<S> {
     store: S,
@@ -132,7 +132,7 @@ impl<S: Store> Repository<S> {
     /// [`Error::Refused`] when [`Rules::open`] refuses, [`StoreError::Conflict`] (as
     /// [`Error::Store`]) when the case already exists, and the store's own failures.
     ///
-    /// [`StoreError::Conflict`]: crate::StoreError::Conflict
+    /// [`StoreError::Conflict`]: crate::error::StoreError::Conflict
     pub fn open(&self, id: CaseId, opening: Opening, by: &Actor, at: OffsetDateTime) -> Result<Event, Error> {
         let events = drive(&self.store, &self.core, Execution::open(id, opening, by.clone(), at), &mut || at)?;
         // An opening that is done has its one `opened` event.
@@ -153,8 +153,8 @@ impl<S: Store> Repository<S> {
     /// [`StoreError::UnknownCase`]; [`Error::Log`] when the stored log is broken; and the
     /// store's own failures.
     ///
-    /// [`StoreError::Conflict`]: crate::StoreError::Conflict
-    /// [`StoreError::UnknownCase`]: crate::StoreError::UnknownCase
+    /// [`StoreError::Conflict`]: crate::error::StoreError::Conflict
+    /// [`StoreError::UnknownCase`]: crate::error::StoreError::UnknownCase
     pub fn execute(
         &self,
         id: CaseId,
@@ -173,7 +173,7 @@ impl<S: Store> Repository<S> {
     /// As [`Repository::execute`]; with [`CaseRequest::expect_version`],
     /// [`StoreError::Conflict`] as soon as the case is not at that version.
     ///
-    /// [`StoreError::Conflict`]: crate::StoreError::Conflict
+    /// [`StoreError::Conflict`]: crate::error::StoreError::Conflict
     pub fn run(&self, request: CaseRequest) -> Result<Vec<Event>, Error> {
         let at = request.at();
         drive(&self.store, &self.core, Execution::new(request), &mut || at)
@@ -188,7 +188,7 @@ impl<S: Store> Repository<S> {
     /// As [`Repository::execute`]; [`StoreError::Conflict`] only when every attempt
     /// conflicted.
     ///
-    /// [`StoreError::Conflict`]: crate::StoreError::Conflict
+    /// [`StoreError::Conflict`]: crate::error::StoreError::Conflict
     pub fn execute_with_retry(
         &self,
         id: CaseId,
@@ -210,7 +210,7 @@ impl<S: Store> Repository<S> {
     /// [`StoreError::UnknownCase`], [`Error::Log`] when the stored log is broken, and the
     /// store's own failures.
     ///
-    /// [`StoreError::UnknownCase`]: crate::StoreError::UnknownCase
+    /// [`StoreError::UnknownCase`]: crate::error::StoreError::UnknownCase
     pub fn case(&self, id: CaseId) -> Result<Arc<Case>, Error> {
         drive(&self.store, &self.core, Lookup::case(id), &mut || OffsetDateTime::UNIX_EPOCH)
     }

@@ -118,7 +118,7 @@ impl Appended {
 /// ```
 /// use std::collections::BTreeSet;
 /// use std::sync::Mutex;
-/// use caseledger::{AppendCheck, Appended, CaseId, Event, Store, StoreError};
+/// use caseledger::{error::StoreError, store::{AppendCheck, Appended}, CaseId, Event, Store};
 ///
 /// #[derive(Default)]
 /// struct Table {

@@ -8,7 +8,7 @@ mod nodes;
 
 use crate::support::note;
 use crate::support::postgres::{case_id, decide, log_of, opened, TestDb};
-use caseledger::{Command, Event, IncidentId, PgStore, StoreError};
+use caseledger::{error::StoreError, id::IncidentId, Command, Event, PgStore};
 
 #[tokio::test]
 async fn migrate_is_idempotent_and_safe_when_nodes_start_together() {

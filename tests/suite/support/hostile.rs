@@ -14,8 +14,11 @@
 use std::time::Duration;
 
 use caseledger::{
-    decode_log, decode_log_with_limits, encode_log, Actor, Case, CaseId, Channel, Command, Department, Directory,
-    Ending, Event, Ledger, Limits, Opening, Rules, Staff, StaffId, Status, Timeline, Visibility, WorkItemId,
+    codec::{decode_log, decode_log_with_limits, encode_log},
+    event::{Channel, Ending, Visibility},
+    id::{Department, StaffId, WorkItemId},
+    rules::{Directory, Limits},
+    Actor, Case, CaseId, Command, Event, Ledger, Opening, Rules, Staff, Status, Timeline,
 };
 
 /// Most commands one input may decide, which also bounds how far time moves (64 steps
@@ -119,7 +122,7 @@ pub fn decide_commands(bytes: &[u8]) -> Vec<Event> {
         }
         let case = ledger.case();
         if *case.status() == Status::Resolved {
-            assert_eq!(case.outcome_state(), caseledger::OutcomeState::Confirmed, "I2");
+            assert_eq!(case.outcome_state(), caseledger::case::OutcomeState::Confirmed, "I2");
             assert_eq!(case.open_work_count(), 0, "I2");
         }
         assert_eq!(case.open_work_count(), case.open_work().count());
@@ -284,7 +287,7 @@ impl<'a> Choices<'a> {
             rules = rules.with_directory(Members);
         }
         if flags & 4 == 4 {
-            rules = rules.with_policy(caseledger::PolicyConfig::BounceLimit { max_bounces: 0 });
+            rules = rules.with_policy(caseledger::policy::PolicyConfig::BounceLimit { max_bounces: 0 });
         }
         rules
     }

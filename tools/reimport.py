@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Rewrites `caseledger::Name` imports and paths for the public module map.
+
+Usage: reimport.py [--crate] MAP.json FILE...
+
+MAP (docs/module-map.json) is {"OldRootName": "module::path::NewName", ...}: the full new
+path of every name that left the crate root. When the last segment differs from the key,
+the item was renamed too, and the old name is also replaced where a rewritten import had
+brought it into scope (word for word, in that file only).
+
+Rewrites `use caseledger::{...};` groups and single `use caseledger::Name;` imports (also
+inside `//!`, `///` and hidden `#` doctest lines, and in Markdown), and bare
+`caseledger::Name` paths (`caseledger::Status::Open`, intra-doc links). With `--crate`,
+`crate::` paths are rewritten as well, for the crate's own sources.
+
+Idempotent: a name already under its module is left alone.
+"""
+import json
+import re
+import sys
+
+args = sys.argv[1:]
+prefixes = ['caseledger']
+if args and args[0] == '--crate':
+    prefixes.append('crate')
+    args = args[1:]
+if len(args) < 1:
+    sys.exit(__doc__)
+
+mapping = json.load(open(args[0]))
+PREFIX = '(?:' + '|'.join(prefixes) + ')'
+
+
+def new_path(name):
+    """The new path of `name` relative to the crate root, and its new last segment."""
+    path = mapping[name]
+    return path, path.rsplit('::', 1)[-1]
+
+
+def split_top(s):
+    out, depth, cur = [], 0, ''
+    for ch in s:
+        if ch == '{':
+            depth += 1
+        if ch == '}':
+            depth -= 1
+        if ch == ',' and depth == 0:
+            out.append(cur.strip())
+            cur = ''
+        else:
+            cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+def rewrite_item(item, renamed):
+    """One item of a group: `Name` or `Name as Alias`, rewritten to its new path."""
+    base, _, alias = item.partition(' as ')
+    base = base.strip()
+    if base not in mapping:
+        return item
+    path, last = new_path(base)
+    if alias:
+        return f"{path} as {alias.strip()}"
+    if last != base:
+        renamed[base] = last
+    return path
+
+
+def fix_text(text):
+    renamed = {}
+
+    # Groups may span doc-comment lines: strip the prefixes, rewrite, put them back on
+    # one line (rustfmt rewraps code; a long doc line is still valid).
+    group_re = re.compile(r'use ' + PREFIX + r'::\{((?:[^{}]|\{[^{}]*\})*)\};', re.S)
+
+    def group(m):
+        root = m.group(0)[4:m.group(0).index('::')]
+        flat = re.sub(r'\n\s*(?://[/!]|#)?\s?', ' ', m.group(1))
+        items = split_top(flat)
+        new = [rewrite_item(it, renamed) for it in items]
+        if new == items:
+            return m.group(0)
+        # Moved names gather under their module (`error::{DecodeError, LogError}`), module
+        # paths first, then the root's names in their order, as rustfmt would leave them.
+        modules, kept = {}, []
+        for it in new:
+            head, sep, tail = it.rpartition('::')
+            if sep and '{' not in it:
+                modules.setdefault(head, []).append(tail)
+            else:
+                kept.append(it)
+        paths = []
+        for head, tails in sorted(modules.items()):
+            tails = sorted(set(tails), key=lambda t: (t.lower() != t, t))
+            paths.append(f"{head}::{tails[0]}" if len(tails) == 1 else f"{head}::{{{', '.join(tails)}}}")
+        new = paths + kept
+        if len(new) == 1:
+            return f"use {root}::{new[0]};"
+        return f"use {root}::{{{', '.join(new)}}};"
+
+    text = group_re.sub(group, text)
+
+    # A glob import of the root no longer brings the moved names: import the ones the
+    # file mentions by name beside it.
+    glob_re = re.compile(r'use (' + PREFIX + r')::\*;')
+
+    def glob(m):
+        used = [n for n in mapping if re.search(r'(?<![\w:])' + re.escape(n) + r'\b', text)]
+        if not used:
+            return m.group(0)
+        inner = ', '.join(['*'] + used)
+        return group(group_re.match(f"use {m.group(1)}::{{{inner}}};"))
+
+    text = glob_re.sub(glob, text)
+
+    single_re = re.compile(r'use (' + PREFIX + r')::([A-Za-z_][A-Za-z0-9_]*)( as [A-Za-z_][A-Za-z0-9_]*)?;')
+
+    def single(m):
+        root, name, alias = m.group(1), m.group(2), m.group(3) or ''
+        if name not in mapping:
+            return m.group(0)
+        path, last = new_path(name)
+        if not alias and last != name:
+            renamed[name] = last
+        return f"use {root}::{path}{alias};"
+
+    text = single_re.sub(single, text)
+
+    # Bare paths: `caseledger::Name` right after the crate name (a name already under a
+    # module has a module segment first and is not matched).
+    bare_re = re.compile(r'(?<![\w:])(' + PREFIX + r')::([A-Za-z_][A-Za-z0-9_]*)\b')
+
+    def bare(m):
+        root, name = m.group(1), m.group(2)
+        if name not in mapping:
+            return m.group(0)
+        return f"{root}::{new_path(name)[0]}"
+
+    text = bare_re.sub(bare, text)
+
+    # A renamed item imported by its old name: the file's other mentions follow, except
+    # in the paths just written.
+    for old, new in renamed.items():
+        text = re.sub(r'(?<![\w:])' + re.escape(old) + r'\b', new, text)
+    return text
+
+
+for path in args[1:]:
+    s = open(path).read()
+    t = fix_text(s)
+    if t != s:
+        open(path, 'w').write(t)
+        print("rewrote", path)
