@@ -13,7 +13,7 @@ impl Event {
     ///
     /// # Errors
     ///
-    /// [`DecodeError`](crate::error::DecodeError) when the text is not valid JSON, is not an
+    /// [`DecodeError`] when the text is not valid JSON, is not an
     /// event, or was written with a schema version this crate does not read.
     ///
     /// # Example

@@ -120,7 +120,7 @@ pub struct Endings {
     /// with the channel and the log showing the customer speaking there.
     pub resolved_reported_by_staff: u64,
     /// Resolved on a confirmation staff recorded before schema 2, with no channel and no
-    /// evidence (see [`Voice::Unverified`](crate::event::Voice::Unverified)).
+    /// evidence (see [`Voice::Unverified`]).
     pub resolved_reported_unverified: u64,
     /// Closed as unreachable after recorded attempts.
     pub unreachable: u64,

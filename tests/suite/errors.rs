@@ -744,10 +744,7 @@ const _: () = {
         },
         repository::{Execution, Lookup, PendingAppend, PendingRead, RepositoryCore, Step},
         rules::{Decision, Directory, Limits},
-        store::{
-            AppendCheck, AppendPlan, Appended, FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError,
-            Quarantined, SetAside,
-        },
+        store::{AppendCheck, AppendPlan, Appended, Quarantined, SetAside},
         timeline::{DepartmentView, Entry, View},
         *,
     };
