@@ -1,5 +1,5 @@
 //! The handoff brief: what the next owner reads instead of asking the customer to tell
-//! the story again (S3).
+//! the story again (S3); shown through [`timeline`](crate::timeline).
 
 use std::fmt;
 

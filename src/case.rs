@@ -6,6 +6,16 @@
 //! always yields the same case. The same rule check runs when a command is decided and
 //! when an event is folded, so a log that was never decided by this crate (imported,
 //! edited, forged) is held to the same invariants.
+//!
+//! # The parts of a case
+//!
+//! A [`Case`] answers from its parts without scanning history: its [`Status`], the
+//! customer's [`OutcomeState`] and each [`WorkItem`]'s [`WorkState`] (where each stands),
+//! the [`Counters`] and [`Moments`] policies and deadlines measure from, the recorded
+//! [`Fact`]s and [`Reachability`], and how the current owner got the case
+//! ([`Acquisition`]). Statuses are kept apart from the fold, in a file of their own, so a
+//! refusal can name one ([`Refusal::CaseClosed`]) without
+//! importing the case.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::RangeInclusive;

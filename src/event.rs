@@ -14,10 +14,13 @@
 //! Schema 2 added optional envelope fields, written only when they apply: `key`, the
 //! host's idempotency key of the request that produced the event, and `given_at`, the
 //! time the host gave when it was a little behind the case's last event and the event
-//! was recorded at that event's time instead. Older schemas are upcast when read (see
-//! `upcast`).
+//! was recorded at that event's time instead. Older schemas are upcast when read.
 //!
 //! Tags are internal (`"type"`) and snake_case so a host in any language can read them.
+//! How older schemas are read is the [`codec`](crate::codec)'s guide.
+//!
+//! Every event names who did it: an [`Actor`] is the customer, a [`Staff`] member of a
+//! department, or the system.
 
 use std::fmt;
 

@@ -1,6 +1,5 @@
-//! Incidents (S6): when a known incident ends, every open case linked to it is flagged
-//! to ask its customer for confirmation. Nothing is resolved wholesale: each customer's
-//! own outcome still needs their own confirmation (I2).
+//! Incidents (S6): the confirmation requests an ended incident asks for; the guide is
+//! the [`policy`](crate::policy) module's.
 
 use time::OffsetDateTime;
 

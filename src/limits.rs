@@ -1,9 +1,5 @@
-//! Limits: the caps on sizes and counts that keep a hostile or buggy client from making
-//! a host allocate without bound.
-//!
-//! Both the fold ([`Case`](crate::Case)) and `decide` ([`Rules`](crate::Rules)) read
-//! them, and the codec checks the size of a line with them; none of those owns them. The
-//! checks that need a case's counts live with the case.
+//! Limits: the caps on sizes and counts, shown (and explained) through
+//! [`rules`](crate::rules). The checks that need a case's counts live with the case.
 
 use serde::{Deserialize, Serialize};
 

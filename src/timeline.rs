@@ -14,6 +14,12 @@
 //! Renders as plain text ([`Display`](std::fmt::Display)), JSON ([`Timeline::to_json`])
 //! a Mermaid sequence diagram with one lane per department ([`Timeline::to_mermaid`]), and
 //! HTML ([`Timeline::to_html`], in [`crate::html`]).
+//!
+//! # The handoff brief
+//!
+//! A [`HandoffBrief`] ([`Case::brief`](crate::Case::brief)) is what the next owner reads
+//! instead of asking the customer to tell the story again (S3): the outcome and where it
+//! stands, the facts, the open work and the last handoff note, folded from the case.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};

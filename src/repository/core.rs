@@ -1,22 +1,5 @@
 //! The sans-IO core of both repositories: everything a command does except waiting for
-//! the store.
-//!
-//! A [`RepositoryCore`] holds what commands share (the rules and the bounded cache of
-//! folded cases). An [`Execution`] is one command's run through it: cache lookup,
-//! [`Rules::decide`], the check of the new events against the case, the append plan,
-//! the fold, and, after a conflict, the catch-up and a new decision. It performs no I/O
-//! and reads no clock. [`Execution::poll`] says what it needs next as a [`Step`]: read
-//! a case's events after a version, append events at an expected version, or done. The
-//! driver does that with its store and hands the store's answer back
-//! ([`PendingRead::answer`], [`PendingAppend::answer`]), which returns the execution to
-//! poll again. [`Lookup`] does the same for reading a case.
-//!
-//! [`Repository`](crate::Repository) drives it with a blocking [`Store`](crate::Store);
-//! `AsyncRepository` (feature `async`) awaits an `AsyncStore`. A host may drive it
-//! itself, for instance to append inside its own database transaction.
-//!
-//! Steps are values that own the execution, so an answer can only be given to the step
-//! that asked for it, once, and nothing can be polled after it is done.
+//! the store. The protocol is the [`repository`](crate::repository) module's guide.
 
 use std::sync::Arc;
 

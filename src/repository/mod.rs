@@ -4,6 +4,24 @@
 //! retry) lives once, in the sans-IO [`core`](RepositoryCore). [`Repository`] drives it
 //! with a blocking [`Store`]; `AsyncRepository` (feature `async`) with an `AsyncStore`,
 //! awaiting where the other blocks. Nothing else differs.
+//!
+//! # The sans-IO protocol
+//!
+//! A [`RepositoryCore`] holds what commands share (the rules and the bounded cache of
+//! folded cases). An [`Execution`] is one command's run through it: cache lookup,
+//! [`Rules::decide`], the check of the new events against the case, the append plan,
+//! the fold, and, after a conflict, the catch-up and a new decision. It performs no I/O
+//! and reads no clock. [`Execution::poll`] says what it needs next as a [`Step`]: read
+//! a case's events after a version, append events at an expected version, or done. The
+//! driver does that with its store and hands the store's answer back
+//! ([`PendingRead::answer`], [`PendingAppend::answer`]), which returns the execution to
+//! poll again. [`Lookup`] does the same for reading a case.
+//!
+//! A host may drive the core itself, for instance to append inside its own database
+//! transaction.
+//!
+//! Steps are values that own the execution, so an answer can only be given to the step
+//! that asked for it, once, and nothing can be polled after it is done.
 
 #[cfg(feature = "async")]
 mod async_repository;
