@@ -406,7 +406,10 @@ impl Case {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{error::LogError, rules::Limits, Actor, Case, CaseId, Command, Ledger, Opening, Refusal, Rules, Staff};
+    /// use caseledger::{
+    ///     error::LogError, rules::Limits, Actor, Case, CaseId, Command, Ledger, Opening, Refusal,
+    ///     Rules, Staff,
+    /// };
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -944,7 +947,10 @@ impl Case {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{command::Request, event::Visibility, Actor, CaseId, Command, IdempotencyKey, Ledger, Opening, Refusal, Rules, Staff};
+    /// use caseledger::{
+    ///     command::Request, event::Visibility, Actor, CaseId, Command, IdempotencyKey, Ledger,
+    ///     Opening, Refusal, Rules, Staff,
+    /// };
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);

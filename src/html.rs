@@ -190,7 +190,9 @@ pub fn fragment<'a>(parts: impl IntoIterator<Item = &'a Html>) -> Html {
 /// # Example
 ///
 /// ```
-/// use caseledger::{event::Visibility, html, Actor, CaseId, Command, Ledger, Opening, Rules, Staff};
+/// use caseledger::{
+///     event::Visibility, html, Actor, CaseId, Command, Ledger, Opening, Rules, Staff,
+/// };
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);

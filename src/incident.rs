@@ -18,7 +18,10 @@ use crate::span::short_time;
 /// # Example
 ///
 /// ```
-/// use caseledger::{id::IncidentId, policy::confirmation_requests, Actor, CaseId, Command, Ledger, Opening, Rules, Staff};
+/// use caseledger::{
+///     id::IncidentId, policy::confirmation_requests, Actor, CaseId, Command, Ledger, Opening,
+///     Rules, Staff,
+/// };
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);

@@ -13,7 +13,9 @@
 //! [`Refusal::Policy`](crate::Refusal::Policy) carrying the policy's name.
 //!
 //! ```
-//! use caseledger::{policy::Proposal, Actor, Case, Command, EventKind, Opening, Policy, Refusal, Rules, Staff};
+//! use caseledger::{
+//!     policy::Proposal, Actor, Case, Command, EventKind, Opening, Policy, Refusal, Rules, Staff,
+//! };
 //! use time::macros::datetime;
 //!
 //! /// Billing may not close cases: they must hand them back.
@@ -141,7 +143,10 @@
 //! ## Example
 //!
 //! ```
-//! use caseledger::{policy::{DeadlineKind, DeadlineState, Deadlines, Span}, Actor, CaseId, Ledger, Opening, Rules, Staff};
+//! use caseledger::{
+//!     policy::{DeadlineKind, DeadlineState, Deadlines, Span}, Actor, CaseId, Ledger, Opening,
+//!     Rules, Staff,
+//! };
 //! use time::macros::datetime;
 //! use time::Duration;
 //!
@@ -179,7 +184,10 @@
 //! ## Example
 //!
 //! ```
-//! use caseledger::{event::Channel, policy::{EscalationTrigger, EscalationTriggers}, Actor, CaseId, Command, Ledger, Opening, Rules, Staff};
+//! use caseledger::{
+//!     event::Channel, policy::{EscalationTrigger, EscalationTriggers}, Actor, CaseId, Command,
+//!     Ledger, Opening, Rules, Staff,
+//! };
 //! use time::macros::datetime;
 //!
 //! let t = datetime!(2026-11-23 09:00 UTC);

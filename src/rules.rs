@@ -248,7 +248,10 @@ impl Rules {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{command::Request, event::Visibility, rules::Decision, Actor, CaseId, Command, IdempotencyKey, Ledger, Opening, Rules, Staff};
+    /// use caseledger::{
+    ///     command::Request, event::Visibility, rules::Decision, Actor, CaseId, Command,
+    ///     IdempotencyKey, Ledger, Opening, Rules, Staff,
+    /// };
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);

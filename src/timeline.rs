@@ -163,7 +163,10 @@ impl Timeline {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{event::Channel, timeline::View, Actor, CaseId, Command, Ledger, Opening, Rules, Staff, Timeline};
+    /// use caseledger::{
+    ///     event::Channel, timeline::View, Actor, CaseId, Command, Ledger, Opening, Rules, Staff,
+    ///     Timeline,
+    /// };
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);

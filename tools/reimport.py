@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rewrites `caseledger::Name` imports and paths for the public module map.
 
-Usage: reimport.py [--crate] MAP.json FILE...
+Usage: reimport.py [--crate] [--rewrap] MAP.json FILE...
 
 MAP (docs/module-map.json) is {"OldRootName": "module::path::NewName", ...}: the full new
 path of every name that left the crate root. When the last segment differs from the key,
@@ -11,7 +11,10 @@ brought it into scope (word for word, in that file only).
 Rewrites `use caseledger::{...};` groups and single `use caseledger::Name;` imports (also
 inside `//!`, `///` and hidden `#` doctest lines, and in Markdown), and bare
 `caseledger::Name` paths (`caseledger::Status::Open`, intra-doc links). With `--crate`,
-`crate::` paths are rewritten as well, for the crate's own sources.
+`crate::` paths are rewritten as well, for the crate's own sources. Groups in doc
+comments and Markdown that grow past 100 columns are wrapped as rustfmt would wrap code
+(rustfmt leaves doc examples alone); `--rewrap` also wraps such groups the map did not
+change.
 
 Idempotent: a name already under its module is left alone.
 """
@@ -21,13 +24,21 @@ import sys
 
 args = sys.argv[1:]
 prefixes = ['caseledger']
-if args and args[0] == '--crate':
-    prefixes.append('crate')
+REWRAP = False
+while args and args[0].startswith('--'):
+    if args[0] == '--crate':
+        prefixes.append('crate')
+    elif args[0] == '--rewrap':
+        REWRAP = True
+    else:
+        sys.exit(__doc__)
     args = args[1:]
 if len(args) < 1:
     sys.exit(__doc__)
 
 mapping = json.load(open(args[0]))
+WIDTH = 100
+markdown = False
 PREFIX = '(?:' + '|'.join(prefixes) + ')'
 
 
@@ -71,8 +82,8 @@ def rewrite_item(item, renamed):
 def fix_text(text):
     renamed = {}
 
-    # Groups may span doc-comment lines: strip the prefixes, rewrite, put them back on
-    # one line (rustfmt rewraps code; a long doc line is still valid).
+    # Groups may span doc-comment lines: strip the prefixes, rewrite, and put them back
+    # on one line in code (rustfmt rewraps it) or wrapped under the prefix in docs.
     group_re = re.compile(r'use ' + PREFIX + r'::\{((?:[^{}]|\{[^{}]*\})*)\};', re.S)
 
     def group(m):
@@ -81,7 +92,12 @@ def fix_text(text):
         items = split_top(flat)
         new = [rewrite_item(it, renamed) for it in items]
         if new == items:
+            if REWRAP and '\n' not in m.group(0):
+                return wrap(m, root, items)
             return m.group(0)
+        return wrap(m, root, arrange(new))
+
+    def arrange(new):
         # Moved names gather under their module (`error::{DecodeError, LogError}`), module
         # paths first, then the root's names in their order, as rustfmt would leave them.
         modules, kept = {}, []
@@ -95,10 +111,30 @@ def fix_text(text):
         for head, tails in sorted(modules.items()):
             tails = sorted(set(tails), key=lambda t: (t.lower() != t, t))
             paths.append(f"{head}::{tails[0]}" if len(tails) == 1 else f"{head}::{{{', '.join(tails)}}}")
-        new = paths + kept
+        return paths + kept
+
+    def wrap(m, root, new):
         if len(new) == 1:
             return f"use {root}::{new[0]};"
-        return f"use {root}::{{{', '.join(new)}}};"
+        one_line = f"use {root}::{{{', '.join(new)}}};"
+        # rustfmt wraps code, but not doc comments or Markdown: wrap those at WIDTH the
+        # way rustfmt would, four spaces in, under the line's own prefix.
+        start = text.rfind('\n', 0, m.start()) + 1
+        prefix = text[start:m.start()]
+        if prefix.strip() == '' and not markdown or len(prefix) + len(one_line) <= WIDTH:
+            return one_line
+        lead = re.match(r'\s*(?://[/!]\s?|#\s)?', prefix).group(0)
+        lines, cur = [], ''
+        for it in new:
+            piece = it + ','
+            if cur and len(lead) + 4 + len(cur) + 1 + len(piece) > WIDTH:
+                lines.append(cur)
+                cur = piece
+            else:
+                cur = f"{cur} {piece}" if cur else piece
+        lines.append(cur)
+        body = ''.join(f"\n{lead}    {line}" for line in lines)
+        return f"use {root}::{{{body}\n{lead}}};"
 
     text = group_re.sub(group, text)
 
@@ -148,6 +184,7 @@ def fix_text(text):
 
 
 for path in args[1:]:
+    markdown = path.endswith('.md')
     s = open(path).read()
     t = fix_text(s)
     if t != s:

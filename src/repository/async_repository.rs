@@ -36,7 +36,10 @@ use crate::store::AsyncStore;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use caseledger::{event::Visibility, Actor, AsyncRepository, CaseId, Command, MemoryStore, Opening, Rules, Staff};
+/// use caseledger::{
+///     event::Visibility, Actor, AsyncRepository, CaseId, Command, MemoryStore, Opening, Rules,
+///     Staff,
+/// };
 /// use time::macros::datetime;
 ///
 /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {

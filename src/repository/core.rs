@@ -202,7 +202,10 @@ use sealed::Answer;
 /// A driver over a blocking store, as [`Repository`](crate::Repository) has it:
 ///
 /// ```
-/// use caseledger::{event::Visibility, repository::{Execution, RepositoryCore, Step}, Actor, CaseId, Command, Error, MemoryStore, Opening, Repository, CaseRequest, Rules, Staff, Store};
+/// use caseledger::{
+///     event::Visibility, repository::{Execution, RepositoryCore, Step}, Actor, CaseId, Command,
+///     Error, MemoryStore, Opening, Repository, CaseRequest, Rules, Staff, Store,
+/// };
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);

@@ -90,7 +90,10 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use caseledger::{event::Visibility, Actor, CaseId, Command, MemoryStore, Opening, Repository, Rules, Staff, Store};
+/// use caseledger::{
+///     event::Visibility, Actor, CaseId, Command, MemoryStore, Opening, Repository, Rules, Staff,
+///     Store,
+/// };
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);

@@ -22,7 +22,10 @@ pub const DEFAULT_ATTEMPTS: u32 = 3;
 /// # Example
 ///
 /// ```
-/// use caseledger::{error::StoreError, event::Visibility, Actor, CaseId, CaseRequest, Command, Error, IdempotencyKey, MemoryStore, Opening, Repository, Rules, Staff};
+/// use caseledger::{
+///     error::StoreError, event::Visibility, Actor, CaseId, CaseRequest, Command, Error,
+///     IdempotencyKey, MemoryStore, Opening, Repository, Rules, Staff,
+/// };
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);

@@ -41,7 +41,10 @@ use crate::id::{CaseId, EventId};
 /// A store over a "table" of rows, as a SQL store would do it in one transaction:
 ///
 /// ```
-/// use caseledger::{error::StoreError, event::Visibility, store::AppendCheck, Actor, CaseId, Command, Case, Opening, Rules, Staff};
+/// use caseledger::{
+///     error::StoreError, event::Visibility, store::AppendCheck, Actor, CaseId, Command, Case,
+///     Opening, Rules, Staff,
+/// };
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);
