@@ -26,6 +26,11 @@ use caseledger::{
 use time::macros::datetime;
 use time::OffsetDateTime;
 
+// The one piece of the suite's support it needs (tests/suite/support/seeded.rs).
+#[path = "suite/support/seeded.rs"]
+mod seeded;
+use seeded::Rng;
+
 const WRITER: &str = "CASELEDGER_CRASH_WRITER";
 const ROUND: &str = "CASELEDGER_CRASH_ROUND";
 const T0: OffsetDateTime = datetime!(2026-11-23 09:00 UTC);
@@ -117,28 +122,11 @@ fn ack(case: &CaseId, seq: u64, id: &EventId) {
 
 // ---------------------------------------------------------------- the test
 
-/// xorshift64*: a seeded source of kill times, so a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-}
-
 fn crash_test() {
-    let seed: u64 = std::env::var("CASELEDGER_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| u64::from(d.subsec_nanos()) ^ d.as_secs())
-            | 1
-    });
+    let seed = Rng::seed_from_env("CASELEDGER_CRASH_SEED");
     let budget: u64 = std::env::var("CASELEDGER_CRASH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
     println!("crash test: seed {seed} (CASELEDGER_CRASH_SEED={seed} replays it), {budget} s of kills");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let dir = std::env::temp_dir().join(format!("caseledger-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let exe = std::env::current_exe().unwrap();

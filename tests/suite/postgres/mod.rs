@@ -3,6 +3,7 @@
 
 #[cfg(feature = "testkit")]
 mod conformance;
+mod crash;
 mod feed;
 mod nodes;
 

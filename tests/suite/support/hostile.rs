@@ -1,11 +1,12 @@
-//! The hostile-input harness: three checks that take arbitrary bytes and must never
+//! The hostile-input harness: four checks that take arbitrary bytes and must never
 //! panic, shared by the cargo-fuzz targets in `fuzz/` and their proptest twins in
 //! `tests/suite/hostile.rs`, so CI runs the very checks the fuzzers run.
 //!
 //! Bytes are read as choices by [`Choices`] rather than through the `arbitrary` crate,
 //! so neither the library nor the fuzz crate needs another dependency. Times are built
 //! by parsing and by adding `std::time::Duration`s, so this file does not name the
-//! `time` crate either (the fuzz crate depends on `libfuzzer-sys` and `caseledger` only).
+//! `time` crate either (the fuzz crate depends on `libfuzzer-sys`, `caseledger` and, to
+//! read a command body as a server does, `serde_json`).
 //!
 //! A panic here is a finding: either the library panicked, or one of the assertions
 //! below (decide and fold agree, replay is deterministic, encoding round-trips, the
@@ -139,6 +140,98 @@ pub fn decide_commands(bytes: &[u8]) -> Vec<Event> {
     drop(ledger.case().brief().to_string());
     render(events);
     ledger.into_events()
+}
+
+/// Reads `bytes` as the JSON body of a command, the way the reference server reads one
+/// (a JSON value first, then the [`Command`] in it), and decides what decodes on small
+/// cases: open with work, open without, and closed, under the default rules and under a directory
+/// with a bounce limit (so overrides can pass), by the owner, a previous owner, the
+/// customer and the system. Checks that reading through a value accepts what reading
+/// directly accepts, that a command re-encodes to itself, and that every accepted
+/// decision folds. Returns how many decisions were accepted, so tests can see that
+/// bodies reach the rules.
+pub fn command_json(bytes: &[u8]) -> usize {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else { return 0 };
+    let direct = serde_json::from_slice::<Command>(bytes);
+    let command = match serde_json::from_value::<Command>(value) {
+        Ok(command) => command,
+        Err(err) => {
+            // Not the converse: a value keeps only the last of repeated members, which
+            // reading directly refuses.
+            assert!(direct.is_err(), "read directly the body is {direct:?}, through a value it fails: {err}");
+            assert!(!err.to_string().is_empty());
+            return 0;
+        }
+    };
+    if let Ok(direct) = &direct {
+        assert_eq!(direct, &command, "both ways of reading the body agree");
+    }
+    let json = serde_json::to_string(&command).expect("a decoded command encodes");
+    assert_eq!(serde_json::from_str::<Command>(&json).ok().as_ref(), Some(&command), "encoding round-trips: {json}");
+    let mut accepted = 0;
+    for rules in [Rules::default(), bouncing_rules()] {
+        for ledger in small_cases(&rules) {
+            let case = ledger.case();
+            let at = case.clock().last_event_at + Duration::from_secs(60);
+            let previous = case.previous_owners().iter().find(|s| *s != case.owner()).cloned();
+            let actors = [
+                Some(Actor::Staff(case.owner().clone())),
+                previous.map(Actor::Staff),
+                Some(Actor::Customer),
+                Some(Actor::System),
+            ];
+            for by in actors.into_iter().flatten() {
+                match rules.decide(case, command.clone(), &by, at) {
+                    Ok(events) => {
+                        accepted += 1;
+                        assert_eq!(events.len() as u64, events_len(&command), "{command:?} by {by}");
+                        let mut after = ledger.clone();
+                        if let Err(err) = after.append(events) {
+                            panic!("decide accepted {command:?} by {by} but the fold refused it: {err}");
+                        }
+                        let encoded = encode_log(after.events()).expect("decided events encode");
+                        assert_eq!(decode_log(&encoded).as_deref(), Ok(after.events()), "{encoded}");
+                        render(after.events());
+                    }
+                    Err(refusal) => assert!(!refusal.to_string().is_empty()),
+                }
+            }
+        }
+    }
+    accepted
+}
+
+/// Rules with the members' directory and a bounce limit that members may override.
+fn bouncing_rules() -> Rules {
+    Rules::default().with_directory(Members).with_policy(caseledger::PolicyConfig::BounceLimit { max_bounces: 0 })
+}
+
+/// A case bo owns after ana opened work on it and handed it over; the same case with
+/// the work dropped (what closing needs); and that one closed (the customer withdrew),
+/// for the commands only a closed case takes.
+fn small_cases(rules: &Rules) -> [Ledger; 3] {
+    let mut at = start("2026-11-23T09:00:00Z").at;
+    let (ana, bo) = (Staff::new(MEMBERS[0].0, MEMBERS[0].1), Staff::new(MEMBERS[1].0, MEMBERS[1].1));
+    let id = CaseId::new_v7(at, [7; 10]);
+    let opening = Opening::new("cust-1042", "my laptop works", ana.clone());
+    let mut ledger = Ledger::open(rules, id, opening, &Actor::Customer, at).expect("the small case opens");
+    let steps = [
+        (Command::OpenWork { item: "SW-1".into(), department: "software".into(), title: "BIOS".into() }, &ana),
+        (Command::RecordFact { name: "serial".into(), value: "SN-1".into(), visibility: Visibility::Customer }, &ana),
+        (Command::Transfer { to: bo.clone(), note: "board next".into() }, &ana),
+    ];
+    for (command, who) in steps {
+        at += Duration::from_secs(60);
+        ledger.execute(rules, command, &Actor::Staff(who.clone()), at).expect("the small case's history is accepted");
+    }
+    let mut idle = ledger.clone();
+    at += Duration::from_secs(60);
+    let drop = Command::DropWork { item: "SW-1".into(), reason: "not needed".into() };
+    idle.execute(rules, drop, &Actor::Staff(ana), at).expect("the work's department drops it");
+    let mut closed = idle.clone();
+    let withdrawn = Command::CloseUnresolved { ending: Ending::Withdrawn, evidence: "the customer withdrew".into() };
+    closed.execute(rules, withdrawn, &Actor::Customer, at).expect("the customer may withdraw");
+    [ledger, idle, closed]
 }
 
 /// How many events a command records when accepted: one, and one more per override.

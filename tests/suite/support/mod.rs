@@ -2,13 +2,15 @@
 //! at, a desk where a story happens (rules, one case's ledger and a clock that moves
 //! forward a few minutes with every step, so stories read as a sequence of things people
 //! do), command shorthands, the hostile-input checks the fuzzers share, the PostgreSQL
-//! test databases, and a PostgreSQL cluster of a test's own.
+//! test databases, a PostgreSQL cluster of a test's own, and the fault tests' seeded
+//! random moments.
 
 #[cfg(feature = "postgres")]
 pub mod cluster;
 pub mod hostile;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod seeded;
 
 use std::fs;
 use std::path::{Path, PathBuf};
