@@ -203,7 +203,9 @@ pub fn command_json(bytes: &[u8]) -> usize {
 
 /// Rules with the members' directory and a bounce limit that members may override.
 fn bouncing_rules() -> Rules {
-    Rules::default().with_directory(Members).with_policy(caseledger::PolicyConfig::BounceLimit { max_bounces: 0 })
+    Rules::default()
+        .with_directory(Members)
+        .with_policy(caseledger::policy::PolicyConfig::BounceLimit { max_bounces: 0 })
 }
 
 /// A case bo owns after ana opened work on it and handed it over; the same case with
