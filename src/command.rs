@@ -252,7 +252,7 @@ impl Command {
 /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
 /// let request = Request::new(note).key(IdempotencyKey::new("req-7f3a")?);
 /// assert_eq!(request.key.as_ref().map(IdempotencyKey::as_str), Some("req-7f3a"));
-/// # Ok::<(), caseledger::id::KeyError>(())
+/// # Ok::<(), caseledger::error::KeyError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]

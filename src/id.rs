@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+// Straight from its file, which stands on nothing above the ids (see `error/key.rs`).
+use crate::error::key::KeyError;
+
 /// Identity of one case: one customer's problem.
 ///
 /// A `CaseId` is chosen when the case is opened; every event in the case's log carries it.
@@ -207,7 +210,7 @@ string_id!(
 /// # Example
 ///
 /// ```
-/// use caseledger::{id::KeyError, IdempotencyKey};
+/// use caseledger::{error::KeyError, IdempotencyKey};
 ///
 /// let key = IdempotencyKey::new("req-7f3a")?;
 /// assert_eq!(key.as_str(), "req-7f3a");
@@ -290,37 +293,4 @@ impl AsRef<str> for IdempotencyKey {
     fn as_ref(&self) -> &str {
         &self.0
     }
-}
-
-/// Why a text is not an [`IdempotencyKey`]. Raised where keys are made, below the other
-/// errors, so it lives here.
-///
-/// Its `code()`, `category()` and `report()` are with the other errors' (in the error
-/// module), beside the categories they name.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
-#[serde(tag = "code", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum KeyError {
-    /// The key is empty.
-    #[error("an idempotency key must not be empty")]
-    #[serde(rename = "key_empty")]
-    Empty,
-    /// The key is longer than [`IdempotencyKey::MAX_BYTES`].
-    #[error("an idempotency key holds at most {max} bytes; this one holds {bytes}")]
-    #[serde(rename = "key_too_long")]
-    TooLong {
-        /// The key's length in bytes.
-        bytes: usize,
-        /// The most allowed.
-        max: usize,
-    },
-    /// The key holds a control character.
-    #[error("an idempotency key may not hold control characters; found U+{:04X} at byte {offset}", u32::from(*character))]
-    #[serde(rename = "key_control_character")]
-    ControlCharacter {
-        /// The first control character.
-        character: char,
-        /// Its byte offset.
-        offset: usize,
-    },
 }

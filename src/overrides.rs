@@ -3,6 +3,7 @@
 //! [`Rules::decide`](crate::Rules::decide), and the fold holds recorded overrides to the
 //! same rules.
 
+use crate::error::refusal_codes as code;
 use crate::error::Refusal;
 
 /// The fewest characters (after trimming) an override's reason may have: enough for a
@@ -16,13 +17,13 @@ pub const MIN_OVERRIDE_REASON_CHARS: usize = 20;
 const INVARIANTS: &[(&str, &str)] = &[
     ("i1", "I1 (one owner)"),
     ("one_owner", "I1 (one owner)"),
-    ("not_owner", "I1 (one owner)"),
+    (code::NotOwner, "I1 (one owner)"),
     ("i2", "I2 (outcome before resolution)"),
     ("outcome_gate", "I2 (outcome before resolution)"),
     ("outcome_before_resolution", "I2 (outcome before resolution)"),
-    ("outcome_unmet", "I2 (outcome before resolution)"),
-    ("work_still_open", "I2 (outcome before resolution)"),
-    ("customer_not_heard", "I2 (outcome before resolution)"),
+    (code::OutcomeUnmet, "I2 (outcome before resolution)"),
+    (code::WorkStillOpen, "I2 (outcome before resolution)"),
+    (code::CustomerNotHeard, "I2 (outcome before resolution)"),
     ("i3", "I3 (honest endings)"),
     ("honest_endings", "I3 (honest endings)"),
     ("i4", "I4 (one timeline)"),
@@ -31,7 +32,7 @@ const INVARIANTS: &[(&str, &str)] = &[
     ("log_integrity", "I5 (log integrity)"),
     ("i6", "I6 (closed means closed)"),
     ("closed_means_closed", "I6 (closed means closed)"),
-    ("case_closed", "I6 (closed means closed)"),
+    (code::CaseClosed, "I6 (closed means closed)"),
     ("i7", "I7 (determinism)"),
     ("determinism", "I7 (determinism)"),
     ("i8", "I8 (no panics)"),
@@ -68,7 +69,7 @@ mod tests {
     fn invariants_are_known_by_number_name_and_refusal() {
         assert_eq!(invariant("I2"), Some("I2 (outcome before resolution)"));
         assert_eq!(invariant(" Outcome_Gate "), Some("I2 (outcome before resolution)"));
-        assert_eq!(invariant("case_closed"), Some("I6 (closed means closed)"));
+        assert_eq!(invariant(code::CaseClosed), Some("I6 (closed means closed)"));
         assert_eq!(invariant("bounce_limit"), None);
     }
 

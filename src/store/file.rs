@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::line::{self as line_format, Damage};
 use super::{Appended, CrossIndex, LogIndex, Store};
-use crate::error::{DecodeError, LogError, StoreError};
+use crate::error::{DecodeError, Location, LogError, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, IncidentId};
 use crate::rules::Limits;
@@ -237,8 +237,10 @@ fn io_error<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> S
 
 fn damaged(path: &Path, line: usize, damage: Damage) -> StoreError {
     match damage {
-        Damage::Checksum { stored, computed } => StoreError::Checksum { path: path.to_owned(), line, stored, computed },
-        Damage::Decode(source) => StoreError::Corrupt { path: path.to_owned(), line, source },
+        Damage::Checksum { stored, computed } => {
+            StoreError::Checksum { location: Location::file_line(path, line), stored, computed }
+        }
+        Damage::Decode(source) => StoreError::Corrupt { location: Location::file_line(path, line), source },
     }
 }
 
@@ -358,7 +360,7 @@ impl FileStore {
     fn check_quarantine(&self, case: CaseId) -> Result<(), StoreError> {
         let found = self.quarantined.binary_search_by_key(&case, |q| q.case).ok();
         match found.and_then(|i| self.quarantined.get(i)) {
-            Some(q) => Err(StoreError::Quarantined { case, path: q.log.clone(), line: q.line }),
+            Some(q) => Err(StoreError::Quarantined { case, location: Location::file_line(&q.log, q.line) }),
             None => Ok(()),
         }
     }
@@ -548,7 +550,10 @@ impl CaseFile {
             expected = expected.saturating_add(1);
             if event.seq != expected {
                 let source = LogError::SequenceGap { expected, found: event.seq };
-                return Err(StoreError::Inconsistent { path: path.clone(), line: number, source: Box::new(source) });
+                return Err(StoreError::Inconsistent {
+                    location: Location::file_line(path, number),
+                    source: Box::new(source),
+                });
             }
             events.push(event);
             number = number.saturating_add(1);
@@ -673,7 +678,7 @@ fn load(case: CaseId, path: PathBuf, max_line_bytes: usize) -> Result<Loaded, St
                 return quarantine(
                     &file,
                     line.number,
-                    StoreError::Corrupt { path: file.path.clone(), line: line.number, source },
+                    StoreError::Corrupt { location: Location::file_line(&file.path, line.number), source },
                 );
             }
             Next::Line { terminated: true, .. } => line_format::check(&buf, line.number),
@@ -692,8 +697,10 @@ fn load(case: CaseId, path: PathBuf, max_line_bytes: usize) -> Result<Loaded, St
             }
         };
         if let Err(source) = file.index.push(case, &event) {
-            let reason =
-                StoreError::Inconsistent { path: file.path.clone(), line: line.number, source: Box::new(source) };
+            let reason = StoreError::Inconsistent {
+                location: Location::file_line(&file.path, line.number),
+                source: Box::new(source),
+            };
             return quarantine(&file, line.number, reason);
         }
         if matches!(event.what, EventKind::Opened { .. } | EventKind::IncidentLinked { .. }) {

@@ -1,7 +1,7 @@
 //! Error messages are part of the contract: a support engineer reads them in a host's
 //! log, and hosts may match on them. Every variant's `Display` is pinned here word for
-//! word; changing one is a visible, deliberate change. A check against `src/error.rs`
-//! makes sure a new variant cannot arrive without its line here.
+//! word; changing one is a visible, deliberate change. A check against each type's
+//! generated `CODES` list makes sure a new variant cannot arrive without its line here.
 //!
 //! Codes and categories are part of the contract too: hosts map them to transport statuses
 //! and clients branch on them. Every variant's code and category is pinned here, in the
@@ -14,9 +14,9 @@ use crate::support::ana;
 use caseledger::error::ErrorCategory::{self, Conflict, Corrupt, Invalid, NotAllowed, NotFound, Unavailable};
 use caseledger::{
     codec::decode_log,
-    error::{ConfigError, DecodeError, ErrorReport, LogError, StoreError},
+    error::{ConfigError, DecodeError, ErrorCode, ErrorReport, KeyError, Location, LogError, StoreError},
     event::{Channel, Ending},
-    id::{EventId, KeyError},
+    id::EventId,
     Actor, CaseId, Error, IdempotencyKey, Refusal, Status,
 };
 use serde_json::json;
@@ -269,24 +269,44 @@ fn store_errors() -> Vec<(StoreError, &'static str)> {
         (StoreError::backend("connection reset by peer"), "the store's backend failed: connection reset by peer"),
         (
             StoreError::Corrupt {
-                path: "cases/0190.jsonl".into(),
-                line: 2,
+                location: Location::file_line("cases/0190.jsonl", 2),
                 source: DecodeError::Truncated { line: 2 },
             },
             "cases/0190.jsonl: line 2: the JSON ends early (truncated?)",
         ),
         (
+            StoreError::Corrupt {
+                location: Location::file_line("cases/0190.jsonl", 2).with_bytes(97..140),
+                source: DecodeError::Truncated { line: 2 },
+            },
+            "cases/0190.jsonl (bytes 97..140): line 2: the JSON ends early (truncated?)",
+        ),
+        (
+            StoreError::Corrupt {
+                location: Location::row("caseledger_events", case_id(1), 3),
+                source: DecodeError::Truncated { line: 1 },
+            },
+            "caseledger_events row (case 0190f5a3-7c1e-7a00-8000-000000000001, event 3): \
+             line 1: the JSON ends early (truncated?)",
+        ),
+        (
             StoreError::Inconsistent {
-                path: "cases/0190.jsonl".into(),
-                line: 3,
+                location: Location::file_line("cases/0190.jsonl", 3),
                 source: Box::new(LogError::SequenceGap { expected: 3, found: 4 }),
             },
             "cases/0190.jsonl, line 3: event 4: sequence number 3 was expected next",
         ),
         (
+            StoreError::Inconsistent {
+                location: Location::row("caseledger_events", case_id(1), 3),
+                source: Box::new(LogError::SequenceGap { expected: 3, found: 4 }),
+            },
+            "caseledger_events row (case 0190f5a3-7c1e-7a00-8000-000000000001, event 3): \
+             event 4: sequence number 3 was expected next",
+        ),
+        (
             StoreError::Checksum {
-                path: "cases/0190.jsonl".into(),
-                line: 2,
+                location: Location::file_line("cases/0190.jsonl", 2),
                 stored: Some(0x1c2e_9a07),
                 computed: 0xe306_9283,
             },
@@ -294,7 +314,11 @@ fn store_errors() -> Vec<(StoreError, &'static str)> {
              (the line was changed after it was written)",
         ),
         (
-            StoreError::Checksum { path: "cases/0190.jsonl".into(), line: 2, stored: None, computed: 0xe306_9283 },
+            StoreError::Checksum {
+                location: Location::file_line("cases/0190.jsonl", 2),
+                stored: None,
+                computed: 0xe306_9283,
+            },
             "cases/0190.jsonl, line 2: the line carries no checksum and is not a line written before checksums \
              (it was changed after it was written)",
         ),
@@ -304,7 +328,7 @@ fn store_errors() -> Vec<(StoreError, &'static str)> {
              open one store per directory and share it",
         ),
         (
-            StoreError::Quarantined { case: case_id(1), path: "cases/0190.jsonl".into(), line: 2 },
+            StoreError::Quarantined { case: case_id(1), location: Location::file_line("cases/0190.jsonl", 2) },
             "case 0190f5a3-7c1e-7a00-8000-000000000001 is quarantined: cases/0190.jsonl, line 2 is damaged; \
              repair the file and reopen the store",
         ),
@@ -429,6 +453,7 @@ const CONFIG_ERROR_CODES: &[(&str, &str, ErrorCategory)] =
 
 /// What every error type offers, so one check covers them all.
 trait Coded: std::fmt::Display + std::fmt::Debug + serde::Serialize {
+    const CODES: &'static [ErrorCode];
     fn code(&self) -> &'static str;
     fn category(&self) -> ErrorCategory;
     fn report(&self) -> ErrorReport;
@@ -438,6 +463,7 @@ trait Coded: std::fmt::Display + std::fmt::Debug + serde::Serialize {
 macro_rules! coded {
     ($($t:ty),*) => {$(
         impl Coded for $t {
+            const CODES: &'static [ErrorCode] = <$t>::CODES;
             fn code(&self) -> &'static str { <$t>::code(self) }
             fn category(&self) -> ErrorCategory { <$t>::category(self) }
             fn report(&self) -> ErrorReport { <$t>::report(self) }
@@ -448,12 +474,15 @@ macro_rules! coded {
 coded!(Refusal, LogError, DecodeError, StoreError, ConfigError, KeyError);
 
 fn check_codes<E: Coded>(name: &str, table: &[(&str, &str, ErrorCategory)], cases: Vec<(E, &str)>) {
-    let listed: Vec<String> = table.iter().map(|(variant, ..)| (*variant).to_owned()).collect();
-    assert_eq!(listed, declared(name), "every {name} variant has its code pinned here, in declaration order");
+    let generated: Vec<(&str, &str, ErrorCategory)> =
+        E::CODES.iter().map(|row| (row.variant, row.code, row.category)).collect();
+    assert_eq!(generated, table, "every {name} variant has its code pinned here, in declaration order");
+    assert!(E::CODES.iter().all(|row| row.error == name), "{name}'s rows name their type");
     for (error, _) in cases {
         let name = variant(format!("{error:?}"));
         let (_, code, category) = table.iter().find(|(v, ..)| *v == name).unwrap();
         assert_eq!((error.code(), error.category()), (*code, *category), "{error:?}");
+        assert_eq!(error.report().code, *code, "{error:?}");
         // The serialized form is tagged with the same code, so the two cannot drift.
         assert_eq!(serde_json::to_value(&error).unwrap()["code"], *code, "{error:?}");
         let wrapped = error.wrapped();
@@ -476,7 +505,11 @@ fn every_error_variant_has_its_code_and_category_pinned() {
 #[test]
 fn codes_are_unique_snake_case() {
     let tables =
-        [REFUSAL_CODES, LOG_ERROR_CODES, DECODE_ERROR_CODES, STORE_ERROR_CODES, CONFIG_ERROR_CODES, KEY_ERROR_CODES];
+        [REFUSAL_CODES, LOG_ERROR_CODES, DECODE_ERROR_CODES, CONFIG_ERROR_CODES, STORE_ERROR_CODES, KEY_ERROR_CODES];
+    // The umbrella's list is every table's, nothing more.
+    let all: Vec<(&str, ErrorCategory)> = Error::codes().map(|row| (row.code, row.category)).collect();
+    let pinned: Vec<(&str, ErrorCategory)> = tables.iter().flat_map(|t| t.iter()).map(|(_, c, k)| (*c, *k)).collect();
+    assert_eq!(all, pinned);
     let mut seen = std::collections::BTreeMap::new();
     for (variant, code, _) in tables.iter().flat_map(|t| t.iter()) {
         let snake = code.split('_').all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
@@ -567,9 +600,46 @@ fn a_report_carries_the_variants_fields_by_name() {
     );
     assert_eq!(
         report(
-            StoreError::Corrupt { path: "c.jsonl".into(), line: 2, source: DecodeError::Truncated { line: 2 } }.into()
+            StoreError::Corrupt {
+                location: Location::file_line("c.jsonl", 2),
+                source: DecodeError::Truncated { line: 2 }
+            }
+            .into()
         )["details"],
         json!({ "path": "c.jsonl", "line": 2, "source": { "code": "truncated", "line": 2 } })
+    );
+    // A store's location sits beside the error's own fields: a file's line as ever, its
+    // bytes when the store knows them, a database's row by case and sequence number.
+    assert_eq!(
+        report(
+            StoreError::Checksum {
+                location: Location::file_line("c.jsonl", 2).with_bytes(97..140),
+                stored: None,
+                computed: 7
+            }
+            .into()
+        )["details"],
+        json!({ "path": "c.jsonl", "line": 2, "bytes": { "start": 97, "end": 140 }, "stored": null, "computed": 7 })
+    );
+    assert_eq!(
+        report(
+            StoreError::Inconsistent {
+                location: Location::row("caseledger_events", case_id(1), 3),
+                source: Box::new(LogError::SequenceGap { expected: 3, found: 4 }),
+            }
+            .into()
+        )["details"],
+        json!({
+            "table": "caseledger_events",
+            "case": "0190f5a3-7c1e-7a00-8000-000000000001",
+            "seq": 3,
+            "source": { "code": "sequence_gap", "expected": 3, "found": 4 },
+        })
+    );
+    assert_eq!(
+        report(StoreError::Quarantined { case: case_id(1), location: Location::file_line("c.jsonl", 2) }.into())
+            ["details"],
+        json!({ "case": "0190f5a3-7c1e-7a00-8000-000000000001", "path": "c.jsonl", "line": 2 })
     );
     assert_eq!(
         report(Refusal::NotOwner { action: "resolve the case", owner: ana(), by: Actor::Customer }.into())["details"],
@@ -622,29 +692,14 @@ fn variant(debug: String) -> String {
     debug.split([' ', '{', '(']).next().unwrap().to_owned()
 }
 
-/// The variant names of `pub enum name` in src/error.rs (or, for the one error raised
-/// below it, src/id.rs).
-fn declared(name: &str) -> Vec<String> {
-    let head = format!("pub enum {name} {{");
-    let source = [include_str!("../../src/error.rs"), include_str!("../../src/id.rs")]
-        .into_iter()
-        .find(|source| source.contains(&head))
-        .unwrap();
-    let body = source.split(&head).nth(1).unwrap().split("\n}").next().unwrap();
-    body.lines()
-        .filter_map(|l| l.strip_prefix("    "))
-        .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
-        .map(|l| variant(l.to_owned()).trim_end_matches(',').to_owned())
-        .collect()
-}
-
-fn check<E: std::fmt::Display + std::fmt::Debug>(name: &str, cases: Vec<(E, &str)>) {
+fn check<E: Coded>(name: &str, cases: Vec<(E, &str)>) {
     for (error, expected) in &cases {
         assert_eq!(error.to_string(), *expected, "{error:?}");
     }
     let mut tested: Vec<String> = cases.iter().map(|(e, _)| variant(format!("{e:?}"))).collect();
     tested.dedup();
-    assert_eq!(tested, declared(name), "every {name} variant has its message pinned here, in declaration order");
+    let declared: Vec<&str> = E::CODES.iter().map(|row| row.variant).collect();
+    assert_eq!(tested, declared, "every {name} variant has its message pinned here, in declaration order");
 }
 
 #[test]
@@ -704,7 +759,7 @@ fn decoding_reports_the_line_and_column_it_failed_at() {
     );
 }
 
-/// `KeyError` is raised where keys are made (the id module), not in `src/error.rs`; its
+/// `KeyError` is raised where keys are made (the id module), below the other errors; its
 /// messages are pinned here all the same.
 #[test]
 fn every_key_error_says_what_is_wrong_with_the_key() {
@@ -734,9 +789,9 @@ const _: () = {
     use caseledger::{
         case::{Acquisition, Counters, Fact, Moments, OutcomeState, Reachability, WorkItem, WorkState},
         command::Request,
-        error::{ConfigError, DecodeError, ErrorCategory, ErrorReport, LogError, StoreError},
+        error::{ConfigError, DecodeError, ErrorCategory, ErrorReport, KeyError, LogError, StoreError},
         event::{Channel, Ending, Visibility, Voice},
-        id::{CustomerRef, Department, EventId, IncidentId, KeyError, StaffId, WorkItemId},
+        id::{CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId},
         metrics::{Durations, Endings, MetricsReport, PerCase, Reopens},
         policy::{
             Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines, EscalationTrigger, EscalationTriggers,
@@ -771,6 +826,7 @@ const _: () = {
     send_sync::<DecodeError>();
     send_sync::<Error>();
     send_sync::<ErrorCategory>();
+    send_sync::<ErrorCode>();
     send_sync::<ErrorReport>();
     send_sync::<LogError>();
     send_sync::<Refusal>();
@@ -809,6 +865,7 @@ const _: () = {
     send_sync::<DeadlineStatus>();
     send_sync::<Deadlines>();
     send_sync::<StoreError>();
+    send_sync::<Location>();
     send_sync::<EscalationTrigger>();
     send_sync::<EscalationTriggers>();
     send_sync::<ConfigError>();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::{ana, log_path, note, TempDir, T0};
 use caseledger::{
-    error::{DecodeError, StoreError},
+    error::{DecodeError, Location, StoreError},
     rules::Limits,
     Actor, Case, CaseId, Error, Event, FileStore, Opening, Repository, Rules, Store,
 };
@@ -220,7 +220,11 @@ fn a_damaged_case_is_quarantined_and_the_healthy_one_serves_commands() {
     let store = FileStore::open(dir.path()).unwrap();
     let [q] = store.quarantined() else { panic!("{:?}", store.quarantined()) };
     assert_eq!((q.case, &q.log, q.line), (damaged, &path, 2));
-    assert!(matches!(q.reason, StoreError::Checksum { line: 2, stored: Some(_), .. }), "{}", q.reason);
+    assert!(
+        matches!(q.reason, StoreError::Checksum { location: Location::Line { line: 2, .. }, stored: Some(_), .. }),
+        "{}",
+        q.reason
+    );
     assert_eq!(store.cases().unwrap(), vec![healthy]);
     assert_eq!(store.customer_cases(&"cust-5".into()).unwrap(), vec![healthy]);
 
@@ -229,7 +233,10 @@ fn a_damaged_case_is_quarantined_and_the_healthy_one_serves_commands() {
     assert_eq!(repo.case(healthy).unwrap().version(), 4);
 
     let err = repo.execute(damaged, note("still there?"), &Actor::Staff(ana()), T0).unwrap_err();
-    assert!(matches!(&err, Error::Store(StoreError::Quarantined { case, line: 2, .. }) if *case == damaged), "{err}");
+    assert!(
+        matches!(&err, Error::Store(StoreError::Quarantined { case, location: Location::Line { line: 2, .. } }) if *case == damaged),
+        "{err}"
+    );
     assert_eq!(
         err.to_string(),
         format!(

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use crate::support::{ana, bo, log_path, note, TempDir, T0};
 use caseledger::{
     codec::decode_log,
-    error::{DecodeError, LogError, StoreError},
+    error::{DecodeError, Location, LogError, StoreError},
     event::{Channel, Visibility},
     id::{CustomerRef, IncidentId},
     store::{AppendCheck, Appended},
@@ -63,8 +63,7 @@ fn quarantine_of(dir: &Path, case: CaseId, line: usize, why: impl FnOnce(&StoreE
     assert!(quarantined.next().is_none());
     assert_eq!((q.case, q.log.as_path(), q.line), (case, log_path(dir, case).as_path(), line));
     assert!(!store.cases().unwrap().contains(&case));
-    let refused =
-        |err: StoreError| matches!(err, StoreError::Quarantined { case: c, line: l, .. } if c == case && l == line);
+    let refused = |err: StoreError| matches!(err, StoreError::Quarantined { case: c, location: Location::Line { line: l, .. } } if c == case && l == line);
     assert!(refused(store.read(case).unwrap_err()));
     assert!(refused(store.version(case).unwrap_err()));
     assert!(refused(store.append(case, 0, &decided(case, 0)).unwrap_err()));
@@ -395,7 +394,10 @@ fn corruption_in_the_middle_is_reported_with_file_and_line() {
     fs::write(&path, damaged.join("\n") + "\n").unwrap();
 
     quarantine_of(dir.path(), case, 2, |err| {
-        assert!(matches!(err, StoreError::Checksum { path: p, line: 2, stored: Some(_), .. } if *p == path), "{err}");
+        assert!(
+            matches!(err, StoreError::Checksum { location: Location::Line { path: p, line: 2, .. }, stored: Some(_), .. } if *p == path),
+            "{err}"
+        );
         let message = err.to_string();
         assert!(message.contains(&format!("{case}.jsonl")) && message.contains("line 2"), "{message}");
     });
@@ -412,7 +414,13 @@ fn a_newer_schema_on_the_last_line_is_reported_not_set_aside() {
     append_raw(&log_path(dir.path(), case), format!("{newer}\n").as_bytes());
     quarantine_of(dir.path(), case, 2, |err| {
         assert!(
-            matches!(err, StoreError::Corrupt { line: 2, source: DecodeError::UnsupportedSchema { found: 9, .. }, .. }),
+            matches!(
+                err,
+                StoreError::Corrupt {
+                    location: Location::Line { line: 2, .. },
+                    source: DecodeError::UnsupportedSchema { found: 9, .. }
+                }
+            ),
             "{err}"
         );
     });
@@ -430,7 +438,7 @@ fn a_line_that_breaks_the_sequence_is_reported_with_its_line() {
     fs::write(&path, text).unwrap();
     quarantine_of(dir.path(), case, 3, |err| {
         assert!(
-            matches!(err, StoreError::Inconsistent { line: 3, source, .. }
+            matches!(err, StoreError::Inconsistent { location: Location::Line { line: 3, .. }, source }
             if **source == LogError::SequenceGap { expected: 2, found: 3 }),
             "{err}"
         );

@@ -15,7 +15,7 @@ use sqlx::postgres::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{AppendCheck, Appended, AsyncStore};
-use crate::error::{LogError, StoreError};
+use crate::error::{Location, LogError, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, EventId, IncidentId};
 
@@ -527,17 +527,16 @@ where
 
 /// Decodes a stored row, checking that it is the event its columns say it is.
 fn decode_row(case: CaseId, seq: i64, body: &str) -> Result<Event, StoreError> {
-    let line = usize::try_from(seq).unwrap_or(0);
-    let path = || std::path::PathBuf::from(format!("caseledger_events/{case}"));
-    let event = Event::from_json(body).map_err(|source| StoreError::Corrupt { path: path(), line, source })?;
+    let location = || Location::row("caseledger_events", case, u64::try_from(seq).unwrap_or(0));
+    let event = Event::from_json(body).map_err(|source| StoreError::Corrupt { location: location(), source })?;
     if event.case != case {
         let source = LogError::ForeignCase { seq: event.seq, expected: case, found: event.case };
-        return Err(StoreError::Inconsistent { path: path(), line, source: Box::new(source) });
+        return Err(StoreError::Inconsistent { location: location(), source: Box::new(source) });
     }
     if i64::try_from(event.seq).ok() != Some(seq) {
         let expected = u64::try_from(seq).unwrap_or(0);
         let source = LogError::SequenceGap { expected, found: event.seq };
-        return Err(StoreError::Inconsistent { path: path(), line, source: Box::new(source) });
+        return Err(StoreError::Inconsistent { location: location(), source: Box::new(source) });
     }
     Ok(event)
 }

@@ -9,7 +9,11 @@ mod nodes;
 
 use crate::support::note;
 use crate::support::postgres::{case_id, decide, log_of, opened, TestDb};
-use caseledger::{error::StoreError, id::IncidentId, Command, Event, PgStore};
+use caseledger::{
+    error::{DecodeError, Location, LogError, StoreError},
+    id::IncidentId,
+    Command, Event, PgStore,
+};
 
 #[tokio::test]
 async fn migrate_is_idempotent_and_safe_when_nodes_start_together() {
@@ -145,6 +149,53 @@ async fn host_transaction_commits_or_rolls_back_its_rows_and_the_events_together
     assert_eq!(store.read(case).await.unwrap(), log);
     assert_eq!(outbox().await, 2);
     assert_eq!(store.customer_cases(&"cust-7".into()).await.unwrap(), vec![case]);
+    db.drop().await;
+}
+
+/// A damaged row is named as a row, by case and sequence number, not as an invented file.
+#[tokio::test]
+async fn a_damaged_row_is_reported_at_its_case_and_sequence_number() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let case = case_id(1);
+    let log = log_of(case, 3);
+    store.append(case, 0, &log).await.unwrap();
+    let set_body = |seq: i64, body: String| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query("UPDATE caseledger_events SET body = $3 WHERE case_id = $1 AND seq = $2")
+                .bind(case.as_uuid())
+                .bind(seq)
+                .bind(body)
+                .execute(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let row = Location::row("caseledger_events", case, 2);
+
+    set_body(2, "{\"schema\":".into()).await;
+    let err = store.read(case).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { location, source: DecodeError::Truncated { .. } } if *location == row),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("caseledger_events row (case {case}, event 2): line 1: the JSON ends early (truncated?)")
+    );
+    let details = err.report().details;
+    assert_eq!((&details["table"], &details["seq"]), (&"caseledger_events".into(), &2.into()));
+    assert_eq!(details["case"], case.to_string());
+
+    // The row holds a sound event, but not the one its columns say.
+    set_body(2, log[2].to_json().unwrap()).await;
+    let err = store.read(case).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Inconsistent { location, source }
+            if *location == row && **source == LogError::SequenceGap { expected: 2, found: 3 }),
+        "{err}"
+    );
     db.drop().await;
 }
 
