@@ -9,6 +9,11 @@
 //!   departmental work items are done (I2); other endings are honest and distinct (I3);
 //! - **one timeline** every department reads (I4).
 //!
+//! All eight invariants (I1–I8) are listed under [`Case`'s invariants](Case#invariants);
+//! every check that keeps them sits in one file, `src/case/invariants.rs`, tagged with its
+//! number, and runs both when [`Rules::decide`] proposes an event and when the fold
+//! applies one.
+//!
 //! ```
 //! use caseledger::{Actor, CaseId, Command, Error, Ledger, Opening, Refusal, Rules, Staff};
 //! use time::macros::datetime;

@@ -3,23 +3,9 @@
 //! [`Rules::decide`] takes a case, a command, who asks and when, and returns the events
 //! to append or a [`Refusal`] naming the broken rule. It checks, in order: the time, the
 //! host's membership directory, the [`Limits`], the core invariants (the same check
-//! [`Case::apply`](crate::Case::apply) makes) and the configured [`Policy`]s. It reads
-//! no clock, file or random source.
-//!
-//! # Limits
-//!
-//! The [`Limits`] are the caps on sizes and counts that keep a hostile or buggy client
-//! from making a host allocate without bound. Both the fold ([`Case`]) and
-//! `decide` read them, and the [`codec`](crate::codec) checks the size of a line with
-//! them; none of those owns them. The checks that need a case's counts live with the
-//! case.
-//!
-//! # Membership
-//!
-//! A host that knows who works where gives `decide` a [`Directory`]
-//! ([`Rules::with_directory`]): staff acting for a department they do not belong to are
-//! refused, and so are transfers to such a pairing. The directory also says who may
-//! override a configurable policy (S8); without one, nobody may.
+//! [`Case::apply`](crate::Case::apply) makes, in `src/case/invariants.rs`; see
+//! [`Case`'s invariants](crate::Case#invariants)) and the configured [`Policy`]s. It
+//! reads no clock, file or random source.
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -38,8 +24,10 @@ use crate::policy::{Policy, Proposal};
 pub use crate::limits::Limits;
 
 /// What [`Rules::decide_request`] made of a request.
+///
+/// Exhaustive by design: a caller handles both outcomes, and a third would be a breaking
+/// change, since a caller that did not know it would drop or duplicate a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Decision {
     /// New events, to fold and append.
     Append(Vec<Event>),
@@ -198,6 +186,12 @@ impl Rules {
     /// Pure: the same case, command, actor and time give the same events, ids included.
     /// Nothing changes until the caller folds the events with
     /// [`Case::apply`](crate::Case::apply) (or lets a [`Ledger`](crate::Ledger) do it).
+    ///
+    /// The rule that refuses a command is usually not here: after the time, the
+    /// directory and the limits, `decide` runs the case's own checks, the same ones the
+    /// fold runs, each tagged with the invariant it keeps (I1–I8, see
+    /// [`Case`'s invariants](crate::Case#invariants); in the source,
+    /// `src/case/invariants.rs`), and only then the configured [`Policy`]s.
     ///
     /// # Errors
     ///

@@ -14,7 +14,7 @@ use crate::error::{Error, LogError, StoreError};
 use crate::event::Event;
 use crate::id::CaseId;
 use crate::rules::{Decision, Rules};
-use crate::store::Appended;
+use crate::store::{Appended, Batch};
 
 /// What commands share: the rules they are decided under and the cache of folded cases.
 ///
@@ -31,6 +31,82 @@ use crate::store::Appended;
 /// [`StoreError::Conflict`]. The loser catches its cached case up (reading only the
 /// missing events) and decides again on the new state, up to the request's attempts.
 /// Commands on different cases share nothing but a shard lock held for a lookup.
+///
+/// # Driving order
+///
+/// 1. Start a run: [`Execution::new`] (a command), [`Execution::open`] (a new case),
+///    [`Lookup::case`] or [`Lookup::refresh`] (a read).
+/// 2. Poll it: [`Execution::poll`] takes the core and the host's clock, which it reads
+///    only before deciding again after a conflict (the first decision is at the
+///    request's time); [`Lookup::poll`] decides nothing and takes no clock.
+/// 3. Do what the [`Step`] asks and hand the store's result back, errors included (an
+///    error is an answer: a conflict makes the run catch up and decide again):
+///    - [`Step::Read`]: read the case's events after [`PendingRead::after`], answer
+///      with [`PendingRead::answer`];
+///    - [`Step::Append`]: append [`PendingAppend::batch`], answer with
+///      [`PendingAppend::answer`].
+///
+///    The answer returns the run: go back to 2.
+/// 4. [`Step::Done`] carries the result; the run is over.
+///
+/// Between a step and its answer the driver may wait as long as it likes (await, hold
+/// a transaction open); the core holds no lock meanwhile. A step that is never answered
+/// (a timeout drops it) leaves the cache as it was. Steps are values that own the run,
+/// so an answer can only be given to the step that asked for it, once, and nothing can
+/// be polled after it is done.
+///
+/// [`Step`] is exhaustive: a driver matches its three variants and needs no catch-all.
+/// Adding a step is a breaking change by design, since a driver that did not know it
+/// would drop a write or never finish.
+///
+/// # Example
+///
+/// A driver over a blocking store, the loop [`Repository`](crate::Repository) runs:
+///
+/// ```
+/// use caseledger::{
+///     event::Visibility, repository::{Execution, Lookup, Machine, RepositoryCore, Step},
+///     store::Batch, Actor, CaseId, CaseRequest, Command, Error, MemoryStore, Opening, Rules,
+///     Staff, Store,
+/// };
+/// use time::macros::datetime;
+///
+/// /// Does what each step asks with `store` until the run is done.
+/// fn drive<M: Machine>(store: &MemoryStore, mut run: M, mut poll: impl FnMut(M) -> Step<M>) -> Result<M::Output, Error> {
+///     loop {
+///         run = match poll(run) {
+///             Step::Read(read) => {
+///                 let result = store.read_after(read.case(), read.after());
+///                 read.answer(result)
+///             }
+///             Step::Append(append) => {
+///                 let Batch { case, expected, events } = append.batch();
+///                 let result = store.append(case, expected, events);
+///                 append.answer(result)
+///             }
+///             Step::Done(result) => return result,
+///         };
+///     }
+/// }
+///
+/// let t = datetime!(2026-11-23 09:00 UTC);
+/// let core = RepositoryCore::new(Rules::default(), 1_000);
+/// let store = MemoryStore::new();
+/// let case = CaseId::new_v7(t, [1; 10]);
+/// let ana = Staff::new("ana", "software");
+/// let clock = || t; // the host's clock: read only to decide again after a conflict
+///
+/// let opening = Opening::new("cust-7", "my laptop works", ana.clone());
+/// drive(&store, Execution::open(case, opening, Actor::Customer, t), |run| run.poll(&core, &mut { clock }))?;
+/// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
+/// let events = drive(&store, Execution::new(CaseRequest::new(case, note, ana, t)), |run| run.poll(&core, &mut { clock }))?;
+/// assert_eq!(events[0].seq, 2);
+///
+/// core.forget(case);
+/// let read = drive(&store, Lookup::case(case), |lookup| lookup.poll(&core))?;
+/// assert_eq!(read.version(), 2, "read from the store and replayed");
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Debug)]
 pub struct RepositoryCore {
     rules: Arc<Rules>,
@@ -79,13 +155,15 @@ impl RepositoryCore {
     }
 }
 
-/// What an execution needs next, or its result.
+/// What a run needs next, or its result (see the [driving order](RepositoryCore#driving-order)).
+///
+/// Exhaustive by design: a driver handles these three and nothing else, and a new step
+/// would be a breaking change, since a driver that did not know it could not finish.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum Step<M: Machine> {
     /// Read the case's events after a version ([`Store::read_after`](crate::Store::read_after)).
     Read(PendingRead<M>),
-    /// Append events at an expected version ([`Store::append`](crate::Store::append)).
+    /// Append a [`Batch`] ([`Store::append`](crate::Store::append)).
     Append(PendingAppend<M>),
     /// Finished: the command's events (or the case), or why not.
     Done(Result<M::Output, Error>),
@@ -121,8 +199,7 @@ impl<M: Machine> PendingRead<M> {
     }
 }
 
-/// A request to append events to `case` at version `expected`; answer with the store's
-/// result.
+/// A request to append a [`Batch`]; answer with the store's result.
 #[derive(Debug)]
 #[must_use]
 pub struct PendingAppend<M> {
@@ -132,22 +209,11 @@ pub struct PendingAppend<M> {
 }
 
 impl<M: Machine> PendingAppend<M> {
-    /// The case to append to.
+    /// What to append: the events decided on the case at the batch's expected version,
+    /// numbered from `expected + 1`.
     #[must_use]
-    pub fn case(&self) -> CaseId {
-        self.case
-    }
-
-    /// The version the events were decided on.
-    #[must_use]
-    pub fn expected(&self) -> u64 {
-        self.expected
-    }
-
-    /// The events to append, numbered `expected + 1` ….
-    #[must_use]
-    pub fn events(&self) -> &[Event] {
-        self.machine.pending()
+    pub fn batch(&self) -> Batch<'_> {
+        Batch { case: self.case, expected: self.expected, events: self.machine.pending() }
     }
 
     /// Hands the store's answer back; poll the returned machine again.
@@ -164,9 +230,6 @@ pub trait Machine: sealed::Sealed + Send + Sync {
 }
 
 pub(crate) mod sealed {
-    use time::OffsetDateTime;
-
-    use super::{RepositoryCore, Step};
     use crate::error::StoreError;
     use crate::event::Event;
     use crate::store::Appended;
@@ -178,13 +241,10 @@ pub(crate) mod sealed {
         Appended(Result<Appended, StoreError>),
     }
 
-    /// What the drivers call; not for hosts (they use the inherent `poll`).
+    /// What the steps call to hand an answer back; not for hosts.
     pub trait Sealed: Sized {
         fn give(&mut self, answer: Answer);
         fn pending(&self) -> &[Event];
-        fn step(self, core: &RepositoryCore, now: &mut dyn FnMut() -> OffsetDateTime) -> Step<Self>
-        where
-            Self: super::Machine;
     }
 }
 
@@ -194,44 +254,9 @@ use sealed::Answer;
 /// catch up and decide again.
 ///
 /// Start it with [`Execution::new`] (a command) or [`Execution::open`] (a new case),
-/// then call [`Execution::poll`] and do what each [`Step`] asks until
-/// [`Step::Done`], which carries the new events (for an opening, the `opened` event).
-///
-/// # Example
-///
-/// A driver over a blocking store, as [`Repository`](crate::Repository) has it:
-///
-/// ```
-/// use caseledger::{
-///     event::Visibility, repository::{Execution, RepositoryCore, Step}, Actor, CaseId, Command,
-///     Error, MemoryStore, Opening, Repository, CaseRequest, Rules, Staff, Store,
-/// };
-/// use time::macros::datetime;
-///
-/// let t = datetime!(2026-11-23 09:00 UTC);
-/// let core = RepositoryCore::new(Rules::default(), 1_000);
-/// let store = MemoryStore::new();
-/// let case = CaseId::new_v7(t, [1; 10]);
-/// let ana = Staff::new("ana", "software");
-///
-/// let mut run = |mut execution: Execution| loop {
-///     execution = match execution.poll(&core, &mut || t) {
-///         Step::Read(read) => { let r = store.read_after(read.case(), read.after()); read.answer(r) }
-///         Step::Append(append) => {
-///             let r = store.append(append.case(), append.expected(), append.events());
-///             append.answer(r)
-///         }
-///         Step::Done(result) => break result,
-///         _ => unreachable!("a step this driver does not know"),
-///     };
-/// };
-/// run(Execution::open(case, Opening::new("cust-7", "my laptop works", ana.clone()), Actor::Customer, t))?;
-/// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
-/// let events = run(Execution::new(CaseRequest::new(case, note, ana, t)))?;
-/// assert_eq!(events[0].seq, 2);
-/// assert_eq!(core.peek(case).map(|c| c.version()), Some(2));
-/// # Ok::<(), Error>(())
-/// ```
+/// then call [`Execution::poll`] and do what each [`Step`] asks until [`Step::Done`],
+/// which carries the new events (for an opening, the `opened` event). See the
+/// [driving order](RepositoryCore#driving-order) and its example driver.
 #[derive(Debug)]
 pub struct Execution {
     case: CaseId,
@@ -338,8 +363,24 @@ impl Execution {
     /// The first decision is made at the request's time; `now` is called once before each
     /// later decision (after a conflict), never otherwise, so a host passes its clock or
     /// `&mut || at` to decide again at the same time.
-    pub fn poll(self, core: &RepositoryCore, now: &mut dyn FnMut() -> OffsetDateTime) -> Step<Self> {
-        sealed::Sealed::step(self, core, now)
+    pub fn poll(mut self, core: &RepositoryCore, now: &mut dyn FnMut() -> OffsetDateTime) -> Step<Self> {
+        loop {
+            let state = std::mem::replace(&mut self.state, State::Start);
+            match self.advance(core, now, state) {
+                Flow::Next(state) => self.state = state,
+                Flow::Read(state, after) => {
+                    self.state = state;
+                    let case = self.case;
+                    return Step::Read(PendingRead { machine: self, case, after });
+                }
+                Flow::Append(state, expected) => {
+                    self.state = state;
+                    let case = self.case;
+                    return Step::Append(PendingAppend { machine: self, case, expected });
+                }
+                Flow::Done(result) => return Step::Done(result),
+            }
+        }
     }
 
     fn advance(&mut self, core: &RepositoryCore, now: &mut dyn FnMut() -> OffsetDateTime, state: State) -> Flow {
@@ -605,26 +646,6 @@ impl sealed::Sealed for Execution {
     fn pending(&self) -> &[Event] {
         &self.pending
     }
-
-    fn step(mut self, core: &RepositoryCore, now: &mut dyn FnMut() -> OffsetDateTime) -> Step<Self> {
-        loop {
-            let state = std::mem::replace(&mut self.state, State::Start);
-            match self.advance(core, now, state) {
-                Flow::Next(state) => self.state = state,
-                Flow::Read(state, after) => {
-                    self.state = state;
-                    let case = self.case;
-                    return Step::Read(PendingRead { machine: self, case, after });
-                }
-                Flow::Append(state, expected) => {
-                    self.state = state;
-                    let case = self.case;
-                    return Step::Append(PendingAppend { machine: self, case, expected });
-                }
-                Flow::Done(result) => return Step::Done(result),
-            }
-        }
-    }
 }
 
 /// Reading a case through the core: from the cache, or read and replayed into it
@@ -660,26 +681,9 @@ impl Lookup {
         Self { case, refresh: true, state: LookupState::Start, answer: None }
     }
 
-    /// Advances until the lookup needs the store or is done.
-    pub fn poll(self, core: &RepositoryCore) -> Step<Self> {
-        sealed::Sealed::step(self, core, &mut || OffsetDateTime::UNIX_EPOCH)
-    }
-}
-
-impl Machine for Lookup {
-    type Output = Arc<Case>;
-}
-
-impl sealed::Sealed for Lookup {
-    fn give(&mut self, answer: Answer) {
-        self.answer = Some(answer);
-    }
-
-    fn pending(&self) -> &[Event] {
-        &[]
-    }
-
-    fn step(mut self, core: &RepositoryCore, _now: &mut dyn FnMut() -> OffsetDateTime) -> Step<Self> {
+    /// Advances until the lookup needs the store or is done. A lookup decides nothing,
+    /// so it takes no clock.
+    pub fn poll(mut self, core: &RepositoryCore) -> Step<Self> {
         let case = self.case;
         loop {
             let answer = self.answer.take();
@@ -736,6 +740,20 @@ impl sealed::Sealed for Lookup {
                 },
             }
         }
+    }
+}
+
+impl Machine for Lookup {
+    type Output = Arc<Case>;
+}
+
+impl sealed::Sealed for Lookup {
+    fn give(&mut self, answer: Answer) {
+        self.answer = Some(answer);
+    }
+
+    fn pending(&self) -> &[Event] {
+        &[]
     }
 }
 
@@ -822,7 +840,9 @@ mod tests {
                 assert_eq!(read.after(), after, "reads after the expected version");
                 read
             }
-            Step::Append(append) => panic!("expected a read after {after}, got an append at {}", append.expected()),
+            Step::Append(append) => {
+                panic!("expected a read after {after}, got an append at {}", append.batch().expected)
+            }
             Step::Done(result) => panic!("expected a read after {after}, got done: {:?}", result.err()),
         }
     }
@@ -830,7 +850,7 @@ mod tests {
     fn append<M: Machine>(step: Step<M>, expected: u64) -> PendingAppend<M> {
         match step {
             Step::Append(append) => {
-                assert_eq!(append.expected(), expected, "appends at the expected version");
+                assert_eq!(append.batch().expected, expected, "appends at the expected version");
                 append
             }
             Step::Read(read) => panic!("expected an append at {expected}, got a read after {}", read.after()),
@@ -842,7 +862,7 @@ mod tests {
         match step {
             Step::Done(result) => result,
             Step::Read(read) => panic!("expected done, got a read after {}", read.after()),
-            Step::Append(append) => panic!("expected done, got an append at {}", append.expected()),
+            Step::Append(append) => panic!("expected done, got an append at {}", append.batch().expected),
         }
     }
 
@@ -903,8 +923,8 @@ mod tests {
         let step = Execution::new(CaseRequest::new(case, note("first"), ana(), at(10))).poll(&core, &mut no_clock());
         let step = read(step, 0).answer(Ok(stored.clone())).poll(&core, &mut no_clock());
         let pending = append(step, 3);
-        assert_eq!(pending.events().len(), 1);
-        assert_eq!(pending.events()[0].seq, 4);
+        assert_eq!(pending.batch().events.len(), 1);
+        assert_eq!(pending.batch().events[0].seq, 4);
         let events = done(pending.answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
         assert_eq!(events[0].seq, 4);
         assert_eq!(core.peek(case).unwrap().version(), 4, "the new event is folded into the cache");
@@ -933,8 +953,8 @@ mod tests {
         let step = append(step, 2).answer(Err(conflict)).poll(&core, &mut clock);
         let step = read(step, 2).answer(Ok(theirs)).poll(&core, &mut clock);
         let pending = append(step, 4);
-        assert_eq!(pending.events()[0].seq, 5, "decided again on the caught-up case");
-        assert_eq!(pending.events()[0].at, at(30), "the second decision takes the clock's time");
+        assert_eq!(pending.batch().events[0].seq, 5, "decided again on the caught-up case");
+        assert_eq!(pending.batch().events[0].at, at(30), "the second decision takes the clock's time");
         let events = done(pending.answer(written(5, 1)).poll(&core, &mut clock)).unwrap();
         assert_eq!(events[0].seq, 5);
         assert_eq!(clock_reads, 1, "the clock is read once, for the one later decision");
@@ -966,7 +986,7 @@ mod tests {
 
         let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(2))).poll(&core, &mut no_clock());
         let pending = append(step, 2);
-        let mine = pending.events().to_vec();
+        let mine = pending.batch().events.to_vec();
         // A retried append: the store already holds our event, and two more after it.
         let step = pending.answer(written(5, 0)).poll(&core, &mut no_clock());
         let mut after = stored.clone();
@@ -990,7 +1010,7 @@ mod tests {
             .poll(&core, &mut || at(21));
         let step = read(step, 0).answer(Ok(stored[..3].to_vec())).poll(&core, &mut || at(21));
         let pending = append(step, 3);
-        assert_eq!(pending.events()[0].seq, 4);
+        assert_eq!(pending.batch().events[0].seq, 4);
         done(pending.answer(written(4, 1)).poll(&core, &mut || at(21))).unwrap();
         assert_eq!(core.peek(case).unwrap().version(), 4);
 
@@ -1065,7 +1085,7 @@ mod tests {
         let opening = Opening::new("cust-1", "my laptop works", Staff::new("ana", "software"));
         let step = Execution::open(case, opening, Actor::Customer, T0).poll(&core, &mut no_clock());
         let pending = append(step, 0);
-        assert_eq!(pending.events(), &stored[..1], "the same opening decides the same event");
+        assert_eq!(pending.batch().events, &stored[..1], "the same opening decides the same event");
         let step = pending.answer(written(2, 0)).poll(&core, &mut no_clock());
         let events = done(read(step, 1).answer(Ok(stored[1..].to_vec())).poll(&core, &mut no_clock())).unwrap();
         assert_eq!(events, stored[..1]);

@@ -1,32 +1,32 @@
 //! The repositories: what a host calls per command, over a store.
 //!
 //! The logic of a command (cache lookup, decide, check, append plan, fold, catch-up and
-//! retry) lives once, in the sans-IO [`core`](RepositoryCore). [`Repository`] drives it
-//! with a blocking [`Store`]; `AsyncRepository` (feature `async`) with an `AsyncStore`,
-//! awaiting where the other blocks. Nothing else differs.
+//! retry) lives once, in the sans-IO [`core`](RepositoryCore). The methods a host calls
+//! live once too, in the facade (`repository/facade.rs`) both repositories share.
+//! [`Repository`] drives the core with a blocking [`Store`]; `AsyncRepository` (feature
+//! `async`) with an `AsyncStore`, awaiting where the other blocks. Each has only its own
+//! `drive` loop.
 //!
 //! # The sans-IO protocol
 //!
 //! A [`RepositoryCore`] holds what commands share (the rules and the bounded cache of
 //! folded cases). An [`Execution`] is one command's run through it: cache lookup,
 //! [`Rules::decide`], the check of the new events against the case, the append plan,
-//! the fold, and, after a conflict, the catch-up and a new decision. It performs no I/O
-//! and reads no clock. [`Execution::poll`] says what it needs next as a [`Step`]: read
-//! a case's events after a version, append events at an expected version, or done. The
-//! driver does that with its store and hands the store's answer back
-//! ([`PendingRead::answer`], [`PendingAppend::answer`]), which returns the execution to
-//! poll again. [`Lookup`] does the same for reading a case.
+//! the fold, and, after a conflict, the catch-up and a new decision. A [`Lookup`] is one
+//! read of a case. Neither performs I/O or reads a clock: each says what it needs next
+//! as a [`Step`], and the host's driver does it with its store.
 //!
 //! A host may drive the core itself, for instance to append inside its own database
 //! transaction.
 //!
-//! Steps are values that own the execution, so an answer can only be given to the step
-//! that asked for it, once, and nothing can be polled after it is done.
+//! The order in which a host drives a run, with an example driver, is documented on
+//! [`RepositoryCore`].
 
 #[cfg(feature = "async")]
 mod async_repository;
 mod cache;
 pub(crate) mod core;
+mod facade;
 mod request;
 
 use std::sync::Arc;
@@ -40,7 +40,8 @@ use crate::error::{Error, StoreError};
 use crate::event::Event;
 use crate::id::{CaseId, CustomerRef, IncidentId};
 use crate::rules::Rules;
-use crate::store::Store;
+use crate::store::{Batch, Store};
+use facade::facade;
 
 pub use self::core::{Execution, Lookup, Machine, PendingAppend, PendingRead, RepositoryCore, Step};
 #[cfg(feature = "async")]
@@ -129,184 +130,19 @@ pub struct Repository<S> {
     core: RepositoryCore,
 }
 
-impl<S: Store> Repository<S> {
-    /// A repository over `store`, deciding with `rules` (a [`Rules`] or an `Arc<Rules>`
-    /// shared with other repositories), caching up to [`DEFAULT_CAPACITY`] cases.
-    #[must_use]
-    pub fn new(store: S, rules: impl Into<Arc<Rules>>) -> Self {
-        Self { store, core: RepositoryCore::new(rules, DEFAULT_CAPACITY) }
-    }
-
-    /// The same repository caching at most `capacity` folded cases (0: none; every
-    /// command then reads and replays its case). Memory stays bounded however many cases
-    /// the host touches.
-    #[must_use]
-    pub fn with_capacity(self, capacity: usize) -> Self {
-        Self { core: RepositoryCore::new(self.core.rules_arc(), capacity), store: self.store }
-    }
-
-    /// Opens a new case and stores its first event. Opening the same case again with
-    /// the same opening at the same time is a no-op (a retry).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Refused`] when [`Rules::open`] refuses, [`StoreError::Conflict`] (as
-    /// [`Error::Store`]) when the case already exists, and the store's own failures.
-    ///
-    /// [`StoreError::Conflict`]: crate::error::StoreError::Conflict
-    pub fn open(&self, id: CaseId, opening: Opening, by: &Actor, at: OffsetDateTime) -> Result<Event, Error> {
-        let events = drive(&self.store, &self.core, Execution::open(id, opening, by.clone(), at), &mut || at)?;
-        // An opening that is done has its one `opened` event.
-        events.into_iter().next().ok_or_else(|| StoreError::UnknownCase { case: id }.into())
-    }
-
-    /// Decides `command` (a [`Command`](crate::Command), or a [`Request`] carrying an
-    /// idempotency key) on the case at `at`, stores the new events and returns them.
-    /// When another writer appended first, decides again on the fresh state at the same
-    /// `at`, up to [`DEFAULT_ATTEMPTS`] times in all. [`Repository::run`] takes a
-    /// [`CaseRequest`] with more options (expected version, attempts).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Refused`] with the broken rule (nothing is written);
-    /// [`StoreError::Conflict`] when other writers appended first at every attempt
-    /// (nothing is written, the cached case has caught up);
-    /// [`StoreError::UnknownCase`]; [`Error::Log`] when the stored log is broken; and the
-    /// store's own failures.
-    ///
-    /// [`StoreError::Conflict`]: crate::error::StoreError::Conflict
-    /// [`StoreError::UnknownCase`]: crate::error::StoreError::UnknownCase
-    pub fn execute(
-        &self,
-        id: CaseId,
-        command: impl Into<Request>,
-        by: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Vec<Event>, Error> {
-        self.run(CaseRequest::new(id, command, by.clone(), at))
-    }
-
-    /// Runs `request`: decides its command on the case and stores the new events, keeping
-    /// its options (see [`CaseRequest`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`Repository::execute`]; with [`CaseRequest::expect_version`],
-    /// [`StoreError::Conflict`] as soon as the case is not at that version.
-    ///
-    /// [`StoreError::Conflict`]: crate::error::StoreError::Conflict
-    pub fn run(&self, request: CaseRequest) -> Result<Vec<Event>, Error> {
-        let at = request.at();
-        drive(&self.store, &self.core, Execution::new(request), &mut || at)
-    }
-
-    /// [`Repository::execute`], deciding up to `attempts` times in all when other writers
-    /// append first, each decision at a fresh `now()` (the host's clock; the library
-    /// reads none itself).
-    ///
-    /// # Errors
-    ///
-    /// As [`Repository::execute`]; [`StoreError::Conflict`] only when every attempt
-    /// conflicted.
-    ///
-    /// [`StoreError::Conflict`]: crate::error::StoreError::Conflict
-    pub fn execute_with_retry(
-        &self,
-        id: CaseId,
-        command: impl Into<Request>,
-        by: &Actor,
-        mut now: impl FnMut() -> OffsetDateTime,
-        attempts: u32,
-    ) -> Result<Vec<Event>, Error> {
-        let request = CaseRequest::new(id, command, by.clone(), now()).attempts(attempts);
-        drive(&self.store, &self.core, Execution::new(request), &mut now)
-    }
-
-    /// The case: a snapshot from the cache or, when the cache does not hold it, read from
-    /// the store and replayed. It may be behind the store if other repositories append;
-    /// see [`Repository::refresh`].
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownCase`], [`Error::Log`] when the stored log is broken, and the
-    /// store's own failures.
-    ///
-    /// [`StoreError::UnknownCase`]: crate::error::StoreError::UnknownCase
-    pub fn case(&self, id: CaseId) -> Result<Arc<Case>, Error> {
-        drive(&self.store, &self.core, Lookup::case(id), &mut || OffsetDateTime::UNIX_EPOCH)
-    }
-
-    /// Brings the cached case up to date with the store, reading only the events after
-    /// its cached version, and returns a snapshot.
-    ///
-    /// # Errors
-    ///
-    /// As [`Repository::case`]; on error the case is dropped from the cache.
-    pub fn refresh(&self, id: CaseId) -> Result<Arc<Case>, Error> {
-        drive(&self.store, &self.core, Lookup::refresh(id), &mut || OffsetDateTime::UNIX_EPOCH)
-    }
-
-    /// Every case of `customer`, oldest first (S3: "treat me like you know me"), each
-    /// brought up to date with the store.
-    ///
-    /// # Errors
-    ///
-    /// As [`Repository::case`], for any of the cases.
-    pub fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<Arc<Case>>, Error> {
-        let ids = self.store.customer_cases(customer)?;
-        ids.into_iter().map(|id| self.refresh(id)).collect()
-    }
-
-    /// Every case linked to `incident`, oldest first (S6), each brought up to date with
-    /// the store.
-    ///
-    /// # Errors
-    ///
-    /// As [`Repository::case`], for any of the cases.
-    pub fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<Arc<Case>>, Error> {
-        let ids = self.store.incident_cases(incident)?;
-        ids.into_iter().map(|id| self.refresh(id)).collect()
-    }
-
-    /// Drops a case from the cache; the next command reads it again.
-    pub fn forget(&self, id: CaseId) {
-        self.core.forget(id);
-    }
-
-    /// The store.
-    #[must_use]
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
-    /// The rules commands are decided under.
-    #[must_use]
-    pub fn rules(&self) -> &Rules {
-        self.core.rules()
-    }
-
-    /// The shared core: cache size and capacity, and a way to drive commands yourself.
-    #[must_use]
-    pub fn core(&self) -> &RepositoryCore {
-        &self.core
-    }
-}
+facade!(Repository, Store, [], [], []);
 
 /// The blocking driver: do what each step asks, with the store, until done.
-fn drive<S: Store, M: Machine>(
-    store: &S,
-    core: &RepositoryCore,
-    mut machine: M,
-    now: &mut dyn FnMut() -> OffsetDateTime,
-) -> Result<M::Output, Error> {
+fn drive<S: Store, M: Machine>(store: &S, mut run: M, mut poll: impl FnMut(M) -> Step<M>) -> Result<M::Output, Error> {
     loop {
-        machine = match machine.step(core, now) {
+        run = match poll(run) {
             Step::Read(read) => {
                 let result = store.read_after(read.case(), read.after());
                 read.answer(result)
             }
             Step::Append(append) => {
-                let result = store.append(append.case(), append.expected(), append.events());
+                let Batch { case, expected, events } = append.batch();
+                let result = store.append(case, expected, events);
                 append.answer(result)
             }
             Step::Done(result) => return result,

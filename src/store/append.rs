@@ -10,6 +10,32 @@ use crate::error::{LogError, StoreError};
 use crate::event::Event;
 use crate::id::{CaseId, EventId};
 
+/// One append: `events` for `case`, decided on the case at version `expected`.
+///
+/// The one spelling of "what to append": the repository core asks its driver to append
+/// one ([`PendingAppend::batch`](crate::repository::PendingAppend::batch)), the driver hands its
+/// parts to [`Store::append`](super::Store::append) (which keeps three arguments, so a
+/// host's store implements a plain signature), and the store checks it with
+/// [`AppendCheck`] (`AppendCheck::from(batch)`).
+///
+/// The events must be `case`'s, numbered `expected + 1`, `expected + 2`, …; the store
+/// checks that, not the batch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Batch<'a> {
+    /// The case appended to.
+    pub case: CaseId,
+    /// The version the writer based the events on: the case's stored version it expects.
+    pub expected: u64,
+    /// The events, in order.
+    pub events: &'a [Event],
+}
+
+impl<'a> From<Batch<'a>> for AppendCheck<'a> {
+    fn from(batch: Batch<'a>) -> Self {
+        Self::new(batch.case, batch.expected, batch.events)
+    }
+}
+
 /// One append, checked against the [`Store`](super::Store) contract without touching
 /// the store: the built-in stores and any host store decide every append with it.
 ///
@@ -90,22 +116,10 @@ impl<'a> AppendCheck<'a> {
         Self { case, expected, events }
     }
 
-    /// The case appended to.
+    /// The batch to check.
     #[must_use]
-    pub fn case(&self) -> CaseId {
-        self.case
-    }
-
-    /// The version the writer based its batch on.
-    #[must_use]
-    pub fn expected(&self) -> u64 {
-        self.expected
-    }
-
-    /// The batch.
-    #[must_use]
-    pub fn events(&self) -> &'a [Event] {
-        self.events
+    pub fn batch(&self) -> Batch<'a> {
+        Batch { case: self.case, expected: self.expected, events: self.events }
     }
 
     /// Which stored events [`AppendCheck::decide`] needs, given the case's stored

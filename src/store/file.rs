@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::line::{self as line_format, Damage};
-use super::{Appended, CrossIndex, LogIndex, Store};
+use super::{Appended, Batch, CrossIndex, LogIndex, Store};
 use crate::error::{DecodeError, Location, LogError, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, IncidentId};
@@ -382,7 +382,7 @@ impl Store for FileStore {
     fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError> {
         let file = self.file_or_new(case)?;
         let mut file = lock(&file);
-        let plan = file.index.plan(case, expected, events, |v| file.read_after(v, self.max_line_bytes))?;
+        let plan = file.index.plan(Batch { case, expected, events }, |v| file.read_after(v, self.max_line_bytes))?;
         let new = plan.events();
         if new.is_empty() {
             return Ok(plan.appended());

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use super::{Appended, CrossIndex, LogIndex, Store};
+use super::{Appended, Batch, CrossIndex, LogIndex, Store};
 use crate::error::StoreError;
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, IncidentId};
@@ -75,7 +75,7 @@ impl MemoryStore {
     ) -> Result<Appended, StoreError> {
         let mut log = lock(log);
         let CaseLog { events: stored, index } = &mut *log;
-        let plan = index.plan(case, expected, events, |v| Ok(after(stored, v)))?;
+        let plan = index.plan(Batch { case, expected, events }, |v| Ok(after(stored, v)))?;
         let new = plan.events();
         stored.extend_from_slice(new);
         index.extend(new);
@@ -120,7 +120,7 @@ impl Store for MemoryStore {
             return self.append_to(&log, case, expected, events);
         }
         let mut log = CaseLog::default();
-        let plan = log.index.plan(case, expected, events, |_| Ok(Vec::new()))?;
+        let plan = log.index.plan(Batch { case, expected, events }, |_| Ok(Vec::new()))?;
         let new = plan.events();
         if new.is_empty() {
             return Ok(plan.appended());

@@ -29,7 +29,7 @@ use crate::error::{LogError, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, EventId, IncidentId};
 
-pub use append::{AppendCheck, AppendPlan};
+pub use append::{AppendCheck, AppendPlan, Batch};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use async_store::AsyncStore;
@@ -324,12 +324,10 @@ impl LogIndex {
     /// stored, which happens on retries and conflicts.
     fn plan<'a>(
         &self,
-        case: CaseId,
-        expected: u64,
-        events: &'a [Event],
+        batch: Batch<'a>,
         stored_after: impl FnOnce(u64) -> Result<Vec<Event>, StoreError>,
     ) -> Result<AppendPlan<'a>, StoreError> {
-        let check = AppendCheck::new(case, expected, events);
+        let check = AppendCheck::from(batch);
         let stored = match check.overlap(self.version)? {
             Some(seqs) => stored_after(seqs.start().saturating_sub(1))?,
             None => Vec::new(),

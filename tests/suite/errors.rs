@@ -799,7 +799,7 @@ const _: () = {
         },
         repository::{Execution, Lookup, PendingAppend, PendingRead, RepositoryCore, Step},
         rules::{Decision, Directory, Limits},
-        store::{AppendCheck, AppendPlan, Appended, Quarantined, SetAside},
+        store::{AppendCheck, AppendPlan, Appended, Batch, Quarantined, SetAside},
         timeline::{DepartmentView, Entry, View},
         *,
     };
@@ -887,6 +887,7 @@ const _: () = {
     send_sync::<Span>();
     send_sync::<Appended>();
     send_sync::<AppendCheck<'static>>();
+    send_sync::<Batch<'static>>();
     send_sync::<AppendPlan<'static>>();
     send_sync::<FileStore>();
     send_sync::<MemoryStore>();

@@ -1,0 +1,191 @@
+//! The facade both repositories share, written once.
+//!
+//! A repository is a store, a [`RepositoryCore`](super::RepositoryCore) and a driver:
+//! the loop that does what each [`Step`](super::Step) asks. Everything else (building
+//! the run for each method, the clock each run may read, shaping its result, the
+//! cross-case queries) is the same for [`Repository`](crate::Repository) and
+//! `AsyncRepository`, and is generated here for both. The bodies differ only in
+//! `async`/`.await`, which Rust cannot abstract over without a runtime, so the macro
+//! takes those tokens: empty for the blocking repository, `async` and `.await` for the
+//! other. Each repository's own file holds its type, its docs and its `drive` loop.
+
+/// Implements the shared methods on `$repository<S>` for `S: $store`, driving each run
+/// with the `drive` function in scope at the call site. `[$($async)*]` prefixes each
+/// method that waits for the store, `[$($await)*]` follows each wait, and
+/// `[$($send)*]` bounds the clock of `execute_with_retry` (`+ Send` for futures a
+/// runtime may move between threads).
+macro_rules! facade {
+    ($repository:ident, $store:ident, [$($async:tt)*], [$($await:tt)*], [$($send:tt)*]) => {
+        impl<S: $store> $repository<S> {
+            /// A repository over `store`, deciding with `rules` (a [`Rules`] or an
+            /// `Arc<Rules>` shared with other repositories), caching up to
+            /// [`DEFAULT_CAPACITY`] cases.
+            #[must_use]
+            pub fn new(store: S, rules: impl Into<Arc<Rules>>) -> Self {
+                Self { store, core: RepositoryCore::new(rules, DEFAULT_CAPACITY) }
+            }
+
+            /// The same repository caching at most `capacity` folded cases (0: none; every
+            /// command then reads and replays its case). Memory stays bounded however many
+            /// cases the host touches.
+            #[must_use]
+            pub fn with_capacity(self, capacity: usize) -> Self {
+                Self { core: RepositoryCore::new(self.core.rules_arc(), capacity), store: self.store }
+            }
+
+            /// Opens a new case and stores its first event. Opening the same case again
+            /// with the same opening at the same time is a no-op (a retry).
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Refused`] when [`Rules::open`] refuses, [`StoreError::Conflict`]
+            /// (as [`Error::Store`]) when the case already exists, and the store's own
+            /// failures.
+            pub $($async)* fn open(
+                &self,
+                id: CaseId,
+                opening: Opening,
+                by: &Actor,
+                at: OffsetDateTime,
+            ) -> Result<Event, Error> {
+                let run = Execution::open(id, opening, by.clone(), at);
+                let events = drive(&self.store, run, |run| run.poll(&self.core, &mut || at)) $($await)* ?;
+                // An opening that is done has its one `opened` event.
+                events.into_iter().next().ok_or_else(|| StoreError::UnknownCase { case: id }.into())
+            }
+
+            /// Decides `command` (a [`Command`](crate::Command), or a [`Request`] carrying
+            /// an idempotency key) on the case at `at`, stores the new events and returns
+            /// them. When another writer appended first, decides again on the fresh state
+            /// at the same `at`, up to [`DEFAULT_ATTEMPTS`](crate::repository::DEFAULT_ATTEMPTS) times in all. `run` takes a
+            /// [`CaseRequest`] with more options (expected version, attempts).
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Refused`] with the broken rule (nothing is written);
+            /// [`StoreError::Conflict`] when other writers appended first at every attempt
+            /// (nothing is written, the cached case has caught up);
+            /// [`StoreError::UnknownCase`]; [`Error::Log`] when the stored log is broken;
+            /// and the store's own failures.
+            pub $($async)* fn execute(
+                &self,
+                id: CaseId,
+                command: impl Into<Request>,
+                by: &Actor,
+                at: OffsetDateTime,
+            ) -> Result<Vec<Event>, Error> {
+                self.run(CaseRequest::new(id, command, by.clone(), at)) $($await)*
+            }
+
+            /// Runs `request`: decides its command on the case and stores the new events,
+            /// keeping its options (see [`CaseRequest`]).
+            ///
+            /// # Errors
+            ///
+            /// As `execute`; with [`CaseRequest::expect_version`],
+            /// [`StoreError::Conflict`] as soon as the case is not at that version.
+            pub $($async)* fn run(&self, request: CaseRequest) -> Result<Vec<Event>, Error> {
+                let at = request.at();
+                drive(&self.store, Execution::new(request), |run| run.poll(&self.core, &mut || at)) $($await)*
+            }
+
+            /// `execute`, deciding up to `attempts` times in all when other writers append
+            /// first, each decision at a fresh `now()` (the host's clock; the library reads
+            /// none itself).
+            ///
+            /// # Errors
+            ///
+            /// As `execute`; [`StoreError::Conflict`] only when every attempt conflicted.
+            pub $($async)* fn execute_with_retry(
+                &self,
+                id: CaseId,
+                command: impl Into<Request>,
+                by: &Actor,
+                mut now: impl FnMut() -> OffsetDateTime $($send)*,
+                attempts: u32,
+            ) -> Result<Vec<Event>, Error> {
+                let request = CaseRequest::new(id, command, by.clone(), now()).attempts(attempts);
+                drive(&self.store, Execution::new(request), |run| run.poll(&self.core, &mut now)) $($await)*
+            }
+
+            /// The case: a snapshot from the cache or, when the cache does not hold it,
+            /// read from the store and replayed. It may be behind the store if other
+            /// repositories append; see `refresh`.
+            ///
+            /// # Errors
+            ///
+            /// [`StoreError::UnknownCase`], [`Error::Log`] when the stored log is broken,
+            /// and the store's own failures.
+            pub $($async)* fn case(&self, id: CaseId) -> Result<Arc<Case>, Error> {
+                drive(&self.store, Lookup::case(id), |lookup| lookup.poll(&self.core)) $($await)*
+            }
+
+            /// Brings the cached case up to date with the store, reading only the events
+            /// after its cached version, and returns a snapshot.
+            ///
+            /// # Errors
+            ///
+            /// As `case`; on error the case is dropped from the cache.
+            pub $($async)* fn refresh(&self, id: CaseId) -> Result<Arc<Case>, Error> {
+                drive(&self.store, Lookup::refresh(id), |lookup| lookup.poll(&self.core)) $($await)*
+            }
+
+            /// Every case of `customer`, oldest first (S3: "treat me like you know me"),
+            /// each brought up to date with the store.
+            ///
+            /// # Errors
+            ///
+            /// As `case`, for any of the cases.
+            pub $($async)* fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<Arc<Case>>, Error> {
+                let ids = self.store.customer_cases(customer) $($await)* ?;
+                self.refresh_all(ids) $($await)*
+            }
+
+            /// Every case linked to `incident`, oldest first (S6), each brought up to date
+            /// with the store.
+            ///
+            /// # Errors
+            ///
+            /// As `case`, for any of the cases.
+            pub $($async)* fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<Arc<Case>>, Error> {
+                let ids = self.store.incident_cases(incident) $($await)* ?;
+                self.refresh_all(ids) $($await)*
+            }
+
+            /// Each case of `ids` brought up to date, in order; the first error ends it.
+            $($async)* fn refresh_all(&self, ids: Vec<CaseId>) -> Result<Vec<Arc<Case>>, Error> {
+                let mut cases = Vec::with_capacity(ids.len());
+                for id in ids {
+                    cases.push(self.refresh(id) $($await)* ?);
+                }
+                Ok(cases)
+            }
+
+            /// Drops a case from the cache; the next command reads it again.
+            pub fn forget(&self, id: CaseId) {
+                self.core.forget(id);
+            }
+
+            /// The store.
+            #[must_use]
+            pub fn store(&self) -> &S {
+                &self.store
+            }
+
+            /// The rules commands are decided under.
+            #[must_use]
+            pub fn rules(&self) -> &Rules {
+                self.core.rules()
+            }
+
+            /// The shared core: cache size and capacity, and a way to drive commands
+            /// yourself (see its [driving order](RepositoryCore#driving-order)).
+            #[must_use]
+            pub fn core(&self) -> &RepositoryCore {
+                &self.core
+            }
+        }
+    };
+}
+
+pub(super) use facade;
