@@ -43,8 +43,8 @@ pub enum Location {
         path: PathBuf,
         /// The line, from 1.
         line: usize,
-        /// The bytes of the file the line spans (its line break excluded), when the store
-        /// knows them.
+        /// The bytes of the file the line spans, from its first byte to the byte after its
+        /// newline (or the end of the file), when the store knows them.
         bytes: Option<Range<u64>>,
     },
     /// A row of a database table, named by the event it should hold.

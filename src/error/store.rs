@@ -136,6 +136,19 @@ error_table! {
             #[serde(flatten)]
             location: Location,
         },
+        /// The file ends in a whole event line followed by other bytes and no newline: the
+        /// line's newline was changed after it was written. An interrupted append leaves
+        /// at most a line without its newline, never more, so this is damage to a line that
+        /// may have been acknowledged, not a torn write.
+        #[error(
+            "{location}: a whole event line is followed by other bytes instead of its newline \
+             (the line was changed after it was written)"
+        )]
+        Unterminated = ("unterminated_line", Corrupt) {
+            /// The line.
+            #[serde(flatten)]
+            location: Location,
+        },
         /// An event's line would be longer than the store reads back
         /// ([`Limits::max_line_bytes`](crate::rules::Limits::max_line_bytes)). Nothing was written.
         #[error(

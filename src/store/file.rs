@@ -6,9 +6,14 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+mod repair;
+
+pub use repair::DamageReport;
 
 use super::line::{self as line_format, Damage};
 use super::{Appended, Batch, CrossIndex, LogIndex, Store};
@@ -68,32 +73,52 @@ const LOCK_FILE: &str = "caseledger.lock";
 ///
 /// - every acknowledged event is read back after a crash or power loss;
 /// - an append interrupted by a crash leaves nothing, a prefix of its batch, or a prefix
-///   plus a *torn* last line. A line counts only once its newline is on disk and its
-///   checksum matches. On [`FileStore::open`], an unterminated tail, or a last line that
-///   fails its checksum or is not valid JSON, is moved to `<case id>.jsonl.torn`
-///   (appended, then synced) and cut from the log, and reported by
-///   [`FileStore::set_aside`]. Complete lines of the interrupted batch stay: they were
-///   never acknowledged, so the writer retries the same events, which is then a no-op
-///   (see [`Store`]), or reloads. Opening needs no free space: when the side file cannot
-///   be written (a full disk), the tail stays in the file, past the log's end, and is
-///   moved before the next append to that case, which fails with [`StoreError::Io`]
-///   until there is space;
+///   plus a *torn* last line: bytes without a newline. A line counts only once its
+///   newline is on disk and its checksum matches. On [`FileStore::open`], such a tail is
+///   moved to `<case id>.jsonl.torn` (appended, then synced) and cut from the log, and
+///   reported by [`FileStore::set_aside`]. Complete lines of the interrupted batch stay:
+///   they were never acknowledged, so the writer retries the same events, which is then
+///   a no-op (see [`Store`]), or reloads. Opening needs no free space: when the side file
+///   cannot be written (a full disk), the tail stays in the file, past the log's end,
+///   and is moved before the next append to that case, which fails with
+///   [`StoreError::Io`] until there is space;
 /// - an append that returns an error may likewise have written some of its events;
 ///   the next append to that case first cuts the file back to its last acknowledged
 ///   length.
 ///
 /// # Damage
 ///
-/// Any changed byte in a line with a checksum is detected. A damaged line that is not
-/// a torn tail (a line in the middle of a log that fails its checksum or does not
-/// decode, a line longer than [`Limits::max_line_bytes`], an event of a newer schema, a
-/// line that does not continue the log) puts its case in *quarantine*: `open` still
-/// succeeds and serves every other case, lists the damage with file, line and reason in
-/// [`FileStore::quarantined`], and answers every read of and append to that case with
-/// [`StoreError::Quarantined`]. Nothing of a quarantined case is served, nothing of it
-/// is skipped, and it is not in [`Store::cases`] or the cross-case indexes. To repair,
-/// stop the process, fix or cut the file from the reported line on (the README's
-/// "Robustness" section shows how), and open the store again.
+/// Any changed byte in a line with a checksum is detected, and a complete line never
+/// vanishes silently. Every append is one `write` of whole lines, each ending in its
+/// newline, acknowledged after the sync; so an interrupted append leaves at most one
+/// line *without* its newline after the complete ones. Only such a tail, and bytes no
+/// append can have written, are set aside; anything that may be an acknowledged line
+/// puts its case in *quarantine*. What [`FileStore::open`] finds in a case's file:
+///
+/// | what the store finds | what it does | what was acknowledged |
+/// |---|---|---|
+/// | complete lines, each passing its checksum and continuing the log | serves them | every acknowledged line is among them (the complete lines of an interrupted batch are intact too, and a retry of them is a no-op) |
+/// | after the last complete line, bytes without a newline that are no more than one line (a torn append) | sets them aside: appended to `<case id>.jsonl.torn`, cut from the log, listed by [`FileStore::set_aside`]; the next append takes their sequence number | none of them: an append is acknowledged only once its newline is synced |
+/// | a complete line (ending in `\n`) that fails its checksum, does not decode, has a newer schema, is longer than [`Limits::max_line_bytes`] or does not continue the log, last line or not | quarantines the case: [`FileStore::quarantined`] names the file, the line, its bytes and the reason; every read and append gets [`StoreError::Quarantined`]; no sequence number is taken again | possibly that line and every line before it |
+/// | after the last complete line, a whole line followed by other bytes instead of its newline (the newline was changed) | quarantines the case ([`StoreError::Unterminated`]) | possibly that line: an append leaves less, never more |
+/// | after the last good line, complete lines none of which can be the store's: no `{` first, no `}` last, no `"schema":` and no `"crc32c":"` in them (zeros a file system left where a write's data never arrived, text another program appended), then possibly bytes without a newline | sets them aside, as a torn tail | none: every line the store writes carries all four marks, and a few changed bytes cannot remove them all (a byte changed into a newline splits a line into a part starting with `{` and one ending in `}`) |
+/// | such lines followed by a line the store may have written | quarantines the case from the first of them | possibly the later line |
+///
+/// Blank lines are skipped wherever they are. A quarantined case: `open` still succeeds
+/// and serves every other case; nothing of the quarantined one is served, nothing of
+/// it is skipped, and it is not in [`Store::cases`] or the cross-case indexes.
+/// [`FileStore::damage`] lists everything set aside or quarantined, one line each, for
+/// the host's log at start and its health page; [`Quarantined::read_line`] shows the
+/// damaged bytes. To repair, stop the process and either put the original line back
+/// from a backup (the same bytes pass the checksum again) or, with a store opened by a
+/// repair tool, [`FileStore::cut`] the log before the damaged line (its bytes are kept
+/// in the side file) and, once mended there, [`FileStore::restore`] them;
+/// `examples/repair.rs` is such a tool, and the README's "Robustness" section shows
+/// the steps. Then open the store again.
+///
+/// The line a damage check names is the file's line (from 1, blank lines counted); a
+/// case's events can be damaged on disk after `open` too, and a read then returns the
+/// line's [`StoreError::Checksum`] or [`StoreError::Corrupt`] instead of serving it.
 ///
 /// It does not protect against devices that acknowledge flushes they have not done, or
 /// against a process that ignores the lock (another program writing the files).
@@ -149,8 +174,10 @@ pub struct FileStore {
     _lock: File,
 }
 
-/// A torn tail that [`FileStore::open`] found after an interrupted write, moved out of
-/// the log into a side file so that no byte is thrown away.
+/// A tail that [`FileStore::open`] found after a log's last complete line and moved into
+/// a side file, so that no byte is thrown away: what an interrupted write left (a line
+/// without its newline), or lines no append writes (see the table on [`FileStore`]).
+/// [`FileStore::cut`] reports the bytes it moves the same way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SetAside {
@@ -160,7 +187,7 @@ pub struct SetAside {
     pub log: PathBuf,
     /// The side file the torn bytes were appended to (`<case id>.jsonl.torn`).
     pub torn: PathBuf,
-    /// The line of the log the torn tail started on (from 1).
+    /// The line of the log the tail started on (from 1).
     pub line: usize,
     /// How many bytes were set aside.
     pub bytes: u64,
@@ -171,8 +198,9 @@ pub struct SetAside {
 }
 
 /// A case that [`FileStore::open`] found damaged and put in quarantine: the store serves
-/// nothing of it and refuses appends to it ([`StoreError::Quarantined`]) until an
-/// operator repairs the file and reopens the store.
+/// nothing of it and refuses appends to it ([`StoreError::Quarantined`], naming the
+/// file, line and bytes) until an operator repairs the file and reopens the store (or
+/// cuts it, [`FileStore::cut`]). Its `Display` is one line for a log.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Quarantined {
@@ -182,9 +210,13 @@ pub struct Quarantined {
     pub log: PathBuf,
     /// The first damaged line (from 1). The lines before it are intact.
     pub line: usize,
+    /// Where that line lies in the file: its first byte, and the byte after its newline
+    /// (or the file's end). [`Quarantined::read_line`] reads them.
+    pub bytes: Range<u64>,
     /// What is wrong with that line: [`StoreError::Checksum`], [`StoreError::Corrupt`]
-    /// (not an event, a newer schema, too long) or [`StoreError::Inconsistent`] (does
-    /// not continue the log).
+    /// (not an event, a newer schema, too long), [`StoreError::Inconsistent`] (does not
+    /// continue the log) or [`StoreError::Unterminated`] (a whole line whose newline
+    /// was changed).
     pub reason: StoreError,
 }
 
@@ -219,7 +251,47 @@ struct Line {
     number: usize,
 }
 
-/// What reading a case file at open found.
+/// What [`admit`] made of a case file.
+enum Admitted {
+    /// The case serves, possibly after a tail was set aside.
+    Healthy(Option<SetAside>),
+    /// The case is damaged.
+    Quarantined(Quarantined),
+}
+
+/// Reads one case file as [`FileStore::open`] does and, when it is healthy, sets its
+/// tail aside and enters it in `state`.
+fn admit(
+    dir: &Path,
+    state: &mut State,
+    case: CaseId,
+    path: PathBuf,
+    max_line_bytes: usize,
+) -> Result<Admitted, StoreError> {
+    let (mut file, noted, torn) = match load(case, path, max_line_bytes)? {
+        Loaded::Damaged(q) => return Ok(Admitted::Quarantined(q)),
+        Loaded::Healthy { file, noted, torn } => (file, noted, torn),
+    };
+    let aside = match torn {
+        Some(at) => {
+            let bytes = file_len(&file.path)?.saturating_sub(at.offset);
+            let pending = file.set_aside(dir, at).is_err();
+            let (log, torn) = (file.path.clone(), file.path.with_extension(TORN_EXT));
+            Some(SetAside { case, log, torn, line: at.number, bytes, pending })
+        }
+        None => None,
+    };
+    if file.index.version > 0 {
+        state.cases.insert(case);
+    }
+    for event in &noted {
+        state.cross.note(event);
+    }
+    state.files.insert(case, Arc::new(Mutex::new(file)));
+    Ok(Admitted::Healthy(aside))
+}
+
+/// What reading a case file found.
 enum Loaded {
     Healthy { file: CaseFile, noted: Vec<Event>, torn: Option<Line> },
     Damaged(Quarantined),
@@ -258,14 +330,15 @@ impl FileStore {
     /// Opens the store in `dir`, creating the directory if needed: takes the directory's
     /// lock, checks every case log (reading no line longer than
     /// [`Limits::max_line_bytes`]), sets aside torn tails left by interrupted writes and
-    /// quarantines damaged cases.
+    /// quarantines damaged cases (the rule is the table on [`FileStore`]). A host should
+    /// log [`FileStore::damage`] after opening: it is empty for a healthy store.
     ///
     /// # Errors
     ///
     /// [`StoreError::Locked`] when another `FileStore` has the directory open (nothing was
     /// read), [`StoreError::Io`] when the directory cannot be created, locked, listed or
     /// synced, or a case file cannot be read. Damage inside a case file is not an error:
-    /// see [`FileStore::quarantined`].
+    /// see [`FileStore::damage`].
     pub fn open_with_limits(dir: impl AsRef<Path>, limits: &Limits) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_owned();
         create_dir(&dir)?;
@@ -300,29 +373,10 @@ impl FileStore {
         let mut set_aside = Vec::new();
         let mut quarantined = Vec::new();
         for (case, path) in paths {
-            match load(case, path, max_line_bytes)? {
-                Loaded::Damaged(q) => quarantined.push(q),
-                Loaded::Healthy { mut file, noted, torn } => {
-                    if let Some(at) = torn {
-                        let bytes = file_len(&file.path)?.saturating_sub(at.offset);
-                        let pending = file.set_aside(&dir, at).is_err();
-                        set_aside.push(SetAside {
-                            case,
-                            log: file.path.clone(),
-                            torn: file.path.with_extension(TORN_EXT),
-                            line: at.number,
-                            bytes,
-                            pending,
-                        });
-                    }
-                    if file.index.version > 0 {
-                        state.cases.insert(case);
-                    }
-                    for event in &noted {
-                        state.cross.note(event);
-                    }
-                    state.files.insert(case, Arc::new(Mutex::new(file)));
-                }
+            match admit(&dir, &mut state, case, path, max_line_bytes)? {
+                Admitted::Healthy(None) => {}
+                Admitted::Healthy(Some(aside)) => set_aside.push(aside),
+                Admitted::Quarantined(q) => quarantined.push(q),
             }
         }
         Ok(Self {
@@ -342,16 +396,20 @@ impl FileStore {
         &self.dir
     }
 
-    /// Torn tails that [`FileStore::open`] moved out of case logs; empty after a clean
-    /// shutdown. A host may log these; the bytes are kept in the `.torn` side files.
+    /// Tails that [`FileStore::open`] (or [`FileStore::cut`]) moved out of case logs, in
+    /// case order: what interrupted appends left, and bytes no append writes (see the
+    /// table on [`FileStore`]); empty after a clean shutdown. None of it was
+    /// acknowledged; the bytes are kept in the `.torn` side files. A host should log
+    /// these ([`FileStore::damage`] has them all as text).
     #[must_use]
     pub fn set_aside(&self) -> &[SetAside] {
         &self.set_aside
     }
 
     /// Damaged cases that [`FileStore::open`] put in quarantine, in case order, each with
-    /// its file, first damaged line and reason; empty for a healthy store. A host should
-    /// alert an operator for each (see [`Quarantined`]).
+    /// its file, first damaged line, that line's bytes and the reason; empty for a
+    /// healthy store. A host should alert an operator for each (see [`Quarantined`] and
+    /// [`FileStore::damage`]).
     #[must_use]
     pub fn quarantined(&self) -> &[Quarantined] {
         &self.quarantined
@@ -360,7 +418,10 @@ impl FileStore {
     fn check_quarantine(&self, case: CaseId) -> Result<(), StoreError> {
         let found = self.quarantined.binary_search_by_key(&case, |q| q.case).ok();
         match found.and_then(|i| self.quarantined.get(i)) {
-            Some(q) => Err(StoreError::Quarantined { case, location: Location::file_line(&q.log, q.line) }),
+            Some(q) => Err(StoreError::Quarantined {
+                case,
+                location: Location::file_line(&q.log, q.line).with_bytes(q.bytes.clone()),
+            }),
             None => Ok(()),
         }
     }
@@ -462,6 +523,16 @@ impl CaseFile {
             }
             text.push('\n');
         }
+        self.write_raw(dir, text.as_bytes(), entries_synced)?;
+        self.next_line = self.next_line.saturating_add(events.len());
+        self.lines.extend(lines);
+        self.index.extend(events);
+        Ok(())
+    }
+
+    /// Writes `bytes`, whole lines, after the last acknowledged one and syncs them (and
+    /// the directory entry when needed); `len` grows once they are durable.
+    fn write_raw(&mut self, dir: &Path, bytes: &[u8], entries_synced: &AtomicBool) -> Result<(), StoreError> {
         if let Some(torn) = self.pending_torn {
             self.set_aside(dir, torn)?;
         }
@@ -474,7 +545,7 @@ impl CaseFile {
             file.set_len(self.len).map_err(io_error(path, "truncate"))?;
         }
         file.seek(SeekFrom::Start(self.len)).map_err(io_error(path, "seek"))?;
-        file.write_all(text.as_bytes()).map_err(io_error(path, "append"))?;
+        file.write_all(bytes).map_err(io_error(path, "append"))?;
         file.sync_data().map_err(io_error(path, "sync"))?;
         // The file's name must be durable before its lines are acknowledged: a file this
         // store created, or one found at open before the directory was synced since.
@@ -483,10 +554,7 @@ impl CaseFile {
             self.created = true;
             entries_synced.store(true, Ordering::Release);
         }
-        self.len = self.len.saturating_add(text.len() as u64);
-        self.next_line = self.next_line.saturating_add(events.len());
-        self.lines.extend(lines);
-        self.index.extend(events);
+        self.len = self.len.saturating_add(bytes.len() as u64);
         Ok(())
     }
 
@@ -639,7 +707,8 @@ fn case_of(path: &Path) -> Option<CaseId> {
     (case.to_string() == stem && path.is_file()).then_some(case)
 }
 
-/// Reads and checks one case log, line by line, finding a torn tail or damage.
+/// Reads and checks one case log, line by line, finding what an interrupted append left
+/// (set aside) and damage (quarantine); the rule is the table on [`FileStore`].
 fn load(case: CaseId, path: PathBuf, max_line_bytes: usize) -> Result<Loaded, StoreError> {
     let reader = File::open(&path).map_err(io_error(&path, "open"))?;
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
@@ -649,50 +718,63 @@ fn load(case: CaseId, path: PathBuf, max_line_bytes: usize) -> Result<Loaded, St
     let mut buf = Vec::new();
     let mut offset: u64 = 0;
     let mut number: usize = 1;
-    // A bad line is torn only if nothing follows it; hold it until the next read says.
-    let mut bad: Option<(Line, StoreError, bool)> = None;
-    let quarantine = |file: &CaseFile, line: usize, reason: StoreError| -> Result<Loaded, StoreError> {
-        Ok(Loaded::Damaged(Quarantined { case, log: file.path.clone(), line, reason }))
-    };
+    // The first complete line after the log that an append cannot have written, with its
+    // end and why it does not check: set aside with everything after it, unless a line
+    // the store may have written follows, which makes it damage inside the log.
+    let mut foreign: Option<(Line, u64, StoreError)> = None;
+    // Where the bytes to set aside start, if any.
+    let mut torn = None;
+    // One byte over the limit is still read, so that a line of exactly the limit whose
+    // newline was changed is recognised as a whole line.
+    let read_limit = max_line_bytes.saturating_add(1);
     loop {
-        let read = next_line(&mut reader, &mut buf, max_line_bytes).map_err(io_error(&file.path, "read"))?;
-        if let Next::End = read {
-            break;
-        }
-        if let Some((line, reason, _)) = bad.take() {
-            // Damage followed by more lines is not a torn write.
-            return quarantine(&file, line.number, reason);
-        }
+        let read = next_line(&mut reader, &mut buf, read_limit).map_err(io_error(&file.path, "read"))?;
         let line = Line { offset, number };
-        offset = offset.saturating_add(read.len());
+        let end = offset.saturating_add(read.len());
+        offset = end;
         number = number.saturating_add(1);
+        let too_long =
+            |bytes| Damage::Decode(DecodeError::LineTooLong { line: line.number, bytes, max: max_line_bytes });
         let checked = match read {
             Next::End => break,
+            Next::Line { terminated: false, .. } if line_format::holds_a_whole_line(&buf, line.number) => {
+                let reason = StoreError::Unterminated { location: Location::file_line(&file.path, line.number) };
+                return Ok(quarantined(case, &file, foreign.unwrap_or((line, end, reason))));
+            }
             Next::Line { terminated: false, .. } | Next::TooLong { terminated: false, .. } => {
-                // The bytes after the last newline: an interrupted write.
-                bad = Some((line, damaged(&file.path, line.number, truncated(line.number)), true));
-                continue;
+                // The bytes after the last newline: what an interrupted append leaves, a
+                // line that never got its newline, so never acknowledged.
+                torn = Some(foreign.as_ref().map_or(line, |f| f.0));
+                break;
             }
-            Next::TooLong { bytes, .. } => {
-                let source = DecodeError::LineTooLong { line: line.number, bytes, max: max_line_bytes };
-                return quarantine(
-                    &file,
-                    line.number,
-                    StoreError::Corrupt { location: Location::file_line(&file.path, line.number), source },
-                );
-            }
+            // The store writes no line over the limit; it may have been lowered since.
+            Next::TooLong { bytes, terminated: true, .. } => Err(too_long(bytes)),
+            Next::Line { terminated: true, .. } if buf.len() > max_line_bytes => Err(too_long(buf.len())),
             Next::Line { terminated: true, .. } => line_format::check(&buf, line.number),
         };
-        let event = match checked {
-            Ok(Some(event)) => event,
-            Ok(None) => {
-                file.len = offset;
-                file.next_line = number;
+        let event = match (checked, foreign.take()) {
+            (Ok(None), first) => {
+                // A blank line: part of what is set aside if it follows a foreign one.
+                if first.is_none() {
+                    file.len = offset;
+                    file.next_line = number;
+                }
+                foreign = first;
                 continue;
             }
-            Err(damage) => {
-                let may_be_torn = damage.may_be_torn();
-                bad = Some((line, damaged(&file.path, line.number, damage), may_be_torn));
+            (Ok(Some(event)), None) => event,
+            // A line the store wrote follows the foreign one, which is then damage
+            // inside the log, not bytes after it.
+            (Ok(Some(_)), Some(first)) => return Ok(quarantined(case, &file, first)),
+            (Err(damage), first) => {
+                // A line over the limit is not kept, so nothing shows it is not the store's.
+                let appended = matches!(damage, Damage::Decode(DecodeError::LineTooLong { .. }))
+                    || line_format::may_be_stored(&buf);
+                let here = (line, end, damaged(&file.path, line.number, damage));
+                if appended {
+                    return Ok(quarantined(case, &file, first.unwrap_or(here)));
+                }
+                foreign = Some(first.unwrap_or(here));
                 continue;
             }
         };
@@ -701,7 +783,7 @@ fn load(case: CaseId, path: PathBuf, max_line_bytes: usize) -> Result<Loaded, St
                 location: Location::file_line(&file.path, line.number),
                 source: Box::new(source),
             };
-            return quarantine(&file, line.number, reason);
+            return Ok(quarantined(case, &file, (line, end, reason)));
         }
         if matches!(event.what, EventKind::Opened { .. } | EventKind::IncidentLinked { .. }) {
             noted.push(event);
@@ -710,16 +792,15 @@ fn load(case: CaseId, path: PathBuf, max_line_bytes: usize) -> Result<Loaded, St
         file.len = offset;
         file.next_line = number;
     }
-    let torn = match bad {
-        Some((line, _, true)) => Some(line),
-        Some((line, reason, false)) => return quarantine(&file, line.number, reason),
-        None => None,
-    };
+    let torn = torn.or(foreign.map(|f| f.0));
     Ok(Loaded::Healthy { file, noted, torn })
 }
 
-fn truncated(line: usize) -> Damage {
-    Damage::Decode(DecodeError::Truncated { line })
+/// The quarantine of `case` for its first damaged line, `first`: the line, the byte
+/// after it, and why.
+fn quarantined(case: CaseId, file: &CaseFile, first: (Line, u64, StoreError)) -> Loaded {
+    let (line, end, reason) = first;
+    Loaded::Damaged(Quarantined { case, log: file.path.clone(), line: line.number, bytes: line.offset..end, reason })
 }
 
 /// Copies everything in `from` after `offset` to the end of `to`, ending it with a

@@ -109,13 +109,39 @@ pub(super) enum Damage {
     Decode(DecodeError),
 }
 
-impl Damage {
-    /// Whether, as the last line of a log, this is what an interrupted write leaves:
-    /// bytes that never all reached the disk. A line written in full and intact but not
-    /// readable (a newer schema, say) is not.
-    pub(super) fn may_be_torn(&self) -> bool {
-        matches!(self, Self::Checksum { .. } | Self::Decode(DecodeError::Truncated { .. } | DecodeError::Syntax { .. }))
-    }
+/// Whether a complete line that fails [`check`] may be a line the store wrote, changed
+/// afterwards: then it may hold an acknowledged event and its case is quarantined.
+///
+/// Every line the store writes starts with `{"schema":`, ends in `"}`, and carries the
+/// checksum member `,"crc32c":"` (a line written before checksums starts and ends the
+/// same way). A few changed bytes leave at least one of these marks: one changed byte
+/// can break at most one of them, and a byte changed into a newline splits the line
+/// into a first part that starts with `{` and a second that ends with `}`. A line with
+/// none of them (zeros a file system left where a write never reached the disk, text
+/// another program appended) could not have been written by an append.
+pub(super) fn may_be_stored(raw: &[u8]) -> bool {
+    raw.first() == Some(&b'{') || raw.last() == Some(&b'}') || contains(raw, b"\"schema\":") || contains(raw, MEMBER)
+}
+
+/// Whether the bytes after a file's last newline (`tail`) hold more than an interrupted
+/// append can leave. Every append writes whole lines, each ending in its checksum
+/// member and a newline, so a torn append leaves a *prefix* of one line: at most a whole
+/// line without its newline. A tail where a whole checksummed line (`"crc32c":"` + 8
+/// lowercase hex digits + `"}`) is followed by more bytes, or that is a whole line of
+/// any kind followed by one byte, is a complete line whose newline was changed.
+pub(super) fn holds_a_whole_line(tail: &[u8], line: usize) -> bool {
+    let Some((_, before_last)) = tail.split_last() else { return false };
+    // The checksum member's key, value and close occur only at the end of a line: in a
+    // JSON string every quote is escaped, so these bytes cannot come from event text.
+    let whole = tail
+        .windows(SUFFIX_LEN)
+        .enumerate()
+        .any(|(at, suffix)| at.saturating_add(SUFFIX_LEN) < tail.len() && split(suffix).is_some_and(|s| s.1.is_some()));
+    whole || matches!(check(before_last, line), Ok(Some(_)))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Checks and decodes one line (`raw`, without its `\n`), line number `line` of its file.
@@ -221,6 +247,47 @@ mod tests {
             }
             changed[offset] = original[offset];
         }
+    }
+
+    /// Whatever one byte of a line is changed into, the line still looks like one the
+    /// store may have written; a byte changed into a newline leaves two parts that do.
+    #[test]
+    fn a_line_with_one_changed_byte_may_still_be_the_store_s() {
+        let (event, original) = line();
+        let legacy = event.to_json().unwrap().into_bytes();
+        for original in [original, legacy] {
+            let mut changed = original.clone();
+            for offset in 0..original.len() {
+                for value in (0..=255u8).filter(|&v| v != original[offset]) {
+                    changed[offset] = value;
+                    for part in changed.split(|&b| b == b'\n').filter(|p| !p.is_empty()) {
+                        assert!(may_be_stored(part), "offset {offset}, byte {value:#04x}");
+                    }
+                }
+                changed[offset] = original[offset];
+            }
+        }
+        for foreign in [&b"\0\0\0\0"[..], b"hello world", b"\"schem\":", b"x}y{"] {
+            assert!(!may_be_stored(foreign), "{foreign:?}");
+        }
+    }
+
+    /// A torn append leaves a prefix of a line: never "a whole line and more".
+    #[test]
+    fn only_a_whole_line_and_more_is_more_than_a_torn_append() {
+        let (event, line) = line();
+        let legacy = event.to_json().unwrap().into_bytes();
+        for line in [line, legacy] {
+            for end in 0..=line.len() {
+                assert!(!holds_a_whole_line(&line[..end], 1), "a prefix of {end} bytes");
+            }
+            for extra in (0..=255u8).filter(|&b| b != b'\n') {
+                let tail = [&line[..], &[extra]].concat();
+                assert!(holds_a_whole_line(&tail, 1), "byte {extra:#04x} after the line");
+            }
+        }
+        let (_, line) = self::line();
+        assert!(holds_a_whole_line(&[&line[..], b"\0\0\0{\"sch"].concat(), 1));
     }
 
     #[test]

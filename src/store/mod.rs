@@ -33,7 +33,7 @@ pub use append::{AppendCheck, AppendPlan, Batch};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use async_store::AsyncStore;
-pub use file::{FileStore, Quarantined, SetAside};
+pub use file::{DamageReport, FileStore, Quarantined, SetAside};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -299,7 +299,7 @@ forward_store!(&T, Arc<T>, Box<T>);
 
 /// What a store remembers about one case's log to check appends without reading it:
 /// its version and which event id sits at which position.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct LogIndex {
     ids: HashMap<EventId, u64>,
     version: u64,

@@ -328,9 +328,17 @@ fn store_errors() -> Vec<(StoreError, &'static str)> {
              open one store per directory and share it",
         ),
         (
-            StoreError::Quarantined { case: case_id(1), location: Location::file_line("cases/0190.jsonl", 2) },
-            "case 0190f5a3-7c1e-7a00-8000-000000000001 is quarantined: cases/0190.jsonl, line 2 is damaged; \
-             repair the file and reopen the store",
+            StoreError::Quarantined {
+                case: case_id(1),
+                location: Location::file_line("cases/0190.jsonl", 2).with_bytes(310..642),
+            },
+            "case 0190f5a3-7c1e-7a00-8000-000000000001 is quarantined: cases/0190.jsonl, line 2 (bytes 310..642) \
+             is damaged; repair the file and reopen the store",
+        ),
+        (
+            StoreError::Unterminated { location: Location::file_line("cases/0190.jsonl", 3) },
+            "cases/0190.jsonl, line 3: a whole event line is followed by other bytes instead of its newline \
+             (the line was changed after it was written)",
         ),
         (
             StoreError::TooLarge { case: case_id(1), seq: 4, bytes: 2_000_000, max: 1_048_576 },
@@ -439,6 +447,7 @@ const STORE_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("Checksum", "checksum_mismatch", Corrupt),
     ("Locked", "store_locked", Unavailable),
     ("Quarantined", "case_quarantined", Corrupt),
+    ("Unterminated", "unterminated_line", Corrupt),
     ("TooLarge", "line_too_large", Invalid),
 ];
 
@@ -799,7 +808,7 @@ const _: () = {
         },
         repository::{Execution, Lookup, PendingAppend, PendingRead, RepositoryCore, Step},
         rules::{Decision, Directory, Limits},
-        store::{AppendCheck, AppendPlan, Appended, Batch, Quarantined, SetAside},
+        store::{AppendCheck, AppendPlan, Appended, Batch, DamageReport, Quarantined, SetAside},
         timeline::{DepartmentView, Entry, View},
         *,
     };
@@ -893,6 +902,7 @@ const _: () = {
     send_sync::<MemoryStore>();
     send_sync::<SetAside>();
     send_sync::<Quarantined>();
+    send_sync::<DamageReport<'static>>();
     send_sync::<dyn Store>();
 };
 

@@ -1,12 +1,11 @@
 //! Stores and the repository: optimistic concurrency, idempotent appends, crash recovery
 //! of the file store, schema evolution, and questions across cases.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::support::{ana, bo, log_path, note, TempDir, T0};
+use crate::support::{ana, append_raw, bo, log_path, note, TempDir, T0};
 use caseledger::{
     codec::decode_log,
     error::{DecodeError, Location, LogError, StoreError},
@@ -47,10 +46,6 @@ fn decided(case: CaseId, notes: usize) -> Vec<Event> {
         events.extend(new);
     }
     events
-}
-
-fn append_raw(path: &Path, bytes: &[u8]) {
-    OpenOptions::new().append(true).open(path).unwrap().write_all(bytes).unwrap();
 }
 
 /// Opens the store in `dir`, which must succeed with `case` quarantined at `line` and

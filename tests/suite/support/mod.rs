@@ -75,6 +75,13 @@ pub fn log_path(dir: &Path, case: CaseId) -> PathBuf {
     dir.join(format!("{case}.jsonl"))
 }
 
+/// Appends `bytes` to the file at `path` behind the store's back, as a crash, a disk or
+/// another program would leave them.
+pub fn append_raw(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    std::fs::OpenOptions::new().append(true).open(path).unwrap().write_all(bytes).unwrap();
+}
+
 pub struct Desk {
     pub rules: Rules,
     pub ledger: Ledger,
