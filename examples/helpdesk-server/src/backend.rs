@@ -7,8 +7,10 @@
 use std::sync::Arc;
 
 use caseledger::{
-    Actor, Case, CaseId, CaseRequest, Command, CustomerRef, Error, Event, FileStore, IdempotencyKey, IncidentId,
-    Opening, Repository, Rules, Store, StoreError,
+    error::StoreError,
+    id::{CustomerRef, IncidentId},
+    Actor, Case, CaseId, CaseRequest, Command, Error, Event, FileStore, IdempotencyKey, Opening, Repository, Rules,
+    Store,
 };
 #[cfg(feature = "postgres")]
 use caseledger::{AsyncRepository, AsyncStore, PgStore};
