@@ -120,6 +120,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.demo {
         demo(&shared, &config).await?;
     }
+    let sweeper = app::spawn_sweeper(&shared);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     println!(
         "Helpdesk at http://{}/ (health: /health; cases in the {} store)",
@@ -136,6 +137,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    sweeper.abort();
     Ok(())
 }
 
