@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use caseledger::{Actor, CaseId, Command, FileStore, Opening, Repository, Rules, Staff, Visibility};
+use caseledger::{event::Visibility, Actor, CaseId, Command, FileStore, Opening, Repository, Rules, Staff};
 use criterion::{criterion_group, criterion_main, Criterion};
 use time::macros::datetime;
 

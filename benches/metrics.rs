@@ -6,7 +6,10 @@
 //! `cargo bench --bench metrics -- --warm-up-time 1 --measurement-time 2`
 
 use caseledger::testkit::sample::{service_logs, SERVICE_START};
-use caseledger::{Deadlines, Metrics, Span};
+use caseledger::{
+    policy::{Deadlines, Span},
+    Metrics,
+};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use time::Duration;

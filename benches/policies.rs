@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use caseledger::{Actor, CaseId, Channel, Command, Ledger, Opening, PolicySet, Rules, Staff};
+use caseledger::{event::Channel, Actor, CaseId, Command, Ledger, Opening, PolicySet, Rules, Staff};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use time::macros::datetime;
 use time::Duration;

@@ -22,7 +22,9 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use caseledger::{Actor, Case, CaseId, Command, Event, FeedPosition, Opening, PgStore, Rules, Staff, Visibility};
+use caseledger::{
+    event::Visibility, store::FeedPosition, Actor, Case, CaseId, Command, Event, Opening, PgStore, Rules, Staff,
+};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;

@@ -8,7 +8,7 @@ mod support;
 
 use std::hint::black_box;
 
-use caseledger::{decode_log, Case};
+use caseledger::{codec::decode_log, Case};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use support::{json_lines, label, on_cpu, sample_size, sizes, typical_log, OnCpu};
 

@@ -19,8 +19,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use caseledger::{
-    Actor, Appended, Case, CaseId, Command, DeadlineState, Deadlines, Event, EventId, Limits, MemoryStore, Opening,
-    Repository, Rules, Span, Staff, Store, StoreError, Visibility,
+    error::StoreError,
+    event::Visibility,
+    id::EventId,
+    policy::{DeadlineState, Deadlines, Span},
+    rules::Limits,
+    store::Appended,
+    Actor, Case, CaseId, Command, Event, MemoryStore, Opening, Repository, Rules, Staff, Store,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use std::time::Duration as StdDuration;

@@ -13,7 +13,7 @@ mod support;
 
 use std::hint::black_box;
 
-use caseledger::{Timeline, View};
+use caseledger::{timeline::View, Timeline};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use support::{label, on_cpu, sample_size, sizes, typical_log, OnCpu};
 

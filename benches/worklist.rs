@@ -17,7 +17,11 @@ use std::hint::black_box;
 
 use caseledger::projection::Projection;
 use caseledger::worklist::{Query, Row, Worklist};
-use caseledger::{Actor, Case, CaseId, Channel, Command, Deadlines, Event, Opening, Rules, Span, Staff};
+use caseledger::{
+    event::Channel,
+    policy::{Deadlines, Span},
+    Actor, Case, CaseId, Command, Event, Opening, Rules, Staff,
+};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};

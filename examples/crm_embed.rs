@@ -14,8 +14,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use caseledger::{
-    Actor, CaseId, CaseRequest, Channel, Command, Error, FileStore, Opening, Repository, Rules, Staff, Store,
-    StoreError, Timeline, Visibility,
+    error::StoreError,
+    event::{Channel, Visibility},
+    Actor, CaseId, CaseRequest, Command, Error, FileStore, Opening, Repository, Rules, Staff, Store, Timeline,
 };
 use time::OffsetDateTime;
 

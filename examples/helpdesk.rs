@@ -13,7 +13,8 @@
 //! the system's temporary directory, whose path is printed).
 
 use caseledger::{
-    Actor, CaseId, Channel, Command, Error, FileStore, Opening, Repository, Rules, Staff, Store, Timeline, Visibility,
+    event::{Channel, Visibility},
+    Actor, CaseId, Command, Error, FileStore, Opening, Repository, Rules, Staff, Store, Timeline,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};

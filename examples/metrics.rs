@@ -5,7 +5,10 @@
 //! Run with `cargo run --example metrics`.
 
 use caseledger::testkit::sample::{service_logs, SERVICE_START};
-use caseledger::{Deadlines, Metrics, Span};
+use caseledger::{
+    policy::{Deadlines, Span},
+    Metrics,
+};
 use time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -3,8 +3,10 @@
 //! Run with `cargo run --example policies`.
 
 use caseledger::{
-    confirmation_requests, Actor, CaseId, Channel, Command, Ending, Error, IncidentId, Ledger, Opening, PolicySet,
-    Staff,
+    event::{Channel, Ending},
+    id::IncidentId,
+    policy::confirmation_requests,
+    Actor, CaseId, Command, Error, Ledger, Opening, PolicySet, Staff,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};

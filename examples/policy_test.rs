@@ -9,7 +9,7 @@
 //! then shows what the kit reports for a subtly wrong version of it.
 
 use caseledger::testkit::{check_histories, Config, History};
-use caseledger::{Case, Department, EventKind, Policy, Proposal, Rules};
+use caseledger::{id::Department, policy::Proposal, Case, EventKind, Policy, Rules};
 
 /// The host's policy, as it would ship in their CRM.
 #[derive(Debug)]

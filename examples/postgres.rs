@@ -15,7 +15,8 @@ use std::error::Error;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use caseledger::{
-    Actor, Case, CaseId, Command, Event, FeedPosition, Opening, PgStore, Rules, Staff, StoreError, Visibility,
+    error::StoreError, event::Visibility, store::FeedPosition, Actor, Case, CaseId, Command, Event, Opening, PgStore,
+    Rules, Staff,
 };
 use sqlx::postgres::PgPoolOptions;
 use time::OffsetDateTime;

@@ -111,7 +111,7 @@ fn shown(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caseledger::{Actor, Case, Command, Event, Opening, Rules, Staff, Store, Visibility};
+    use caseledger::{event::Visibility, Actor, Case, Command, Event, Opening, Rules, Staff, Store};
     use time::macros::datetime;
 
     fn events(case: CaseId) -> Vec<Event> {

@@ -1,4 +1,5 @@
-//! Who did something: the customer, a staff member of a department, or the system.
+//! Who did something: the customer, a staff member of a department, or the system;
+//! shown through [`event`](crate::event).
 
 use std::fmt;
 

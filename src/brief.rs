@@ -1,5 +1,5 @@
 //! The handoff brief: what the next owner reads instead of asking the customer to tell
-//! the story again (S3).
+//! the story again (S3); shown through [`timeline`](crate::timeline).
 
 use std::fmt;
 
@@ -16,7 +16,7 @@ use crate::status::{OutcomeState, Status, WorkState};
 /// # Example
 ///
 /// ```
-/// use caseledger::{Actor, Command, Ledger, Opening, Rules, Staff, Visibility};
+/// use caseledger::{event::Visibility, Actor, Command, Ledger, Opening, Rules, Staff};
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);

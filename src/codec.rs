@@ -1,8 +1,37 @@
 //! The JSON Lines codec: events to and from text, one event per line.
 //!
-//! Decoding sits above the model: it reads [`Event`]s, upcasts older schemas (see
-//! `upcast`) and reports undecodable input as a [`DecodeError`] with its line. Nothing
-//! here checks a log's integrity; fold the result with [`Case::replay`](crate::Case::replay).
+//! Decoding sits above the model: it reads [`Event`]s, upcasts older schemas and
+//! reports undecodable input as a [`DecodeError`] with its line. Nothing here checks a
+//! log's integrity; fold the result with [`Case::replay`](crate::Case::replay).
+//!
+//! # Older schemas
+//!
+//! Stored events are never rewritten on disk; they are upcast as they are read, one
+//! event at a time, by a chain of steps (schema 0 → 1 → … →
+//! [`SCHEMA_VERSION`]). Every reader goes through
+//! [`decode_log`] or [`Event::from_json`], so every reader benefits.
+//!
+//! ## Schema 0 (pre-release)
+//!
+//! Schema 0 is the shape the prototype wrote before the first release. It differs from
+//! schema 1 in exactly two ways; everything else (envelope fields, event kinds and their
+//! fields, tags) is the same:
+//!
+//! | field       | schema 0                                   | schema 1                        |
+//! |-------------|--------------------------------------------|---------------------------------|
+//! | time        | `"at"`: integer unix milliseconds, UTC     | `"at"`: RFC 3339 string, UTC    |
+//! | who         | `"actor"`: the [`Actor`](crate::Actor)      | `"by"`: the same [`Actor`](crate::Actor) |
+//!
+//! ## Schema 1 → 2
+//!
+//! Schema 2 only adds optional envelope fields, written when they apply: `key` (the
+//! host's idempotency key of the request that made the event) and `given_at` (the time
+//! the host gave, when the event was recorded at the previous event's time instead). A schema 1 event is read
+//! as it is and relabelled; one that carries a schema 2 field is not a schema 1 event
+//! and is reported.
+//!
+//! Upcasting keeps the event id and sequence number, so an upcast log folds exactly as
+//! it did when it was written, and ids stay stable for idempotent appends.
 
 use crate::error::DecodeError;
 use crate::event::{Event, SCHEMA_VERSION};
@@ -13,18 +42,18 @@ impl Event {
     ///
     /// # Errors
     ///
-    /// [`DecodeError`](crate::DecodeError) when the text is not valid JSON, is not an
+    /// [`DecodeError`] when the text is not valid JSON, is not an
     /// event, or was written with a schema version this crate does not read.
     ///
     /// # Example
     ///
     /// ```
-    /// use caseledger::{DecodeError, Event};
+    /// use caseledger::{error::DecodeError, Event};
     ///
     /// let err = Event::from_json(r#"{"schema":1,"case":"#).unwrap_err();
     /// assert_eq!(err, DecodeError::Truncated { line: 1 });
     /// ```
-    pub fn from_json(text: &str) -> Result<Self, crate::DecodeError> {
+    pub fn from_json(text: &str) -> Result<Self, crate::error::DecodeError> {
         decode_event(text, 0)
     }
 
@@ -112,7 +141,7 @@ fn strip_position(err: &serde_json::Error) -> String {
 /// # Example
 ///
 /// ```
-/// use caseledger::{decode_log, DecodeError};
+/// use caseledger::{codec::decode_log, error::DecodeError};
 ///
 /// let err = decode_log("\n{\"schema\":1,").unwrap_err();
 /// assert_eq!(err, DecodeError::Truncated { line: 2 });
@@ -135,7 +164,7 @@ pub fn decode_log(text: &str) -> Result<Vec<Event>, DecodeError> {
 /// # Example
 ///
 /// ```
-/// use caseledger::{decode_log_with_limits, DecodeError, Limits};
+/// use caseledger::{codec::decode_log_with_limits, error::DecodeError, rules::Limits};
 ///
 /// let mut limits = Limits::default();
 /// limits.max_line_bytes = 10;

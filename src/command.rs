@@ -183,10 +183,10 @@ pub enum Command {
     },
     /// Do `command` although the configurable policy `policy` refuses it (S8).
     ///
-    /// Only staff the host's [`Directory`](crate::Directory) empowers may override, only
+    /// Only staff the host's [`Directory`](crate::rules::Directory) empowers may override, only
     /// policies that declare themselves overridable
     /// ([`Policy::overridable`](crate::Policy::overridable)), and only with a reason of
-    /// at least [`MIN_OVERRIDE_REASON_CHARS`](crate::MIN_OVERRIDE_REASON_CHARS)
+    /// at least [`MIN_OVERRIDE_REASON_CHARS`](crate::policy::MIN_OVERRIDE_REASON_CHARS)
     /// characters. The override is recorded as a
     /// [`EventKind::PolicyOverridden`] event before the command's own event. To
     /// override two policies for one command, nest one override in the other. The
@@ -247,12 +247,12 @@ impl Command {
 /// # Example
 ///
 /// ```
-/// use caseledger::{Command, IdempotencyKey, Request, Visibility};
+/// use caseledger::{command::Request, event::Visibility, Command, IdempotencyKey};
 ///
 /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
 /// let request = Request::new(note).key(IdempotencyKey::new("req-7f3a")?);
 /// assert_eq!(request.key.as_ref().map(IdempotencyKey::as_str), Some("req-7f3a"));
-/// # Ok::<(), caseledger::KeyError>(())
+/// # Ok::<(), caseledger::error::KeyError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]

@@ -1,47 +1,5 @@
-//! Deadlines: when the customer must first hear from staff and when next, computed from
-//! the case and a `now` the caller passes. Nothing here reads a clock.
-//!
-//! [`Deadlines::check`] answers "what is breached or due soon, and by how long" for a
-//! dashboard or a scheduler.
-//!
-//! # Breaches on the timeline
-//!
-//! A breach becomes part of the case's history when the host records it as an internal
-//! note by [`Actor::System`](crate::Actor::System): [`Deadline::breach_note`] gives the
-//! command, and [`Deadlines::breached_between`] gives each breach exactly once to a
-//! scheduler that passes the time of its previous run. The note is then in the log, on
-//! every department's timeline and in replays, with no new event kind and no schema
-//! change; it is internal because the customer already knows they are waiting. A
-//! deadline moves only when the customer is updated, so a recorded breach note does not
-//! hide the breach from [`Deadlines::check`].
-//!
-//! # Example
-//!
-//! ```
-//! use caseledger::{Actor, CaseId, Deadlines, DeadlineKind, DeadlineState, Ledger, Opening, Rules, Span, Staff};
-//! use time::macros::datetime;
-//! use time::Duration;
-//!
-//! let t = datetime!(2026-11-23 09:00 UTC);
-//! let rules = Rules::default();
-//! let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [2; 10]),
-//!     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
-//! let deadlines = Deadlines::default().first_response(Span::hours(4));
-//!
-//! let now = datetime!(2026-11-23 15:30 UTC);
-//! let late = deadlines.check(ledger.case(), now);
-//! assert_eq!(late.len(), 1);
-//! assert_eq!(late[0].deadline.kind, DeadlineKind::FirstResponse);
-//! assert_eq!(late[0].state, DeadlineState::Breached { overdue: Duration::minutes(150) });
-//! assert_eq!(late[0].to_string(), "first response overdue by 2 hours 30 minutes (due 2026-11-23 13:00)");
-//!
-//! // The scheduler records the breach once, on the timeline.
-//! for breach in deadlines.breached_between(ledger.case(), t, now) {
-//!     ledger.execute(&rules, breach.breach_note(), &Actor::System, now)?;
-//! }
-//! assert!(ledger.timeline().to_string().contains("first response deadline breached"));
-//! # Ok::<(), caseledger::Error>(())
-//! ```
+//! Deadlines: when the customer must first hear from staff and when next. Their guide
+//! (and how a breach goes on the timeline) is the [`policy`](crate::policy) module's.
 
 use std::fmt;
 

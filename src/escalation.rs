@@ -1,31 +1,4 @@
-//! Escalation triggers (S5): escalate before the customer has to threaten to leave.
-//!
-//! [`EscalationTriggers::fired`] says which triggers require escalation at a time the
-//! caller passes. Each trigger measures from the last escalation (or the opening), so
-//! escalating satisfies it until it fires again at the new level. With
-//! [`EscalationTriggers::refuse_transfers`] set, the `escalation_required` policy
-//! refuses sideways transfers while a trigger has fired: the case goes up, not around.
-//!
-//! # Example
-//!
-//! ```
-//! use caseledger::{Actor, CaseId, Channel, Command, EscalationTrigger, EscalationTriggers, Ledger, Opening, Rules, Staff};
-//! use time::macros::datetime;
-//!
-//! let t = datetime!(2026-11-23 09:00 UTC);
-//! let rules = Rules::default();
-//! let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [4; 10]),
-//!     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
-//! let triggers = EscalationTriggers::default().after_customer_asks(2);
-//!
-//! for ask in ["any news?", "hello??"] {
-//!     ledger.execute(&rules, Command::RecordReply { channel: Channel::Email, message: ask.into() }, &Actor::Customer, t)?;
-//! }
-//! let fired = triggers.fired(ledger.case(), t);
-//! assert_eq!(fired, [EscalationTrigger::CustomerAsks { asks: 2, after: 2 }]);
-//! assert_eq!(fired[0].to_string(), "the customer asked 2 times without an answer (escalate after 2)");
-//! # Ok::<(), caseledger::Error>(())
-//! ```
+//! Escalation triggers (S5); their guide is the [`policy`](crate::policy) module's.
 
 use std::fmt;
 

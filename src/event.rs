@@ -14,18 +14,22 @@
 //! Schema 2 added optional envelope fields, written only when they apply: `key`, the
 //! host's idempotency key of the request that produced the event, and `given_at`, the
 //! time the host gave when it was a little behind the case's last event and the event
-//! was recorded at that event's time instead. Older schemas are upcast when read (see
-//! `upcast`).
+//! was recorded at that event's time instead. Older schemas are upcast when read.
 //!
 //! Tags are internal (`"type"`) and snake_case so a host in any language can read them.
+//! How older schemas are read is the [`codec`](crate::codec)'s guide.
+//!
+//! Every event names who did it: an [`Actor`] is the customer, a [`Staff`] member of a
+//! department, or the system.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::actor::{Actor, Staff};
 use crate::id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, WorkItemId};
+
+pub use crate::actor::{Actor, Staff};
 
 /// The version of the event JSON shape this crate writes.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -378,7 +382,7 @@ pub enum EventKind {
         /// The policy's name, as it names itself in refusals.
         policy: String,
         /// Why, in the staff member's words (at least
-        /// [`MIN_OVERRIDE_REASON_CHARS`](crate::MIN_OVERRIDE_REASON_CHARS) characters).
+        /// [`MIN_OVERRIDE_REASON_CHARS`](crate::policy::MIN_OVERRIDE_REASON_CHARS) characters).
         reason: String,
         /// What the policy said when it refused the command (cut to the text limit,
         /// ending in "…", if longer).

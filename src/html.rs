@@ -190,7 +190,9 @@ pub fn fragment<'a>(parts: impl IntoIterator<Item = &'a Html>) -> Html {
 /// # Example
 ///
 /// ```
-/// use caseledger::{html, Actor, CaseId, Command, Ledger, Opening, Rules, Staff, Visibility};
+/// use caseledger::{
+///     event::Visibility, html, Actor, CaseId, Command, Ledger, Opening, Rules, Staff,
+/// };
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -240,7 +242,7 @@ impl Timeline {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Actor, CaseId, Command, Ledger, Opening, Rules, Staff, Visibility};
+    /// use caseledger::{event::Visibility, Actor, CaseId, Command, Ledger, Opening, Rules, Staff};
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -507,7 +509,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::{CaseId, Channel, Command, Ledger, Opening, Rules, Staff};
+    use crate::{event::Channel, CaseId, Command, Ledger, Opening, Rules, Staff};
 
     /// Undoes exactly what `escape` writes, and fails on anything else that looks like a
     /// character reference: the inverse a browser applies to text.
@@ -788,7 +790,7 @@ mod tests {
         assert!(html.contains("completed: &#39;&gt;&lt;svg onload=alert(1)&gt;"));
         assert_eq!(status_words(&Status::Resolved), "Resolved");
         assert_eq!(
-            status_words(&Status::ClosedUnresolved { ending: crate::Ending::Withdrawn }),
+            status_words(&Status::ClosedUnresolved { ending: crate::event::Ending::Withdrawn }),
             "Closed unresolved (withdrawn)"
         );
     }

@@ -210,7 +210,7 @@ string_id!(
 /// # Example
 ///
 /// ```
-/// use caseledger::{IdempotencyKey, KeyError};
+/// use caseledger::{error::KeyError, IdempotencyKey};
 ///
 /// let key = IdempotencyKey::new("req-7f3a")?;
 /// assert_eq!(key.as_str(), "req-7f3a");

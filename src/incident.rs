@@ -1,6 +1,5 @@
-//! Incidents (S6): when a known incident ends, every open case linked to it is flagged
-//! to ask its customer for confirmation. Nothing is resolved wholesale: each customer's
-//! own outcome still needs their own confirmation (I2).
+//! Incidents (S6): the confirmation requests an ended incident asks for; the guide is
+//! the [`policy`](crate::policy) module's.
 
 use time::OffsetDateTime;
 
@@ -19,7 +18,10 @@ use crate::span::short_time;
 /// # Example
 ///
 /// ```
-/// use caseledger::{confirmation_requests, Actor, CaseId, Command, IncidentId, Ledger, Opening, Rules, Staff};
+/// use caseledger::{
+///     id::IncidentId, policy::confirmation_requests, Actor, CaseId, Command, Ledger, Opening,
+///     Rules, Staff,
+/// };
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);

@@ -97,7 +97,10 @@ impl Ledger {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Actor, CaseId, Command, IdempotencyKey, Ledger, Opening, Request, Rules, Staff, Visibility};
+    /// use caseledger::{
+    ///     command::Request, event::Visibility, Actor, CaseId, Command, IdempotencyKey, Ledger,
+    ///     Opening, Rules, Staff,
+    /// };
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);

@@ -51,38 +51,53 @@
 //! # Ok::<(), Error>(())
 //! ```
 //!
-//! # The pieces
+//! # The map
 //!
-//! - [`Event`] / [`EventKind`]: what happened, with a stable, versioned JSON shape.
-//! - [`Rules::decide`]: command → events, or a [`Refusal`] naming the broken rule.
-//! - [`Case::apply`] / [`Case::replay`]: the pure fold, which re-checks every rule and
-//!   reports a broken log as a [`LogError`].
-//! - [`Timeline`]: the unified history as text, JSON or a Mermaid diagram.
-//! - [`HandoffBrief`]: what a receiver reads instead of asking the customer again.
-//! - [`Metrics`]: service figures over many cases, measured against the customer's
-//!   outcome rather than staff clicks (S9).
+//! The root holds the names the example above and a host's main job need; everything
+//! else lives in the module that explains it, and each module's page is its guide.
+//!
+//! - [`id`]: the identifiers ([`CaseId`], [`IdempotencyKey`], and the host's own ids).
+//! - [`event`]: what happened ([`Event`] / [`EventKind`]), who did it ([`Actor`],
+//!   [`Staff`]), and the stable, versioned JSON shape.
+//! - [`command`]: what someone asks to do ([`Command`], [`Opening`], and
+//!   [`command::Request`], a command with its idempotency key).
+//! - [`rules`]: [`Rules::decide`], command → events or a [`Refusal`] naming the broken
+//!   rule, with the [`rules::Limits`] and the host's [`rules::Directory`].
+//! - [`case`]: the pure fold ([`Case::apply`] / [`Case::replay`]), which re-checks every
+//!   rule and reports a broken log as an [`error::LogError`], and the parts of a case.
+//! - [`policy`]: a host's own service rules ([`Policy`]) and the built-in ones it
+//!   switches on and tunes as data ([`PolicySet`]), with deadlines, escalation triggers,
+//!   incidents and overrides.
+//! - [`timeline`]: the unified history as text, JSON or a Mermaid diagram ([`Timeline`]),
+//!   and the [`HandoffBrief`] a receiver reads instead of asking the customer again.
 //! - [`html`]: the timeline and the brief as HTML for agents and customers, every text
 //!   escaped and no script.
+//! - [`metrics`]: service figures over many cases, measured against the customer's
+//!   outcome rather than staff clicks (S9) ([`Metrics`]).
+//! - [`codec`]: the JSON Lines codec, and how older schemas are read.
+//! - [`store`]: events kept between commands, with optimistic concurrency: the
+//!   [`Store`] contract, [`MemoryStore`], the crash-safe JSON Lines [`FileStore`], and
+//!   (with features) [`AsyncStore`] and `PgStore`.
+//! - [`repository`]: what a host calls per command over a store ([`Repository`],
+//!   [`CaseRequest`]), and the sans-IO protocol both repositories drive.
+//! - [`error`]: every error, each naming the rule it enforces ([`Error`] holds them all).
 //! - [`Ledger`]: a case and its log in memory, for the whole cycle in one call.
-//! - [`Policy`]: a host's own service rules, consulted by `decide`.
-//! - [`PolicySet`]: the built-in policies a host switches on and tunes as data, with
-//!   [`Deadlines`], [`EscalationTriggers`] and [`confirmation_requests`] for incidents.
-//! - [`Store`], [`Repository`]: events kept between commands, with optimistic
-//!   concurrency; [`MemoryStore`] and the crash-safe JSON Lines [`FileStore`].
 //! - [`projection`]: read models across cases, one [`projection::Projection`] for every
 //!   store ([`projection::Projected`] in process; from the PostgreSQL feed with feature
 //!   `postgres`).
 //! - [`worklist`]: who owes the customer what, by when: open cases by owner,
 //!   department, customer and due time, paged, and the deadline sweep.
+//! - `testkit` (features `testkit`, `proptest`): the store conformance suite, sample logs
+//!   and property-testing kit.
 //!
 //! # Features
 //!
 //! None is on by default; the default build depends on serde, serde_json, thiserror,
 //! time and uuid only. docs.rs documents every feature.
 //!
-//! - `async`: the asynchronous store trait and repository ([`AsyncStore`],
-//!   [`AsyncRepository`]). No runtime dependency: hosts bring their own executor.
-//! - `postgres`: the PostgreSQL store ([`PgStore`]) and its feed ([`FeedPosition`]), on
+//! - `async`: the asynchronous store trait and repository ([`store::AsyncStore`],
+//!   [`repository::AsyncRepository`]). No runtime dependency: hosts bring their own executor.
+//! - `postgres`: the PostgreSQL store ([`store::PgStore`]) and its feed ([`store::FeedPosition`]), on
 //!   sqlx over the host's `PgPool`; enables `async`.
 //! - `testkit`: the store conformance suite ([`testkit::conformance::check_store`]), for
 //!   hosts that write their own [`Store`], and realistic sample logs for benchmarks
@@ -94,85 +109,72 @@
 //! # Time, randomness and purity
 //!
 //! Nothing here reads a clock or a random source: times are arguments, and event ids
-//! are derived from the event itself (see [`EventId`]). Replaying a log always yields
+//! are derived from the event itself (see [`id::EventId`]). Replaying a log always yields
 //! the same case (I7).
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod actor;
-mod brief;
-mod case;
-mod codec;
-mod command;
-mod deadline;
-mod error;
-mod escalation;
-mod event;
-mod fnv;
+// The public map: one module per layer, each with its guide as its module doc.
+pub mod case;
+pub mod codec;
+pub mod command;
+pub mod error;
+pub mod event;
 pub mod html;
-mod id;
-mod incident;
-mod ledger;
-mod limits;
-mod metrics;
-mod overrides;
-mod policies;
-mod policy;
+pub mod id;
+pub mod metrics;
+pub mod policy;
 pub mod projection;
-mod repository;
-mod rules;
-mod span;
-mod status;
-mod store;
+pub mod repository;
+pub mod rules;
+pub mod store;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
-mod timeline;
-mod upcast;
+pub mod timeline;
 pub mod worklist;
 
-pub use actor::{Actor, Staff};
-pub use brief::HandoffBrief;
-pub use case::{Acquisition, Case, Clock, Counters, Fact, Reachability, WorkItem};
-pub use codec::{decode_log, decode_log_with_limits, encode_log};
-pub use command::{Command, Opening, Request};
-pub use deadline::{Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines};
-pub use error::{
-    ConfigError, DecodeError, Error, ErrorCategory, ErrorCode, ErrorReport, KeyError, Location, LogError, Refusal,
-    StoreError,
-};
-pub use escalation::{EscalationTrigger, EscalationTriggers};
-pub use event::{Channel, Ending, Event, EventKind, Visibility, Voice, SCHEMA_VERSION};
-pub use id::{CaseId, CustomerRef, Department, EventId, IdempotencyKey, IncidentId, StaffId, WorkItemId};
-pub use incident::confirmation_requests;
+// Parts of a layer, kept in files of their own and re-exported through the public
+// module that documents them (named in each `pub use` below).
+mod actor; // event
+mod brief; // timeline
+mod deadline; // policy
+mod escalation; // policy
+mod fnv;
+mod incident; // policy
+mod ledger; // the root
+mod limits; // rules
+mod overrides; // policy
+mod policies; // policy
+mod span; // policy
+mod status; // case
+mod upcast; // codec
+
+// The headline names: what the crate example and a host's main job need. At most 30;
+// everything else is reached through its module.
+pub use case::{Case, Status};
+pub use command::{Command, Opening};
+pub use error::{Error, Refusal};
+pub use event::{Actor, Event, EventKind, Staff};
+pub use id::{CaseId, IdempotencyKey};
 pub use ledger::Ledger;
-pub use limits::Limits;
-pub use metrics::{Durations, Endings, Metrics, MetricsReport, PerCase, Reopens};
-pub use overrides::MIN_OVERRIDE_REASON_CHARS;
-pub use policies::{MayContact, PolicyConfig, PolicySet};
-pub use policy::{Policy, Proposal};
+pub use metrics::Metrics;
+pub use policy::{Policy, PolicySet};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use repository::AsyncRepository;
-pub use repository::{
-    CaseRequest, Execution, Lookup, Machine, PendingAppend, PendingRead, Repository, RepositoryCore, Step,
-    DEFAULT_ATTEMPTS, DEFAULT_CAPACITY,
-};
-pub use rules::{Decision, Directory, Rules};
-pub use span::{ParseSpanError, Span};
-pub use status::{OutcomeState, Status, WorkState};
+pub use repository::{CaseRequest, Repository};
+pub use rules::Rules;
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use store::AsyncStore;
-pub use store::{
-    AppendCheck, AppendPlan, Appended, Batch, DamageReport, FileStore, MemoryStore, Quarantined, SetAside, Store,
-};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use store::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};
-pub use timeline::{DepartmentView, Entry, Timeline, View};
+pub use store::PgStore;
+pub use store::{FileStore, MemoryStore, Store};
+pub use timeline::{HandoffBrief, Timeline};
 
 /// The README's examples are compiled and run as doc tests, so it cannot drift from the API.
 #[cfg(doctest)]

@@ -1,9 +1,5 @@
-//! Limits: the caps on sizes and counts that keep a hostile or buggy client from making
-//! a host allocate without bound.
-//!
-//! Both the fold ([`Case`](crate::Case)) and `decide` ([`Rules`](crate::Rules)) read
-//! them, and the codec checks the size of a line with them; none of those owns them. The
-//! checks that need a case's counts live with the case.
+//! Limits: the caps on sizes and counts, shown (and explained) through
+//! [`rules`](crate::rules). The checks that need a case's counts live with the case.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +10,7 @@ use crate::event::EventKind;
 /// Caps that keep a hostile or buggy client from making a host allocate without bound.
 ///
 /// [`Rules::decide`](crate::Rules::decide) checks them for every command. For logs the host did not write
-/// itself, [`decode_log_with_limits`](crate::decode_log_with_limits) checks the size and
+/// itself, [`decode_log_with_limits`](crate::codec::decode_log_with_limits) checks the size and
 /// number of lines before parsing, and [`Case::replay_with_limits`](crate::Case::replay_with_limits) /
 /// [`Case::apply_with_limits`](crate::Case::apply_with_limits) check every event while folding.
 ///
@@ -36,7 +32,7 @@ use crate::event::EventKind;
 /// # Example
 ///
 /// ```
-/// use caseledger::{Limits, Rules};
+/// use caseledger::{rules::Limits, Rules};
 ///
 /// let mut limits = Limits::default();
 /// limits.max_work_items = 50;

@@ -69,7 +69,7 @@ use crate::status::Status;
 ///         Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
 ///     let owner = Actor::Staff(ana.clone());
 ///     ledger.execute(&rules, Command::ContactCustomer {
-///         channel: caseledger::Channel::Email, message: "does it work now?".into(),
+///         channel: caseledger::event::Channel::Email, message: "does it work now?".into(),
 ///     }, &owner, t + Duration::hours(2))?;
 ///     if customer_answers {
 ///         ledger.execute(&rules, Command::ConfirmOutcome { statement: "yes, thanks".into() },
@@ -120,7 +120,7 @@ pub struct Endings {
     /// with the channel and the log showing the customer speaking there.
     pub resolved_reported_by_staff: u64,
     /// Resolved on a confirmation staff recorded before schema 2, with no channel and no
-    /// evidence (see [`Voice::Unverified`](crate::Voice::Unverified)).
+    /// evidence (see [`Voice::Unverified`]).
     pub resolved_reported_unverified: u64,
     /// Closed as unreachable after recorded attempts.
     pub unreachable: u64,

@@ -1,12 +1,7 @@
-//! Overrides (S8): what may be lifted for one command, and what never may.
-//!
-//! Configurable policies are preferences written for the average case; staff the host
-//! empowers may set one aside for one command with a reason that goes on the timeline
-//! ([`Command::Override`](crate::Command::Override)). The invariants I1–I8 and the
-//! outcome gate are facts about what a case is, not preferences: no override names them.
-//! This module owns the names those rules go by and the length a reason must have; the
-//! deciding is in [`Rules::decide`](crate::Rules::decide), and the fold holds recorded
-//! overrides to the same rules.
+//! Overrides (S8): the names of the rules no override may lift, and the length a reason
+//! must have; the guide is the [`policy`](crate::policy) module's. The deciding is in
+//! [`Rules::decide`](crate::Rules::decide), and the fold holds recorded overrides to the
+//! same rules.
 
 use crate::error::refusal_codes as code;
 use crate::error::Refusal;

@@ -1,68 +1,5 @@
-//! Built-in service policies: the rules a host switches on and tunes as data, and the
-//! [`PolicySet`] it stores beside its own settings and turns into [`Rules`].
-//!
-//! Customer-service rules differ by company, so the built-ins are configuration, not
-//! code: a [`PolicySet`] is plain serde data (JSON below) holding the [`Limits`], the
-//! refusing policies in evaluation order, the [`Deadlines`] and the
-//! [`EscalationTriggers`]. [`PolicySet::to_rules`] checks the numbers and builds the
-//! [`Rules`] that [`Rules::decide`](crate::Rules::decide) consults; a host's own
-//! [`Policy`] implementations go after the built-ins with [`Rules::with_policy`].
-//!
-//! | `type`             | Story  | Refuses                                                    |
-//! |--------------------|--------|------------------------------------------------------------|
-//! | `bounce_limit`     | S4     | a transfer that bounces the case once too often            |
-//! | `one_voice`        | S1     | staff other than the owner (or a working department) contacting the customer |
-//! | `follow_up_limit`  | S1, S2 | one more unanswered contact in a window                    |
-//! | `honest_silence`   | S2     | closing as unreachable without enough attempts over enough time |
-//! | `only_customer_confirms` | S2, I2 | a confirmation staff report, for hosts where customers confirm on a portal (not overridable) |
-//!
-//! With `escalation.refuse_transfers` set, the `escalation_required` policy refuses
-//! transfers other than escalations while a trigger has fired (S5); it runs after the
-//! listed policies.
-//!
-//! Two rules are not configurable because they are facts, not preferences, and
-//! [`Case::apply`](crate::Case::apply) keeps them for every log: contacting the customer
-//! on a channel recorded as unusable is always refused
-//! ([`Refusal::ChannelUnreachable`](crate::Refusal::ChannelUnreachable), S6), and silence
-//! never resolves a case: only the customer's confirmation does (I2, S2).
-//!
-//! Every policy reads only the [`Case`] (its counters, clock and the bounded list of
-//! recent contact times) and the proposal, so each decision costs O(1) or O(open work),
-//! never O(history).
-//!
-//! # Example
-//!
-//! ```
-//! use caseledger::{Actor, CaseId, Command, Ledger, Opening, PolicySet, Staff};
-//! use time::macros::datetime;
-//!
-//! let set = PolicySet::from_json(r#"{
-//!     "policies": [
-//!         {"type": "bounce_limit", "max_bounces": 1},
-//!         {"type": "one_voice"},
-//!         {"type": "follow_up_limit", "max_unanswered": 10, "window": "14d"},
-//!         {"type": "honest_silence", "min_attempts": 3, "min_span": "7d"}
-//!     ],
-//!     "deadlines": {"first_response": "4h", "next_update": "2d", "warn_before": "1h"},
-//!     "escalation": {"after_handoffs": 4, "after_customer_asks": 2, "refuse_transfers": true}
-//! }"#)?;
-//! let rules = set.to_rules()?;
-//!
-//! let t = datetime!(2026-11-23 09:00 UTC);
-//! let ana = Staff::new("ana", "software");
-//! let ledger = Ledger::open(&rules, CaseId::new_v7(t, [1; 10]),
-//!     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
-//!
-//! // Hardware has no business writing to the customer about the owner's case.
-//! let ask = Command::ContactCustomer { channel: caseledger::Channel::Email, message: "can I close it?".into() };
-//! let err = rules.decide(ledger.case(), ask, &Actor::staff("bo", "hardware"), t).unwrap_err();
-//! assert_eq!(
-//!     err.to_string(),
-//!     "refused by policy one_voice: only the owner, ana (software), contacts the customer; \
-//!      bo (hardware) should ask the owner",
-//! );
-//! # Ok::<(), caseledger::Error>(())
-//! ```
+//! The built-in policies and the [`PolicySet`] that configures them; their guide is
+//! the [`policy`](crate::policy) module's.
 
 mod bounce;
 mod contact;
@@ -366,8 +303,8 @@ mod tests {
         fn shareable<T: Send + Sync + 'static>() {}
         shareable::<PolicySet>();
         shareable::<ConfigError>();
-        shareable::<crate::DeadlineStatus>();
-        shareable::<crate::EscalationTrigger>();
+        shareable::<crate::policy::DeadlineStatus>();
+        shareable::<crate::policy::EscalationTrigger>();
     }
 
     fn names(set: &PolicySet) -> Vec<String> {

@@ -6,6 +6,20 @@
 //! [`Case::apply`](crate::Case::apply) makes, in `src/case/invariants.rs`; see
 //! [`Case`'s invariants](crate::Case#invariants)) and the configured [`Policy`]s. It
 //! reads no clock, file or random source.
+//!
+//! # Limits
+//!
+//! The [`Limits`] are the caps on sizes and counts that keep a hostile or buggy client
+//! from making a host allocate without bound. Both the fold ([`Case`]) and `decide` read
+//! them, and the [`codec`](crate::codec) checks the size of a line with them; none of
+//! those owns them. The checks that need a case's counts live with the case.
+//!
+//! # Membership
+//!
+//! A host that knows who works where gives `decide` a [`Directory`]
+//! ([`Rules::with_directory`]): staff acting for a department they do not belong to are
+//! refused, and so are transfers to such a pairing. The directory also says who may
+//! override a configurable policy (S8); without one, nobody may.
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -19,8 +33,9 @@ use crate::error::Refusal;
 use crate::event::{writable_utc, Event, EventKind};
 use crate::fnv::hash128;
 use crate::id::{CaseId, Department, EventId, IdempotencyKey, StaffId};
-use crate::limits::Limits;
 use crate::policy::{Policy, Proposal};
+
+pub use crate::limits::Limits;
 
 /// What [`Rules::decide_request`] made of a request.
 ///
@@ -241,7 +256,10 @@ impl Rules {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Actor, CaseId, Command, Decision, IdempotencyKey, Ledger, Opening, Request, Rules, Staff, Visibility};
+    /// use caseledger::{
+    ///     command::Request, event::Visibility, rules::Decision, Actor, CaseId, Command,
+    ///     IdempotencyKey, Ledger, Opening, Rules, Staff,
+    /// };
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);

@@ -15,13 +15,13 @@ use time::{Duration, OffsetDateTime};
 /// # Example
 ///
 /// ```
-/// use caseledger::Span;
+/// use caseledger::policy::Span;
 ///
 /// let window: Span = "14d".parse()?;
 /// assert_eq!(window, Span::days(14));
 /// assert_eq!(window.to_string(), "14 days");
 /// assert_eq!(serde_json::to_string(&window).unwrap(), "\"14d\"");
-/// # Ok::<(), caseledger::ParseSpanError>(())
+/// # Ok::<(), caseledger::policy::ParseSpanError>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Span {

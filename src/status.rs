@@ -1,7 +1,6 @@
-//! Statuses: where a case, its customer's outcome and each piece of work stand.
-//!
-//! Kept apart from the fold so a refusal can name a status
-//! ([`Refusal::CaseClosed`](crate::Refusal::CaseClosed)) without importing the case.
+//! Statuses: where a case, its customer's outcome and each piece of work stand; shown
+//! through [`case`](crate::case), kept apart from the fold so a refusal can name a status
+//! without importing the case.
 
 use std::fmt;
 

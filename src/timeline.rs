@@ -14,6 +14,12 @@
 //! Renders as plain text ([`Display`](std::fmt::Display)), JSON ([`Timeline::to_json`])
 //! a Mermaid sequence diagram with one lane per department ([`Timeline::to_mermaid`]), and
 //! HTML ([`Timeline::to_html`], in [`crate::html`]).
+//!
+//! # The handoff brief
+//!
+//! A [`HandoffBrief`] ([`Case::brief`](crate::Case::brief)) is what the next owner reads
+//! instead of asking the customer to tell the story again (S3): the outcome and where it
+//! stands, the facts, the open work and the last handoff note, folded from the case.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
@@ -27,6 +33,8 @@ use crate::error::LogError;
 use crate::event::{Event, EventKind, Visibility, Voice};
 use crate::id::{Department, WorkItemId};
 use crate::span::short_time;
+
+pub use crate::brief::HandoffBrief;
 
 /// Who a timeline is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -85,7 +93,7 @@ impl Entry {
 /// # Example
 ///
 /// ```
-/// use caseledger::{Actor, Command, Ledger, Opening, Rules, Staff, Timeline, Visibility};
+/// use caseledger::{event::Visibility, Actor, Command, Ledger, Opening, Rules, Staff, Timeline};
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -155,7 +163,10 @@ impl Timeline {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Actor, CaseId, Channel, Command, Ledger, Opening, Rules, Staff, Timeline, View};
+    /// use caseledger::{
+    ///     event::Channel, timeline::View, Actor, CaseId, Command, Ledger, Opening, Rules, Staff,
+    ///     Timeline,
+    /// };
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -237,7 +248,7 @@ impl Timeline {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Actor, Command, Ledger, Opening, Rules, Staff, Visibility};
+    /// use caseledger::{event::Visibility, Actor, Command, Ledger, Opening, Rules, Staff};
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);

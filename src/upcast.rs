@@ -1,31 +1,6 @@
-//! Schema evolution: rewriting events stored with an older JSON shape into the current one.
-//!
-//! Stored events are never rewritten on disk; they are upcast as they are read, one
-//! event at a time, by a chain of steps (schema 0 → 1 → … → [`SCHEMA_VERSION`]). Every
-//! reader goes through [`decode_log`](crate::decode_log) or
-//! [`Event::from_json`](crate::Event::from_json), so every reader benefits.
-//!
-//! # Schema 0 (pre-release)
-//!
-//! Schema 0 is the shape the prototype wrote before the first release. It differs from
-//! schema 1 in exactly two ways; everything else (envelope fields, event kinds and their
-//! fields, tags) is the same:
-//!
-//! | field       | schema 0                                   | schema 1                        |
-//! |-------------|--------------------------------------------|---------------------------------|
-//! | time        | `"at"`: integer unix milliseconds, UTC     | `"at"`: RFC 3339 string, UTC    |
-//! | who         | `"actor"`: the [`Actor`](crate::Actor)      | `"by"`: the same [`Actor`](crate::Actor) |
-//!
-//! # Schema 1 → 2
-//!
-//! Schema 2 only adds optional envelope fields, written when they apply: `key` (the
-//! host's idempotency key of the request that made the event) and `given_at` (the time
-//! the host gave, when the event was recorded at the previous event's time instead). A schema 1 event is read
-//! as it is and relabelled; one that carries a schema 2 field is not a schema 1 event
-//! and is reported.
-//!
-//! Upcasting keeps the event id and sequence number, so an upcast log folds exactly as
-//! it did when it was written, and ids stay stable for idempotent appends.
+//! Schema evolution: rewriting events stored with an older JSON shape into the current
+//! one, a step per schema. What each schema changed is the [`codec`](crate::codec)'s
+//! guide; this is how the chain is built.
 //!
 //! # Adding a step
 //!
@@ -110,8 +85,8 @@ pub(crate) fn upcast(text: &str, parsed: Option<Event>, from: u32, line: usize) 
 /// `given_at`), and confirmations and disputes gain their `voice`.
 ///
 /// Schema 1 did not say whose voice a confirmation was in; the actor did. The customer's
-/// own stays [`Voice::Own`](crate::Voice::Own). One recorded by staff becomes
-/// [`Voice::Unverified`](crate::Voice::Unverified): it named no channel and nothing
+/// own stays [`Voice::Own`](crate::event::Voice::Own). One recorded by staff becomes
+/// [`Voice::Unverified`](crate::event::Voice::Unverified): it named no channel and nothing
 /// checked that the customer had spoken, so it cannot claim the evidence a schema 2
 /// report carries; the fold accepts it as it was accepted then, and the timeline, the
 /// brief and the metrics show it as staff-reported, unverified.
@@ -191,7 +166,7 @@ mod tests {
     #[test]
     fn schema_zero_with_a_string_time_is_reported_not_guessed() {
         let text = OPENED_V0.replace("1795424400000", "\"2026-11-23T09:00:00Z\"");
-        let err = crate::decode_log(&format!("\n{text}")).unwrap_err();
+        let err = crate::codec::decode_log(&format!("\n{text}")).unwrap_err();
         assert!(matches!(&err, DecodeError::NotAnEvent { line: 2, message } if message.contains("unix milliseconds")));
     }
 

@@ -20,7 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use caseledger::{
-    Actor, Case, CaseId, Command, EventId, FileStore, Opening, Rules, Staff, Store, StoreError, Visibility,
+    error::StoreError, event::Visibility, id::EventId, Actor, Case, CaseId, Command, FileStore, Opening, Rules, Staff,
+    Store,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;

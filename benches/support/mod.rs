@@ -24,7 +24,7 @@ pub fn typical_log(n: usize) -> Vec<Event> {
 
 /// The log as JSON Lines, and its size in bytes.
 pub fn json_lines(events: &[Event]) -> String {
-    caseledger::encode_log(events).expect("encoding events")
+    caseledger::codec::encode_log(events).expect("encoding events")
 }
 
 /// A label for a size: `1e3`, `1e5`, `1e6`.

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::invariants::{check_outcome, unique_ids};
 use super::keys::KeyMemory;
 use super::owner::{Acquisition, OwnerHistory};
-use super::{Case, Clock, Counters, Fact, Reachability, WorkItem};
+use super::{Case, Counters, Fact, Moments, Reachability, WorkItem};
 use crate::actor::{Actor, Staff};
 use crate::error::LogError;
 use crate::event::{Event, EventKind, Visibility, SCHEMA_VERSION};
@@ -62,7 +62,7 @@ impl Case {
             escalation_level: 0,
             status: Status::Open,
             counters: Counters::default(),
-            clock: Clock {
+            clock: Moments {
                 opened_at: event.at,
                 last_event_at: event.at,
                 first_response_at: None,
@@ -101,7 +101,7 @@ impl Case {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Case, LogError};
+    /// use caseledger::{error::LogError, Case};
     ///
     /// assert_eq!(Case::replay(Vec::new()), Err(LogError::Empty));
     /// ```
@@ -124,7 +124,10 @@ impl Case {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Actor, Case, CaseId, Command, Ledger, Limits, LogError, Opening, Refusal, Rules, Staff};
+    /// use caseledger::{
+    ///     error::LogError, rules::Limits, Actor, Case, CaseId, Command, Ledger, Opening, Refusal,
+    ///     Rules, Staff,
+    /// };
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -132,7 +135,7 @@ impl Case {
     /// let ana = Staff::new("ana", "software");
     /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [8; 10]),
     ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
-    /// let note = Command::AddNote { text: "x".repeat(100), visibility: caseledger::Visibility::Internal };
+    /// let note = Command::AddNote { text: "x".repeat(100), visibility: caseledger::event::Visibility::Internal };
     /// ledger.execute(&rules, note, &ana.into(), t)?;
     ///
     /// let mut strict = Limits::default();

@@ -2,20 +2,25 @@
 //!
 //! A [`Case`] is made of named parts, each in its own file:
 //!
-//! - [`invariants`]: every rule an event must keep to fold, each tagged with its invariant
+//! - `invariants.rs`: every rule an event must keep to fold, each tagged with its invariant
 //!   (I1–I8) or story; [`Rules::decide`](crate::Rules::decide) runs the same checks;
-//! - [`evolve`]: the fold itself ([`Case::from_opened`], [`Case::replay`],
+//! - `evolve.rs`: the fold itself ([`Case::from_opened`], [`Case::replay`],
 //!   [`Case::apply`]), O(1) in the length of history;
-//! - [`owner`]: the owner history (current owner, previous owners, departments left,
+//! - `owner.rs`: the owner history (current owner, previous owners, departments left,
 //!   every change of owner);
-//! - [`keys`]: the idempotency keys the case remembers;
-//! - [`snapshot`]: the plain values a host reads ([`WorkItem`], [`Fact`],
-//!   [`Reachability`], [`Counters`], [`Clock`]).
+//! - `keys.rs`: the idempotency keys the case remembers;
+//! - `snapshot.rs`: the plain values a host reads ([`WorkItem`], [`Fact`],
+//!   [`Reachability`], [`Counters`], [`Moments`]).
 //!
 //! This file holds the type and its accessors. The fold reads no clock, file or random
 //! source (I7), so replaying the same log always yields the same case. The same rule
 //! check runs when a command is decided and when an event is folded, so a log that was
 //! never decided by this crate (imported, edited, forged) is held to the same invariants.
+//!
+//! Where a case and its work stand are the [`Status`], the customer's [`OutcomeState`]
+//! and each [`WorkItem`]'s [`WorkState`]; they are kept apart from the fold, in a file of
+//! their own, so a refusal can name a status
+//! ([`Refusal::CaseClosed`]) without importing the case.
 
 mod evolve;
 mod invariants;
@@ -34,13 +39,14 @@ use crate::command::Command;
 use crate::error::Refusal;
 use crate::event::{Channel, Voice};
 use crate::id::{CaseId, CustomerRef, Department, IdempotencyKey, IncidentId, WorkItemId};
-use crate::status::{OutcomeState, Status};
 
 pub(crate) use invariants::{check_outcome, unique_ids};
 use keys::KeyMemory;
 pub use owner::Acquisition;
 use owner::OwnerHistory;
-pub use snapshot::{Clock, Counters, Fact, Reachability, WorkItem};
+pub use snapshot::{Counters, Fact, Moments, Reachability, WorkItem};
+
+pub use crate::status::{OutcomeState, Status, WorkState};
 
 /// One customer's problem, as folded from its log.
 ///
@@ -72,7 +78,7 @@ pub use snapshot::{Clock, Counters, Fact, Reachability, WorkItem};
 ///   back, unique event ids.
 /// - **I6 Closed means closed**: a closed case accepts only a reopen, with a reason.
 /// - **I7 Determinism**: same log, same case.
-/// - **I8 No panics**: a broken log is a [`LogError`](crate::LogError), never a panic.
+/// - **I8 No panics**: a broken log is a [`LogError`](crate::error::LogError), never a panic.
 ///
 /// # Example
 ///
@@ -118,7 +124,7 @@ pub struct Case {
     escalation_level: u32,
     status: Status,
     counters: Counters,
-    clock: Clock,
+    clock: Moments,
     /// Times of the latest unanswered contacts, oldest first, at most
     /// [`Case::UNANSWERED_CONTACTS_KEPT`]: enough for a throttle to count contacts in a
     /// window without keeping history.
@@ -193,7 +199,7 @@ impl Case {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Acquisition, Actor, CaseId, Command, Ledger, Opening, Rules, Staff};
+    /// use caseledger::{case::Acquisition, Actor, CaseId, Command, Ledger, Opening, Rules, Staff};
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -326,7 +332,7 @@ impl Case {
 
     /// Moments that deadlines are measured from.
     #[must_use]
-    pub fn clock(&self) -> &Clock {
+    pub fn clock(&self) -> &Moments {
         &self.clock
     }
 
@@ -380,7 +386,10 @@ impl Case {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Actor, CaseId, Command, IdempotencyKey, Ledger, Opening, Refusal, Request, Rules, Staff, Visibility};
+    /// use caseledger::{
+    ///     command::Request, event::Visibility, Actor, CaseId, Command, IdempotencyKey, Ledger,
+    ///     Opening, Refusal, Rules, Staff,
+    /// };
     /// use time::macros::datetime;
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);

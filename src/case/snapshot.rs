@@ -85,10 +85,11 @@ pub struct Counters {
     pub overrides: u32,
 }
 
-/// Moments a deadline or a policy measures from.
+/// The moments a deadline or a policy measures from ([`Case::clock`](super::Case::clock)):
+/// when the case was opened, last heard from, escalated, closed, and so on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Clock {
+pub struct Moments {
     /// When the case was opened.
     #[serde(with = "time::serde::rfc3339")]
     pub opened_at: OffsetDateTime,

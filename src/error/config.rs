@@ -31,7 +31,7 @@ error_table! {
             problem: String,
         },
     }
-    /// Always [`ErrorCategory::Invalid`](crate::ErrorCategory::Invalid): the configuration
+    /// Always [`ErrorCategory::Invalid`](crate::error::ErrorCategory::Invalid): the configuration
     /// given cannot be used.
     fn category;
 }

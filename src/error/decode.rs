@@ -43,7 +43,7 @@ error_table! {
             /// The newest version this crate reads.
             supported: u32,
         },
-        /// A line is longer than [`Limits::max_line_bytes`](crate::Limits::max_line_bytes);
+        /// A line is longer than [`Limits::max_line_bytes`](crate::rules::Limits::max_line_bytes);
         /// it was not parsed.
         #[error("line {line}: {bytes} bytes is over the limit of {max} bytes for one event; the line was not read")]
         LineTooLong = ("line_too_long", Invalid) {
@@ -54,7 +54,7 @@ error_table! {
             /// The configured limit.
             max: usize,
         },
-        /// The log holds more events than [`Limits::max_events`](crate::Limits::max_events).
+        /// The log holds more events than [`Limits::max_events`](crate::rules::Limits::max_events).
         #[error("line {line}: the log holds more than {max} events, the limit for one case")]
         TooManyEvents = ("too_many_events", Invalid) {
             /// The line of the first event over the limit.
@@ -63,10 +63,10 @@ error_table! {
             max: u64,
         },
     }
-    /// Always [`ErrorCategory::Invalid`](crate::ErrorCategory::Invalid): the text given is
+    /// Always [`ErrorCategory::Invalid`](crate::error::ErrorCategory::Invalid): the text given is
     /// not a readable log. (Text read back from a store that does not decode is reported
-    /// by the store as [`StoreError::Corrupt`](crate::StoreError::Corrupt), which is
-    /// [`ErrorCategory::Corrupt`](crate::ErrorCategory::Corrupt).)
+    /// by the store as [`StoreError::Corrupt`](crate::error::StoreError::Corrupt), which is
+    /// [`ErrorCategory::Corrupt`](crate::error::ErrorCategory::Corrupt).)
     fn category;
 }
 

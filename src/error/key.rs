@@ -37,7 +37,7 @@ error_table! {
             offset: usize,
         },
     }
-    /// Always [`ErrorCategory::Invalid`](crate::ErrorCategory::Invalid): the text given
+    /// Always [`ErrorCategory::Invalid`](crate::error::ErrorCategory::Invalid): the text given
     /// cannot be a key.
     fn category;
 }

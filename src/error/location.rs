@@ -12,7 +12,7 @@ use crate::id::CaseId;
 
 /// Where a stored record sits: a line of a file (a [`FileStore`](crate::FileStore)'s case
 /// log) or a row of a database table (the events of the PostgreSQL store). Carried by
-/// [`StoreError::Corrupt`](crate::StoreError::Corrupt), `Inconsistent`, `Checksum` and
+/// [`StoreError::Corrupt`](crate::error::StoreError::Corrupt), `Inconsistent`, `Checksum` and
 /// `Quarantined`.
 ///
 /// It displays as a support engineer looks the record up (`cases/0190.jsonl, line 2`;
@@ -23,7 +23,7 @@ use crate::id::CaseId;
 /// # Example
 ///
 /// ```
-/// use caseledger::{CaseId, Location};
+/// use caseledger::{error::Location, CaseId};
 ///
 /// let line = Location::file_line("cases/0190.jsonl", 2).with_bytes(120..245);
 /// assert_eq!(line.to_string(), "cases/0190.jsonl, line 2 (bytes 120..245)");

@@ -86,7 +86,7 @@ error_table! {
             first: u64,
         },
         /// The event was written with a schema version this fold does not read. Events built
-        /// by [`decode_log`](crate::decode_log) never carry one; this catches events built
+        /// by [`decode_log`](crate::codec::decode_log) never carry one; this catches events built
         /// or edited in memory.
         #[error(
             "event {seq}: schema version {schema} cannot be folded; this version of caseledger folds schema {}",
@@ -110,7 +110,7 @@ error_table! {
             refusal: Refusal,
         },
     }
-    /// Always [`ErrorCategory::Corrupt`](crate::ErrorCategory::Corrupt): a host meets a
+    /// Always [`ErrorCategory::Corrupt`](crate::error::ErrorCategory::Corrupt): a host meets a
     /// broken log when it folds what it stored, and no retry or change of request repairs
     /// stored history. (A host that folds a log a client sent for import answers that
     /// client as it sees fit.)

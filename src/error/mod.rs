@@ -67,7 +67,7 @@ impl Error {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Error, ErrorCategory, Refusal};
+    /// use caseledger::{error::ErrorCategory, Error, Refusal};
     ///
     /// let refusal = Refusal::OutcomeUnmet { outcome: "my laptop works".into() };
     /// let code = refusal.code();
@@ -122,7 +122,7 @@ impl Error {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{Error, ErrorCategory, Refusal};
+    /// use caseledger::{error::ErrorCategory, Error, Refusal};
     ///
     /// // A host's table of which codes answer 409.
     /// let conflicts: Vec<&str> =

@@ -15,7 +15,7 @@ error_table! {
     /// Why a command was refused. A refused command changes nothing.
     ///
     /// The same rules are checked again when an event is folded, so a log that breaks one
-    /// is reported as [`LogError::Broken`](crate::LogError::Broken) carrying the refusal.
+    /// is reported as [`LogError::Broken`](crate::error::LogError::Broken) carrying the refusal.
     #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
     #[non_exhaustive]
     pub enum Refusal {
@@ -184,7 +184,7 @@ error_table! {
         /// A case is opened once; a second `opened` event is refused.
         #[error("the case is already open; it is opened only once")]
         AlreadyOpened = ("already_opened", Conflict),
-        /// A host-configured limit would be exceeded (see [`Limits`](crate::Limits)).
+        /// A host-configured limit would be exceeded (see [`Limits`](crate::rules::Limits)).
         #[error("limit exceeded: {what} would be {actual}, the cap is {max}")]
         LimitExceeded = ("limit_exceeded", Invalid) {
             /// What is limited, with its unit: `"work items on a case"`, `"bytes in the handoff note"`.
@@ -293,11 +293,11 @@ error_table! {
         },
     }
     /// What kind of failure this is, for a host choosing a transport status (see
-    /// [`ErrorCategory`](crate::ErrorCategory)): who asks may not
-    /// ([`NotAllowed`](crate::ErrorCategory::NotAllowed)), the case's state does not admit
-    /// it now ([`Conflict`](crate::ErrorCategory::Conflict)), the command itself is
-    /// unsound ([`Invalid`](crate::ErrorCategory::Invalid)), or it names a work item the
-    /// case does not have ([`NotFound`](crate::ErrorCategory::NotFound)).
+    /// [`ErrorCategory`](crate::error::ErrorCategory)): who asks may not
+    /// ([`NotAllowed`](crate::error::ErrorCategory::NotAllowed)), the case's state does not admit
+    /// it now ([`Conflict`](crate::error::ErrorCategory::Conflict)), the command itself is
+    /// unsound ([`Invalid`](crate::error::ErrorCategory::Invalid)), or it names a work item the
+    /// case does not have ([`NotFound`](crate::error::ErrorCategory::NotFound)).
     fn category;
 }
 

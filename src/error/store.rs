@@ -150,7 +150,7 @@ error_table! {
             location: Location,
         },
         /// An event's line would be longer than the store reads back
-        /// ([`Limits::max_line_bytes`](crate::Limits::max_line_bytes)). Nothing was written.
+        /// ([`Limits::max_line_bytes`](crate::rules::Limits::max_line_bytes)). Nothing was written.
         #[error(
             "case {case}: event {seq} is {bytes} bytes as a line, over the store's limit of {max}; nothing was written"
         )]
@@ -165,12 +165,12 @@ error_table! {
             max: usize,
         },
     }
-    /// What kind of failure this is (see [`ErrorCategory`](crate::ErrorCategory)): another
-    /// writer came first ([`Conflict`](crate::ErrorCategory::Conflict): decide again and
-    /// retry); the batch or retry was unsound ([`Invalid`](crate::ErrorCategory::Invalid));
-    /// no such case ([`NotFound`](crate::ErrorCategory::NotFound)); the storage failed
-    /// ([`Unavailable`](crate::ErrorCategory::Unavailable): retry later); or what is
-    /// stored is damaged ([`Corrupt`](crate::ErrorCategory::Corrupt)).
+    /// What kind of failure this is (see [`ErrorCategory`](crate::error::ErrorCategory)): another
+    /// writer came first ([`Conflict`](crate::error::ErrorCategory::Conflict): decide again and
+    /// retry); the batch or retry was unsound ([`Invalid`](crate::error::ErrorCategory::Invalid));
+    /// no such case ([`NotFound`](crate::error::ErrorCategory::NotFound)); the storage failed
+    /// ([`Unavailable`](crate::error::ErrorCategory::Unavailable): retry later); or what is
+    /// stored is damaged ([`Corrupt`](crate::error::ErrorCategory::Corrupt)).
     fn category;
 }
 
@@ -193,7 +193,7 @@ impl StoreError {
     /// # Example
     ///
     /// ```
-    /// use caseledger::StoreError;
+    /// use caseledger::error::StoreError;
     ///
     /// let err = StoreError::backend(std::io::Error::other("connection reset"));
     /// assert_eq!(err.to_string(), "the store's backend failed: connection reset");

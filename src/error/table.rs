@@ -93,7 +93,7 @@ macro_rules! error_table {
             }
 
             /// The error as `{code, category, message, details}`, for a host's response
-            /// body or log (see [`ErrorReport`](crate::ErrorReport)).
+            /// body or log (see [`ErrorReport`](crate::error::ErrorReport)).
             #[must_use]
             pub fn report(&self) -> $crate::error::transport::ErrorReport {
                 $crate::error::transport::ErrorReport::of(self.code(), self.category(), self)

@@ -64,7 +64,7 @@ impl ErrorCategory {
     /// # Example
     ///
     /// ```
-    /// use caseledger::{CaseId, Error, StoreError};
+    /// use caseledger::{error::StoreError, CaseId, Error};
     ///
     /// let err = Error::from(StoreError::UnknownCase { case: CaseId::from_uuid(uuid::Uuid::nil()) });
     /// assert_eq!(err.category().http_status(), 404);
@@ -134,14 +134,14 @@ impl ErrorReport {
 
 /// One row of an error type's table: a variant, the stable code it carries and its
 /// category. Each error type lists its rows as `CODES` ([`Refusal::CODES`](crate::Refusal::CODES),
-/// [`StoreError::CODES`](crate::StoreError::CODES), …) in declaration order, and
+/// [`StoreError::CODES`](crate::error::StoreError::CODES), …) in declaration order, and
 /// [`Error::codes`](crate::Error::codes) runs through all of them, so a host can build its
 /// own mapping (an API description, a translation table) without hard-coding the list.
 ///
 /// # Example
 ///
 /// ```
-/// use caseledger::{ErrorCategory, Refusal};
+/// use caseledger::{error::ErrorCategory, Refusal};
 ///
 /// let refusal = Refusal::OutcomeUnmet { outcome: "my laptop works".into() };
 /// let row = Refusal::CODES.iter().find(|row| row.variant == "OutcomeUnmet").unwrap();

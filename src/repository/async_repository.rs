@@ -38,7 +38,10 @@ use crate::store::{AsyncStore, Batch};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use caseledger::{Actor, AsyncRepository, CaseId, Command, MemoryStore, Opening, Rules, Staff, Visibility};
+/// use caseledger::{
+///     event::Visibility, Actor, AsyncRepository, CaseId, Command, MemoryStore, Opening, Rules,
+///     Staff,
+/// };
 /// use time::macros::datetime;
 ///
 /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -1,20 +1,5 @@
 //! The sans-IO core of both repositories: everything a command does except waiting for
-//! the store.
-//!
-//! A [`RepositoryCore`] holds what commands share (the rules and the bounded cache of
-//! folded cases). An [`Execution`] is one command's run through it: cache lookup,
-//! [`Rules::decide`], the check of the new events against the case, the append plan,
-//! the fold, and, after a conflict, the catch-up and a new decision. A [`Lookup`] is one
-//! read of a case. Neither performs I/O or reads a clock: each says what it needs next
-//! as a [`Step`], and the host's driver does it with its store.
-//!
-//! [`Repository`](crate::Repository) drives the core with a blocking
-//! [`Store`](crate::Store); `AsyncRepository` (feature `async`) awaits an `AsyncStore`.
-//! A host may drive it itself, for instance to append inside its own database
-//! transaction.
-//!
-//! The order in which a host drives a run, with an example driver, is documented on
-//! [`RepositoryCore`] (the module is private, so its docs would not be shown).
+//! the store. The protocol is the [`repository`](crate::repository) module's guide.
 
 use std::sync::Arc;
 
@@ -79,7 +64,11 @@ use crate::store::{Appended, Batch};
 /// A driver over a blocking store, the loop [`Repository`](crate::Repository) runs:
 ///
 /// ```
-/// use caseledger::{Actor, Batch, CaseId, CaseRequest, Command, Error, Execution, Lookup, Machine, MemoryStore, Opening, RepositoryCore, Rules, Staff, Step, Store, Visibility};
+/// use caseledger::{
+///     event::Visibility, repository::{Execution, Lookup, Machine, RepositoryCore, Step},
+///     store::Batch, Actor, CaseId, CaseRequest, Command, Error, MemoryStore, Opening, Rules,
+///     Staff, Store,
+/// };
 /// use time::macros::datetime;
 ///
 /// /// Does what each step asks with `store` until the run is done.

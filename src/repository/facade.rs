@@ -57,7 +57,7 @@ macro_rules! facade {
             /// Decides `command` (a [`Command`](crate::Command), or a [`Request`] carrying
             /// an idempotency key) on the case at `at`, stores the new events and returns
             /// them. When another writer appended first, decides again on the fresh state
-            /// at the same `at`, up to [`DEFAULT_ATTEMPTS`](crate::DEFAULT_ATTEMPTS) times in all. `run` takes a
+            /// at the same `at`, up to [`DEFAULT_ATTEMPTS`](crate::repository::DEFAULT_ATTEMPTS) times in all. `run` takes a
             /// [`CaseRequest`] with more options (expected version, attempts).
             ///
             /// # Errors

@@ -2,9 +2,25 @@
 //!
 //! The logic of a command (cache lookup, decide, check, append plan, fold, catch-up and
 //! retry) lives once, in the sans-IO [`core`](RepositoryCore). The methods a host calls
-//! live once too, in the [`facade`] both repositories share. [`Repository`] drives the
-//! core with a blocking [`Store`]; `AsyncRepository` (feature `async`) with an
-//! `AsyncStore`, awaiting where the other blocks. Each has only its own `drive` loop.
+//! live once too, in the facade (`repository/facade.rs`) both repositories share.
+//! [`Repository`] drives the core with a blocking [`Store`]; `AsyncRepository` (feature
+//! `async`) with an `AsyncStore`, awaiting where the other blocks. Each has only its own
+//! `drive` loop.
+//!
+//! # The sans-IO protocol
+//!
+//! A [`RepositoryCore`] holds what commands share (the rules and the bounded cache of
+//! folded cases). An [`Execution`] is one command's run through it: cache lookup,
+//! [`Rules::decide`], the check of the new events against the case, the append plan,
+//! the fold, and, after a conflict, the catch-up and a new decision. A [`Lookup`] is one
+//! read of a case. Neither performs I/O or reads a clock: each says what it needs next
+//! as a [`Step`], and the host's driver does it with its store.
+//!
+//! A host may drive the core itself, for instance to append inside its own database
+//! transaction.
+//!
+//! The order in which a host drives a run, with an example driver, is documented on
+//! [`RepositoryCore`].
 
 #[cfg(feature = "async")]
 mod async_repository;
@@ -75,7 +91,10 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use caseledger::{Actor, CaseId, Command, MemoryStore, Opening, Repository, Rules, Staff, Store, Visibility};
+/// use caseledger::{
+///     event::Visibility, Actor, CaseId, Command, MemoryStore, Opening, Repository, Rules, Staff,
+///     Store,
+/// };
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -104,7 +123,7 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// # Ok::<(), caseledger::Error>(())
 /// ```
 ///
-/// [`StoreError::Conflict`]: crate::StoreError::Conflict
+/// [`StoreError::Conflict`]: crate::error::StoreError::Conflict
 #[derive(Debug)]
 pub struct Repository<S> {
     store: S,

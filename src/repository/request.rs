@@ -22,7 +22,10 @@ pub const DEFAULT_ATTEMPTS: u32 = 3;
 /// # Example
 ///
 /// ```
-/// use caseledger::{Actor, CaseId, CaseRequest, Command, Error, IdempotencyKey, MemoryStore, Opening, Repository, Rules, Staff, StoreError, Visibility};
+/// use caseledger::{
+///     error::StoreError, event::Visibility, Actor, CaseId, CaseRequest, Command, Error,
+///     IdempotencyKey, MemoryStore, Opening, Repository, Rules, Staff,
+/// };
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);
@@ -81,7 +84,7 @@ impl CaseRequest {
 
     /// Decide only on the case at exactly `version`, the version the request's author saw
     /// (an HTTP `If-Match` ETag). If the case has moved on, the request ends with
-    /// [`StoreError::Conflict`](crate::StoreError::Conflict) (`expected` = `version`,
+    /// [`StoreError::Conflict`](crate::error::StoreError::Conflict) (`expected` = `version`,
     /// `actual` = the version found) without deciding on the newer state, and is never
     /// retried: the author must look again.
     pub fn expect_version(mut self, version: u64) -> Self {

@@ -13,7 +13,7 @@ use crate::id::{CaseId, EventId};
 /// One append: `events` for `case`, decided on the case at version `expected`.
 ///
 /// The one spelling of "what to append": the repository core asks its driver to append
-/// one ([`PendingAppend::batch`](crate::PendingAppend::batch)), the driver hands its
+/// one ([`PendingAppend::batch`](crate::repository::PendingAppend::batch)), the driver hands its
 /// parts to [`Store::append`](super::Store::append) (which keeps three arguments, so a
 /// host's store implements a plain signature), and the store checks it with
 /// [`AppendCheck`] (`AppendCheck::from(batch)`).
@@ -67,7 +67,10 @@ impl<'a> From<Batch<'a>> for AppendCheck<'a> {
 /// A store over a "table" of rows, as a SQL store would do it in one transaction:
 ///
 /// ```
-/// use caseledger::{Actor, AppendCheck, CaseId, Command, Case, Opening, Rules, Staff, StoreError, Visibility};
+/// use caseledger::{
+///     error::StoreError, event::Visibility, store::AppendCheck, Actor, CaseId, Command, Case,
+///     Opening, Rules, Staff,
+/// };
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);

@@ -91,7 +91,7 @@ use crate::id::{CaseId, CustomerRef, IncidentId};
 ///     assert_eq!(AsyncStore::append(&store, case, 0, &[opened.clone()]).await?.written, 1);
 ///     assert_eq!(AsyncStore::append(&store, case, 0, &[opened]).await?.written, 0, "a retry");
 ///     assert_eq!(AsyncStore::read(&store, case).await?.len(), 1);
-///     Ok::<(), caseledger::StoreError>(())
+///     Ok::<(), caseledger::error::StoreError>(())
 /// })?;
 /// # Ok::<(), caseledger::Error>(())
 /// ```

@@ -20,7 +20,7 @@ use super::{Appended, Batch, CrossIndex, LogIndex, Store};
 use crate::error::{DecodeError, Location, LogError, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, IncidentId};
-use crate::Limits;
+use crate::rules::Limits;
 
 const LOG_EXT: &str = "jsonl";
 const TORN_EXT: &str = "jsonl.torn";
@@ -45,7 +45,7 @@ const LOCK_FILE: &str = "caseledger.lock";
 /// {"schema":1,"case":"…","seq":1,…,"what":{…},"crc32c":"1c2e9a07"}
 /// ```
 ///
-/// The file stays JSON Lines: `jq`, `less` and [`decode_log`](crate::decode_log) read it
+/// The file stays JSON Lines: `jq`, `less` and [`decode_log`](crate::codec::decode_log) read it
 /// (event readers ignore the extra member). The checksum rule, for verifying a line
 /// in another language: the last 21 bytes of the line are `,"crc32c":"` + 8 lowercase
 /// hex digits + `"}`, and those digits are the CRC-32C (Castagnoli, as in iSCSI and
@@ -136,7 +136,7 @@ const LOCK_FILE: &str = "caseledger.lock";
 /// # Example
 ///
 /// ```
-/// use caseledger::{Actor, CaseId, FileStore, Opening, Rules, Staff, Store, StoreError};
+/// use caseledger::{error::StoreError, Actor, CaseId, FileStore, Opening, Rules, Staff, Store};
 /// use time::macros::datetime;
 ///
 /// let dir = std::env::temp_dir().join(format!("caseledger-doc-{}", std::process::id()));

@@ -20,7 +20,7 @@ use crate::id::{CaseId, CustomerRef, IncidentId};
 /// # Example
 ///
 /// ```
-/// use caseledger::{Actor, CaseId, MemoryStore, Opening, Rules, Staff, Store, StoreError};
+/// use caseledger::{error::StoreError, Actor, CaseId, MemoryStore, Opening, Rules, Staff, Store};
 /// use time::macros::datetime;
 ///
 /// let t = datetime!(2026-11-23 09:00 UTC);

@@ -3,7 +3,15 @@
 //!
 //! The contract is documented on [`Store`]. Two stores ship with the crate: [`MemoryStore`]
 //! for tests and small hosts, and [`FileStore`], an embedded JSON Lines store that
-//! survives crashes.
+//! survives crashes. With feature `async`, [`AsyncStore`] is the same contract awaited;
+//! with feature `postgres`, `PgStore` keeps cases in PostgreSQL and serves a feed of
+//! every event in commit order (`FeedPosition`, `FeedPage`).
+//!
+//! The append rules are one pure piece, [`AppendCheck`]: given a batch and what a store
+//! read under its lock or in its transaction, it decides what to write
+//! ([`AppendPlan`]), so every store, sync or async, in memory, on files or over SQL,
+//! keeps the same promises. A host writing its own store calls it too, and checks the
+//! result with the conformance suite (`testkit::conformance`, feature `testkit`).
 
 mod append;
 #[cfg(feature = "async")]
@@ -120,7 +128,7 @@ impl Appended {
 /// ```
 /// use std::collections::BTreeSet;
 /// use std::sync::Mutex;
-/// use caseledger::{AppendCheck, Appended, CaseId, Event, Store, StoreError};
+/// use caseledger::{error::StoreError, store::{AppendCheck, Appended}, CaseId, Event, Store};
 ///
 /// #[derive(Default)]
 /// struct Table {

@@ -233,7 +233,7 @@ where
 /// use caseledger::{EventKind, Policy, Rules};
 ///
 /// let no_letters = policy_fn("no_letters", |_case, proposal| match proposal.what {
-///     EventKind::CustomerContacted { channel: caseledger::Channel::Letter, .. } => Err("we stopped sending letters".into()),
+///     EventKind::CustomerContacted { channel: caseledger::event::Channel::Letter, .. } => Err("we stopped sending letters".into()),
 ///     _ => Ok(()),
 /// });
 /// assert_eq!(no_letters.name(), "no_letters");

@@ -153,7 +153,7 @@ impl fmt::Debug for History {
 /// refuse some). If they accept none, every history is rejected and proptest gives up
 /// at once; [`check_histories`](super::check_histories) reports that as a [`Failure`].
 ///
-/// [`Directory`]: crate::Directory
+/// [`Directory`]: crate::rules::Directory
 /// [`Failure`]: super::Failure
 pub fn histories(config: &Config) -> impl Strategy<Value = History> {
     let Ok(owners) = owners(config) else {

@@ -78,7 +78,7 @@
 //! proptest! {
 //!     fn resolved_cases_were_confirmed(history in histories(&Config::default())) {
 //!         if history.case().status() == &caseledger::Status::Resolved {
-//!             prop_assert_eq!(history.case().outcome_state(), caseledger::OutcomeState::Confirmed);
+//!             prop_assert_eq!(history.case().outcome_state(), caseledger::case::OutcomeState::Confirmed);
 //!         }
 //!     }
 //! }

@@ -37,7 +37,7 @@
 //!
 //! let rig = InProcess(Some(Projected::new(MemoryStore::new(), Recorder::default())?));
 //! check_projection(rig).map_err(|e| e.to_string()).expect("the in-process runner keeps its promises");
-//! # Ok::<(), caseledger::StoreError>(())
+//! # Ok::<(), caseledger::error::StoreError>(())
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -13,7 +13,7 @@
 //! with a note, and, once every 50 cycles, a work item opened and completed (else two
 //! more notes). That is one work item per 1,000 events, so even a log of a million events
 //! stays within the default cap of 1,000 work items a case may carry
-//! ([`Limits::max_work_items`](crate::Limits::max_work_items)) and the mix is the same at
+//! ([`Limits::max_work_items`](crate::rules::Limits::max_work_items)) and the mix is the same at
 //! every size. Every event is one [`Rules::decide`] would record under the default rules,
 //! one second after the one before.
 //!

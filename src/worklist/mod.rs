@@ -27,7 +27,10 @@
 //! ```
 //! use caseledger::projection::Projected;
 //! use caseledger::worklist::{Query, WaitingOn, Worklist};
-//! use caseledger::{Actor, CaseId, Command, Deadlines, MemoryStore, Opening, Rules, Span, Staff, Store};
+//! use caseledger::{
+//!     policy::{Deadlines, Span}, Actor, CaseId, Command, MemoryStore, Opening, Rules, Staff,
+//!     Store,
+//! };
 //! use time::macros::datetime;
 //!
 //! let deadlines = Deadlines::default().first_response(Span::hours(4));

@@ -120,7 +120,7 @@ pub(crate) enum Filter {
 ///
 /// ```
 /// use caseledger::worklist::Query;
-/// use caseledger::Span;
+/// use caseledger::policy::Span;
 /// use time::macros::datetime;
 ///
 /// let now = datetime!(2026-11-23 09:00 UTC);

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use crate::support::{ana, case_id, note, T0};
 use caseledger::{
-    Actor, Appended, AsyncRepository, AsyncStore, Case, CaseId, CaseRequest, Error, Event, IdempotencyKey, MemoryStore,
-    Opening, Refusal, Rules, Store, StoreError,
+    error::StoreError, store::Appended, Actor, AsyncRepository, AsyncStore, Case, CaseId, CaseRequest, Error, Event,
+    IdempotencyKey, MemoryStore, Opening, Refusal, Rules, Store,
 };
 use time::Duration;
 

@@ -4,8 +4,10 @@
 
 use crate::support::{cmd, staff, Desk, T0};
 use caseledger::{
-    decode_log, encode_log, Actor, Case, CaseId, Error, EventKind, IdempotencyKey, Ledger, LogError, Opening, Refusal,
-    Request, Rules, Timeline,
+    codec::{decode_log, encode_log},
+    command::Request,
+    error::LogError,
+    Actor, Case, CaseId, Error, EventKind, IdempotencyKey, Ledger, Opening, Refusal, Rules, Timeline,
 };
 use time::macros::datetime;
 use time::Duration;

@@ -9,7 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use caseledger::testkit::conformance::{check_store, Promise, Violations};
-use caseledger::{AppendCheck, Appended, CaseId, Event, FileStore, MemoryStore, Store, StoreError};
+use caseledger::{
+    error::StoreError,
+    store::{AppendCheck, Appended},
+    CaseId, Event, FileStore, MemoryStore, Store,
+};
 
 #[test]
 fn the_memory_store_keeps_every_promise() {

@@ -8,8 +8,9 @@
 //! text marked `said-n`, so a leak is a plain substring.
 
 use caseledger::{
-    Actor, CaseId, Channel, Command, Ending, Event, EventKind, Ledger, Opening, Rules, Staff, Timeline, View,
-    Visibility,
+    event::{Channel, Ending, Visibility},
+    timeline::View,
+    Actor, CaseId, Command, Event, EventKind, Ledger, Opening, Rules, Staff, Timeline,
 };
 use proptest::prelude::*;
 use time::macros::datetime;
@@ -195,7 +196,7 @@ proptest! {
                 8 => EventKind::NoteAdded { text, visibility: *v },
                 _ => EventKind::FactRecorded { name: text.clone(), value: text, visibility: *v },
             };
-            Event::new(case, seq, caseledger::EventId::from_uuid(uuid_for(seq)), t, Actor::Staff(bo.clone()), what)
+            Event::new(case, seq, caseledger::id::EventId::from_uuid(uuid_for(seq)), t, Actor::Staff(bo.clone()), what)
         }).collect();
         assert_customer_view_is_safe(&events);
     }

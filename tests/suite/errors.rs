@@ -11,10 +11,13 @@
 //! across threads.
 
 use crate::support::ana;
-use caseledger::ErrorCategory::{self, Conflict, Corrupt, Invalid, NotAllowed, NotFound, Unavailable};
+use caseledger::error::ErrorCategory::{self, Conflict, Corrupt, Invalid, NotAllowed, NotFound, Unavailable};
 use caseledger::{
-    decode_log, Actor, CaseId, Channel, ConfigError, DecodeError, Ending, Error, ErrorCode, ErrorReport, EventId,
-    IdempotencyKey, KeyError, Location, LogError, Refusal, Status, StoreError,
+    codec::decode_log,
+    error::{ConfigError, DecodeError, ErrorCode, ErrorReport, KeyError, Location, LogError, StoreError},
+    event::{Channel, Ending},
+    id::EventId,
+    Actor, CaseId, Error, IdempotencyKey, Refusal, Status,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -792,14 +795,30 @@ const fn send_sync<T: Send + Sync + ?Sized>() {}
 
 /// Fails to compile if a public type stops being `Send + Sync`.
 const _: () = {
-    use caseledger::*;
+    use caseledger::{
+        case::{Acquisition, Counters, Fact, Moments, OutcomeState, Reachability, WorkItem, WorkState},
+        command::Request,
+        error::{ConfigError, DecodeError, ErrorCategory, ErrorReport, KeyError, LogError, StoreError},
+        event::{Channel, Ending, Visibility, Voice},
+        id::{CustomerRef, Department, EventId, IncidentId, StaffId, WorkItemId},
+        metrics::{Durations, Endings, MetricsReport, PerCase, Reopens},
+        policy::{
+            Deadline, DeadlineKind, DeadlineState, DeadlineStatus, Deadlines, EscalationTrigger, EscalationTriggers,
+            MayContact, ParseSpanError, PolicyConfig, Proposal, Span,
+        },
+        repository::{Execution, Lookup, PendingAppend, PendingRead, RepositoryCore, Step},
+        rules::{Decision, Directory, Limits},
+        store::{AppendCheck, AppendPlan, Appended, Batch, DamageReport, Quarantined, SetAside},
+        timeline::{DepartmentView, Entry, View},
+        *,
+    };
     send_sync::<Actor>();
     send_sync::<Staff>();
     send_sync::<HandoffBrief>();
     send_sync::<html::Html>();
     send_sync::<Case>();
     send_sync::<Acquisition>();
-    send_sync::<Clock>();
+    send_sync::<Moments>();
     send_sync::<Counters>();
     send_sync::<Fact>();
     send_sync::<OutcomeState>();
@@ -890,7 +909,10 @@ const _: () = {
 /// The PostgreSQL store and its feed types: nodes share them across tasks.
 #[cfg(feature = "postgres")]
 const _: fn() = || {
-    use caseledger::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};
+    use caseledger::{
+        store::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError},
+        PgStore,
+    };
     fn send_sync<T: Send + Sync>() {}
     send_sync::<FeedEvent>();
     send_sync::<FeedLag>();
@@ -903,7 +925,7 @@ const _: fn() = || {
 /// `AsyncStore` is not dyn-compatible (its methods return `impl Future`): its supertraits
 /// make every implementation `Send + Sync`, which this generic check pins.
 #[allow(dead_code)]
-fn machines_are_send_sync<S: caseledger::Machine>() {
+fn machines_are_send_sync<S: caseledger::repository::Machine>() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<S>();
 }

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use crate::support::{ana, append_raw, log_path, note, TempDir, T0};
 use caseledger::{
-    Actor, Case, CaseId, DecodeError, Error, Event, FileStore, Limits, Location, Opening, Repository, Rules, Store,
-    StoreError,
+    error::{DecodeError, Location, StoreError},
+    rules::Limits,
+    Actor, Case, CaseId, Error, Event, FileStore, Opening, Repository, Rules, Store,
 };
 use time::Duration;
 
@@ -114,7 +115,7 @@ fn every_line_is_an_event_with_a_checksum_a_host_can_verify() {
         assert_eq!(&Event::from_json(line).unwrap(), event);
     }
     // And the file is still a log `decode_log` reads.
-    assert_eq!(caseledger::decode_log(&text).unwrap(), events);
+    assert_eq!(caseledger::codec::decode_log(&text).unwrap(), events);
 }
 
 // ---------------------------------------------------------------- every changed byte

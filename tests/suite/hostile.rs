@@ -6,7 +6,10 @@
 use crate::support::hostile as harness;
 
 use caseledger::{
-    decode_log, encode_log, Actor, CaseId, Command, DecodeError, Event, Ledger, Opening, Rules, Staff, Visibility,
+    codec::{decode_log, encode_log},
+    error::DecodeError,
+    event::Visibility,
+    Actor, CaseId, Command, Event, Ledger, Opening, Rules, Staff,
 };
 use proptest::prelude::*;
 use time::macros::datetime;

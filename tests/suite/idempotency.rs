@@ -4,8 +4,11 @@
 
 use crate::support::{cmd, staff, Desk, T0};
 use caseledger::{
-    decode_log, encode_log, Actor, Case, Command, Decision, Error, Event, IdempotencyKey, Ledger, LogError, Refusal,
-    Request, Rules,
+    codec::{decode_log, encode_log},
+    command::Request,
+    error::LogError,
+    rules::Decision,
+    Actor, Case, Command, Error, Event, IdempotencyKey, Ledger, Refusal, Rules,
 };
 use time::Duration;
 

@@ -6,8 +6,11 @@ use std::collections::BTreeSet;
 
 use crate::support::{ana, bo, T0 as T};
 use caseledger::{
-    Actor, Case, CaseId, Channel, Command, Department, Directory, Ending, Error, Event, EventKind, Ledger, LogError,
-    Opening, Refusal, Rules, Staff, StaffId, Visibility,
+    error::LogError,
+    event::{Channel, Ending, Visibility},
+    id::{Department, StaffId},
+    rules::Directory,
+    Actor, Case, CaseId, Command, Error, Event, EventKind, Ledger, Opening, Refusal, Rules, Staff,
 };
 
 fn open(rules: &Rules, seed: u8) -> Ledger {

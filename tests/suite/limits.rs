@@ -5,8 +5,11 @@
 
 use crate::support::{ana, note, T0 as T};
 use caseledger::{
-    decode_log, decode_log_with_limits, encode_log, Actor, Case, CaseId, Channel, Command, DecodeError, Error, Event,
-    Ledger, Limits, LogError, Opening, Refusal, Rules, Staff, Visibility,
+    codec::{decode_log, decode_log_with_limits, encode_log},
+    error::{DecodeError, LogError},
+    event::{Channel, Visibility},
+    rules::Limits,
+    Actor, Case, CaseId, Command, Error, Event, Ledger, Opening, Refusal, Rules, Staff,
 };
 use time::macros::datetime;
 

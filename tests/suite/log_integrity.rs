@@ -3,8 +3,10 @@
 
 use crate::support::{cmd, staff, Desk, T0};
 use caseledger::{
-    decode_log, encode_log, Actor, Case, CaseId, DecodeError, Event, EventId, EventKind, LogError, Refusal, Staff,
-    Status,
+    codec::{decode_log, encode_log},
+    error::{DecodeError, LogError},
+    id::EventId,
+    Actor, Case, CaseId, Event, EventKind, Refusal, Staff, Status,
 };
 use time::Duration;
 
@@ -15,8 +17,8 @@ fn valid_log() -> Vec<Event> {
     desk.ok(ana.clone(), cmd::fact("serial number", "SN-1"));
     desk.ok(ana.clone(), cmd::open_work("A", "support", "reinstall"));
     desk.ok(ana.clone(), cmd::complete("A", "reinstalled"));
-    desk.ok(Actor::Customer, cmd::reply(caseledger::Channel::Email, "still broken"));
-    desk.ok(ana, cmd::contact(caseledger::Channel::Email, "trying something else"));
+    desk.ok(Actor::Customer, cmd::reply(caseledger::event::Channel::Email, "still broken"));
+    desk.ok(ana, cmd::contact(caseledger::event::Channel::Email, "trying something else"));
     desk.ledger.into_events()
 }
 
@@ -112,14 +114,17 @@ fn an_event_after_closure_is_a_broken_log() {
     log.push(forged(
         log.last().unwrap(),
         Actor::Customer,
-        EventKind::ClosedUnresolved { ending: caseledger::Ending::Withdrawn, evidence: "bought a new one".into() },
+        EventKind::ClosedUnresolved {
+            ending: caseledger::event::Ending::Withdrawn,
+            evidence: "bought a new one".into(),
+        },
     ));
     log.push(forged(
         log.last().unwrap(),
         Actor::Customer,
-        EventKind::OutcomeConfirmed { statement: "works".into(), voice: caseledger::Voice::Own },
+        EventKind::OutcomeConfirmed { statement: "works".into(), voice: caseledger::event::Voice::Own },
     ));
-    let status = Status::ClosedUnresolved { ending: caseledger::Ending::Withdrawn };
+    let status = Status::ClosedUnresolved { ending: caseledger::event::Ending::Withdrawn };
     assert_eq!(Case::replay(&log), Err(LogError::Broken { seq: 8, refusal: Refusal::CaseClosed { status } }));
 }
 
@@ -210,14 +215,14 @@ fn decoded_garbage_with_a_wrong_case_or_gap_is_caught_by_the_fold() {
 fn a_stored_log_with_control_characters_replays_but_is_refused_on_ingestion() {
     let mut log = valid_log();
     log[4].what =
-        EventKind::CustomerReplied { channel: caseledger::Channel::Email, message: "still\u{0}broken".into() };
+        EventKind::CustomerReplied { channel: caseledger::event::Channel::Email, message: "still\u{0}broken".into() };
     let text = encode_log(&log).unwrap();
     assert!(text.contains("still\\u0000broken"), "JSON escapes it, so the line itself is plain text");
     let decoded = decode_log(&text).unwrap();
     assert_eq!(decoded, log);
     let case = Case::replay(&decoded).unwrap();
     assert_eq!(case.version(), 6);
-    let err = Case::replay_with_limits(&decoded, &caseledger::Limits::default()).unwrap_err();
+    let err = Case::replay_with_limits(&decoded, &caseledger::rules::Limits::default()).unwrap_err();
     assert_eq!(
         err,
         LogError::Broken {

@@ -5,7 +5,7 @@
 //! and 16 bytes per change of owner (`Case::owner_at`, for timeline pages).
 
 use caseledger::testkit::sample::typical_log_capped;
-use caseledger::{encode_log, Case};
+use caseledger::{codec::encode_log, Case};
 
 /// What the case retains, measured as the size of its serialised state: every field the
 /// case keeps, strings at their length. Kept history would show up here.

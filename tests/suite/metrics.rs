@@ -5,8 +5,11 @@
 
 use crate::support::{cmd, staff, Desk, T0};
 use caseledger::{
-    Actor, CaseId, Channel, Command, Deadlines, Department, Directory, Ending, Metrics, PolicyConfig, PolicySet, Rules,
-    Span, StaffId,
+    event::{Channel, Ending},
+    id::{Department, StaffId},
+    policy::{Deadlines, PolicyConfig, Span},
+    rules::Directory,
+    Actor, CaseId, Command, Metrics, PolicySet, Rules,
 };
 use time::Duration;
 

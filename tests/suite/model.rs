@@ -10,9 +10,14 @@ use std::collections::BTreeMap;
 
 use caseledger::testkit::{histories, Config, Outcome};
 use caseledger::{
-    Actor, CaseId, Channel, Command, Department, Directory, Ending, Error, EventKind, IdempotencyKey, IncidentId,
-    Ledger, Limits, OutcomeState, PolicyConfig, PolicySet, Refusal, Request, Rules, Staff, StaffId, Status, Timeline,
-    Visibility, WorkItemId,
+    case::OutcomeState,
+    command::Request,
+    event::{Channel, Ending, Visibility},
+    id::{Department, IncidentId, StaffId, WorkItemId},
+    policy::PolicyConfig,
+    rules::{Directory, Limits},
+    Actor, CaseId, Command, Error, EventKind, IdempotencyKey, Ledger, PolicySet, Refusal, Rules, Staff, Status,
+    Timeline,
 };
 use proptest::prelude::*;
 use time::OffsetDateTime;

@@ -2,9 +2,11 @@
 
 use crate::support::{cmd::transfer, staff};
 use caseledger::{
-    confirmation_requests, Actor, CaseId, Channel, Command, DeadlineKind, DeadlineState, Ending, Error,
-    EscalationTrigger, IncidentId, Ledger, Opening, OutcomeState, Policy, PolicySet, Proposal, Refusal, Rules, Staff,
-    Status, Visibility,
+    case::OutcomeState,
+    event::{Channel, Ending, Visibility},
+    id::IncidentId,
+    policy::{confirmation_requests, DeadlineKind, DeadlineState, EscalationTrigger, Proposal},
+    Actor, CaseId, Command, Error, Ledger, Opening, Policy, PolicySet, Refusal, Rules, Staff, Status,
 };
 use proptest::prelude::*;
 use time::macros::datetime;
@@ -587,7 +589,7 @@ impl Policy for NoSecondTransferIntoTheSameDepartment {
     fn check(&self, case: &caseledger::Case, proposal: &Proposal<'_>) -> Result<(), String> {
         let caseledger::EventKind::Transferred { to, .. } = proposal.what else { return Ok(()) };
         let department = &case.owner().department;
-        if case.owner_acquired() == caseledger::Acquisition::Transferred && &to.department == department {
+        if case.owner_acquired() == caseledger::case::Acquisition::Transferred && &to.department == department {
             let from = case.previous_owner().map_or_else(|| "?".to_owned(), ToString::to_string);
             return Err(format!("the case was just transferred into {department} (from {from}); not twice in a row"));
         }
@@ -597,7 +599,7 @@ impl Policy for NoSecondTransferIntoTheSameDepartment {
 
 #[test]
 fn a_policy_can_tell_how_the_owner_got_the_case() {
-    use caseledger::Acquisition;
+    use caseledger::case::Acquisition;
     let rules = Rules::default().with_policy(NoSecondTransferIntoTheSameDepartment);
     let (ana, bo, hal, lee) = (
         Staff::new("ana", "software"),

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use caseledger::projection::{Projected, Projection, StallCause};
 use caseledger::testkit::projection::{check_projection, Applied, ProjectionPromise, ProjectionRig, Recorder};
-use caseledger::{Actor, CaseId, Command, Event, FileStore, MemoryStore, Opening, Rules, Staff, Store, Visibility};
+use caseledger::{
+    event::Visibility, Actor, CaseId, Command, Event, FileStore, MemoryStore, Opening, Rules, Staff, Store,
+};
 use time::macros::datetime;
 
 /// Runs the suite on a `Projected` store; `reopen` makes the store a new process would.

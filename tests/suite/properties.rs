@@ -7,8 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use caseledger::testkit::{histories, hostile_logs, Config, Damage, History, Outcome};
 use caseledger::{
-    decode_log, encode_log, Case, DecodeError, Error, Event, EventKind, Ledger, LogError, OutcomeState, Status,
-    Timeline, Visibility,
+    case::OutcomeState,
+    codec::{decode_log, encode_log},
+    error::{DecodeError, LogError},
+    event::Visibility,
+    Case, Error, Event, EventKind, Ledger, Status, Timeline,
 };
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -18,11 +21,11 @@ use proptest::test_runner::TestRunner;
 #[derive(Debug)]
 struct PartsMayNotOverride;
 
-impl caseledger::Directory for PartsMayNotOverride {
-    fn is_member(&self, _: &caseledger::StaffId, _: &caseledger::Department) -> bool {
+impl caseledger::rules::Directory for PartsMayNotOverride {
+    fn is_member(&self, _: &caseledger::id::StaffId, _: &caseledger::id::Department) -> bool {
         true
     }
-    fn may_override(&self, _: &caseledger::StaffId, department: &caseledger::Department, _: &str) -> bool {
+    fn may_override(&self, _: &caseledger::id::StaffId, department: &caseledger::id::Department, _: &str) -> bool {
         department.as_str() != "parts"
     }
 }
@@ -30,7 +33,7 @@ impl caseledger::Directory for PartsMayNotOverride {
 /// The core rules, plus a bounce limit most staff may override, so overrides are
 /// generated, recorded and folded too.
 fn config() -> Config {
-    let set = caseledger::PolicySet::default().with(caseledger::PolicyConfig::BounceLimit { max_bounces: 1 });
+    let set = caseledger::PolicySet::default().with(caseledger::policy::PolicyConfig::BounceLimit { max_bounces: 1 });
     Config::new(set.to_rules().expect("valid").with_directory(PartsMayNotOverride))
 }
 
@@ -116,7 +119,7 @@ fn invariants(log: &[Event], before: Option<&Case>, after: &Case) -> Result<(), 
     // channel since staff last contacted them (a reply, or the conversation itself).
     if let EventKind::OutcomeConfirmed { voice, .. } | EventKind::OutcomeDisputed { voice, .. } = &event.what {
         prop_assert_eq!(voice.is_reported(), event.by != caseledger::Actor::Customer, "voice and actor agree");
-        if let caseledger::Voice::Reported { channel } = voice {
+        if let caseledger::event::Voice::Reported { channel } = voice {
             let since = log.iter().rposition(|e| matches!(e.what, EventKind::CustomerContacted { .. }));
             let heard = log[since.map_or(0, |i| i + 1)..].iter().any(|e| match &e.what {
                 EventKind::CustomerReplied { channel: c, .. } | EventKind::ConversationHeld { channel: c, .. } => {

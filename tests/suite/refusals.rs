@@ -2,7 +2,12 @@
 //! (`Desk::refused` checks the ledger is unchanged).
 
 use crate::support::{cmd, staff, Desk, T0};
-use caseledger::{Actor, CaseId, Channel, Department, Directory, Ending, Limits, Refusal, Rules, StaffId};
+use caseledger::{
+    event::{Channel, Ending},
+    id::{Department, StaffId},
+    rules::{Directory, Limits},
+    Actor, CaseId, Refusal, Rules,
+};
 use time::Duration;
 
 fn desk() -> (Desk, caseledger::Staff) {
@@ -286,7 +291,7 @@ impl caseledger::Policy for NoNotesOnSunday {
         "never_on_sunday"
     }
 
-    fn check(&self, _case: &caseledger::Case, proposal: &caseledger::Proposal<'_>) -> Result<(), String> {
+    fn check(&self, _case: &caseledger::Case, proposal: &caseledger::policy::Proposal<'_>) -> Result<(), String> {
         match proposal.what {
             caseledger::EventKind::NoteAdded { .. } => Err("no notes on Sunday".into()),
             _ => Ok(()),
@@ -297,7 +302,7 @@ impl caseledger::Policy for NoNotesOnSunday {
 fn override_desk() -> (Desk, caseledger::Staff) {
     let ana = staff("ana", "support");
     let rules = caseledger::PolicySet::default()
-        .with(caseledger::PolicyConfig::BounceLimit { max_bounces: 1 })
+        .with(caseledger::policy::PolicyConfig::BounceLimit { max_bounces: 1 })
         .to_rules()
         .unwrap()
         .with_directory(LeadsOverride)
@@ -342,7 +347,10 @@ fn only_staff_the_directory_empowers_override_and_only_with_a_real_reason() {
     assert!(matches!(refusal, Refusal::NotEmpoweredToOverride { by: Actor::Customer, .. }));
     // Ana is empowered, but not with a shrug for a reason.
     let refusal = desk.refused(ana.clone(), overriding("bounce_limit", "   because   ", again.clone()));
-    assert_eq!(refusal, Refusal::OverrideReasonTooShort { min: caseledger::MIN_OVERRIDE_REASON_CHARS, actual: 7 });
+    assert_eq!(
+        refusal,
+        Refusal::OverrideReasonTooShort { min: caseledger::policy::MIN_OVERRIDE_REASON_CHARS, actual: 7 }
+    );
     // With one, the override is recorded first, then the transfer it allowed.
     let events = desk.act(ana.clone(), overriding("bounce_limit", REASON, again)).unwrap();
     assert_eq!(events.iter().map(|e| e.what.tag()).collect::<Vec<_>>(), ["policy_overridden", "transferred"]);

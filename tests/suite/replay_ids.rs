@@ -1,7 +1,9 @@
 //! I5 at replay: no two events of a log share an id, whether the ids come in time order
 //! (as this crate mints them) or in any order a host's own ids come in.
 
-use caseledger::{Actor, Case, CaseId, Command, Event, EventId, Ledger, LogError, Opening, Rules, Staff, Visibility};
+use caseledger::{
+    error::LogError, event::Visibility, id::EventId, Actor, Case, CaseId, Command, Event, Ledger, Opening, Rules, Staff,
+};
 use time::macros::datetime;
 use uuid::Uuid;
 

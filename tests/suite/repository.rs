@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::support::{ana, case_id, note, T0};
 use caseledger::{
-    Actor, Case, CaseId, CaseRequest, Error, EventKind, FileStore, IdempotencyKey, MemoryStore, Opening, Refusal,
-    Repository, Rules, Store, StoreError,
+    error::StoreError, Actor, Case, CaseId, CaseRequest, Error, EventKind, FileStore, IdempotencyKey, MemoryStore,
+    Opening, Refusal, Repository, Rules, Store,
 };
 use time::Duration;
 

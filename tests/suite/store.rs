@@ -7,9 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use crate::support::{ana, append_raw, bo, log_path, note, TempDir, T0};
 use caseledger::{
-    decode_log, Actor, AppendCheck, Appended, Case, CaseId, CaseRequest, Channel, Command, CustomerRef, DecodeError,
-    Error, Event, FileStore, IncidentId, Location, LogError, MemoryStore, Opening, Repository, Rules, Status, Store,
-    StoreError, Visibility,
+    codec::decode_log,
+    error::{DecodeError, Location, LogError, StoreError},
+    event::{Channel, Visibility},
+    id::{CustomerRef, IncidentId},
+    store::{AppendCheck, Appended},
+    Actor, Case, CaseId, CaseRequest, Command, Error, Event, FileStore, MemoryStore, Opening, Repository, Rules,
+    Status, Store,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -424,7 +428,7 @@ fn a_line_that_breaks_the_sequence_is_reported_with_its_line() {
     let events = decided(case, 2);
     let path = log_path(dir.path(), case);
     fs::create_dir_all(dir.path()).unwrap();
-    let mut text = caseledger::encode_log([&events[0], &events[2]]).unwrap();
+    let mut text = caseledger::codec::encode_log([&events[0], &events[2]]).unwrap();
     text.insert(0, '\n');
     fs::write(&path, text).unwrap();
     quarantine_of(dir.path(), case, 3, |err| {
@@ -453,7 +457,7 @@ fn a_log_written_with_schema_one_replays_to_the_same_case() {
     let new = decode_log(SCHEMA2).unwrap();
     assert_eq!(old, new);
     assert!(old.iter().all(|e| e.schema == 2 && e.key.is_none()));
-    assert_eq!(caseledger::encode_log(&old).unwrap(), SCHEMA2);
+    assert_eq!(caseledger::codec::encode_log(&old).unwrap(), SCHEMA2);
     let case = Case::replay(&old).unwrap();
     assert_eq!(Case::replay(&new).as_ref(), Ok(&case));
     assert_eq!(case.status(), &Status::Resolved);
@@ -465,7 +469,7 @@ fn a_log_written_with_schema_zero_still_loads_as_the_same_case() {
     let upcast = decode_log(SCHEMA0).unwrap();
     assert_eq!(upcast, decode_log(SCHEMA1).unwrap(), "upcasting gives exactly the schema 1 events");
     assert_eq!(upcast, decode_log(SCHEMA2).unwrap(), "and the schema 2 events");
-    assert!(upcast.iter().all(|e| e.schema == caseledger::SCHEMA_VERSION));
+    assert!(upcast.iter().all(|e| e.schema == caseledger::event::SCHEMA_VERSION));
     let laptop = Case::replay(&upcast).unwrap();
     assert_eq!(laptop.status(), &Status::Resolved);
     assert_eq!(laptop.customer(), &CustomerRef::new("cust-0815"));

@@ -3,8 +3,10 @@
 
 use crate::support::{cmd, staff, Desk, T0};
 use caseledger::{
-    Actor, Case, CaseId, Channel, Ending, EventKind, OutcomeState, Policy, Proposal, Refusal, Rules, Status, Timeline,
-    Visibility,
+    case::OutcomeState,
+    event::{Channel, Ending, Visibility},
+    policy::Proposal,
+    Actor, Case, CaseId, EventKind, Policy, Refusal, Rules, Status, Timeline,
 };
 use time::Duration;
 
@@ -398,16 +400,16 @@ fn the_customer_view_hides_internal_facts_and_handoff_notes() {
 fn s8_an_empowered_lead_overrides_a_policy_once_with_a_reason_but_never_the_outcome_gate() {
     #[derive(Debug)]
     struct Leads;
-    impl caseledger::Directory for Leads {
-        fn is_member(&self, _: &caseledger::StaffId, _: &caseledger::Department) -> bool {
+    impl caseledger::rules::Directory for Leads {
+        fn is_member(&self, _: &caseledger::id::StaffId, _: &caseledger::id::Department) -> bool {
             true
         }
-        fn may_override(&self, staff: &caseledger::StaffId, _: &caseledger::Department, _: &str) -> bool {
+        fn may_override(&self, staff: &caseledger::id::StaffId, _: &caseledger::id::Department, _: &str) -> bool {
             staff.as_str() == "lea"
         }
     }
     let rules = caseledger::PolicySet::default()
-        .with(caseledger::PolicyConfig::BounceLimit { max_bounces: 2 })
+        .with(caseledger::policy::PolicyConfig::BounceLimit { max_bounces: 2 })
         .to_rules()
         .unwrap()
         .with_directory(Leads);
@@ -483,7 +485,7 @@ fn s2_a_staff_confirmation_needs_the_customers_own_words_and_stays_staff_reporte
     assert_eq!(desk.case().status(), &Status::Resolved);
     assert_eq!(
         desk.case().outcome_voice(),
-        Some((caseledger::Voice::Reported { channel: Channel::Phone }, &ana.clone().into()))
+        Some((caseledger::event::Voice::Reported { channel: Channel::Phone }, &ana.clone().into()))
     );
 
     let staff_view = desk.ledger.timeline().to_string();
@@ -502,7 +504,7 @@ fn s2_a_staff_confirmation_needs_the_customers_own_words_and_stays_staff_reporte
     assert!(!customer_view.contains("You confirmed"), "{customer_view}");
 
     let brief = desk.case().brief();
-    assert_eq!(brief.outcome_voice, Some(caseledger::Voice::Reported { channel: Channel::Phone }));
+    assert_eq!(brief.outcome_voice, Some(caseledger::event::Voice::Reported { channel: Channel::Phone }));
     assert!(brief.to_string().contains("confirmed by the customer by phone, as ana (software) reported"), "{brief}");
 
     let mut metrics = caseledger::Metrics::new(desk.now);
@@ -532,5 +534,5 @@ fn s2_with_a_portal_only_the_customer_confirms() {
     };
     assert_eq!(desk.refused(ana, lifted), Refusal::NotOverridable { policy: "only_customer_confirms".into() });
     desk.ok(Actor::Customer, cmd::confirm("works, confirmed on the portal"));
-    assert_eq!(desk.case().outcome_voice().map(|(v, _)| v), Some(caseledger::Voice::Own));
+    assert_eq!(desk.case().outcome_voice().map(|(v, _)| v), Some(caseledger::event::Voice::Own));
 }

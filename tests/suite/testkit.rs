@@ -2,7 +2,11 @@
 //! it readably, passes a correct one, and hostile logs are damaged exactly as they say.
 
 use caseledger::testkit::{check_histories, hostile_logs, policy_fn, Config, Damage, History, Outcome};
-use caseledger::{Actor, Department, Directory, EventKind, Refusal, Rules, StaffId};
+use caseledger::{
+    id::{Department, StaffId},
+    rules::Directory,
+    Actor, EventKind, Refusal, Rules,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed};
 
@@ -158,7 +162,7 @@ proptest! {
                 prop_assert!(*line >= 2, "a foreign event never replaces the opening");
             }
             Damage::TimeBackwards { seq, by } => {
-                let events = caseledger::decode_log(&hostile.text).unwrap();
+                let events = caseledger::codec::decode_log(&hostile.text).unwrap();
                 let i = index(*seq) - 1;
                 prop_assert!(by.is_positive());
                 prop_assert_eq!(events[i].at, events[i - 1].at - *by);
@@ -177,12 +181,12 @@ proptest! {
                 let value: serde_json::Value = serde_json::from_str(lines[line - 1]).unwrap();
                 prop_assert_eq!(&value["what"]["voice"]["type"], "own");
                 prop_assert_ne!(&hostile.original[line - 1].by, &caseledger::Actor::Customer);
-                prop_assert!(caseledger::Case::replay(&caseledger::decode_log(&hostile.text).unwrap()).is_err());
+                prop_assert!(caseledger::Case::replay(&caseledger::codec::decode_log(&hostile.text).unwrap()).is_err());
             }
             Damage::EvidenceRemoved { report, removed } => {
                 prop_assert!(*removed >= 1, "the report rested on something");
                 prop_assert_eq!(lines.len(), n - removed);
-                let err = caseledger::Case::replay(&caseledger::decode_log(&hostile.text).unwrap()).unwrap_err();
+                let err = caseledger::Case::replay(&caseledger::codec::decode_log(&hostile.text).unwrap()).unwrap_err();
                 prop_assert!(err.seq().is_some_and(|seq| seq <= report - *removed as u64), "{}", err);
             }
             other => return Err(TestCaseError::fail(format!("unknown damage {other:?}"))),
@@ -234,7 +238,7 @@ fn hostile_logs_forge_voices_and_remove_evidence() {
             _ => continue,
         }
         assert!(hostile.damage.always_rejected());
-        let events = caseledger::decode_log(&hostile.text).unwrap();
+        let events = caseledger::codec::decode_log(&hostile.text).unwrap();
         assert!(caseledger::Case::replay(&events).is_err(), "{:?} folded", hostile.damage);
     }
     assert!(forged > 0 && removed > 0, "forged {forged}, removed {removed}");

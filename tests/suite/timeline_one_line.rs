@@ -1,7 +1,7 @@
 //! Regression: a note with a line break must not spill into a second timeline line, where
 //! it could pass itself off as another entry (found by the property tests).
 
-use caseledger::{Actor, CaseId, Command, Ledger, Opening, Rules, Staff, Visibility};
+use caseledger::{event::Visibility, Actor, CaseId, Command, Ledger, Opening, Rules, Staff};
 use time::macros::datetime;
 
 #[test]

@@ -4,7 +4,7 @@
 
 use crate::support::{cmd, staff, Desk, T0};
 use caseledger::testkit::{valid_logs, Config};
-use caseledger::{Case, CaseId, Channel, LogError, Timeline, View};
+use caseledger::{error::LogError, event::Channel, timeline::View, Case, CaseId, Timeline};
 use proptest::prelude::*;
 
 /// What a tail of the log alone gets wrong: the department of work opened before the
@@ -99,8 +99,8 @@ proptest! {
 }
 
 /// How the owner got the case, read off the log by hand: the last handoff's kind.
-fn case_owner_acquired_at(log: &[caseledger::Event]) -> caseledger::Acquisition {
-    use caseledger::{Acquisition, EventKind};
+fn case_owner_acquired_at(log: &[caseledger::Event]) -> caseledger::case::Acquisition {
+    use caseledger::{case::Acquisition, EventKind};
     log.iter()
         .rev()
         .find_map(|e| match e.what {

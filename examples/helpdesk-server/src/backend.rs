@@ -14,12 +14,15 @@ use std::sync::Arc;
 
 use caseledger::projection::Projected;
 use caseledger::worklist::{Breach, Query, Worklist};
+use caseledger::{
+    error::StoreError,
+    id::{CustomerRef, IncidentId},
+    policy::Deadlines,
+    Actor, Case, CaseId, CaseRequest, Command, Error, Event, FileStore, IdempotencyKey, Opening, Repository, Rules,
+    Staff, Store,
+};
 #[cfg(feature = "postgres")]
 use caseledger::{projection::FeedFollower, AsyncRepository, AsyncStore, PgStore};
-use caseledger::{
-    Actor, Case, CaseId, CaseRequest, Command, CustomerRef, Deadlines, Error, Event, FileStore, IdempotencyKey,
-    IncidentId, Opening, Repository, Rules, Staff, Store, StoreError,
-};
 use serde::Serialize;
 use time::OffsetDateTime;
 

@@ -23,8 +23,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use caseledger::{
-    Actor, Case, CaseId, Command, CustomerRef, Deadlines, Error, Event, FileStore, IdempotencyKey, IncidentId, Opening,
-    PolicySet, Rules, Span, Staff, Timeline, View,
+    id::{CustomerRef, IncidentId},
+    policy::{Deadlines, Span},
+    timeline::View,
+    Actor, Case, CaseId, Command, Error, Event, FileStore, IdempotencyKey, Opening, PolicySet, Rules, Staff, Timeline,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -902,7 +904,7 @@ pub struct QueueItem {
     /// The case, folded.
     pub case: Arc<Case>,
     /// Its deadlines as of now.
-    pub deadlines: Vec<caseledger::DeadlineStatus>,
+    pub deadlines: Vec<caseledger::policy::DeadlineStatus>,
 }
 
 async fn queue(app: &App, staff: &Staff) -> Result<Vec<QueueItem>, ApiError> {
@@ -919,16 +921,16 @@ async fn queue(app: &App, staff: &Staff) -> Result<Vec<QueueItem>, ApiError> {
         let rank = i
             .deadlines
             .iter()
-            .map(|d| if matches!(d.state, caseledger::DeadlineState::Breached { .. }) { 0 } else { 1 })
+            .map(|d| if matches!(d.state, caseledger::policy::DeadlineState::Breached { .. }) { 0 } else { 1 })
             .min();
         (rank.unwrap_or(2), i.case.clock().opened_at)
     });
     Ok(items)
 }
 
-fn deadline_json(d: &caseledger::DeadlineStatus) -> Value {
+fn deadline_json(d: &caseledger::policy::DeadlineStatus) -> Value {
     let state = match d.state {
-        caseledger::DeadlineState::Breached { .. } => "breached",
+        caseledger::policy::DeadlineState::Breached { .. } => "breached",
         _ => "due_soon",
     };
     json!({"kind": d.deadline.kind, "due_at": d.deadline.due_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(), "state": state, "text": d.to_string()})

@@ -22,7 +22,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use caseledger::{Channel, Command, CustomerRef, Visibility};
+use caseledger::{
+    event::{Channel, Visibility},
+    id::CustomerRef,
+    Command,
+};
 use time::OffsetDateTime;
 
 use caseledger_helpdesk as app;

@@ -16,7 +16,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use caseledger::html::{self, escape, Html};
 use caseledger::{
-    Case, CaseId, Channel, Command, CustomerRef, DeadlineState, Ending, Staff, Status, Timeline, Visibility,
+    event::{Channel, Ending, Visibility},
+    id::CustomerRef,
+    policy::DeadlineState,
+    Case, CaseId, Command, Staff, Status, Timeline,
 };
 use serde::Deserialize;
 
@@ -753,8 +756,8 @@ async fn render_customer(app: &Shared, secret: &str, id: &str, status: StatusCod
         outcome = escape(case.outcome()),
         status = escape(&status_words(&case)),
         state = match case.outcome_state() {
-            caseledger::OutcomeState::Confirmed => "You confirmed it is solved.",
-            caseledger::OutcomeState::Disputed => "You told us it is not solved yet.",
+            caseledger::case::OutcomeState::Confirmed => "You confirmed it is solved.",
+            caseledger::case::OutcomeState::Disputed => "You told us it is not solved yet.",
             _ => "It is solved only when you say so.",
         },
     );

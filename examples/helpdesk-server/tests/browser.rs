@@ -16,7 +16,7 @@ use std::process::{Command as Process, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use caseledger::{Channel, Command, CustomerRef};
+use caseledger::{event::Channel, id::CustomerRef, Command};
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};

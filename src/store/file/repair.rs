@@ -32,7 +32,7 @@ use crate::store::Appended;
 /// assert_eq!(damage.to_string(), "no damage");
 /// # drop(store);
 /// # std::fs::remove_dir_all(&dir).ok();
-/// # Ok::<(), caseledger::StoreError>(())
+/// # Ok::<(), caseledger::error::StoreError>(())
 /// ```
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]

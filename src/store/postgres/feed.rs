@@ -154,8 +154,8 @@ impl PgStore {
     /// # Example
     ///
     /// ```no_run
-    /// # async fn demo(store: caseledger::PgStore) -> Result<(), caseledger::StoreError> {
-    /// use caseledger::FeedPosition;
+    /// # async fn demo(store: caseledger::PgStore) -> Result<(), caseledger::error::StoreError> {
+    /// use caseledger::store::FeedPosition;
     ///
     /// let mut at = FeedPosition::START; // or the position the consumer stored last
     /// loop {

@@ -49,7 +49,7 @@ pub use feed::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionErro
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use caseledger::{Actor, CaseId, Opening, Rules, Staff};
-/// use caseledger::{FeedPosition, PgStore};
+/// use caseledger::{store::FeedPosition, PgStore};
 /// use time::macros::datetime;
 ///
 /// let pool = sqlx::PgPool::connect(&std::env::var("DATABASE_URL")?).await?;

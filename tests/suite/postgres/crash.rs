@@ -26,8 +26,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use caseledger::{Actor, AsyncRepository, Case, CaseId, Event, EventId, EventKind, FeedPosition, PgStore, Rules};
-use caseledger::{Error, StoreError};
+use caseledger::{error::StoreError, Error};
+use caseledger::{
+    id::EventId, store::FeedPosition, Actor, AsyncRepository, Case, CaseId, Event, EventKind, PgStore, Rules,
+};
 use sqlx::postgres::PgPoolOptions;
 
 use crate::support::cluster::Cluster;
@@ -293,7 +295,11 @@ async fn check_feed(store: &PgStore, stored: &BTreeMap<CaseId, Vec<Event>>, seed
         at = page.next;
         fed.extend(page.events.into_iter().map(|e| e.event));
     }
-    assert_eq!(store.feed_lag(at).await.expect("feed lag"), caseledger::FeedLag::default(), "seed {seed}: feed lag");
+    assert_eq!(
+        store.feed_lag(at).await.expect("feed lag"),
+        caseledger::store::FeedLag::default(),
+        "seed {seed}: feed lag"
+    );
     let ids: BTreeSet<EventId> = fed.iter().map(|e| e.id).collect();
     assert_eq!(ids.len(), fed.len(), "seed {seed}: the feed delivered an event twice");
     let missing: Vec<(CaseId, u64)> =

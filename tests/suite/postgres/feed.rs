@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use caseledger::{CaseId, Event, EventId, FeedPosition, PgStore};
+use caseledger::{id::EventId, store::FeedPosition, CaseId, Event, PgStore};
 
 use crate::support::note;
 use crate::support::postgres::{case_id, decide, log_of, opened, TestDb};
@@ -78,7 +78,7 @@ async fn an_append_that_commits_late_with_a_lower_position_is_still_delivered_ex
         "all three, the late one first, once each"
     );
     assert!(reader.read_feed(at, 100).await.unwrap().events.is_empty(), "nothing twice");
-    assert_eq!(reader.feed_lag(at).await.unwrap(), caseledger::FeedLag::default());
+    assert_eq!(reader.feed_lag(at).await.unwrap(), caseledger::store::FeedLag::default());
     db.drop().await;
 }
 

@@ -11,7 +11,11 @@ mod projection;
 
 use crate::support::note;
 use crate::support::postgres::{case_id, decide, log_of, opened, TestDb};
-use caseledger::{Command, DecodeError, Event, IncidentId, Location, LogError, PgStore, StoreError};
+use caseledger::{
+    error::{DecodeError, Location, LogError, StoreError},
+    id::IncidentId,
+    Command, Event, PgStore,
+};
 
 #[tokio::test]
 async fn migrate_is_idempotent_and_safe_when_nodes_start_together() {

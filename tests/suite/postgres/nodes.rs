@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use caseledger::{Actor, AsyncRepository, Case, Error, EventId, Opening, PgStore, Rules};
+use caseledger::{id::EventId, Actor, AsyncRepository, Case, Error, Opening, PgStore, Rules};
 
 use crate::support::postgres::{case_id, TestDb};
 use crate::support::{ana, note, T0};

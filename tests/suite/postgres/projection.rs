@@ -186,7 +186,7 @@ async fn a_consumer_killed_between_applying_and_committing_applies_nothing_twice
         drop(tx);
     }
     assert!(applied(&store).await.is_empty(), "nothing of the page survived");
-    assert_eq!(runner.checkpoint(&store).await.unwrap(), caseledger::FeedPosition::START);
+    assert_eq!(runner.checkpoint(&store).await.unwrap(), caseledger::store::FeedPosition::START);
 
     // 2. Its connection is killed by the server after applying, before the commit.
     {

@@ -15,8 +15,11 @@
 use std::time::Duration;
 
 use caseledger::{
-    decode_log, decode_log_with_limits, encode_log, Actor, Case, CaseId, Channel, Command, Department, Directory,
-    Ending, Event, Ledger, Limits, Opening, Rules, Staff, StaffId, Status, Timeline, Visibility, WorkItemId,
+    codec::{decode_log, decode_log_with_limits, encode_log},
+    event::{Channel, Ending, Visibility},
+    id::{Department, StaffId, WorkItemId},
+    rules::{Directory, Limits},
+    Actor, Case, CaseId, Command, Event, Ledger, Opening, Rules, Staff, Status, Timeline,
 };
 
 /// Most commands one input may decide, which also bounds how far time moves (64 steps
@@ -120,7 +123,7 @@ pub fn decide_commands(bytes: &[u8]) -> Vec<Event> {
         }
         let case = ledger.case();
         if *case.status() == Status::Resolved {
-            assert_eq!(case.outcome_state(), caseledger::OutcomeState::Confirmed, "I2");
+            assert_eq!(case.outcome_state(), caseledger::case::OutcomeState::Confirmed, "I2");
             assert_eq!(case.open_work_count(), 0, "I2");
         }
         assert_eq!(case.open_work_count(), case.open_work().count());
@@ -200,7 +203,9 @@ pub fn command_json(bytes: &[u8]) -> usize {
 
 /// Rules with the members' directory and a bounce limit that members may override.
 fn bouncing_rules() -> Rules {
-    Rules::default().with_directory(Members).with_policy(caseledger::PolicyConfig::BounceLimit { max_bounces: 0 })
+    Rules::default()
+        .with_directory(Members)
+        .with_policy(caseledger::policy::PolicyConfig::BounceLimit { max_bounces: 0 })
 }
 
 /// A case bo owns after ana opened work on it and handed it over; the same case with
@@ -377,7 +382,7 @@ impl<'a> Choices<'a> {
             rules = rules.with_directory(Members);
         }
         if flags & 4 == 4 {
-            rules = rules.with_policy(caseledger::PolicyConfig::BounceLimit { max_bounces: 0 });
+            rules = rules.with_policy(caseledger::policy::PolicyConfig::BounceLimit { max_bounces: 0 });
         }
         rules
     }

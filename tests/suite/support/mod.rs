@@ -16,7 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use caseledger::{Actor, CaseId, Command, Error, Event, Ledger, Opening, Rules, Staff, Visibility};
+use caseledger::{event::Visibility, Actor, CaseId, Command, Error, Event, Ledger, Opening, Rules, Staff};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -148,7 +148,10 @@ pub fn staff(id: &str, department: &str) -> Staff {
 
 /// Commands in a word.
 pub mod cmd {
-    use caseledger::{Channel, Command, Ending, Staff, Visibility};
+    use caseledger::{
+        event::{Channel, Ending, Visibility},
+        Command, Staff,
+    };
 
     pub fn transfer(to: &Staff, note: &str) -> Command {
         Command::Transfer { to: to.clone(), note: note.into() }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use caseledger::projection::Projected;
 use caseledger::worklist::{Query, WaitingOn, Worklist};
-use caseledger::{Actor, Case, CaseId, Command, FileStore, MemoryStore, Opening, Rules, Span, Staff, Store};
+use caseledger::{policy::Span, Actor, Case, CaseId, Command, FileStore, MemoryStore, Opening, Rules, Staff, Store};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use time::macros::datetime;
@@ -106,7 +106,8 @@ struct Desk {
 
 impl Desk {
     fn new() -> Self {
-        let deadlines = caseledger::Deadlines::default().first_response(Span::hours(4)).next_update(Span::days(1));
+        let deadlines =
+            caseledger::policy::Deadlines::default().first_response(Span::hours(4)).next_update(Span::days(1));
         let store = Projected::new(MemoryStore::new(), Worklist::new(deadlines)).unwrap();
         let rules = Rules::default();
         let case = CaseId::new_v7(T0, [9; 10]);
@@ -137,15 +138,27 @@ fn ana() -> Actor {
 fn whom_a_case_waits_on_follows_the_log() {
     let mut desk = Desk::new();
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Staff), "a new case waits on staff");
-    desk.act(ana(), Command::ContactCustomer { channel: caseledger::Channel::Email, message: "did it help?".into() });
+    desk.act(
+        ana(),
+        Command::ContactCustomer { channel: caseledger::event::Channel::Email, message: "did it help?".into() },
+    );
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Customer), "staff asked; the customer owes the answer");
-    desk.act(Actor::Customer, Command::RecordReply { channel: caseledger::Channel::Email, message: "no".into() });
-    desk.act(Actor::Customer, Command::RecordReply { channel: caseledger::Channel::Email, message: "hello?".into() });
+    desk.act(
+        Actor::Customer,
+        Command::RecordReply { channel: caseledger::event::Channel::Email, message: "no".into() },
+    );
+    desk.act(
+        Actor::Customer,
+        Command::RecordReply { channel: caseledger::event::Channel::Email, message: "hello?".into() },
+    );
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Staff), "the customer wrote last");
     assert_eq!(desk.store.projection().row(desk.case).unwrap().asked_again, 2, "the customer asked twice unanswered");
     desk.act(ana(), Command::RequestConfirmation { reason: "the fix shipped".into() });
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Staff), "a request nobody sent yet waits on staff");
-    desk.act(ana(), Command::ContactCustomer { channel: caseledger::Channel::Email, message: "is it fixed?".into() });
+    desk.act(
+        ana(),
+        Command::ContactCustomer { channel: caseledger::event::Channel::Email, message: "is it fixed?".into() },
+    );
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Confirmation));
     assert_eq!(desk.store.projection().row(desk.case).unwrap().asked_again, 0, "answered by the contact");
     desk.act(Actor::Customer, Command::ConfirmOutcome { statement: "it works".into() });
@@ -159,7 +172,7 @@ fn whom_a_case_waits_on_follows_the_log() {
     assert_eq!(row.owner, Staff::new("ana", "software"));
     assert_eq!(
         row.next_deadline.map(|d| (d.kind, d.due_at)),
-        Some((caseledger::DeadlineKind::NextUpdate, desk.now + Duration::days(1))),
+        Some((caseledger::policy::DeadlineKind::NextUpdate, desk.now + Duration::days(1))),
         "the next update counts from the reopening"
     );
 }
@@ -185,7 +198,7 @@ fn handoffs_bounces_and_escalations_move_the_row_between_queues() {
 
 #[test]
 fn a_timer_sweeping_with_a_moving_clock_records_each_breach_once_on_the_timeline() {
-    let deadlines = caseledger::Deadlines::default().first_response(Span::hours(2)).next_update(Span::hours(8));
+    let deadlines = caseledger::policy::Deadlines::default().first_response(Span::hours(2)).next_update(Span::hours(8));
     let store = Projected::new(MemoryStore::new(), Worklist::new(deadlines)).unwrap();
     let rules = Rules::default();
     let cases: Vec<CaseId> = (0..5u8)
@@ -199,7 +212,7 @@ fn a_timer_sweeping_with_a_moving_clock_records_each_breach_once_on_the_timeline
         .collect();
     // Case 0 gets its first answer in time: no first-response breach, a next-update one later.
     let case0 = Case::replay(&store.read(cases[0]).unwrap()).unwrap();
-    let contact = Command::ContactCustomer { channel: caseledger::Channel::Email, message: "on it".into() };
+    let contact = Command::ContactCustomer { channel: caseledger::event::Channel::Email, message: "on it".into() };
     let events = rules.decide(&case0, contact, &ana(), T0 + Duration::hours(1)).unwrap();
     store.append(cases[0], 1, &events).unwrap();
 
@@ -218,7 +231,7 @@ fn a_timer_sweeping_with_a_moving_clock_records_each_breach_once_on_the_timeline
         }
         last = now;
     }
-    use caseledger::DeadlineKind::{FirstResponse, NextUpdate};
+    use caseledger::policy::DeadlineKind::{FirstResponse, NextUpdate};
     let mut want: Vec<_> = cases[1..].iter().map(|c| (*c, FirstResponse)).collect();
     want.insert(0, (cases[0], NextUpdate));
     recorded.sort_by_key(|(c, k)| (*c, *k == NextUpdate));

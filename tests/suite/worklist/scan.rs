@@ -7,7 +7,10 @@ use std::collections::BTreeSet;
 
 use caseledger::testkit::{histories, Cast, Config, History};
 use caseledger::worklist::{Breach, Cursor, Page, Query, Row};
-use caseledger::{Case, CaseId, Deadlines, Event, Span};
+use caseledger::{
+    policy::{Deadlines, Span},
+    Case, CaseId, Event,
+};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use time::{Duration, OffsetDateTime};
@@ -83,7 +86,7 @@ pub fn sweep(
     out
 }
 
-fn kind(kind: &caseledger::DeadlineKind) -> String {
+fn kind(kind: &caseledger::policy::DeadlineKind) -> String {
     serde_json::to_string(kind).unwrap()
 }
 
