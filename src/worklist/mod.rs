@@ -88,7 +88,7 @@ pub use query::{Breach, Cursor, Page, ParseCursorError, Query};
 ///    who must finish the work and resolve.
 /// 2. Staff contacted the customer and the customer has not answered since (no reply,
 ///    confirmation, dispute or live conversation after the last contact;
-///    [`Counters::unanswered_contacts`](crate::Counters::unanswered_contacts) is above
+///    [`Counters::unanswered_contacts`](crate::case::Counters::unanswered_contacts) is above
 ///    zero), and the case was not reopened later than that contact: the **customer**
 ///    — or the **customer's confirmation** when a request for confirmation
 ///    ([`Case::confirmation_requested`]) is pending.
@@ -147,7 +147,7 @@ pub struct Row {
     /// Whom the case waits on.
     pub waiting_on: WaitingOn,
     /// How often the customer had to ask again: their messages since staff last
-    /// contacted them ([`Counters::customer_messages_unanswered`](crate::Counters::customer_messages_unanswered)).
+    /// contacted them ([`Counters::customer_messages_unanswered`](crate::case::Counters::customer_messages_unanswered)).
     pub asked_again: u32,
     /// The escalation level (0 if never escalated).
     pub escalation_level: u32,
