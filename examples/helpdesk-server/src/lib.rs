@@ -177,7 +177,7 @@ impl App {
 
     /// The deadline sweep (S5): every deadline of an open case that breached since the
     /// previous sweep, from the worklist (no case is read to find them), recorded on the
-    /// case's timeline with [`Deadline::breach_note`](caseledger::Deadline::breach_note)
+    /// case's timeline with [`Deadline::breach_note`](caseledger::policy::Deadline::breach_note)
     /// as [`Actor::System`]. Returns how many notes it recorded.
     ///
     /// Each note goes in under an idempotency key naming the case, the deadline and its
