@@ -135,6 +135,12 @@ impl Backend {
         }
     }
 
+    /// Brings the worklist up to date now (on PostgreSQL: follows the feed to its end),
+    /// so the first page a user asks for does not pay for the rebuild.
+    pub async fn catch_up(&self, now: OffsetDateTime) -> Result<(), Error> {
+        self.worklist(now, |_| ()).await
+    }
+
     /// The open cases owned by `staff` (for the department they act for), from the
     /// worklist a page at a time: never every case.
     pub async fn queue(&self, staff: &Staff, now: OffsetDateTime) -> Result<Vec<Arc<Case>>, Error> {

@@ -127,13 +127,10 @@ impl App {
     ) -> Result<Shared, Box<dyn std::error::Error>> {
         let (rules, deadlines) = rules(config)?;
         store.migrate().await?;
-        Self::with_backend(
-            config,
-            Backend::postgres(store, rules, deadlines.clone(), config.cache_capacity),
-            deadlines,
-            data,
-            clock,
-        )
+        let backend = Backend::postgres(store, rules, deadlines.clone(), config.cache_capacity);
+        // The worklist follows the whole feed once here, before the server answers.
+        backend.catch_up(clock()).await?;
+        Self::with_backend(config, backend, deadlines, data, clock)
     }
 
     fn with_backend(
