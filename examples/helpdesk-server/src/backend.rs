@@ -3,17 +3,26 @@
 //!
 //! Every operation is `async`. The file store is synchronous (it fsyncs), so its calls
 //! run on tokio's blocking pool; the PostgreSQL repository is awaited directly.
+//!
+//! Both keep the crate's in-process [`Worklist`] of open cases, so the queue and the
+//! deadline sweep never read every case: over the file store it lives in a
+//! [`Projected`] store (rebuilt at open, fed after each acknowledged append); over
+//! PostgreSQL a [`FeedFollower`] feeds it from the change feed, caught up before each
+//! read so a page shows every write acknowledged before it.
 
 use std::sync::Arc;
 
+use caseledger::projection::Projected;
+use caseledger::worklist::{Breach, Query, Worklist};
 use caseledger::{
     error::StoreError,
     id::{CustomerRef, IncidentId},
+    policy::Deadlines,
     Actor, Case, CaseId, CaseRequest, Command, Error, Event, FileStore, IdempotencyKey, Opening, Repository, Rules,
-    Store,
+    Staff, Store,
 };
 #[cfg(feature = "postgres")]
-use caseledger::{AsyncRepository, AsyncStore, PgStore};
+use caseledger::{projection::FeedFollower, AsyncRepository, AsyncStore, PgStore};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -21,12 +30,22 @@ use time::OffsetDateTime;
 /// cases never wait for each other. Cloning shares the same repository.
 #[derive(Clone, Debug)]
 pub enum Backend {
-    /// The embedded file store.
-    File(Arc<Repository<FileStore>>),
-    /// PostgreSQL.
+    /// The embedded file store, with its worklist.
+    File(Arc<Repository<Files>>),
+    /// PostgreSQL, with the worklist its change feed feeds.
     #[cfg(feature = "postgres")]
-    Postgres(Arc<AsyncRepository<PgStore>>),
+    Postgres(Arc<AsyncRepository<PgStore>>, Arc<tokio::sync::Mutex<FeedFollower<Worklist>>>),
 }
+
+/// The file store with the worklist kept after each append.
+pub type Files = Projected<FileStore, Worklist>;
+
+/// How many feed events one catch-up poll reads.
+#[cfg(feature = "postgres")]
+const FEED_PAGE: usize = 500;
+
+/// How many worklist rows one page reads while the queue collects an owner's cases.
+const QUEUE_PAGE: usize = 200;
 
 /// What a command asks of the repository beyond the command itself.
 #[derive(Clone, Debug, Default)]
@@ -60,8 +79,8 @@ const ATTEMPTS: u32 = 10;
 
 /// Runs a synchronous file-store call on the blocking pool.
 async fn blocking<T: Send + 'static>(
-    repo: &Arc<Repository<FileStore>>,
-    work: impl FnOnce(&Repository<FileStore>) -> Result<T, Error> + Send + 'static,
+    repo: &Arc<Repository<Files>>,
+    work: impl FnOnce(&Repository<Files>) -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
     let repo = Arc::clone(repo);
     match tokio::task::spawn_blocking(move || work(&repo)).await {
@@ -72,16 +91,83 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Backend {
-    /// The repository over the file store, caching at most `capacity` cases.
-    pub fn file(store: FileStore, rules: Rules, capacity: usize) -> Self {
-        Self::File(Arc::new(Repository::new(store, rules).with_capacity(capacity)))
+    /// The repository over the file store, caching at most `capacity` cases; the
+    /// worklist (under `deadlines`) is built from every stored case here.
+    ///
+    /// # Errors
+    ///
+    /// The store's failure to list its cases.
+    pub fn file(store: FileStore, rules: Rules, deadlines: Deadlines, capacity: usize) -> Result<Self, Error> {
+        let store = Projected::new(store, Worklist::new(deadlines))?;
+        Ok(Self::File(Arc::new(Repository::new(store, rules).with_capacity(capacity))))
     }
 
-    /// The repository over PostgreSQL, caching at most `capacity` cases. The schema must
-    /// be in place (`PgStore::migrate`).
+    /// The repository over PostgreSQL, caching at most `capacity` cases; the worklist
+    /// (under `deadlines`) follows the feed from its start. The schema must be in place
+    /// (`PgStore::migrate`).
     #[cfg(feature = "postgres")]
-    pub fn postgres(store: PgStore, rules: Rules, capacity: usize) -> Self {
-        Self::Postgres(Arc::new(AsyncRepository::new(store, rules).with_capacity(capacity)))
+    pub fn postgres(store: PgStore, rules: Rules, deadlines: Deadlines, capacity: usize) -> Self {
+        let follower = FeedFollower::new(Worklist::new(deadlines));
+        Self::Postgres(
+            Arc::new(AsyncRepository::new(store, rules).with_capacity(capacity)),
+            Arc::new(tokio::sync::Mutex::new(follower)),
+        )
+    }
+
+    /// Runs `read` on the worklist as of now: every append acknowledged before the call
+    /// is in it.
+    async fn worklist<T>(&self, now: OffsetDateTime, read: impl FnOnce(&Worklist) -> T) -> Result<T, Error> {
+        match self {
+            // The view holds the projection's lock, which appends take only after their
+            // fsync, and `read` is a few index lookups: no need for the blocking pool.
+            Self::File(repo) => Ok(read(&repo.store().projection())),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(repo, follower) => {
+                let mut follower = follower.lock().await;
+                follower.catch_up(repo.store(), FEED_PAGE, now).await.map_err(|err| match err {
+                    caseledger::projection::RunError::Store(err) => Error::from(err),
+                    caseledger::projection::RunError::Projection { error, .. }
+                    | caseledger::projection::RunError::Reset { error } => Error::from(error),
+                    other => Error::from(StoreError::backend(other.to_string())),
+                })?;
+                Ok(read(follower.projection()))
+            }
+        }
+    }
+
+    /// Brings the worklist up to date now (on PostgreSQL: follows the feed to its end),
+    /// so the first page a user asks for does not pay for the rebuild.
+    pub async fn catch_up(&self, now: OffsetDateTime) -> Result<(), Error> {
+        self.worklist(now, |_| ()).await
+    }
+
+    /// The open cases owned by `staff` (for the department they act for), from the
+    /// worklist a page at a time: never every case.
+    pub async fn queue(&self, staff: &Staff, now: OffsetDateTime) -> Result<Vec<Arc<Case>>, Error> {
+        self.worklist(now, |worklist| {
+            let mut cases = Vec::new();
+            let mut query = Query::owner(staff.id.clone()).limit(QUEUE_PAGE);
+            loop {
+                let page = worklist.page(&query);
+                for row in page.rows.iter().filter(|row| row.owner == *staff) {
+                    if let Some(case) = worklist.case(row.case) {
+                        cases.push(Arc::new(case.clone()));
+                    }
+                }
+                match page.next {
+                    Some(next) => query = query.after(Some(next)),
+                    None => break,
+                }
+            }
+            cases
+        })
+        .await
+    }
+
+    /// The deadlines of open cases that breached after `after` and at or before `until`
+    /// (the sweep's window), from the worklist.
+    pub async fn breached_between(&self, after: OffsetDateTime, until: OffsetDateTime) -> Result<Vec<Breach>, Error> {
+        self.worklist(until, |worklist| worklist.breached_between(after, until)).await
     }
 
     /// The store's name, for the log.
@@ -89,7 +175,7 @@ impl Backend {
         match self {
             Self::File(_) => "file",
             #[cfg(feature = "postgres")]
-            Self::Postgres(_) => "postgres",
+            Self::Postgres(..) => "postgres",
         }
     }
 
@@ -101,7 +187,7 @@ impl Backend {
                 blocking(repo, move |repo| repo.open(id, opening, &by, at)).await
             }
             #[cfg(feature = "postgres")]
-            Self::Postgres(repo) => repo.open(id, opening, by, at).await,
+            Self::Postgres(repo, _) => repo.open(id, opening, by, at).await,
         }
     }
 
@@ -126,7 +212,7 @@ impl Backend {
         match self {
             Self::File(repo) => blocking(repo, move |repo| repo.run(request)).await,
             #[cfg(feature = "postgres")]
-            Self::Postgres(repo) => repo.run(request).await,
+            Self::Postgres(repo, _) => repo.run(request).await,
         }
     }
 
@@ -135,7 +221,7 @@ impl Backend {
         match self {
             Self::File(repo) => blocking(repo, move |repo| repo.refresh(id)).await,
             #[cfg(feature = "postgres")]
-            Self::Postgres(repo) => repo.refresh(id).await,
+            Self::Postgres(repo, _) => repo.refresh(id).await,
         }
     }
 
@@ -144,7 +230,7 @@ impl Backend {
         let events = match self {
             Self::File(repo) => blocking(repo, move |repo| Ok(repo.store().read(id)?)).await?,
             #[cfg(feature = "postgres")]
-            Self::Postgres(repo) => AsyncStore::read(repo.store(), id).await?,
+            Self::Postgres(repo, _) => AsyncStore::read(repo.store(), id).await?,
         };
         if events.is_empty() {
             return Err(StoreError::UnknownCase { case: id }.into());
@@ -157,7 +243,7 @@ impl Backend {
         match self {
             Self::File(repo) => blocking(repo, move |repo| Ok(repo.store().read_after(id, after)?)).await,
             #[cfg(feature = "postgres")]
-            Self::Postgres(repo) => Ok(AsyncStore::read_after(repo.store(), id, after).await?),
+            Self::Postgres(repo, _) => Ok(AsyncStore::read_after(repo.store(), id, after).await?),
         }
     }
 
@@ -169,7 +255,7 @@ impl Backend {
                 blocking(repo, move |repo| repo.customer_cases(&customer)).await
             }
             #[cfg(feature = "postgres")]
-            Self::Postgres(repo) => repo.customer_cases(customer).await,
+            Self::Postgres(repo, _) => repo.customer_cases(customer).await,
         }
     }
 
@@ -181,25 +267,7 @@ impl Backend {
                 blocking(repo, move |repo| repo.incident_cases(&incident)).await
             }
             #[cfg(feature = "postgres")]
-            Self::Postgres(repo) => repo.incident_cases(incident).await,
-        }
-    }
-
-    /// Every case in the store. A reference server reads them all for a queue; a host
-    /// with many cases keeps an owner index of its own.
-    pub async fn all_cases(&self) -> Result<Vec<Arc<Case>>, Error> {
-        match self {
-            Self::File(repo) => {
-                blocking(repo, |repo| repo.store().cases()?.into_iter().map(|id| repo.case(id)).collect()).await
-            }
-            #[cfg(feature = "postgres")]
-            Self::Postgres(repo) => {
-                let mut cases = Vec::new();
-                for id in AsyncStore::cases(repo.store()).await? {
-                    cases.push(repo.case(id).await?);
-                }
-                Ok(cases)
-            }
+            Self::Postgres(repo, _) => repo.incident_cases(incident).await,
         }
     }
 
@@ -207,10 +275,10 @@ impl Backend {
     /// All the server knows of damage comes from here.
     pub fn damage(&self) -> Vec<Damage> {
         match self {
-            Self::File(repo) => file_damage(repo.store()),
+            Self::File(repo) => file_damage(repo.store().store()),
             // PostgreSQL keeps its own pages whole; nothing is set aside at this level.
             #[cfg(feature = "postgres")]
-            Self::Postgres(_) => Vec::new(),
+            Self::Postgres(..) => Vec::new(),
         }
     }
 
@@ -219,7 +287,7 @@ impl Backend {
         match self {
             Self::File(repo) => blocking(repo, |repo| Ok(repo.store().cases().map(drop)?)).await,
             #[cfg(feature = "postgres")]
-            Self::Postgres(repo) => Ok(repo.store().cases_page(None, 1).await.map(drop)?),
+            Self::Postgres(repo, _) => Ok(repo.store().cases_page(None, 1).await.map(drop)?),
         }
     }
 }

@@ -64,11 +64,13 @@ pub struct Config {
     pub policies: Option<Value>,
     /// How many folded cases the repository keeps in memory (least recently used leave).
     pub cache_capacity: usize,
+    /// How often the deadline sweep runs ([`spawn_sweeper`]), in milliseconds.
+    pub sweep_period_ms: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { staff: Vec::new(), policies: None, cache_capacity: 10_000 }
+        Self { staff: Vec::new(), policies: None, cache_capacity: 10_000, sweep_period_ms: 60_000 }
     }
 }
 
@@ -91,6 +93,9 @@ pub struct App {
     links: Links,
     deadlines: Deadlines,
     clock: Clock,
+    /// The end of the previous sweep's window; the lock also keeps two sweeps apart.
+    last_sweep: tokio::sync::Mutex<OffsetDateTime>,
+    sweep_period: std::time::Duration,
 }
 
 /// The shared application state.
@@ -102,7 +107,13 @@ impl App {
     pub fn with_file_store(config: &Config, data: &FsPath, clock: Clock) -> Result<Shared, Box<dyn std::error::Error>> {
         let (rules, deadlines) = rules(config)?;
         let store = FileStore::open(data.join("cases"))?;
-        Self::with_backend(config, Backend::file(store, rules, config.cache_capacity), deadlines, data, clock)
+        Self::with_backend(
+            config,
+            Backend::file(store, rules, deadlines.clone(), config.cache_capacity)?,
+            deadlines,
+            data,
+            clock,
+        )
     }
 
     /// The helpdesk over PostgreSQL: cases in the database behind `store` (its schema is
@@ -116,7 +127,10 @@ impl App {
     ) -> Result<Shared, Box<dyn std::error::Error>> {
         let (rules, deadlines) = rules(config)?;
         store.migrate().await?;
-        Self::with_backend(config, Backend::postgres(store, rules, config.cache_capacity), deadlines, data, clock)
+        let backend = Backend::postgres(store, rules, deadlines.clone(), config.cache_capacity);
+        // The worklist follows the whole feed once here, before the server answers.
+        backend.catch_up(clock()).await?;
+        Self::with_backend(config, backend, deadlines, data, clock)
     }
 
     fn with_backend(
@@ -127,7 +141,11 @@ impl App {
         clock: Clock,
     ) -> Result<Shared, Box<dyn std::error::Error>> {
         let links = Links::load(data.join("customer-links.json"))?;
-        Ok(Arc::new(Self { backend, staff: staff_table(config)?, links, deadlines, clock }))
+        // The first sweep looks back to the start of this process: a breach while the
+        // server was down is still on the queue (`Deadlines::check`), not swept.
+        let last_sweep = tokio::sync::Mutex::new(clock());
+        let sweep_period = std::time::Duration::from_millis(config.sweep_period_ms.max(1));
+        Ok(Arc::new(Self { backend, staff: staff_table(config)?, links, deadlines, clock, last_sweep, sweep_period }))
     }
 
     /// Where the cases are kept ("file" or "postgres"), for the log.
@@ -153,6 +171,52 @@ impl App {
     fn now(&self) -> OffsetDateTime {
         (self.clock)()
     }
+
+    /// The deadline sweep (S5): every deadline of an open case that breached since the
+    /// previous sweep, from the worklist (no case is read to find them), recorded on the
+    /// case's timeline with [`Deadline::breach_note`](caseledger::policy::Deadline::breach_note)
+    /// as [`Actor::System`]. Returns how many notes it recorded.
+    ///
+    /// Each note goes in under an idempotency key naming the case, the deadline and its
+    /// due time, so a sweep that failed half way and retries the same window records no
+    /// breach twice; the window moves on only when every breach in it is recorded.
+    ///
+    /// # Errors
+    ///
+    /// The worklist's or the repository's failure; the window stays for the next sweep.
+    pub async fn sweep(&self) -> Result<usize, ApiError> {
+        let mut last = self.last_sweep.lock().await;
+        let now = self.now();
+        let breaches = self.backend.breached_between(*last, now).await?;
+        for breach in &breaches {
+            let deadline = breach.deadline;
+            let key =
+                format!("deadline-breach {} {:?} {}", breach.case, deadline.kind, deadline.due_at.unix_timestamp());
+            let key = IdempotencyKey::new(key).map_err(|err| ApiError::from(Error::from(err)))?;
+            let options = Options { expected: None, key: Some(key) };
+            self.backend.run(breach.case, deadline.breach_note(), &Actor::System, now, &options).await?;
+            tracing::info!(case = %breach.case, kind = %deadline.kind, "deadline breach recorded");
+        }
+        *last = now;
+        Ok(breaches.len())
+    }
+}
+
+/// Runs [`App::sweep`] every `sweep_period_ms` (from the configuration) until the task
+/// is aborted. A failed sweep is logged and its window retried at the next tick.
+pub fn spawn_sweeper(app: &Shared) -> tokio::task::JoinHandle<()> {
+    let app = Arc::clone(app);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(app.sweep_period);
+        // A slow sweep delays the next one rather than bunching them up.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(err) = app.sweep().await {
+                tracing::warn!(error = %err.message, "deadline sweep failed; retried at the next tick");
+            }
+        }
+    })
 }
 
 fn rules(config: &Config) -> Result<(Rules, Deadlines), Box<dyn std::error::Error>> {
@@ -844,10 +908,9 @@ async fn queue(app: &App, staff: &Staff) -> Result<Vec<QueueItem>, ApiError> {
     let now = app.now();
     let mut items: Vec<QueueItem> = app
         .backend
-        .all_cases()
+        .queue(staff, now)
         .await?
         .into_iter()
-        .filter(|c| !c.is_closed() && c.owner() == staff)
         .map(|case| QueueItem { deadlines: app.deadlines.check(&case, now), case })
         .collect();
     // Breached first, then due soon, then the rest; oldest first within each.

@@ -124,6 +124,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.demo {
         demo(&shared, &config).await?;
     }
+    let sweeper = app::spawn_sweeper(&shared);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     println!(
         "Helpdesk at http://{}/ (health: /health; cases in the {} store)",
@@ -140,6 +141,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    sweeper.abort();
     Ok(())
 }
 

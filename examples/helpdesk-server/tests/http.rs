@@ -24,6 +24,8 @@ const ANA: &str = "ana-token-000000000000001";
 const BO: &str = "bo-token-0000000000000002";
 
 struct Env {
+    /// The server behind the router (for its sweeper); `None` while it is stopped.
+    app: Option<app::Shared>,
     router: Router,
     clock: Arc<Mutex<OffsetDateTime>>,
     dir: std::path::PathBuf,
@@ -40,7 +42,7 @@ fn env() -> Env {
     let shared = app::App::with_file_store(&config, &dir, now).unwrap();
     assert_eq!(shared.store_kind(), "file");
     logs();
-    Env { router: app::router(shared), clock, dir }
+    Env { app: Some(Arc::clone(&shared)), router: app::router(shared), clock, dir }
 }
 
 /// The same server with its cases in a fresh PostgreSQL database of its own (the
@@ -52,7 +54,7 @@ async fn pg_env() -> (Env, database::TestDb) {
     let shared = app::App::with_postgres(&config, db.store().await, &dir, now).await.unwrap();
     assert_eq!(shared.store_kind(), "postgres");
     logs();
-    (Env { router: app::router(shared), clock, dir }, db)
+    (Env { app: Some(Arc::clone(&shared)), router: app::router(shared), clock, dir }, db)
 }
 
 /// The configuration, a clock the test moves, and an empty data directory.
@@ -66,7 +68,9 @@ fn parts(kind: &str) -> (app::Config, app::Clock, Arc<Mutex<OffsetDateTime>>, st
         "staff": [
             {"token": ANA, "id": "ana", "department": "software"},
             {"token": BO, "id": "bo", "department": "hardware"}
-        ]
+        ],
+        // Only the sweep test starts the sweeper; it should not wait long for a tick.
+        "sweep_period_ms": 20
     }))
     .unwrap();
     let clock = Arc::new(Mutex::new(datetime!(2026-11-23 09:00 UTC)));
@@ -330,12 +334,15 @@ async fn health_reports_a_quarantined_case_as_degraded() {
     // The server stops (its store lets go of the directory), a byte of a middle line
     // changes on disk, and the server starts again on the same directory.
     drop(std::mem::replace(&mut env.router, Router::new()));
+    env.app = None;
     let log = env.dir.join("cases").join(format!("{damaged}.jsonl"));
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.lines().count(), 4);
     std::fs::write(&log, text.replacen("second note", "secand note", 1)).unwrap();
     let (config, now, _, _) = parts("unused");
-    env.router = app::router(app::App::with_file_store(&config, &env.dir, now).unwrap());
+    let shared = app::App::with_file_store(&config, &env.dir, now).unwrap();
+    env.app = Some(Arc::clone(&shared));
+    env.router = app::router(shared);
 
     let reply = env.get("/health", None).await;
     assert_eq!(reply.status, StatusCode::OK, "the server still answers: {}", reply.text);
@@ -877,6 +884,60 @@ async fn concurrent_commands_on_one_case_are_all_recorded_once() {
     assert_eq!(seqs, (1..=9).collect::<Vec<_>>());
 }
 
+#[tokio::test]
+async fn the_deadline_sweep_records_a_breach_on_the_timeline_once() {
+    the_deadline_sweep_records_a_breach_on_the_timeline_once_on(env()).await;
+}
+
+/// How many of the case's timeline entries are first-response breach notes.
+async fn breach_notes(env: &Env, case: &str) -> usize {
+    let entries = env.staff_timeline(case).await;
+    entries.iter().filter(|e| e.to_string().contains("first response deadline breached")).count()
+}
+
+/// Waits (real time, a few sweeper ticks at most) until `case` holds `want` breach notes.
+async fn wait_for_breach_notes(env: &Env, case: &str, want: usize) -> usize {
+    let mut seen = breach_notes(env, case).await;
+    for _ in 0..250 {
+        if seen >= want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        seen = breach_notes(env, case).await;
+    }
+    seen
+}
+
+async fn the_deadline_sweep_records_a_breach_on_the_timeline_once_on(env: Env) {
+    let sweeper = app::spawn_sweeper(env.app.as_ref().unwrap());
+    let (late, _) = env.open("cust-1").await;
+    // First response is due 4 hours after opening (the default deadlines).
+    env.advance(Duration::hours(2));
+    let (answered, _) = env.open("cust-2").await;
+    let contact = json!({"type": "contact_customer", "channel": "email", "message": "on it"});
+    let reply = env.command(&answered, ANA, contact).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    // Several ticks before any deadline: nothing breached, nothing recorded.
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert_eq!(breach_notes(&env, &late).await, 0);
+    env.advance(Duration::minutes(150));
+    assert_eq!(wait_for_breach_notes(&env, &late, 1).await, 1, "the breach is recorded by a sweep");
+    let note = env.staff_timeline(&late).await.into_iter().last().unwrap();
+    assert!(note.to_string().contains("first response deadline breached"), "{note}");
+    // Later sweeps (windows after the breach, the clock moved on) record it no more,
+    // and the case whose customer heard from staff never breached.
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    env.advance(Duration::hours(3));
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert_eq!(breach_notes(&env, &late).await, 1, "recorded exactly once");
+    assert_eq!(breach_notes(&env, &answered).await, 0);
+    // The queue still shows the breach: recording it does not move the deadline.
+    let queue = env.get("/api/queue", Some(ANA)).await;
+    assert_eq!(queue.json["cases"][0]["case"]["id"], late.as_str(), "{}", queue.text);
+    assert_eq!(queue.json["cases"][0]["deadlines"][0]["state"], "breached", "{}", queue.text);
+    sweeper.abort();
+}
+
 // --- the same API on PostgreSQL -------------------------------------------------------
 
 /// Runs each named test body against a server whose cases are in PostgreSQL.
@@ -904,4 +965,5 @@ on_postgres! {
     pg_a_customers_cases_are_listed_for_staff_and_for_that_customer_only => a_customers_cases_are_listed_for_staff_and_for_that_customer_only_on,
     pg_the_queue_holds_my_open_cases_with_deadlines_breached_first => the_queue_holds_my_open_cases_with_deadlines_breached_first_on,
     pg_incident_cases_are_listed_for_staff => incident_cases_are_listed_for_staff_on,
+    pg_the_deadline_sweep_records_a_breach_on_the_timeline_once => the_deadline_sweep_records_a_breach_on_the_timeline_once_on,
 }
