@@ -751,17 +751,14 @@ async fn api_open(State(app): State<Shared>, headers: HeaderMap, body: Bytes) ->
     Ok((status, [etag(case.version())], Json(body)).into_response())
 }
 
+/// The case as the staff API shows it: its summary, its owner and its handoff brief.
 fn case_json(case: &Case) -> Value {
-    json!({
-        "id": case.id(),
-        "version": case.version(),
-        "customer": case.customer(),
-        "outcome": case.outcome(),
-        "outcome_state": case.outcome_state(),
-        "status": case.status(),
-        "owner": case.owner(),
-        "brief": case.brief(),
-    })
+    let mut value = summary_json(case);
+    if let Value::Object(fields) = &mut value {
+        fields.insert("owner".into(), json!(case.owner()));
+        fields.insert("brief".into(), json!(case.brief()));
+    }
+    value
 }
 
 async fn api_case(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
