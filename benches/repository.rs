@@ -5,7 +5,8 @@
 //!   flat in N.
 //! - `threads/{memory_store,sharded_store}/T`: commands on distinct cases through one
 //!   shared repository from T threads (wall time per command; the 2-thread throughput
-//!   gain is `…/1 ÷ …/2`).
+//!   gain is `…/1 ÷ …/2`), and `threads/floor_sharing_nothing/T`, each thread with its
+//!   own repository and store: what the machine allows, measured in the same run.
 //! - `many_cases/*`: 100,000 cases of 20 events in one store (override the count with
 //!   `CASELEDGER_BENCH_CASES`): open them, replay them all, and ask which breach a deadline.
 //!
@@ -115,12 +116,22 @@ fn threads(c: &mut Criterion) {
         .collect();
     let memory = shared_repository(MemoryStore::new(), &ids, &template);
     let sharded = shared_repository(Sharded::default(), &ids, &template);
+    // The floor: each thread its own repository and store, sharing nothing but the
+    // machine (what per-thread ledgers would do).
+    let own: Vec<Arc<Repository<MemoryStore>>> = ids
+        .chunks(CASES_PER_THREAD)
+        .map(|mine| shared_repository(MemoryStore::new(), mine, &template))
+        .collect();
     for threads in 1..=max_threads {
         group.bench_function(BenchmarkId::new("memory_store", threads), |b| {
-            b.iter_custom(|iters| run_threads(&memory, &ids, threads, iters, &owner, last));
+            b.iter_custom(|iters| run_threads(&[&memory], &ids, threads, iters, &owner, last));
         });
         group.bench_function(BenchmarkId::new("sharded_store", threads), |b| {
-            b.iter_custom(|iters| run_threads(&sharded, &ids, threads, iters, &owner, last));
+            b.iter_custom(|iters| run_threads(&[&sharded], &ids, threads, iters, &owner, last));
+        });
+        group.bench_function(BenchmarkId::new("floor_sharing_nothing", threads), |b| {
+            let repos: Vec<&Arc<Repository<MemoryStore>>> = own.iter().collect();
+            b.iter_custom(|iters| run_threads(&repos, &ids, threads, iters, &owner, last));
         });
     }
     group.finish();
@@ -137,9 +148,10 @@ fn shared_repository<S: Store>(store: S, ids: &[CaseId], template: &[Event]) -> 
     repo
 }
 
-/// `iters` commands split over `threads` threads, each on its own cases; the wall time.
+/// `iters` commands split over `threads` threads, each on its own cases, thread `i`
+/// through `repos[i % repos.len()]`; the wall time.
 fn run_threads<S: Store>(
-    repo: &Arc<Repository<S>>,
+    repos: &[&Arc<Repository<S>>],
     ids: &[CaseId],
     threads: usize,
     iters: u64,
@@ -149,8 +161,8 @@ fn run_threads<S: Store>(
     let per_thread = iters.div_ceil(threads as u64);
     let start = Instant::now();
     std::thread::scope(|s| {
-        for mine in ids.chunks(CASES_PER_THREAD).take(threads) {
-            let repo = Arc::clone(repo);
+        for (i, mine) in ids.chunks(CASES_PER_THREAD).take(threads).enumerate() {
+            let repo = Arc::clone(repos[i % repos.len()]);
             let by = Actor::Staff(owner.clone());
             s.spawn(move || {
                 for (i, id) in (0..per_thread).zip(mine.iter().cycle()) {

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Staff;
-use crate::event::{Channel, Ending, EventKind, Visibility, Voice};
+use crate::event::{Channel, Ending, Event, EventKind, Visibility, Voice};
 use crate::id::{CustomerRef, Department, IdempotencyKey, IncidentId, WorkItemId};
 
 /// What opening a case needs: who the customer is, what "solved" means to them in their
@@ -235,6 +235,65 @@ impl Command {
             // `Rules::decide` takes overrides apart before asking for the kind.
             Self::Override { command, .. } => command.into_kind(next_level),
         }
+    }
+
+    /// The command whose event `kind` is: the inverse of [`Command::into_kind`] (which
+    /// moves every field of the command into the event, adding only the escalation
+    /// level). `None` for kinds no command decides (an opening, an override's own
+    /// event, a voice only upcasting writes).
+    fn from_kind(kind: EventKind) -> Option<Self> {
+        Some(match kind {
+            EventKind::Transferred { to, note } => Self::Transfer { to, note },
+            EventKind::Escalated { to, reason, .. } => Self::Escalate { to, reason },
+            EventKind::WorkOpened { item, department, title } => Self::OpenWork { item, department, title },
+            EventKind::WorkCompleted { item, note } => Self::CompleteWork { item, note },
+            EventKind::WorkDropped { item, reason } => Self::DropWork { item, reason },
+            EventKind::FactRecorded { name, value, visibility } => Self::RecordFact { name, value, visibility },
+            EventKind::ReachabilityRecorded { channel, reachable, note } => {
+                Self::RecordReachability { channel, reachable, note }
+            }
+            EventKind::NoteAdded { text, visibility } => Self::AddNote { text, visibility },
+            EventKind::CustomerContacted { channel, message } => Self::ContactCustomer { channel, message },
+            EventKind::CustomerReplied { channel, message } => Self::RecordReply { channel, message },
+            EventKind::OutcomeConfirmed { statement, voice: Voice::Own } => Self::ConfirmOutcome { statement },
+            EventKind::OutcomeDisputed { statement, voice: Voice::Own } => Self::DisputeOutcome { statement },
+            EventKind::OutcomeConfirmed { statement, voice: Voice::Reported { channel } } => {
+                Self::ReportConfirmation { channel, statement }
+            }
+            EventKind::OutcomeDisputed { statement, voice: Voice::Reported { channel } } => {
+                Self::ReportDispute { channel, statement }
+            }
+            EventKind::ConversationHeld { channel, summary } => Self::RecordConversation { channel, summary },
+            EventKind::Resolved { summary } => Self::Resolve { summary },
+            EventKind::ClosedUnresolved { ending, evidence } => Self::CloseUnresolved { ending, evidence },
+            EventKind::Reopened { reason } => Self::Reopen { reason },
+            EventKind::IncidentLinked { incident } => Self::LinkIncident { incident },
+            EventKind::ConfirmationRequested { reason } => Self::RequestConfirmation { reason },
+            EventKind::Opened { .. }
+            | EventKind::PolicyOverridden { .. }
+            | EventKind::OutcomeConfirmed { voice: Voice::Unverified, .. }
+            | EventKind::OutcomeDisputed { voice: Voice::Unverified, .. } => return None,
+        })
+    }
+}
+
+impl Request {
+    /// The request whose decision gave `events` (what `Rules::decide_request` returns
+    /// for it: its overrides' events, outermost first, then the command's own, each
+    /// carrying the key), taken apart again. The repository moves a request into its
+    /// decision instead of copying it, and takes it back from the unwritten events when
+    /// the append conflicts and it must decide again. `None` if `events` are not such a
+    /// decision.
+    pub(crate) fn from_decided(events: Vec<Event>) -> Option<Self> {
+        let mut events = events.into_iter().rev();
+        let last = events.next()?;
+        let key = last.key;
+        let mut command = Command::from_kind(last.what)?;
+        for event in events {
+            let EventKind::PolicyOverridden { policy, reason, .. } = event.what else { return None };
+            command = Command::Override { policy, reason, command: Box::new(command) };
+        }
+        Some(Self { command, key })
     }
 }
 

@@ -101,6 +101,10 @@ const LAST_WRITABLE: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:5
 /// `at` in UTC, if a log can hold it. Converting a time near the ends of the calendar to
 /// UTC can leave the range `time` supports, so the range is checked first.
 pub(crate) fn writable_utc(at: OffsetDateTime) -> Option<OffsetDateTime> {
+    if at.offset().is_utc() {
+        // What hosts pass: in UTC already, so the range is the years and no conversion.
+        return (0..=9999).contains(&at.year()).then_some(at);
+    }
     (FIRST_WRITABLE..=LAST_WRITABLE).contains(&at).then(|| at.to_offset(time::UtcOffset::UTC))
 }
 

@@ -109,7 +109,10 @@ impl fmt::Display for EventId {
 fn v7_from_parts(at: OffsetDateTime, random: [u8; 10]) -> Uuid {
     // Times before 1970 cannot be expressed in a v7 id; clamp rather than fail: the id
     // only needs to be unique and roughly time-ordered.
-    let millis = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    // Whole seconds and the millisecond: the same as the nanoseconds divided by 10^6
+    // for every time from 1970 on, without a 128-bit division.
+    let millis = at.unix_timestamp().saturating_mul(1_000).saturating_add(i64::from(at.millisecond()));
+    let millis = u64::try_from(millis).unwrap_or(0);
     uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
 }
 

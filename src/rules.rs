@@ -21,6 +21,7 @@
 //! refused, and so are transfers to such a pairing. The directory also says who may
 //! override a configurable policy (S8); without one, nobody may.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::RangeInclusive;
 
@@ -235,7 +236,7 @@ impl Rules {
     /// # Ok::<(), caseledger::Error>(())
     /// ```
     pub fn decide(&self, case: &Case, command: Command, by: &Actor, at: OffsetDateTime) -> Result<Vec<Event>, Refusal> {
-        self.decide_keyed(case, command, None, by, at)
+        self.decide_keyed(case, command, None, Cow::Borrowed(by), at)
     }
 
     /// Decides a [`Request`]: a command, with the host's idempotency key if it gave one.
@@ -286,9 +287,21 @@ impl Rules {
         by: &Actor,
         at: OffsetDateTime,
     ) -> Result<Decision, Refusal> {
-        let Request { command, key } = request.into();
+        self.decide_request_as(case, request.into(), Cow::Borrowed(by), at)
+    }
+
+    /// [`Rules::decide_request`] for a caller that owns `by` and needs it no more: the
+    /// command's own event takes it instead of a copy (the repository's hot path).
+    pub(crate) fn decide_request_as(
+        &self,
+        case: &Case,
+        request: Request,
+        by: Cow<'_, Actor>,
+        at: OffsetDateTime,
+    ) -> Result<Decision, Refusal> {
+        let Request { command, key } = request;
         if let Some(key) = &key {
-            if let Some(done) = case.idempotent(key, &command, by)? {
+            if let Some(done) = case.idempotent(key, &command, &by)? {
                 return Ok(Decision::AlreadyDone(done));
             }
         }
@@ -300,17 +313,25 @@ impl Rules {
         case: &Case,
         command: Command,
         key: Option<IdempotencyKey>,
-        by: &Actor,
+        by_value: Cow<'_, Actor>,
         at: OffsetDateTime,
     ) -> Result<Vec<Event>, Refusal> {
+        let by: &Actor = &by_value;
         let given = writable(at)?;
         let last = case.clock().last_event_at;
         // Another node's clock a little behind: record at the last event's time, and say
         // so on the event. Beyond the tolerance it is refused; nothing is reordered.
-        let (at, given_at) = match last - given {
-            behind if behind <= Duration::ZERO => (given, None),
-            behind if behind <= self.clock_skew => (last, Some(given)),
-            _ => return Err(Refusal::TimeBeforeLastEvent { at: given, last }),
+        // Usually both are UTC and the given time is the later: settled without the
+        // subtraction.
+        let in_order = given.offset() == last.offset() && (given.date(), given.time()) >= (last.date(), last.time());
+        let (at, given_at) = if in_order {
+            (given, None)
+        } else {
+            match last - given {
+                behind if behind <= Duration::ZERO => (given, None),
+                behind if behind <= self.clock_skew => (last, Some(given)),
+                _ => return Err(Refusal::TimeBeforeLastEvent { at: given, last }),
+            }
         };
         self.check_member(by)?;
         let (overrides, command) = take_overrides(command);
@@ -327,7 +348,8 @@ impl Rules {
         case.check(by, &what)?;
         let proposal = Proposal { by, at, what: &what };
         // What each overridden policy said, in the order the overrides were asked for.
-        let mut refusals: Vec<Option<String>> = vec![None; overrides.len()];
+        let mut refusals: Vec<Option<String>> =
+            if overrides.is_empty() { Vec::new() } else { vec![None; overrides.len()] };
         for policy in &self.policies {
             let Err(reason) = policy.check(case, &proposal) else { continue };
             let name = policy.name();
@@ -349,7 +371,7 @@ impl Rules {
             events.push(stamp(case.id(), seq, at, by.clone(), overridden, key.clone(), given_at));
         }
         let seq = case.version().saturating_add(nth);
-        events.push(stamp(case.id(), seq, at, by.clone(), what, key, given_at));
+        events.push(stamp(case.id(), seq, at, by_value.into_owned(), what, key, given_at));
         Ok(events)
     }
 

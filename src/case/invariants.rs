@@ -48,6 +48,16 @@ impl Case {
         self.check(&event.by, &event.what).map_err(broken)
     }
 
+    /// [`Case::validate`] for the one event `Rules` has just decided on this case in
+    /// exactly this state: deciding ran [`Case::check`] here on the event's actor and
+    /// kind (and `Case::check_limits`), so what is left to check is the envelope (case,
+    /// sequence, schema, time order, key). Each rule is checked once; in debug builds,
+    /// everything again.
+    pub(crate) fn validate_decided(&self, event: &Event) -> Result<(), LogError> {
+        debug_assert!(self.check(&event.by, &event.what).is_ok(), "decided events pass the rules");
+        self.check_envelope(event)
+    }
+
     /// Whether `by` may record `what` as the next event within `limits`: the sizes, and
     /// the counts this case has reached. Lives here, not in `limits`, because it reads
     /// the case.

@@ -15,10 +15,11 @@
 //! own least recently used case (or, when it holds nothing else, another shard's).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::case::Case;
+use crate::fnv::IdHashing;
 use crate::id::CaseId;
 
 /// Most shards a cache is split into.
@@ -32,17 +33,23 @@ const MIN_PER_SHARD: usize = 64;
 /// place (`Arc::make_mut`), which copies the case only while a reader still holds an
 /// older snapshot.
 #[derive(Debug)]
-pub(crate) struct Slot(Mutex<Arc<Case>>);
+pub(crate) struct Slot {
+    case: Mutex<Arc<Case>>,
+    /// Whether a shard holds this slot: set when a shard adds it and cleared when it
+    /// leaves, both under that shard's lock. Lets a command that wrote through the slot
+    /// see without a lookup that the cache still holds it ([`Cache::offer`]).
+    cached: AtomicBool,
+}
 
 impl Slot {
     fn new(case: Case) -> Self {
-        Self(Mutex::new(Arc::new(case)))
+        Self { case: Mutex::new(Arc::new(case)), cached: AtomicBool::new(false) }
     }
 
     /// The case, locked. A host policy that panicked during `decide` poisons the lock
     /// without having changed the case (decide only reads it), so the poison is ignored.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Arc<Case>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.case.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A snapshot of the case as it is now.
@@ -130,6 +137,11 @@ impl Cache {
     /// a concurrent read may have cached the case as it was before the write (or nothing):
     /// the cache then takes this slot's state, so a host reads its own completed writes.
     pub(crate) fn offer(&self, id: CaseId, slot: &Arc<Slot>) {
+        // The usual case: the slot was never evicted, so the cache holds it for `id` (a
+        // shard holds one slot per case, and a new one only once this one has left).
+        if slot.cached.load(Ordering::Acquire) {
+            return;
+        }
         let Some(shard) = self.shard(id) else { return };
         let ours = slot.snapshot();
         let mut shard = lock(shard);
@@ -184,7 +196,7 @@ fn lock(shard: &Mutex<Lru>) -> MutexGuard<'_, Lru> {
 /// A least-recently-used list over a slab: O(1) lookup, touch, insert and eviction.
 #[derive(Debug)]
 struct Lru {
-    map: HashMap<CaseId, usize>,
+    map: HashMap<CaseId, usize, IdHashing>,
     nodes: Vec<Node>,
     free: Vec<usize>,
     /// Most recently used.
@@ -203,7 +215,7 @@ struct Node {
 
 impl Lru {
     fn new() -> Self {
-        Self { map: HashMap::new(), nodes: Vec::new(), free: Vec::new(), head: None, tail: None }
+        Self { map: HashMap::default(), nodes: Vec::new(), free: Vec::new(), head: None, tail: None }
     }
 
     fn get(&mut self, case: CaseId) -> Option<Arc<Slot>> {
@@ -215,6 +227,7 @@ impl Lru {
 
     /// Adds a case the list does not hold, as the most recently used.
     fn insert(&mut self, case: CaseId, slot: Arc<Slot>) {
+        slot.cached.store(true, Ordering::Release);
         let node = Node { case, slot: Some(slot), prev: None, next: None };
         let index = match self.free.pop() {
             Some(index) => {
@@ -255,7 +268,9 @@ impl Lru {
     fn evict(&mut self, index: usize) {
         self.unlink(index);
         if let Some(node) = self.nodes.get_mut(index) {
-            node.slot = None;
+            if let Some(slot) = node.slot.take() {
+                slot.cached.store(false, Ordering::Release);
+            }
             self.map.remove(&node.case);
         }
         self.free.push(index);

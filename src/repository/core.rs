@@ -1,6 +1,7 @@
 //! The sans-IO core of both repositories: everything a command does except waiting for
 //! the store. The protocol is the [`repository`](crate::repository) module's guide.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -194,7 +195,7 @@ impl<M: Machine> PendingRead<M> {
 
     /// Hands the store's answer back; poll the returned machine again.
     pub fn answer(mut self, result: Result<Vec<Event>, StoreError>) -> M {
-        self.machine.give(Answer::Read(result));
+        self.machine.give(Answer::Read(result.map_err(Box::new)));
         self.machine
     }
 }
@@ -218,7 +219,7 @@ impl<M: Machine> PendingAppend<M> {
 
     /// Hands the store's answer back; poll the returned machine again.
     pub fn answer(mut self, result: Result<Appended, StoreError>) -> M {
-        self.machine.give(Answer::Appended(result));
+        self.machine.give(Answer::Appended(result.map_err(Box::new)));
         self.machine
     }
 }
@@ -234,11 +235,12 @@ pub(crate) mod sealed {
     use crate::event::Event;
     use crate::store::Appended;
 
-    /// A store's answer to a step.
+    /// A store's answer to a step. Errors are boxed: they are rare, and a run (which
+    /// holds its answer and its state) is moved at every step.
     #[derive(Debug)]
     pub enum Answer {
-        Read(Result<Vec<Event>, StoreError>),
-        Appended(Result<Appended, StoreError>),
+        Read(Result<Vec<Event>, Box<StoreError>>),
+        Appended(Result<Appended, Box<StoreError>>),
     }
 
     /// What the steps call to hand an answer back; not for hosts.
@@ -260,11 +262,9 @@ use sealed::Answer;
 #[derive(Debug)]
 pub struct Execution {
     case: CaseId,
-    /// The command and its key; `None` for an opening.
-    request: Option<Request>,
-    by: Actor,
-    at: OffsetDateTime,
-    expected: Option<u64>,
+    /// The request and who asks, boxed: a run is moved at every step, and these are
+    /// most of its size.
+    asked: Box<Asked>,
     /// Decisions still allowed.
     attempts_left: u32,
     decided: bool,
@@ -273,6 +273,20 @@ pub struct Execution {
     /// The events decided and not yet confirmed by the store.
     pending: Vec<Event>,
     answer: Option<Answer>,
+}
+
+/// What a run was asked, and by whom.
+#[derive(Debug)]
+struct Asked {
+    /// The command and its key; `None` for an opening, and while `decide` has moved it
+    /// into the events it is waiting to append.
+    request: Option<Request>,
+    /// Who asks; [`Actor::System`] while `decide` has moved it into those events.
+    by: Actor,
+    /// When the command is first decided.
+    at: OffsetDateTime,
+    /// The version the author saw, if given.
+    expected: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -300,8 +314,8 @@ enum Then {
     Decide,
     /// No decision left: look whether the case now knows the request's key (the
     /// conflict may have been its own earlier run), else fail with the conflict.
-    CheckKey(StoreError),
-    Fail(StoreError),
+    CheckKey(Box<StoreError>),
+    Fail(Box<StoreError>),
     Finish,
 }
 
@@ -319,10 +333,12 @@ impl Execution {
     pub fn new(request: CaseRequest) -> Self {
         Self {
             case: request.case,
-            request: Some(request.request),
-            by: request.by,
-            at: request.at,
-            expected: request.expected,
+            asked: Box::new(Asked {
+                request: Some(request.request),
+                by: request.by,
+                at: request.at,
+                expected: request.expected,
+            }),
             attempts_left: request.attempts.max(1),
             decided: false,
             caught_up: false,
@@ -339,10 +355,7 @@ impl Execution {
     pub fn open(case: CaseId, opening: Opening, by: impl Into<Actor>, at: OffsetDateTime) -> Self {
         Self {
             case,
-            request: None,
-            by: by.into(),
-            at,
-            expected: Some(0),
+            asked: Box::new(Asked { request: None, by: by.into(), at, expected: Some(0) }),
             attempts_left: 1,
             decided: false,
             caught_up: false,
@@ -399,13 +412,13 @@ impl Execution {
                     }
                     Err(err) => self.failed(then, err),
                 },
-                Some(Answer::Read(Err(err))) => self.failed(then, err.into()),
+                Some(Answer::Read(Err(err))) => self.failed(then, (*err).into()),
                 _ => Flow::Read(State::Load(then), 0),
             },
             State::Decide(slot) => self.decide(core, now, slot),
             State::Append { slot, expected, folded } => match answer {
-                Some(Answer::Appended(Ok(appended))) => self.appended(core, slot, folded, appended),
-                Some(Answer::Appended(Err(err))) => self.append_failed(core, slot, err),
+                Some(Answer::Appended(Ok(appended))) => self.appended(core, slot, expected, folded, appended),
+                Some(Answer::Appended(Err(err))) => self.append_failed(core, slot, *err),
                 _ => Flow::Append(State::Append { slot, expected, folded }, expected),
             },
             State::CatchUp { slot, after, then } => match answer {
@@ -422,7 +435,7 @@ impl Execution {
                 Some(Answer::Read(Err(err))) => {
                     // The next command reads the case again.
                     core.cache.remove(self.case, &slot);
-                    self.failed(then, err.into())
+                    self.failed(then, (*err).into())
                 }
                 _ => Flow::Read(State::CatchUp { slot, after, then }, after),
             },
@@ -438,7 +451,7 @@ impl Execution {
                     let actual = done.last().map_or(first.saturating_sub(1), |e| e.seq);
                     Flow::Done(Err(StoreError::Conflict { case: self.case, expected: last, actual }.into()))
                 }
-                Some(Answer::Read(Err(err))) => Flow::Done(Err(err.into())),
+                Some(Answer::Read(Err(err))) => Flow::Done(Err((*err).into())),
                 _ => Flow::Read(State::Replay { slot, first, last }, first.saturating_sub(1)),
             },
         }
@@ -446,7 +459,7 @@ impl Execution {
 
     fn decide_open(&mut self, core: &RepositoryCore, opening: Opening) -> Flow {
         self.decided = true;
-        let opened = match core.rules.open(self.case, opening, &self.by, self.at) {
+        let opened = match core.rules.open(self.case, opening, &self.asked.by, self.asked.at) {
             Ok(opened) => opened,
             Err(refusal) => return Flow::Done(Err(refusal.into())),
         };
@@ -472,7 +485,7 @@ impl Execution {
             Ok(None) => {}
             Err(err) => return Flow::Done(Err(err)),
         }
-        if let Some(expected) = self.expected {
+        if let Some(expected) = self.asked.expected {
             if version < expected && !self.caught_up {
                 // The cache may only lag the store: look before calling the author stale.
                 self.caught_up = true;
@@ -483,14 +496,19 @@ impl Execution {
                 return Flow::Done(Err(StoreError::Conflict { case: self.case, expected, actual: version }.into()));
             }
         }
-        let Some(request) = self.request.clone() else {
+        // Moved into the decision, not copied: were the append to conflict,
+        // `append_failed` takes the request back from the unwritten events.
+        let Some(request) = self.asked.request.take() else {
             // Only an opening has no request, and it never decides here.
             return Flow::Done(Err(StoreError::UnknownCase { case: self.case }.into()));
         };
-        let at = if self.decided { now() } else { self.at };
+        let at = if self.decided { now() } else { self.asked.at };
         self.decided = true;
         self.attempts_left = self.attempts_left.saturating_sub(1);
-        let events = match core.rules.decide_request(case, request, &self.by, at) {
+        // The command's event takes `by` rather than a copy; were the append to conflict,
+        // `append_failed` takes it back from the unwritten event.
+        let by = std::mem::replace(&mut self.asked.by, Actor::System);
+        let events = match core.rules.decide_request_as(case, request, Cow::Owned(by), at) {
             Ok(Decision::Append(events)) => events,
             Ok(Decision::AlreadyDone(seqs)) => {
                 // `known_key` saw it first; kept for a rule set that knows more keys.
@@ -506,7 +524,9 @@ impl Execution {
         // against the one before, and the copy replaces the cached case.
         let folded = match events.as_slice() {
             [event] => {
-                if let Err(err) = case.validate(event, None) {
+                // The rules were checked while deciding, on this state; the envelope is
+                // what the decision did not check.
+                if let Err(err) = case.validate_decided(event) {
                     return Flow::Done(Err(err.into()));
                 }
                 None
@@ -530,20 +550,27 @@ impl Execution {
         &mut self,
         core: &RepositoryCore,
         slot: Option<Arc<Slot>>,
+        expected: u64,
         folded: Option<Box<Case>>,
         appended: Appended,
     ) -> Flow {
-        let slot = match (slot, folded) {
+        let (slot, version) = match (slot, folded) {
             (Some(slot), folded) => {
                 let mut case = slot.lock();
-                let result = match folded {
+                let result = match (folded, self.pending.as_slice()) {
                     // Nobody moved the cached case meanwhile: the checked copy is it.
-                    Some(next) if next.version() == case.version() + self.pending.len() as u64 => {
+                    (Some(next), _) if next.version() == case.version() + self.pending.len() as u64 => {
                         *case = Arc::new(*next);
+                        Ok(())
+                    }
+                    // Nobody moved it: `decide` validated the event on this very state.
+                    (None, [event]) if case.version() == expected => {
+                        Arc::make_mut(&mut case).fold_validated(event);
                         Ok(())
                     }
                     _ => fold_tail(&mut case, &self.pending),
                 };
+                let version = case.version();
                 drop(case);
                 if result.is_err() {
                     // Unreachable after the check; never keep a case that disagrees with
@@ -551,13 +578,16 @@ impl Execution {
                     core.cache.remove(self.case, &slot);
                     return Flow::Done(Ok(std::mem::take(&mut self.pending)));
                 }
-                slot
+                (slot, version)
             }
-            (None, Some(opened)) => core.cache.insert(self.case, *opened),
+            (None, Some(opened)) => {
+                let slot = core.cache.insert(self.case, *opened);
+                let version = slot.lock().version();
+                (slot, version)
+            }
             (None, None) => return Flow::Done(Ok(std::mem::take(&mut self.pending))),
         };
         core.cache.offer(self.case, &slot);
-        let version = slot.lock().version();
         if appended.version > version {
             // The events were already stored (a retry) and others wrote after them.
             return Flow::Read(State::CatchUp { slot, after: version, then: Then::Finish }, version);
@@ -570,14 +600,25 @@ impl Execution {
             // Nothing is known to be written: the cached case stays as it was.
             return Flow::Done(Err(err.into()));
         };
+        // Nothing was written: `decide` moved the request and who asks into the events,
+        // so take them back from there for the next decision or the key check.
+        let mut unwritten = std::mem::take(&mut self.pending);
+        if let Some(last) = unwritten.last_mut() {
+            self.asked.by = std::mem::replace(&mut last.by, Actor::System);
+        }
+        self.asked.request = Request::from_decided(unwritten);
+        if self.asked.request.is_none() {
+            // Unreachable: every decision is a request's. Report the conflict as it is.
+            return Flow::Done(Err(err.into()));
+        }
         let actual = *actual;
-        let keyed = self.request.as_ref().is_some_and(|r| r.key.is_some());
-        let then = if self.expected.is_none() && self.attempts_left > 0 {
+        let keyed = self.asked.request.as_ref().is_some_and(|r| r.key.is_some());
+        let then = if self.asked.expected.is_none() && self.attempts_left > 0 {
             Then::Decide
         } else if keyed {
-            Then::CheckKey(err)
+            Then::CheckKey(Box::new(err))
         } else {
-            Then::Fail(err)
+            Then::Fail(Box::new(err))
         };
         let cached = slot.lock().version();
         if actual < cached {
@@ -599,11 +640,11 @@ impl Execution {
                 let known = self.known_key(&slot.lock());
                 match known {
                     Ok(Some((first, last))) => Flow::Read(State::Replay { slot, first, last }, first.saturating_sub(1)),
-                    Ok(None) => Flow::Done(Err(conflict.into())),
+                    Ok(None) => Flow::Done(Err((*conflict).into())),
                     Err(err) => Flow::Done(Err(err)),
                 }
             }
-            Then::Fail(err) => Flow::Done(Err(err.into())),
+            Then::Fail(err) => Flow::Done(Err((*err).into())),
             Then::Finish => Flow::Done(Ok(std::mem::take(&mut self.pending))),
         }
     }
@@ -614,8 +655,8 @@ impl Execution {
     ///
     /// [`Refusal::KeyReused`]: crate::Refusal::KeyReused
     fn known_key(&self, case: &Case) -> Result<Option<(u64, u64)>, Error> {
-        let Some(Request { command, key: Some(key), .. }) = &self.request else { return Ok(None) };
-        match case.idempotent(key, command, &self.by) {
+        let Some(Request { command, key: Some(key), .. }) = &self.asked.request else { return Ok(None) };
+        match case.idempotent(key, command, &self.asked.by) {
             Ok(Some(seqs)) if *seqs.start() >= 1 => Ok(Some((*seqs.start(), *seqs.end()))),
             Ok(_) => Ok(None),
             Err(refusal) => Err(refusal.into()),
@@ -627,7 +668,7 @@ impl Execution {
         match then {
             Then::Decide => Flow::Done(Err(err)),
             // The conflict is what the caller must hear about; the next command reloads.
-            Then::Fail(conflict) | Then::CheckKey(conflict) => Flow::Done(Err(conflict.into())),
+            Then::Fail(conflict) | Then::CheckKey(conflict) => Flow::Done(Err((*conflict).into())),
             // The events are stored; only the catch-up after them failed.
             Then::Finish => Flow::Done(Ok(std::mem::take(&mut self.pending))),
         }
@@ -706,7 +747,7 @@ impl Lookup {
                             replay(case, &events).map(|loaded| core.cache.insert(case, loaded).snapshot()),
                         )
                     }
-                    Some(Answer::Read(Err(err))) => return Step::Done(Err(err.into())),
+                    Some(Answer::Read(Err(err))) => return Step::Done(Err((*err).into())),
                     _ => {
                         self.state = LookupState::Load;
                         return Step::Read(PendingRead { machine: self, case, after: 0 });
@@ -730,7 +771,7 @@ impl Lookup {
                     }
                     Some(Answer::Read(Err(err))) => {
                         core.cache.remove(case, &slot);
-                        return Step::Done(Err(err.into()));
+                        return Step::Done(Err((*err).into()));
                     }
                     _ => {
                         let after = slot.lock().version().saturating_sub(1);

@@ -10,6 +10,9 @@ use crate::error::{LogError, StoreError};
 use crate::event::Event;
 use crate::id::{CaseId, EventId};
 
+/// Batches up to this many events are checked for repeated ids pair by pair, with no map.
+const SMALL_BATCH: usize = 8;
+
 /// One append: `events` for `case`, decided on the case at version `expected`.
 ///
 /// The one spelling of "what to append": the repository core asks its driver to append
@@ -140,21 +143,33 @@ impl<'a> AppendCheck<'a> {
             return Err(self.conflict(version));
         }
         self.check_envelope()?;
+        Ok(self.overlapping(version))
+    }
+
+    /// The stored sequence numbers the batch overlaps, once `overlap`'s checks passed.
+    fn overlapping(&self, version: u64) -> Option<RangeInclusive<u64>> {
         let stored_after = version.saturating_sub(self.expected);
         let len = u64::try_from(self.events.len()).unwrap_or(u64::MAX);
         let overlapping = stored_after.min(len);
-        Ok((overlapping > 0).then(|| self.expected.saturating_add(1)..=self.expected.saturating_add(overlapping)))
+        (overlapping > 0).then(|| self.expected.saturating_add(1)..=self.expected.saturating_add(overlapping))
     }
 
     fn check_envelope(&self) -> Result<(), StoreError> {
         let case = self.case;
         let rejected = |source| StoreError::Rejected { case, source: Box::new(source) };
-        let mut ids = BTreeMap::new();
+        // A command decides one event or a few (overrides before it), so a small batch
+        // looks for a repeated id among the events before each one instead of building
+        // a map; either way the first event that breaks a rule is the one reported.
+        let mut ids = (self.events.len() > SMALL_BATCH).then(BTreeMap::new);
         let mut next = self.expected;
-        for event in self.events {
+        for (i, event) in self.events.iter().enumerate() {
             next = next.saturating_add(1);
             follows(case, next, event).map_err(rejected)?;
-            if let Some(first) = ids.insert(event.id, event.seq) {
+            let first = match &mut ids {
+                Some(ids) => ids.insert(event.id, event.seq),
+                None => self.events.get(..i).unwrap_or_default().iter().find(|e| e.id == event.id).map(|e| e.seq),
+            };
+            if let Some(first) = first {
                 return Err(rejected(LogError::DuplicateEventId { seq: event.seq, id: event.id, first }));
             }
         }
@@ -178,7 +193,19 @@ impl<'a> AppendCheck<'a> {
     /// - [`StoreError::Backend`]: `stored` does not hold the events asked for (the store
     ///   read the wrong rows); nothing should be written.
     pub fn decide(&self, version: u64, stored: &[Event]) -> Result<AppendPlan<'a>, StoreError> {
-        let Some(seqs) = self.overlap(version)? else {
+        let seqs = self.overlap(version)?;
+        self.decide_checked(version, seqs, stored)
+    }
+
+    /// [`AppendCheck::decide`] once [`AppendCheck::overlap`] passed and gave `seqs`: the
+    /// stores that call both check the batch once.
+    pub(super) fn decide_checked(
+        &self,
+        version: u64,
+        seqs: Option<RangeInclusive<u64>>,
+        stored: &[Event],
+    ) -> Result<AppendPlan<'a>, StoreError> {
+        let Some(seqs) = seqs else {
             let written = if self.expected == version { self.events.len() } else { 0 };
             let rest = self.events.get(self.events.len().saturating_sub(written)..).unwrap_or_default();
             return Ok(self.plan(version, rest));
@@ -261,12 +288,22 @@ impl<'a> AppendPlan<'a> {
     /// [`StoreError::Rejected`] carrying [`LogError::DuplicateEventId`] for the first
     /// event to write whose id is stored.
     pub fn check_unique_ids(&self, stored: impl IntoIterator<Item = (EventId, u64)>) -> Result<(), StoreError> {
-        let stored: BTreeMap<EventId, u64> = stored.into_iter().collect();
-        if stored.is_empty() {
+        // Usually empty (no id is reused), so no map: the pairs are few and the events a
+        // command's handful.
+        let mut stored = stored.into_iter().peekable();
+        if stored.peek().is_none() {
             return Ok(());
         }
+        let stored: Vec<(EventId, u64)> = stored.collect();
+        // As a map would keep them: the last pair given for an id counts.
+        let index: Option<BTreeMap<EventId, u64>> =
+            (stored.len() > SMALL_BATCH).then(|| stored.iter().copied().collect());
         for event in self.events {
-            if let Some(&first) = stored.get(&event.id) {
+            let first = match &index {
+                Some(index) => index.get(&event.id).copied(),
+                None => stored.iter().rev().find(|(id, _)| *id == event.id).map(|&(_, seq)| seq),
+            };
+            if let Some(first) = first {
                 let source = LogError::DuplicateEventId { seq: event.seq, id: event.id, first };
                 return Err(StoreError::Rejected { case: self.case, source: Box::new(source) });
             }

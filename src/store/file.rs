@@ -8,7 +8,7 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 mod repair;
@@ -26,6 +26,15 @@ const LOG_EXT: &str = "jsonl";
 const TORN_EXT: &str = "jsonl.torn";
 /// The file whose advisory lock marks the directory as in use.
 const LOCK_FILE: &str = "caseledger.lock";
+/// At most this many case files keep their handle open between appends, so that an
+/// append is one `write` and one `fdatasync`, without an `open`, `fstat`, `lseek` and
+/// `close` around them; other cases open their file for each append. Bounded so that a
+/// store of many cases stays far from the process's limit on open files.
+const MAX_KEPT_HANDLES: usize = 256;
+/// At most this many bytes of log lines are kept decoded from [`FileStore::open`] until
+/// each case's first read (see [`CaseFile::decoded`]); a case whose lines would exceed
+/// what is left is decoded again when first read.
+const MAX_KEPT_DECODED_BYTES: u64 = 64 << 20;
 
 /// An embedded, crash-safe [`Store`]: one JSON Lines file per case in a directory.
 ///
@@ -117,8 +126,10 @@ const LOCK_FILE: &str = "caseledger.lock";
 /// the steps. Then open the store again.
 ///
 /// The line a damage check names is the file's line (from 1, blank lines counted); a
-/// case's events can be damaged on disk after `open` too, and a read then returns the
-/// line's [`StoreError::Checksum`] or [`StoreError::Corrupt`] instead of serving it.
+/// case's events can be damaged on disk after `open` too, and a read from the file then
+/// returns the line's [`StoreError::Checksum`] or [`StoreError::Corrupt`] instead of
+/// serving it (a case's first read after `open` serves the events `open` read and
+/// checked, if it kept them; see Costs).
 ///
 /// It does not protect against devices that acknowledge flushes they have not done, or
 /// against a process that ignores the lock (another program writing the files).
@@ -127,11 +138,18 @@ const LOCK_FILE: &str = "caseledger.lock";
 ///
 /// Opening reads every file once, line by line, to check each log and build the indexes
 /// (versions, line offsets, event ids, customers, incidents): O(stored bytes) time, one
-/// line (at most [`Limits::max_line_bytes`]) in memory at a time, and roughly 45 bytes of
-/// memory per stored event. After that, an append writes and syncs only the new lines
-/// (the first one also syncs the directory), reading a case after a version reads only
-/// the lines after it, and cross-case questions are answered from the indexes. Every
-/// line written or read has its CRC-32C computed (eight bytes at a time).
+/// line (at most [`Limits::max_line_bytes`]) read at a time, and roughly 45 bytes of
+/// memory per stored event. Opening decodes every event to check it; it keeps the
+/// decoded events of each case, up to 64 MiB of log lines for the whole store, until the
+/// case's first read, which takes them instead of reading and decoding the file again
+/// (a case is decoded once between open and its first command; an append before that
+/// read drops them). So right after open the store may hold up to about that much more
+/// memory, released as cases are first read; cases beyond it are read from their file.
+/// After that, an append writes and syncs only the new lines (the first one also syncs
+/// the directory) through the case file's handle, kept open between appends for up to
+/// 256 cases (the first appended to); reading a case after a version reads only the
+/// lines after it, and cross-case questions are answered from the indexes. Every line
+/// written or read has its CRC-32C computed (eight bytes at a time).
 ///
 /// # Example
 ///
@@ -166,6 +184,8 @@ pub struct FileStore {
     /// Whether the directory was synced since the store opened, making the entries of
     /// the case files found at open durable.
     entries_synced: AtomicBool,
+    /// How many case files keep their handle open between appends ([`MAX_KEPT_HANDLES`]).
+    kept_handles: AtomicUsize,
     state: Mutex<State>,
     set_aside: Vec<SetAside>,
     /// Sorted by case.
@@ -243,12 +263,30 @@ struct CaseFile {
     /// A torn tail still in the file after `len`, to move to the side file before the
     /// next append.
     pending_torn: Option<Line>,
+    /// The file, open for appending, kept between appends (see [`MAX_KEPT_HANDLES`]);
+    /// its position is `len` whenever it is kept.
+    handle: Option<File>,
+    /// Every event of the log as [`FileStore::open`] decoded and checked it, kept for
+    /// the case's first read, which takes it: so a case is decoded once between open
+    /// and its first command, not at open and again on the first read. Dropped by the
+    /// first append (the next read goes to the file). Within [`MAX_KEPT_DECODED_BYTES`]
+    /// for the whole store.
+    decoded: Option<Vec<Event>>,
+    /// Whether this case holds one of the store's places for a kept handle.
+    kept: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Line {
     offset: u64,
     number: usize,
+}
+
+/// What an append shares with the rest of the store.
+#[derive(Clone, Copy)]
+struct Syncing<'a> {
+    entries_synced: &'a AtomicBool,
+    kept_handles: &'a AtomicUsize,
 }
 
 /// What [`admit`] made of a case file.
@@ -267,8 +305,9 @@ fn admit(
     case: CaseId,
     path: PathBuf,
     max_line_bytes: usize,
+    decode_budget: &mut u64,
 ) -> Result<Admitted, StoreError> {
-    let (mut file, noted, torn) = match load(case, path, max_line_bytes)? {
+    let (mut file, noted, torn) = match load(case, path, max_line_bytes, decode_budget)? {
         Loaded::Damaged(q) => return Ok(Admitted::Quarantined(q)),
         Loaded::Healthy { file, noted, torn } => (file, noted, torn),
     };
@@ -372,8 +411,9 @@ impl FileStore {
         let mut state = State::default();
         let mut set_aside = Vec::new();
         let mut quarantined = Vec::new();
+        let mut decode_budget = MAX_KEPT_DECODED_BYTES;
         for (case, path) in paths {
-            match admit(&dir, &mut state, case, path, max_line_bytes)? {
+            match admit(&dir, &mut state, case, path, max_line_bytes, &mut decode_budget)? {
                 Admitted::Healthy(None) => {}
                 Admitted::Healthy(Some(aside)) => set_aside.push(aside),
                 Admitted::Quarantined(q) => quarantined.push(q),
@@ -383,6 +423,7 @@ impl FileStore {
             dir,
             max_line_bytes,
             entries_synced,
+            kept_handles: AtomicUsize::new(0),
             state: Mutex::new(state),
             set_aside,
             quarantined,
@@ -434,8 +475,16 @@ impl FileStore {
     fn file_or_new(&self, case: CaseId) -> Result<Arc<Mutex<CaseFile>>, StoreError> {
         self.check_quarantine(case)?;
         let mut state = lock(&self.state);
-        let path = self.dir.join(format!("{case}.{LOG_EXT}"));
-        Ok(Arc::clone(state.files.entry(case).or_insert_with(|| Arc::new(Mutex::new(CaseFile::new(path))))))
+        let file = state.files.entry(case).or_insert_with(|| {
+            let path = self.dir.join(format!("{case}.{LOG_EXT}"));
+            Arc::new(Mutex::new(CaseFile::new(path)))
+        });
+        Ok(Arc::clone(file))
+    }
+
+    /// What an append shares with the rest of the store.
+    fn syncing(&self) -> Syncing<'_> {
+        Syncing { entries_synced: &self.entries_synced, kept_handles: &self.kept_handles }
     }
 }
 
@@ -448,21 +497,32 @@ impl Store for FileStore {
         if new.is_empty() {
             return Ok(plan.appended());
         }
-        file.write(&self.dir, case, new, self.max_line_bytes, &self.entries_synced)?;
+        let first = file.index.version == 0;
+        file.write(&self.dir, case, new, self.max_line_bytes, self.syncing())?;
         drop(file);
-        let mut state = lock(&self.state);
-        state.cases.insert(case);
-        for event in new {
-            state.cross.note(event);
+        // The store-wide indexes change only with a case's first events and with the
+        // events they index, so a usual append does not take the store's lock again.
+        let indexed = |e: &&Event| matches!(e.what, EventKind::Opened { .. } | EventKind::IncidentLinked { .. });
+        if first || new.iter().any(|e| indexed(&e)) {
+            let mut state = lock(&self.state);
+            state.cases.insert(case);
+            for event in new.iter().filter(indexed) {
+                state.cross.note(event);
+            }
         }
         Ok(plan.appended())
     }
 
     fn read_after(&self, case: CaseId, after: u64) -> Result<Vec<Event>, StoreError> {
-        match self.file(case)? {
-            Some(file) => lock(&file).read_after(after, self.max_line_bytes),
-            None => Ok(Vec::new()),
+        let Some(file) = self.file(case)? else { return Ok(Vec::new()) };
+        let mut file = lock(&file);
+        if let Some(mut events) = file.decoded.take() {
+            // The first read since open: what open decoded, checked and kept.
+            let skip = usize::try_from(after).unwrap_or(usize::MAX).min(events.len());
+            events.drain(..skip);
+            return Ok(events);
         }
+        file.read_after(after, self.max_line_bytes)
     }
 
     fn version(&self, case: CaseId) -> Result<u64, StoreError> {
@@ -492,6 +552,9 @@ impl CaseFile {
             len: 0,
             next_line: 1,
             pending_torn: None,
+            handle: None,
+            decoded: None,
+            kept: false,
         }
     }
 
@@ -503,7 +566,7 @@ impl CaseFile {
         case: CaseId,
         events: &[Event],
         max_line_bytes: usize,
-        entries_synced: &AtomicBool,
+        syncing: Syncing<'_>,
     ) -> Result<(), StoreError> {
         let mut text = String::new();
         let mut lines = Vec::with_capacity(events.len());
@@ -523,7 +586,7 @@ impl CaseFile {
             }
             text.push('\n');
         }
-        self.write_raw(dir, text.as_bytes(), entries_synced)?;
+        self.write_raw(dir, text.as_bytes(), syncing)?;
         self.next_line = self.next_line.saturating_add(events.len());
         self.lines.extend(lines);
         self.index.extend(events);
@@ -532,30 +595,69 @@ impl CaseFile {
 
     /// Writes `bytes`, whole lines, after the last acknowledged one and syncs them (and
     /// the directory entry when needed); `len` grows once they are durable.
-    fn write_raw(&mut self, dir: &Path, bytes: &[u8], entries_synced: &AtomicBool) -> Result<(), StoreError> {
+    fn write_raw(&mut self, dir: &Path, bytes: &[u8], syncing: Syncing<'_>) -> Result<(), StoreError> {
         if let Some(torn) = self.pending_torn {
             self.set_aside(dir, torn)?;
         }
+        // The log changes: what open decoded no longer is the whole log.
+        self.decoded = None;
         let path = &self.path;
-        let mut file =
-            OpenOptions::new().write(true).create(true).truncate(false).open(path).map_err(io_error(path, "open"))?;
+        // A kept handle is positioned at `len`, where its last append ended.
+        let (mut file, mut positioned) = match self.handle.take() {
+            Some(file) => (file, true),
+            None => {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)
+                    .map_err(io_error(path, "open"))?;
+                (file, false)
+            }
+        };
         // A failed earlier append may have left unacknowledged bytes; cut them off so the
         // new lines follow the last acknowledged one.
         if file.metadata().map_err(io_error(path, "stat"))?.len() != self.len {
             file.set_len(self.len).map_err(io_error(path, "truncate"))?;
+            positioned = false;
         }
-        file.seek(SeekFrom::Start(self.len)).map_err(io_error(path, "seek"))?;
-        file.write_all(bytes).map_err(io_error(path, "append"))?;
-        file.sync_data().map_err(io_error(path, "sync"))?;
+        if !positioned {
+            file.seek(SeekFrom::Start(self.len)).map_err(io_error(path, "seek"))?;
+        }
+        let written = file.write_all(bytes).map_err(io_error(path, "append")).and_then(|()| {
+            // `sync_data` is fdatasync: the bytes and the file's new length.
+            file.sync_data().map_err(io_error(path, "sync"))
+        });
+        if let Err(err) = written {
+            // Dropping the handle makes the next append open the file again, check its
+            // length against `len` and cut what this one may have left.
+            drop(file);
+            return Err(err);
+        }
         // The file's name must be durable before its lines are acknowledged: a file this
         // store created, or one found at open before the directory was synced since.
-        if !self.created || !entries_synced.load(Ordering::Acquire) {
+        if !self.created || !syncing.entries_synced.load(Ordering::Acquire) {
             sync_dir(dir)?;
             self.created = true;
-            entries_synced.store(true, Ordering::Release);
+            syncing.entries_synced.store(true, Ordering::Release);
         }
         self.len = self.len.saturating_add(bytes.len() as u64);
+        self.keep(file, syncing.kept_handles);
         Ok(())
+    }
+
+    /// Keeps `file` (positioned at `len`) for the next append if this case holds one of
+    /// the store's [`MAX_KEPT_HANDLES`] places (the first cases appended to get them and
+    /// keep them), else closes it.
+    fn keep(&mut self, file: File, kept_handles: &AtomicUsize) {
+        if !self.kept {
+            if kept_handles.fetch_add(1, Ordering::Relaxed) >= MAX_KEPT_HANDLES {
+                kept_handles.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
+            self.kept = true;
+        }
+        self.handle = Some(file);
     }
 
     /// Moves the torn tail starting at `at` into the side file, then cuts it from the
@@ -563,6 +665,8 @@ impl CaseFile {
     /// recovery loses no byte: the next open finds the same tail and sets it aside again.
     fn set_aside(&mut self, dir: &Path, at: Line) -> Result<(), StoreError> {
         self.pending_torn = Some(at);
+        // The log is cut through another handle: the next append opens it afresh.
+        self.handle = None;
         let log = &self.path;
         let mut file = OpenOptions::new().read(true).write(true).open(log).map_err(io_error(log, "open"))?;
         let torn = log.with_extension(TORN_EXT);
@@ -709,7 +813,12 @@ fn case_of(path: &Path) -> Option<CaseId> {
 
 /// Reads and checks one case log, line by line, finding what an interrupted append left
 /// (set aside) and damage (quarantine); the rule is the table on [`FileStore`].
-fn load(case: CaseId, path: PathBuf, max_line_bytes: usize) -> Result<Loaded, StoreError> {
+///
+/// Keeps the decoded events in [`CaseFile::decoded`] if the case's lines fit in
+/// `decode_budget` (bytes), which shrinks by what they take.
+fn load(case: CaseId, path: PathBuf, max_line_bytes: usize, decode_budget: &mut u64) -> Result<Loaded, StoreError> {
+    let mut decoded = Some(Vec::new());
+    let mut decoded_bytes: u64 = 0;
     let reader = File::open(&path).map_err(io_error(&path, "open"))?;
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let mut file = CaseFile::new(path);
@@ -786,13 +895,23 @@ fn load(case: CaseId, path: PathBuf, max_line_bytes: usize) -> Result<Loaded, St
             return Ok(quarantined(case, &file, (line, end, reason)));
         }
         if matches!(event.what, EventKind::Opened { .. } | EventKind::IncidentLinked { .. }) {
-            noted.push(event);
+            noted.push(event.clone());
+        }
+        decoded_bytes = decoded_bytes.saturating_add(end.saturating_sub(line.offset));
+        match &mut decoded {
+            Some(events) if decoded_bytes <= *decode_budget => events.push(event),
+            // Too big for what is left to keep: its first read decodes it again.
+            _ => decoded = None,
         }
         file.lines.push(line);
         file.len = offset;
         file.next_line = number;
     }
     let torn = torn.or(foreign.map(|f| f.0));
+    if let Some(events) = decoded.filter(|events| !events.is_empty()) {
+        *decode_budget = decode_budget.saturating_sub(decoded_bytes);
+        file.decoded = Some(events);
+    }
     Ok(Loaded::Healthy { file, noted, torn })
 }
 

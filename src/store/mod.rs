@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use crate::error::{LogError, StoreError};
 use crate::event::{Event, EventKind};
+use crate::fnv::IdHashing;
 use crate::id::{CaseId, CustomerRef, EventId, IncidentId};
 
 pub use append::{AppendCheck, AppendPlan, Batch};
@@ -303,7 +304,7 @@ forward_store!(&T, Arc<T>, Box<T>);
 /// its version and which event id sits at which position.
 #[derive(Clone, Debug, Default)]
 struct LogIndex {
-    ids: HashMap<EventId, u64>,
+    ids: HashMap<EventId, u64, IdHashing>,
     version: u64,
 }
 
@@ -330,11 +331,12 @@ impl LogIndex {
         stored_after: impl FnOnce(u64) -> Result<Vec<Event>, StoreError>,
     ) -> Result<AppendPlan<'a>, StoreError> {
         let check = AppendCheck::from(batch);
-        let stored = match check.overlap(self.version)? {
+        let seqs = check.overlap(self.version)?;
+        let stored = match &seqs {
             Some(seqs) => stored_after(seqs.start().saturating_sub(1))?,
             None => Vec::new(),
         };
-        let plan = check.decide(self.version, &stored)?;
+        let plan = check.decide_checked(self.version, seqs, &stored)?;
         plan.check_unique_ids(plan.events().iter().filter_map(|e| self.ids.get(&e.id).map(|&seq| (e.id, seq))))?;
         Ok(plan)
     }

@@ -162,7 +162,8 @@ impl FileStore {
         self.quarantined.remove(i);
         // The lines before the damaged one were intact; read the case again as open does.
         let state = self.state.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match admit(&self.dir, state, case, log.clone(), self.max_line_bytes)? {
+        // A repair reads the case once; nothing to keep decoded for a first command.
+        match admit(&self.dir, state, case, log.clone(), self.max_line_bytes, &mut 0)? {
             Admitted::Quarantined(q) => self.quarantine(q),
             // A cut log ends after a complete line: nothing more to set aside.
             Admitted::Healthy(_) => {}
@@ -234,7 +235,7 @@ impl FileStore {
             offset = offset.saturating_add(raw.len() as u64);
             number = number.saturating_add(1);
         }
-        file.write_raw(&self.dir, &bytes, &self.entries_synced)?;
+        file.write_raw(&self.dir, &bytes, self.syncing())?;
         file.lines.extend(lines);
         file.next_line = number;
         file.index = index;
