@@ -34,6 +34,17 @@ fn counted(repo: &Repository<MemoryStore>, id: CaseId, by: &Actor, at: OffsetDat
     }
 }
 
+/// `10`, `1e3`, `1e5`: a size as the benches label it.
+fn parse_size(arg: &str) -> usize {
+    let parsed = match arg.split_once('e') {
+        Some((mantissa, exp)) => {
+            mantissa.parse::<usize>().ok().zip(exp.parse::<u32>().ok()).map(|(m, e)| m * 10usize.pow(e))
+        }
+        None => arg.parse().ok(),
+    };
+    parsed.expect("a size such as 10, 1e3 or 1e5")
+}
+
 fn main() {
     if std::env::var_os("CASELEDGER_SIZES").is_some() {
         use caseledger::{error::StoreError, repository::Execution, Actor, Command, Event};
@@ -46,11 +57,10 @@ fn main() {
             std::mem::size_of::<Event>()
         );
     }
-    let commands: usize =
-        std::env::var("CASELEDGER_COMMANDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let commands: usize = std::env::var("CASELEDGER_COMMANDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     // `cargo bench` passes `--bench`; a size argument (`10`, `1e3`, `1e5`) picks one.
     let sizes: Vec<usize> = match std::env::args().skip(1).find(|a| !a.starts_with('-')) {
-        Some(size) => vec![size.parse::<f64>().expect("a size such as 1e5") as usize],
+        Some(size) => vec![parse_size(&size)],
         None => vec![10, 1_000, 100_000],
     };
     for n in sizes {

@@ -21,8 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use caseledger::{
-    event::Visibility, rules::Limits, Actor, Case, CaseId, Command, FileStore, Opening, Repository, Rules, Staff,
-    Store,
+    event::Visibility, rules::Limits, Actor, Case, CaseId, Command, FileStore, Opening, Repository, Rules, Staff, Store,
 };
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use support::typical_log;
@@ -86,9 +85,7 @@ fn append(c: &mut Criterion) {
     let floor_dir = scratch("append-floor");
     std::fs::create_dir_all(&floor_dir).expect("creates");
     let floors: Vec<File> = (0..2)
-        .map(|n| {
-            OpenOptions::new().create(true).append(true).open(floor_dir.join(format!("{n}.log"))).expect("opens")
-        })
+        .map(|n| OpenOptions::new().create(true).append(true).open(floor_dir.join(format!("{n}.log"))).expect("opens"))
         .collect();
 
     let mut group = c.benchmark_group("append");

@@ -118,10 +118,8 @@ fn threads(c: &mut Criterion) {
     let sharded = shared_repository(Sharded::default(), &ids, &template);
     // The floor: each thread its own repository and store, sharing nothing but the
     // machine (what per-thread ledgers would do).
-    let own: Vec<Arc<Repository<MemoryStore>>> = ids
-        .chunks(CASES_PER_THREAD)
-        .map(|mine| shared_repository(MemoryStore::new(), mine, &template))
-        .collect();
+    let own: Vec<Arc<Repository<MemoryStore>>> =
+        ids.chunks(CASES_PER_THREAD).map(|mine| shared_repository(MemoryStore::new(), mine, &template)).collect();
     for threads in 1..=max_threads {
         group.bench_function(BenchmarkId::new("memory_store", threads), |b| {
             b.iter_custom(|iters| run_threads(&[&memory], &ids, threads, iters, &owner, last));

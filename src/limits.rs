@@ -131,7 +131,11 @@ impl Limits {
 /// Whether every text an actor and an event carry (ids, names, free text, gathered by
 /// [`names`] and [`free_text`]) can be stored: no control character but tab, line feed
 /// and carriage return (see [`storable`]).
-fn storable_texts(names: &[(&'static str, &str)], text: Option<(&'static str, &str)>, what: &EventKind) -> Result<(), Refusal> {
+fn storable_texts(
+    names: &[(&'static str, &str)],
+    text: Option<(&'static str, &str)>,
+    what: &EventKind,
+) -> Result<(), Refusal> {
     for (label, text) in names.iter().copied().chain(text) {
         // The label is shortened only for a text that may hold a control character.
         if may_hold_control(text.as_bytes()) {

@@ -220,8 +220,12 @@ impl Lru {
 
     fn get(&mut self, case: CaseId) -> Option<Arc<Slot>> {
         let index = *self.map.get(&case)?;
-        self.unlink(index);
-        self.push_front(index);
+        // A case used again right away (a burst of commands on one case) is already the
+        // most recently used.
+        if self.head != Some(index) {
+            self.unlink(index);
+            self.push_front(index);
+        }
         self.nodes.get(index).and_then(|n| n.slot.clone())
     }
 
