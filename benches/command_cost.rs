@@ -3,7 +3,7 @@
 //!
 //! For each history length (10, 1e3, 1e5 events) it builds one case in a `MemoryStore`,
 //! loads it into a `Repository` and runs one command outside the counted part, then runs
-//! `CASELEDGER_COMMANDS` notes (default 10,000) through `Repository::execute` inside
+//! `CASELEDGER_COMMANDS` notes (default 5,000) through `Repository::execute` inside
 //! `counted`, the only function callgrind collects. The commands are built before it, so
 //! the count is what `execute` costs a host: the request, the cache lookup, the decision,
 //! every check, the store's append and the fold, and dropping the returned events.
@@ -46,6 +46,7 @@ fn parse_size(arg: &str) -> usize {
 }
 
 fn main() {
+    // `CASELEDGER_SIZES=1`: the sizes of what a command moves between steps.
     if std::env::var_os("CASELEDGER_SIZES").is_some() {
         use caseledger::{error::StoreError, repository::Execution, Actor, Command, Event};
         eprintln!(
@@ -57,7 +58,7 @@ fn main() {
             std::mem::size_of::<Event>()
         );
     }
-    let commands: usize = std::env::var("CASELEDGER_COMMANDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let commands: usize = std::env::var("CASELEDGER_COMMANDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
     // `cargo bench` passes `--bench`; a size argument (`10`, `1e3`, `1e5`) picks one.
     let sizes: Vec<usize> = match std::env::args().skip(1).find(|a| !a.starts_with('-')) {
         Some(size) => vec![parse_size(&size)],
