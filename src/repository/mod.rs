@@ -28,6 +28,7 @@ mod cache;
 pub(crate) mod core;
 mod facade;
 mod request;
+mod snapshots;
 
 use std::sync::Arc;
 
@@ -43,7 +44,10 @@ use crate::rules::Rules;
 use crate::store::{Batch, Store};
 use facade::facade;
 
-pub use self::core::{Execution, Lookup, Machine, PendingAppend, PendingRead, RepositoryCore, Step};
+pub use self::core::{
+    Execution, Lookup, Machine, PendingAppend, PendingLoad, PendingRead, PendingSave, RepositoryCore, Step,
+};
+pub use snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
 #[cfg(feature = "async")]
 pub use async_repository::AsyncRepository;
 pub use request::{CaseRequest, DEFAULT_ATTEMPTS};
@@ -145,6 +149,8 @@ fn drive<S: Store, M: Machine>(store: &S, mut run: M, mut poll: impl FnMut(M) ->
                 let result = store.append(case, expected, events);
                 append.answer(result)
             }
+            Step::Load(case, load) => load.answer(store.load(case)),
+            Step::Save(snapshot, save) => save.answer(store.write_snapshot(&snapshot)),
             Step::Done(result) => return result,
         };
     }
