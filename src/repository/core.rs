@@ -1012,6 +1012,7 @@ mod tests {
             Step::Append(append) => {
                 panic!("expected a read after {after}, got an append at {}", append.batch().expected)
             }
+            Step::Load(..) | Step::Save(..) => panic!("expected a read after {after}, got a snapshot step"),
             Step::Done(result) => panic!("expected a read after {after}, got done: {:?}", result.err()),
         }
     }
@@ -1023,6 +1024,7 @@ mod tests {
                 append
             }
             Step::Read(read) => panic!("expected an append at {expected}, got a read after {}", read.after()),
+            Step::Load(..) | Step::Save(..) => panic!("expected an append at {expected}, got a snapshot step"),
             Step::Done(result) => panic!("expected an append at {expected}, got done: {:?}", result.err()),
         }
     }
@@ -1032,6 +1034,7 @@ mod tests {
             Step::Done(result) => result,
             Step::Read(read) => panic!("expected done, got a read after {}", read.after()),
             Step::Append(append) => panic!("expected done, got an append at {}", append.batch().expected),
+            Step::Load(..) | Step::Save(..) => panic!("expected done, got a snapshot step"),
         }
     }
 

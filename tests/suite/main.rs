@@ -39,6 +39,7 @@ mod refusals;
 mod replay_ids;
 mod repository;
 mod store;
+mod snapshots;
 mod stories;
 #[cfg(feature = "proptest")]
 mod testkit;
