@@ -520,8 +520,9 @@ impl Execution {
             },
             State::Open(opening) => self.decide_open(core, *opening),
             State::Load(then) => match answer {
-                Some(Answer::Read(Ok(events))) => match replay(self.case, &events) {
-                    Ok(case) => {
+                Some(Answer::Read(Ok(events))) => match snapshots::replayed(core, self.case, &events) {
+                    Ok((case, save)) => {
+                        self.save = save;
                         let slot = core.cache.insert(self.case, case);
                         self.then(slot, then)
                     }
@@ -857,13 +858,8 @@ impl Lookup {
                     }
                 },
                 LookupState::Load => match answer {
-                    Some(Answer::Read(Ok(events))) => {
-                        return Step::Done(
-                            replay(case, &events).map(|loaded| core.cache.insert(case, loaded).snapshot()),
-                        )
-                    }
                     Some(Answer::Read(Err(err)) | Answer::Loaded(Err(err))) => return Step::Done(Err(err.into())),
-                    Some(Answer::Loaded(Ok(loaded))) => match snapshots::restore(core, case, loaded) {
+                    Some(answer @ (Answer::Read(Ok(_)) | Answer::Loaded(Ok(_)))) => match restored(core, case, answer) {
                         Ok(Restored::Case(loaded, save)) => {
                             let cached = core.cache.insert(case, loaded).snapshot();
                             let Some(snapshot) = save else { return Step::Done(Ok(cached)) };
@@ -932,7 +928,15 @@ impl sealed::Sealed for Lookup {
     }
 }
 
-use snapshots::replay;
+/// A cold load's answer made into a case: a whole log replayed, or a snapshot restored.
+fn restored(core: &RepositoryCore, case: CaseId, answer: Answer) -> Result<Restored, Error> {
+    match answer {
+        Answer::Loaded(Ok(loaded)) => snapshots::restore(core, case, loaded),
+        Answer::Read(Ok(events)) => snapshots::replayed(core, case, &events).map(|(c, save)| Restored::Case(c, save)),
+        Answer::Read(Err(err)) | Answer::Loaded(Err(err)) => Err(err.into()),
+        Answer::Appended(_) | Answer::Saved(_) => Err(StoreError::UnknownCase { case }.into()),
+    }
+}
 
 /// Folds the events of `tail` the cached case does not hold yet. Copies the case only
 /// when a reader still holds a snapshot of it.

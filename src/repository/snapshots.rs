@@ -186,10 +186,20 @@ pub(crate) fn restore(core: &RepositoryCore, case: CaseId, loaded: Loaded) -> Re
             return Ok(Restored::ReadAll);
         }
     }
-    counters.replayed.fetch_add(1, Ordering::Relaxed);
-    let replayed = replay(case, &events)?;
-    let due = due(core, &replayed, &events);
+    let (replayed, due) = replayed(core, case, &events)?;
     Ok(Restored::Case(replayed, due))
+}
+
+/// A whole log replayed on a cold load, counted when snapshots are on, with the snapshot
+/// to write if the policy asks for one.
+pub(crate) fn replayed(core: &RepositoryCore, case: CaseId, events: &[Event]) -> Result<(Case, Option<Snapshot>), Error> {
+    let replayed = replay(case, events)?;
+    if core.snapshot_policy() == SnapshotPolicy::Off {
+        return Ok((replayed, None));
+    }
+    core.snapshot_counters().replayed.fetch_add(1, Ordering::Relaxed);
+    let due = due(core, &replayed, events);
+    Ok((replayed, due))
 }
 
 /// The snapshot's state, if it is `case`'s, intact, of this fold, and the log holds the
