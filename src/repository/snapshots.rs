@@ -327,3 +327,78 @@ impl sealed::Sealed for Verify {
         &[]
     }
 }
+
+/// The snapshot steps driven by scripted store answers.
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::actor::{Actor, Staff};
+    use crate::command::{Command, Opening};
+    use crate::event::Visibility;
+    use crate::repository::{CaseRequest, Execution, Lookup};
+    use crate::rules::Rules;
+    use crate::store::Appended;
+
+    fn note(text: &str) -> Command {
+        Command::AddNote { text: text.into(), visibility: Visibility::Internal }
+    }
+
+    fn log(case: CaseId, len: usize) -> Vec<Event> {
+        let t = datetime!(2026-11-23 09:00 UTC);
+        let rules = Rules::default();
+        let ana = Staff::new("ana", "software");
+        let opened = rules.open(case, Opening::new("cust-1", "my laptop works", ana.clone()), &Actor::Customer, t).unwrap();
+        let mut current = Case::from_opened(&opened).unwrap();
+        let mut events = vec![opened];
+        while events.len() < len {
+            for event in rules.decide(&current, note(&format!("n{}", events.len())), &Actor::Staff(ana.clone()), t).unwrap() {
+                current.apply(&event).unwrap();
+                events.push(event);
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn a_cold_command_loads_folds_the_tail_and_saves_after_a_crossing_append() {
+        let case = CaseId::new_v7(datetime!(2026-11-23 09:00 UTC), [9; 10]);
+        let events = log(case, 19);
+        let core = RepositoryCore::new(Rules::default(), 10).with_snapshots(SnapshotPolicy::every(10));
+        let snapshot = Snapshot::take(&Case::replay(&events[..10]).unwrap(), events[9].id);
+        let at = datetime!(2026-11-23 10:00 UTC);
+        let request = CaseRequest::new(case, note("mine"), Actor::Staff(Staff::new("ana", "software")), at);
+        let Step::Load(asked, load) = Execution::new(request).poll(&core, &mut || at) else { panic!("a load") };
+        assert_eq!(asked, case);
+        let answer = Loaded::new(Some(snapshot), events[9..].to_vec());
+        let Step::Append(append) = load.answer(Ok(answer)).poll(&core, &mut || at) else { panic!("an append") };
+        assert_eq!(append.batch().expected, 19);
+        let Step::Save(written, save) = append.answer(Ok(Appended::new(20, 1))).poll(&core, &mut || at) else {
+            panic!("a save: the append crossed 20")
+        };
+        assert_eq!(written.version(), 20);
+        let Step::Done(done) = save.answer(Err(StoreError::backend("down"))).poll(&core, &mut || at) else {
+            panic!("done")
+        };
+        assert_eq!(done.unwrap()[0].seq, 20, "a failed save fails nothing");
+        let stats = core.snapshot_stats();
+        assert_eq!((stats.restored, stats.write_failures), (1, 1));
+
+        // A lookup whose snapshot is another case's reads the whole log instead.
+        core.forget(case);
+        let other = CaseId::new_v7(datetime!(2026-11-23 09:00 UTC), [8; 10]);
+        let foreign = Snapshot::take(&Case::replay(&log(other, 5)).unwrap(), log(other, 5)[4].id);
+        let Step::Load(_, load) = Lookup::case(case).poll(&core) else { panic!("a load") };
+        let Step::Read(read) = load.answer(Ok(Loaded::new(Some(foreign), events[4..].to_vec()))).poll(&core) else {
+            panic!("a read of the whole log")
+        };
+        assert_eq!(read.after(), 0);
+        // Having folded 19 events, more than the interval, it replaces the foreign one.
+        let Step::Save(fresh, save) = read.answer(Ok(events.clone())).poll(&core) else { panic!("a save") };
+        assert_eq!((fresh.case(), fresh.version()), (Some(case), 19));
+        let Step::Done(Ok(found)) = save.answer(Ok(true)).poll(&core) else { panic!("done") };
+        assert_eq!(found.version(), 19);
+        assert_eq!(core.snapshot_stats().rejected_for(SnapshotRejection::OtherCase { found: other }), 1);
+    }
+}
