@@ -375,7 +375,8 @@ mod tests {
         let rules = Rules::default();
         let ana = Staff::new("ana", "software");
         let id = CaseId::new_v7(t, [3; 10]);
-        let opened = rules.open(id, Opening::new("cust-1", "my laptop works", ana.clone()), &Actor::Customer, t).unwrap();
+        let opened =
+            rules.open(id, Opening::new("cust-1", "my laptop works", ana.clone()), &Actor::Customer, t).unwrap();
         let mut case = Case::from_opened(&opened).unwrap();
         let mut last = opened.id;
         let key = crate::id::IdempotencyKey::new("k-1").unwrap();

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::core::{Execution, Lookup, Machine, RepositoryCore, Step};
-use super::snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
 use super::facade::facade;
 use super::request::CaseRequest;
+use super::snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
 use super::DEFAULT_CAPACITY;
 use crate::actor::Actor;
 use crate::case::Case;

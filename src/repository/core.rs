@@ -130,7 +130,12 @@ impl RepositoryCore {
     /// every command then reads and replays its case).
     #[must_use]
     pub fn new(rules: impl Into<Arc<Rules>>, capacity: usize) -> Self {
-        Self { rules: rules.into(), cache: Cache::new(capacity), snapshots: SnapshotPolicy::Off, counters: Counters::default() }
+        Self {
+            rules: rules.into(),
+            cache: Cache::new(capacity),
+            snapshots: SnapshotPolicy::Off,
+            counters: Counters::default(),
+        }
     }
 
     /// The same core writing and reading snapshots under `policy` (see
@@ -532,7 +537,7 @@ impl Execution {
                 Some(Answer::Loaded(Ok(loaded))) => match snapshots::restore(core, self.case, loaded) {
                     Ok(Restored::Case(case, save)) => {
                         self.save = save;
-                        let slot = core.cache.insert(self.case, case);
+                        let slot = core.cache.insert(self.case, *case);
                         self.then(slot, then)
                     }
                     Ok(Restored::ReadAll) => Flow::Read(State::Load(then), 0),
@@ -859,19 +864,21 @@ impl Lookup {
                 },
                 LookupState::Load => match answer {
                     Some(Answer::Read(Err(err)) | Answer::Loaded(Err(err))) => return Step::Done(Err(err.into())),
-                    Some(answer @ (Answer::Read(Ok(_)) | Answer::Loaded(Ok(_)))) => match restored(core, case, answer) {
-                        Ok(Restored::Case(loaded, save)) => {
-                            let cached = core.cache.insert(case, loaded).snapshot();
-                            let Some(snapshot) = save else { return Step::Done(Ok(cached)) };
-                            self.state = LookupState::Saving(cached);
-                            return Step::Save(snapshot, PendingSave { machine: self });
+                    Some(answer @ (Answer::Read(Ok(_)) | Answer::Loaded(Ok(_)))) => {
+                        match restored(core, case, answer) {
+                            Ok(Restored::Case(loaded, save)) => {
+                                let cached = core.cache.insert(case, *loaded).snapshot();
+                                let Some(snapshot) = save else { return Step::Done(Ok(cached)) };
+                                self.state = LookupState::Saving(cached);
+                                return Step::Save(snapshot, PendingSave { machine: self });
+                            }
+                            Ok(Restored::ReadAll) => {
+                                self.state = LookupState::Load;
+                                return Step::Read(PendingRead { machine: self, case, after: 0 });
+                            }
+                            Err(err) => return Step::Done(Err(err)),
                         }
-                        Ok(Restored::ReadAll) => {
-                            self.state = LookupState::Load;
-                            return Step::Read(PendingRead { machine: self, case, after: 0 });
-                        }
-                        Err(err) => return Step::Done(Err(err)),
-                    },
+                    }
                     _ => {
                         self.state = LookupState::Load;
                         return Step::Read(PendingRead { machine: self, case, after: 0 });
@@ -932,7 +939,9 @@ impl sealed::Sealed for Lookup {
 fn restored(core: &RepositoryCore, case: CaseId, answer: Answer) -> Result<Restored, Error> {
     match answer {
         Answer::Loaded(Ok(loaded)) => snapshots::restore(core, case, loaded),
-        Answer::Read(Ok(events)) => snapshots::replayed(core, case, &events).map(|(c, save)| Restored::Case(c, save)),
+        Answer::Read(Ok(events)) => {
+            snapshots::replayed(core, case, &events).map(|(c, save)| Restored::Case(Box::new(c), save))
+        }
         Answer::Read(Err(err)) | Answer::Loaded(Err(err)) => Err(err.into()),
         Answer::Appended(_) | Answer::Saved(_) => Err(StoreError::UnknownCase { case }.into()),
     }

@@ -47,10 +47,10 @@ use facade::facade;
 pub use self::core::{
     Execution, Lookup, Machine, PendingAppend, PendingLoad, PendingRead, PendingSave, RepositoryCore, Step,
 };
-pub use snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
 #[cfg(feature = "async")]
 pub use async_repository::AsyncRepository;
 pub use request::{CaseRequest, DEFAULT_ATTEMPTS};
+pub use snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
 
 /// How many folded cases a repository caches unless the host says otherwise
 /// ([`Repository::with_capacity`]).

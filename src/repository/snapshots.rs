@@ -114,7 +114,14 @@ pub(crate) struct Counters {
     written: AtomicU64,
     not_kept: AtomicU64,
     write_failures: AtomicU64,
-    last: Mutex<(Option<(CaseId, SnapshotRejection)>, Option<String>)>,
+    last: Mutex<Last>,
+}
+
+/// The last rejection and the last write error.
+#[derive(Debug, Default)]
+struct Last {
+    rejection: Option<(CaseId, SnapshotRejection)>,
+    write_error: Option<String>,
 }
 
 impl Counters {
@@ -122,7 +129,7 @@ impl Counters {
         if let Some(counter) = self.rejected.get(reason.index()) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
-        self.last.lock().unwrap_or_else(PoisonError::into_inner).0 = Some((case, reason));
+        self.last.lock().unwrap_or_else(PoisonError::into_inner).rejection = Some((case, reason));
     }
 
     /// Records a snapshot write's result.
@@ -131,7 +138,7 @@ impl Counters {
             Ok(true) => self.written.fetch_add(1, Ordering::Relaxed),
             Ok(false) => self.not_kept.fetch_add(1, Ordering::Relaxed),
             Err(err) => {
-                self.last.lock().unwrap_or_else(PoisonError::into_inner).1 = Some(err.to_string());
+                self.last.lock().unwrap_or_else(PoisonError::into_inner).write_error = Some(err.to_string());
                 self.write_failures.fetch_add(1, Ordering::Relaxed)
             }
         };
@@ -139,16 +146,18 @@ impl Counters {
 
     pub(crate) fn stats(&self) -> SnapshotStats {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let (rejection, write_error) = (last.rejection, last.write_error.clone());
+        drop(last);
         SnapshotStats {
             restored: load(&self.restored),
             replayed: load(&self.replayed),
             rejected: std::array::from_fn(|i| self.rejected.get(i).map_or(0, load)),
-            last_rejection: last.0,
+            last_rejection: rejection,
             written: load(&self.written),
             not_kept: load(&self.not_kept),
             write_failures: load(&self.write_failures),
-            last_write_error: last.1,
+            last_write_error: write_error,
         }
     }
 }
@@ -157,7 +166,7 @@ impl Counters {
 pub(crate) enum Restored {
     /// The case, and a snapshot to write when the load folded at least the policy's
     /// interval of events from the log.
-    Case(Case, Option<Snapshot>),
+    Case(Box<Case>, Option<Snapshot>),
     /// The snapshot was ignored and the answer does not hold the whole log: read it.
     ReadAll,
 }
@@ -174,7 +183,7 @@ pub(crate) fn restore(core: &RepositoryCore, case: CaseId, loaded: Loaded) -> Re
                 if tail.iter().try_for_each(|e| restored.apply(e)).is_ok() {
                     counters.restored.fetch_add(1, Ordering::Relaxed);
                     let due = due(core, &restored, tail);
-                    return Ok(Restored::Case(restored, due));
+                    return Ok(Restored::Case(Box::new(restored), due));
                 }
                 // The log goes on from the snapshot's event but does not fold onto its
                 // state: trust the log, which replays (or names its own break).
@@ -187,12 +196,16 @@ pub(crate) fn restore(core: &RepositoryCore, case: CaseId, loaded: Loaded) -> Re
         }
     }
     let (replayed, due) = replayed(core, case, &events)?;
-    Ok(Restored::Case(replayed, due))
+    Ok(Restored::Case(Box::new(replayed), due))
 }
 
 /// A whole log replayed on a cold load, counted when snapshots are on, with the snapshot
 /// to write if the policy asks for one.
-pub(crate) fn replayed(core: &RepositoryCore, case: CaseId, events: &[Event]) -> Result<(Case, Option<Snapshot>), Error> {
+pub(crate) fn replayed(
+    core: &RepositoryCore,
+    case: CaseId,
+    events: &[Event],
+) -> Result<(Case, Option<Snapshot>), Error> {
     let replayed = replay(case, events)?;
     if core.snapshot_policy() == SnapshotPolicy::Off {
         return Ok((replayed, None));
@@ -349,11 +362,14 @@ mod tests {
         let t = datetime!(2026-11-23 09:00 UTC);
         let rules = Rules::default();
         let ana = Staff::new("ana", "software");
-        let opened = rules.open(case, Opening::new("cust-1", "my laptop works", ana.clone()), &Actor::Customer, t).unwrap();
+        let opened =
+            rules.open(case, Opening::new("cust-1", "my laptop works", ana.clone()), &Actor::Customer, t).unwrap();
         let mut current = Case::from_opened(&opened).unwrap();
         let mut events = vec![opened];
         while events.len() < len {
-            for event in rules.decide(&current, note(&format!("n{}", events.len())), &Actor::Staff(ana.clone()), t).unwrap() {
+            for event in
+                rules.decide(&current, note(&format!("n{}", events.len())), &Actor::Staff(ana.clone()), t).unwrap()
+            {
                 current.apply(&event).unwrap();
                 events.push(event);
             }

@@ -29,8 +29,8 @@ use crate::error::{LogError, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, EventId, IncidentId};
 
-pub use append::{AppendCheck, AppendPlan, Batch};
 pub use crate::case::Snapshot;
+pub use append::{AppendCheck, AppendPlan, Batch};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use async_store::AsyncStore;

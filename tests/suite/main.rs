@@ -38,8 +38,8 @@ mod properties;
 mod refusals;
 mod replay_ids;
 mod repository;
-mod store;
 mod snapshots;
+mod store;
 mod stories;
 #[cfg(feature = "proptest")]
 mod testkit;

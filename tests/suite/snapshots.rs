@@ -140,7 +140,7 @@ fn promises<S: Store>(mut store: S, plant: impl Fn(&S, CaseId, &Snapshot), reope
     assert_eq!(repo.verify_snapshot(case).unwrap(), SnapshotCheck::Matches { version: 251 });
     drop(repo);
 
-    let version = store.version(case).unwrap() as usize;
+    let version = store.version(case).unwrap();
     let current = store.read(case).unwrap();
     // Stale: the log diverged (another history of the same case), or the snapshot covers
     // more than the log holds.
@@ -151,7 +151,7 @@ fn promises<S: Store>(mut store: S, plant: impl Fn(&S, CaseId, &Snapshot), reope
     let fresh = snapshot_of(&current);
     let cases: [(Snapshot, SnapshotRejection); 6] = [
         (diverged, SnapshotRejection::Diverged { version: 200 }),
-        (beyond, SnapshotRejection::BeyondLog { version: version as u64 + 5 }),
+        (beyond, SnapshotRejection::BeyondLog { version: version + 5 }),
         (other, SnapshotRejection::OtherCase { found: case_id(2) }),
         (other_fold(&fresh), SnapshotRejection::Fingerprint { found: Snapshot::fold_fingerprint() ^ 1 }),
         (flipped(&fresh), SnapshotRejection::Checksum),
@@ -199,7 +199,9 @@ fn file_store_snapshots_survive_a_reopen_and_a_bad_sidecar_never_breaks_the_log(
     let sidecar = move |case: CaseId| path.join(format!("{case}.snapshot"));
     let plant = {
         let sidecar = sidecar.clone();
-        move |_: &FileStore, case: CaseId, snapshot: &Snapshot| std::fs::write(sidecar(case), snapshot.as_bytes()).unwrap()
+        move |_: &FileStore, case: CaseId, snapshot: &Snapshot| {
+            std::fs::write(sidecar(case), snapshot.as_bytes()).unwrap()
+        }
     };
     let reopen = {
         let dir = dir.path().to_owned();
@@ -316,10 +318,10 @@ mod properties {
         /// A cold start from a snapshot taken anywhere in a generated history is the
         /// history's log folded from its first event.
         #[test]
-        fn a_cold_start_from_a_snapshot_is_the_log_folded(history in histories(&Config::default()), cut in 0.0f64..1.0) {
+        fn a_cold_start_from_a_snapshot_is_the_log_folded(history in histories(&Config::default()), cut in 0usize..1_000) {
             let events = history.events();
             let case = events[0].case;
-            let at = ((events.len() as f64 * cut) as usize).clamp(1, events.len());
+            let at = (events.len() * cut / 1_000).clamp(1, events.len());
             let store = MemoryStore::new();
             store.append(case, 0, events).unwrap();
             store.put_snapshot(case, Some(snapshot_of(&events[..at])));

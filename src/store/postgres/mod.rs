@@ -395,7 +395,7 @@ impl PgStore {
     ///
     /// As [`PgStore::read_after`].
     pub async fn load(&self, case: CaseId) -> Result<Loaded, StoreError> {
-        let rows: Vec<(Option<i64>, Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
+        let rows: Vec<LoadRow> = sqlx::query_as(
             "WITH s AS (SELECT version, body FROM caseledger_snapshots WHERE case_id = $1)
              SELECT NULL::bigint AS seq, NULL::text AS body, s.body AS snapshot FROM s
              UNION ALL
@@ -448,6 +448,9 @@ impl PgStore {
         Ok(ids.into_iter().map(CaseId::from_uuid).collect())
     }
 }
+
+/// A row of [`PgStore::load`]: an event (`seq`, `body`) or the snapshot.
+type LoadRow = (Option<i64>, Option<String>, Option<Vec<u8>>);
 
 /// A batch encoded for the insert statement, column by column.
 struct Batch {
