@@ -26,6 +26,7 @@
 mod async_repository;
 mod cache;
 pub(crate) mod core;
+mod executed;
 mod facade;
 mod request;
 mod snapshots;
@@ -37,8 +38,7 @@ use time::OffsetDateTime;
 use crate::actor::Actor;
 use crate::case::Case;
 use crate::command::{Opening, Request};
-use crate::error::{Error, StoreError};
-use crate::event::Event;
+use crate::error::Error;
 use crate::id::{CaseId, CustomerRef, IncidentId};
 use crate::rules::Rules;
 use crate::store::{Batch, Store};
@@ -49,6 +49,7 @@ pub use self::core::{
 };
 #[cfg(feature = "async")]
 pub use async_repository::AsyncRepository;
+pub use executed::Executed;
 pub use request::{CaseRequest, DEFAULT_ATTEMPTS};
 pub use snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
 
@@ -121,8 +122,8 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// assert_eq!(repo.store().version(case)?, 5);
 ///
 /// let transfer = Command::Transfer { to: Staff::new("bo", "hardware"), note: "fan noise after BIOS update".into() };
-/// let events = repo.execute(case, transfer, &Actor::Staff(ana), t)?;
-/// assert_eq!(events[0].seq, 6);
+/// let done = repo.execute(case, transfer, &Actor::Staff(ana), t)?;
+/// assert_eq!((done.events[0].seq, done.version, done.already_done), (6, 6, false));
 /// assert_eq!(repo.case(case)?.owner(), &Staff::new("bo", "hardware"));
 /// # Ok::<(), caseledger::Error>(())
 /// ```

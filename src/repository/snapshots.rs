@@ -397,7 +397,7 @@ mod tests {
         let Step::Done(done) = save.answer(Err(StoreError::backend("down"))).poll(&core, &mut || at) else {
             panic!("done")
         };
-        assert_eq!(done.unwrap()[0].seq, 20, "a failed save fails nothing");
+        assert_eq!(done.unwrap().events[0].seq, 20, "a failed save fails nothing");
         let stats = core.snapshot_stats();
         assert_eq!((stats.restored, stats.write_failures), (1, 1));
 

@@ -253,7 +253,7 @@ fn a_failed_snapshot_write_is_reported_and_the_command_still_succeeds() {
     store.append(case, 0, &log(case, 9, "stored")).unwrap();
     let repo = Repository::new(store, Rules::default()).with_snapshots(every(10));
     let events = repo.execute(case, note("the tenth"), &Actor::Staff(ana()), T0 + Duration::days(1)).unwrap();
-    assert_eq!(events[0].seq, 10, "the append crossed the interval, and the command succeeded");
+    assert_eq!(events.events[0].seq, 10, "the append crossed the interval, and the command succeeded");
     let stats = repo.snapshot_stats();
     assert_eq!((stats.write_failures, stats.written), (1, 0), "{stats:?}");
     assert!(stats.last_write_error.unwrap().contains("disk full"));
