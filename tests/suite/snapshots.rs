@@ -411,3 +411,20 @@ mod postgres {
         db.drop().await;
     }
 }
+
+/// A projected store keeps the snapshots of the store it wraps (it forwards them, rather
+/// than falling back to the trait's "keeps none").
+#[test]
+fn a_projected_store_keeps_its_inner_store_s_snapshots() {
+    use caseledger::projection::Projected;
+    use caseledger::testkit::projection::Recorder;
+
+    let case = case_id(6);
+    let store = Projected::new(MemoryStore::new(), Recorder::default()).unwrap();
+    store.append(case, 0, &log(case, 30, "stored")).unwrap();
+    let repo = Repository::new(&store, Rules::default()).with_snapshots(every(10));
+    assert_eq!(repo.case(case).unwrap().version(), 30);
+    assert_eq!(repo.snapshot_stats().written, 1, "{:?}", repo.snapshot_stats());
+    assert_eq!(store.read_snapshot(case).unwrap().map(|s| s.version()), Some(30));
+    assert_eq!(store.load(case).unwrap().events.len(), 1);
+}
