@@ -2,7 +2,8 @@
 //! `std`'s default hasher is seeded at random, which the core may not read (I7), and
 //! SipHash costs more than the rest of an id lookup.
 //!
-//! - [`hash128`]: FNV-1a, for event ids and the fingerprints of keyed commands. Its
+//! - [`hash128`] (and [`Fnv64`], for snapshot checksums): FNV-1a, for event ids and the
+//!   fingerprints of keyed commands. Its
 //!   output is part of the stored data (an event id derived today must be derived the
 //!   same way by a retry tomorrow), so it never changes.
 //! - [`IdHasher`]: for maps keyed by case and event ids (the repository's cache, the
@@ -12,6 +13,29 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// FNV-1a's 64-bit prime.
 const PRIME: u64 = 0x0100_0000_01b3;
+
+/// FNV-1a over 64 bits (snapshot checksums).
+pub(crate) struct Fnv64(u64);
+
+impl Fnv64 {
+    /// A hasher at FNV-1a's offset basis.
+    pub(crate) const fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv64 {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(PRIME);
+        }
+    }
+}
 
 /// FNV-1a over 64 bits, twice at once from two offsets: `hash128` used to hash its value
 /// once per offset; one pass with two states gives the same two results, feeding each

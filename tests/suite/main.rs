@@ -39,6 +39,7 @@ mod properties;
 mod refusals;
 mod replay_ids;
 mod repository;
+mod snapshots;
 mod store;
 mod stories;
 #[cfg(feature = "proptest")]
