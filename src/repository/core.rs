@@ -280,7 +280,7 @@ impl<M: Machine> PendingLoad<M> {
 
     /// Hands the store's answer back; poll the returned machine again.
     pub fn answer(mut self, result: Result<Loaded, StoreError>) -> M {
-        self.machine.give(Answer::Loaded(result.map_err(Box::new)));
+        self.machine.give(Answer::Loaded(result.map(Box::new).map_err(Box::new)));
         self.machine
     }
 }
@@ -342,7 +342,7 @@ pub(crate) mod sealed {
     pub enum Answer {
         Read(Result<Vec<Event>, Box<StoreError>>),
         Appended(Result<Appended, Box<StoreError>>),
-        Loaded(Result<Loaded, Box<StoreError>>),
+        Loaded(Result<Box<Loaded>, Box<StoreError>>),
         Saved(Result<bool, Box<StoreError>>),
     }
 
@@ -376,8 +376,6 @@ pub struct Execution {
     tries: u32,
     decided: bool,
     caught_up: bool,
-    /// A snapshot the load asked for, written once the command is done.
-    save: Option<Snapshot>,
     state: State,
     /// The events decided and not yet confirmed by the store.
     pending: Vec<Event>,
@@ -396,6 +394,8 @@ struct Asked {
     at: OffsetDateTime,
     /// The version the author saw, if given.
     expected: Option<u64>,
+    /// A snapshot the load asked for, written once the command is done (boxed: rare).
+    save: Option<Box<Snapshot>>,
 }
 
 #[derive(Debug)]
@@ -471,12 +471,12 @@ impl Execution {
                 by: request.by,
                 at: request.at,
                 expected: request.expected,
+                save: None,
             }),
             attempts_left: request.attempts.max(1),
             tries: 0,
             decided: false,
             caught_up: false,
-            save: None,
             state: State::Start,
             pending: Vec::new(),
             answer: None,
@@ -490,12 +490,11 @@ impl Execution {
     pub fn open(case: CaseId, opening: Opening, by: impl Into<Actor>, at: OffsetDateTime) -> Self {
         Self {
             case,
-            asked: Box::new(Asked { request: None, by: by.into(), at, expected: Some(0) }),
+            asked: Box::new(Asked { request: None, by: by.into(), at, expected: Some(0), save: None }),
             attempts_left: 1,
             tries: 0,
             decided: false,
             caught_up: false,
-            save: None,
             state: State::Open(Box::new(opening)),
             pending: Vec::new(),
             answer: None,
@@ -553,16 +552,16 @@ impl Execution {
             State::Load(then) => match answer {
                 Some(Answer::Read(Ok(events))) => match snapshots::replayed(core, self.case, &events) {
                     Ok((case, save)) => {
-                        self.save = save;
+                        self.asked.save = save.map(Box::new);
                         let slot = core.cache.insert(self.case, case);
                         self.then(slot, then)
                     }
                     Err(err) => self.failed(then, err),
                 },
                 Some(Answer::Read(Err(err)) | Answer::Loaded(Err(err))) => self.failed(then, (*err).into()),
-                Some(Answer::Loaded(Ok(loaded))) => match snapshots::restore(core, self.case, loaded) {
+                Some(Answer::Loaded(Ok(loaded))) => match snapshots::restore(core, self.case, *loaded) {
                     Ok(Restored::Case(case, save)) => {
-                        self.save = save;
+                        self.asked.save = save.map(Box::new);
                         let slot = core.cache.insert(self.case, *case);
                         self.then(slot, then)
                     }
@@ -764,7 +763,7 @@ impl Execution {
         if core.snapshots != SnapshotPolicy::Off {
             // Serialised outside the slot's lock, from a reader's copy of the case.
             let case = slot.snapshot();
-            let due = self.save.take().is_some();
+            let due = self.asked.save.take().is_some();
             if let Some(snapshot) = snapshots::after_append(core, &case, &self.pending, due) {
                 return Flow::Save(State::Saving { version, written }, snapshot);
             }
@@ -1024,7 +1023,7 @@ impl sealed::Sealed for Lookup {
 /// A cold load's answer made into a case: a whole log replayed, or a snapshot restored.
 fn restored(core: &RepositoryCore, case: CaseId, answer: Answer) -> Result<Restored, Error> {
     match answer {
-        Answer::Loaded(Ok(loaded)) => snapshots::restore(core, case, loaded),
+        Answer::Loaded(Ok(loaded)) => snapshots::restore(core, case, *loaded),
         Answer::Read(Ok(events)) => {
             snapshots::replayed(core, case, &events).map(|(c, save)| Restored::Case(Box::new(c), save))
         }
