@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use super::core::{Execution, Lookup, Machine, RepositoryCore, Step};
 use super::facade::facade;
 use super::request::CaseRequest;
+use super::watch::Watch;
 use super::DEFAULT_CAPACITY;
 use crate::actor::Actor;
 use crate::case::Case;
@@ -78,18 +79,22 @@ async fn drive<S: AsyncStore, M: Machine>(
     mut run: M,
     mut poll: impl FnMut(M) -> Step<M> + Send,
 ) -> Result<M::Output, Error> {
+    let mut watch = Watch::new(&run);
     loop {
         run = match poll(run) {
             Step::Read(read) => {
-                let result = store.read_after(read.case(), read.after()).await;
+                let result = watch.waiting(false, store.read_after(read.case(), read.after())).await;
                 read.answer(result)
             }
             Step::Append(append) => {
                 let Batch { case, expected, events } = append.batch();
-                let result = store.append(case, expected, events).await;
+                let result = watch.waiting(true, store.append(case, expected, events)).await;
                 append.answer(result)
             }
-            Step::Done(result) => return result,
+            Step::Done(result) => {
+                watch.finish(&result);
+                return result;
+            }
         };
     }
 }

@@ -27,7 +27,10 @@ mod async_repository;
 mod cache;
 pub(crate) mod core;
 mod facade;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod request;
+mod watch;
 
 use std::sync::Arc;
 
@@ -42,10 +45,13 @@ use crate::id::{CaseId, CustomerRef, IncidentId};
 use crate::rules::Rules;
 use crate::store::{Batch, Store};
 use facade::facade;
+use watch::Watch;
 
 pub use self::core::{Execution, Lookup, Machine, PendingAppend, PendingRead, RepositoryCore, Step};
 #[cfg(feature = "async")]
 pub use async_repository::AsyncRepository;
+#[cfg(feature = "postgres")]
+pub use postgres::Staged;
 pub use request::{CaseRequest, DEFAULT_ATTEMPTS};
 
 /// How many folded cases a repository caches unless the host says otherwise
@@ -134,18 +140,22 @@ facade!(Repository, Store, [], [], []);
 
 /// The blocking driver: do what each step asks, with the store, until done.
 fn drive<S: Store, M: Machine>(store: &S, mut run: M, mut poll: impl FnMut(M) -> Step<M>) -> Result<M::Output, Error> {
+    let mut watch = Watch::new(&run);
     loop {
         run = match poll(run) {
             Step::Read(read) => {
-                let result = store.read_after(read.case(), read.after());
+                let result = watch.blocking(false, || store.read_after(read.case(), read.after()));
                 read.answer(result)
             }
             Step::Append(append) => {
                 let Batch { case, expected, events } = append.batch();
-                let result = store.append(case, expected, events);
+                let result = watch.blocking(true, || store.append(case, expected, events));
                 append.answer(result)
             }
-            Step::Done(result) => return result,
+            Step::Done(result) => {
+                watch.finish(&result);
+                return result;
+            }
         };
     }
 }

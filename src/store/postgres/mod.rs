@@ -287,14 +287,23 @@ impl PgStore {
     /// [`StoreError::Inconsistent`] when a stored row no longer decodes as the event at
     /// its place.
     pub async fn read_after(&self, case: CaseId, after: u64) -> Result<Vec<Event>, StoreError> {
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT seq, body FROM caseledger_events WHERE case_id = $1 AND seq > $2 ORDER BY seq")
-                .bind(case.as_uuid())
-                .bind(to_i64(after)?)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StoreError::backend)?;
-        rows.into_iter().map(|(seq, body)| decode_row(case, seq, &body)).collect()
+        read_after_on(&self.pool, case, after).await
+    }
+
+    /// [`PgStore::read_after`] on the caller's connection or transaction: pass `&mut *tx`
+    /// to see what the transaction sees (its own uncommitted appends included) without
+    /// taking a second connection from the pool.
+    ///
+    /// # Errors
+    ///
+    /// As [`PgStore::read_after`].
+    pub async fn read_after_in(
+        &self,
+        conn: &mut PgConnection,
+        case: CaseId,
+        after: u64,
+    ) -> Result<Vec<Event>, StoreError> {
+        read_after_on(conn, case, after).await
     }
 
     /// All events of `case`, in order.
@@ -506,6 +515,21 @@ async fn read_stored(
         }
     }
     Ok(stored)
+}
+
+/// The events of `case` after `after`, through `executor` (the pool or a transaction).
+async fn read_after_on<'c, E>(executor: E, case: CaseId, after: u64) -> Result<Vec<Event>, StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT seq, body FROM caseledger_events WHERE case_id = $1 AND seq > $2 ORDER BY seq")
+            .bind(case.as_uuid())
+            .bind(to_i64(after)?)
+            .fetch_all(executor)
+            .await
+            .map_err(StoreError::backend)?;
+    rows.into_iter().map(|(seq, body)| decode_row(case, seq, &body)).collect()
 }
 
 async fn version_on<'c, E>(executor: E, case: CaseId) -> Result<u64, StoreError>
