@@ -5,7 +5,7 @@
 //! (sequence number, line, field). None of them is ever raised by a panic (I8).
 //!
 //! One file per error type ([`Refusal`], [`LogError`], [`DecodeError`], [`ConfigError`],
-//! [`StoreError`] with the [`Location`] of a stored record, [`KeyError`]), each declared as a table: a variant is written once with
+//! [`StoreError`] with the [`Location`] of a stored record, [`KeyError`], [`HeaderError`]), each declared as a table: a variant is written once with
 //! its stable code and its [`ErrorCategory`], and the `code()`, `category()`, `report()`
 //! and `CODES` of the type come from that row (see `table.rs`). What a host sends for an
 //! error, [`ErrorCategory`], [`ErrorCode`] and [`ErrorReport`], sits in `transport.rs`,
@@ -13,6 +13,7 @@
 
 mod config;
 mod decode;
+mod header;
 pub(crate) mod key;
 mod location;
 mod log;
@@ -26,6 +27,7 @@ use serde::Serialize;
 
 pub use config::ConfigError;
 pub use decode::DecodeError;
+pub use header::HeaderError;
 pub use key::KeyError;
 pub use location::Location;
 pub use log::LogError;
@@ -58,6 +60,9 @@ pub enum Error {
     /// A text is not an idempotency key.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A request header cannot be read (the HTTP helpers, feature `axum`).
+    #[error(transparent)]
+    Header(#[from] HeaderError),
 }
 
 impl Error {
@@ -115,8 +120,8 @@ impl Error {
 
     /// Every code of every error this crate returns, with its category and the variant
     /// that carries it: the rows of [`Refusal::CODES`], [`LogError::CODES`],
-    /// [`DecodeError::CODES`], [`ConfigError::CODES`], [`StoreError::CODES`] and
-    /// [`KeyError::CODES`], in that order. No code appears twice (checked when the crate
+    /// [`DecodeError::CODES`], [`ConfigError::CODES`], [`StoreError::CODES`],
+    /// [`KeyError::CODES`] and [`HeaderError::CODES`], in that order. No code appears twice (checked when the crate
     /// is compiled).
     ///
     /// # Example
@@ -144,13 +149,21 @@ impl Error {
             Self::Config(e) => e,
             Self::Store(e) => e,
             Self::Key(e) => e,
+            Self::Header(e) => e,
         }
     }
 }
 
 /// The tables of the errors [`Error`] wraps, in the order of its variants.
-const TABLES: [&[ErrorCode]; 6] =
-    [Refusal::CODES, LogError::CODES, DecodeError::CODES, ConfigError::CODES, StoreError::CODES, KeyError::CODES];
+const TABLES: [&[ErrorCode]; 7] = [
+    Refusal::CODES,
+    LogError::CODES,
+    DecodeError::CODES,
+    ConfigError::CODES,
+    StoreError::CODES,
+    KeyError::CODES,
+    HeaderError::CODES,
+];
 
 // `Error::code` names the error alone, so a code may not repeat across tables either.
 const _: () = assert!(transport::codes_are_distinct(&TABLES), "two error variants share a code");

@@ -14,7 +14,7 @@ use crate::support::ana;
 use caseledger::error::ErrorCategory::{self, Conflict, Corrupt, Invalid, NotAllowed, NotFound, Unavailable};
 use caseledger::{
     codec::decode_log,
-    error::{ConfigError, DecodeError, ErrorCode, ErrorReport, KeyError, Location, LogError, StoreError},
+    error::{ConfigError, DecodeError, ErrorCode, ErrorReport, HeaderError, KeyError, Location, LogError, StoreError},
     event::{Channel, Ending},
     id::EventId,
     Actor, CaseId, Error, IdempotencyKey, Refusal, Status,
@@ -359,6 +359,19 @@ fn key_errors() -> Vec<(KeyError, &'static str)> {
     ]
 }
 
+fn header_errors() -> Vec<(HeaderError, &'static str)> {
+    vec![
+        (
+            HeaderError::IfMatch { value: r#""3", "4""#.into() },
+            r#"If-Match must name one case version, as the ETag gave it ("3"); got "3", "4""#,
+        ),
+        (
+            HeaderError::NotText { header: "Idempotency-Key".into() },
+            "the Idempotency-Key header must be visible ASCII text",
+        ),
+    ]
+}
+
 fn config_errors() -> Vec<(ConfigError, &'static str)> {
     vec![
         (
@@ -457,6 +470,9 @@ const KEY_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("ControlCharacter", "key_control_character", Invalid),
 ];
 
+const HEADER_ERROR_CODES: &[(&str, &str, ErrorCategory)] =
+    &[("IfMatch", "invalid_if_match", Invalid), ("NotText", "header_not_text", Invalid)];
+
 const CONFIG_ERROR_CODES: &[(&str, &str, ErrorCategory)] =
     &[("Json", "config_unreadable", Invalid), ("Invalid", "config_value_invalid", Invalid)];
 
@@ -480,7 +496,7 @@ macro_rules! coded {
         }
     )*};
 }
-coded!(Refusal, LogError, DecodeError, StoreError, ConfigError, KeyError);
+coded!(Refusal, LogError, DecodeError, StoreError, ConfigError, KeyError, HeaderError);
 
 fn check_codes<E: Coded>(name: &str, table: &[(&str, &str, ErrorCategory)], cases: Vec<(E, &str)>) {
     let generated: Vec<(&str, &str, ErrorCategory)> =
@@ -507,14 +523,22 @@ fn every_error_variant_has_its_code_and_category_pinned() {
     check_codes("StoreError", STORE_ERROR_CODES, store_errors());
     check_codes("ConfigError", CONFIG_ERROR_CODES, config_errors());
     check_codes("KeyError", KEY_ERROR_CODES, key_errors());
+    check_codes("HeaderError", HEADER_ERROR_CODES, header_errors());
 }
 
 /// `Error::code` names the error alone, so codes are unique across every error type,
 /// not only within one, and all are snake_case.
 #[test]
 fn codes_are_unique_snake_case() {
-    let tables =
-        [REFUSAL_CODES, LOG_ERROR_CODES, DECODE_ERROR_CODES, CONFIG_ERROR_CODES, STORE_ERROR_CODES, KEY_ERROR_CODES];
+    let tables = [
+        REFUSAL_CODES,
+        LOG_ERROR_CODES,
+        DECODE_ERROR_CODES,
+        CONFIG_ERROR_CODES,
+        STORE_ERROR_CODES,
+        KEY_ERROR_CODES,
+        HEADER_ERROR_CODES,
+    ];
     // The umbrella's list is every table's, nothing more.
     let all: Vec<(&str, ErrorCategory)> = Error::codes().map(|row| (row.code, row.category)).collect();
     let pinned: Vec<(&str, ErrorCategory)> = tables.iter().flat_map(|t| t.iter()).map(|(_, c, k)| (*c, *k)).collect();
@@ -573,6 +597,7 @@ fn every_error_reports_code_category_message_and_details() {
     check_reports(store_errors());
     check_reports(config_errors());
     check_reports(key_errors());
+    check_reports(header_errors());
 }
 
 #[test]

@@ -20,6 +20,8 @@ mod customer_view;
 mod errors;
 mod file_store;
 mod hostile;
+#[cfg(feature = "axum")]
+mod http;
 mod idempotency;
 mod identities;
 mod limits;
@@ -45,5 +47,7 @@ mod testkit;
 mod timeline_one_line;
 #[cfg(feature = "proptest")]
 mod timeline_pages;
+#[cfg(feature = "tracing")]
+mod tracing;
 #[cfg(feature = "proptest")]
 mod worklist;
