@@ -38,8 +38,9 @@ async fn outbox_read_model_idempotency_key_and_if_match_against_postgres() {
     let name = format!("caseledger_t_{}_crm_{}", nanos / 1_000_000_000, nanos % 1_000_000_000);
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
     let options = PgConnectOptions::from_str(&url).unwrap().database(&name);
-    // One connection: every request's transaction, catch-up and projection share it.
-    let pool = PgPoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+    // Two connections: a command needs one (its catch-up reads go through its transaction);
+    // the projection runner holds its page's transaction while it reads the feed.
+    let pool = PgPoolOptions::new().max_connections(2).connect_with(options).await.unwrap();
     let app = caseledger_crm::router(caseledger_crm::Crm::start(PgStore::new(pool.clone())).await.unwrap());
     let count = |sql: &'static str| {
         let pool = pool.clone();
@@ -79,7 +80,9 @@ async fn outbox_read_model_idempotency_key_and_if_match_against_postgres() {
     // The board follows the feed (other transactions on the server may hold it back a while).
     let mut rows = Value::Null;
     for _ in 0..600 {
-        rows = call(&app, "/board?owner=bo", &[], None).await.json;
+        let board = call(&app, "/board/bo", &[], None).await;
+        assert_eq!(board.status, StatusCode::OK, "{}", board.json);
+        rows = board.json;
         if rows.as_array().is_some_and(|r| !r.is_empty()) {
             break;
         }
