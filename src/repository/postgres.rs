@@ -46,7 +46,6 @@ impl AsyncRepository<PgStore> {
 
     /// Runs commands inside `tx`, a transaction the host began on its own pool or on a
     /// connection it holds (`conn.begin()`), and writes its own rows in: see [`Staged`].
-    #[must_use]
     pub fn within<'c>(&self, tx: Transaction<'c, Postgres>) -> Staged<'_, 'c> {
         Staged { repo: self, tx, staging: self.core().staging(STAGED_CAPACITY), touched: Vec::new(), appended: false }
     }

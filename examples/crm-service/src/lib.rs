@@ -60,17 +60,17 @@ pub fn router(crm: Arc<Crm>) -> Router {
 }
 
 /// A failed request: the library's error report, or the service's own answer.
-struct Fail(Response);
+struct Fail(Box<Response>);
 
 impl<E: Into<Error>> From<E> for Fail {
     fn from(err: E) -> Self {
-        Self(err.into().into_response())
+        Self(Box::new(err.into().into_response()))
     }
 }
 
 impl IntoResponse for Fail {
     fn into_response(self) -> Response {
-        self.0
+        *self.0
     }
 }
 
@@ -83,7 +83,7 @@ fn staff(headers: &HeaderMap) -> Result<Staff, Fail> {
     let text = headers.get("x-staff").and_then(|v| v.to_str().ok()).unwrap_or_default();
     match text.split_once('/') {
         Some((id, department)) if !id.is_empty() && !department.is_empty() => Ok(Staff::new(id, department)),
-        _ => Err(Fail(StatusCode::UNAUTHORIZED.into_response())),
+        _ => Err(Fail(Box::new(StatusCode::UNAUTHORIZED.into_response()))),
     }
 }
 
