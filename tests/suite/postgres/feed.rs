@@ -11,7 +11,7 @@ use crate::support::postgres::{case_id, decide, log_of, opened, TestDb};
 /// Reads the feed from `from` until `want` events arrived (other tests' and checkouts'
 /// writing transactions on the same server hold the feed back for a while) or 60 s
 /// passed.
-pub(super) async fn read_until(store: &PgStore, from: FeedPosition, want: usize) -> (Vec<Event>, FeedPosition) {
+async fn read_until(store: &PgStore, from: FeedPosition, want: usize) -> (Vec<Event>, FeedPosition) {
     read_pages_until(store, from, 100, want).await
 }
 

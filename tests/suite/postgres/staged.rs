@@ -5,7 +5,7 @@
 //! what was committed; after a commit, the committing node's cache knows it at once and
 //! the other node catches up.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use caseledger::{
     error::StoreError, store::FeedPosition, Actor, AsyncRepository, CaseId, CaseRequest, Error, Event, Opening,
@@ -13,7 +13,6 @@ use caseledger::{
 };
 use sqlx::Connection;
 
-use super::feed::read_until;
 use crate::support::postgres::{case_id, TestDb};
 use crate::support::{ana, note, T0};
 
@@ -82,9 +81,20 @@ async fn agree(a: &Repo, b: &Repo, case: CaseId, version: u64, mails: i64, never
         assert!(cached <= version, "a cache never runs ahead of the database: {cached} > {version}");
         assert_eq!(node.refresh(case).await.unwrap().version(), version, "a node catches up to what is stored");
     }
-    let (feed, _) = read_until(a.store(), FeedPosition::START, usize::try_from(version).unwrap()).await;
-    let of_case: Vec<_> = feed.iter().filter(|e| e.case == case).collect();
-    assert_eq!(of_case.len() as u64, version, "feed");
+    // Other transactions on the server hold the feed back a while: read until the case's
+    // committed events have all come (or a minute passed), then nothing more may come.
+    let (deadline, mut at, mut feed) = (Instant::now() + Duration::from_secs(60), FeedPosition::START, Vec::new());
+    while (feed.iter().filter(|e: &&Event| e.case == case).count() as u64) < version && Instant::now() < deadline {
+        let page = a.store().read_feed(at, 100).await.unwrap();
+        if page.events.len() < 100 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        at = page.next;
+        feed.extend(page.events.into_iter().map(|e| e.event));
+    }
+    let page = a.store().read_feed(at, 100).await.unwrap();
+    feed.extend(page.events.into_iter().map(|e| e.event));
+    assert_eq!(feed.iter().filter(|e| e.case == case).count() as u64, version, "feed");
     assert!(never.iter().all(|gone| feed.iter().all(|e| e.id != gone.id)), "a rolled-back event is never in the feed");
 }
 
