@@ -63,8 +63,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let note = |text: &str| Command::AddNote { text: text.into(), visibility: Visibility::Internal };
     b.execute(id, note("BIOS 1.9 tried"), &by, now()).await?;
     println!("node a adds a note on its stale copy: the store refuses, a catches up and decides again");
-    let events = a.execute(id, note("fan noise when charging"), &by, now()).await?;
-    println!("  stored as event {}", events[0].seq);
+    let done = a.execute(id, note("fan noise when charging"), &by, now()).await?;
+    println!("  stored as event {} after {} attempts", done.events[0].seq, done.attempts);
 
     println!("node a transfers to hardware, with a mail in the outbox, in one transaction");
     let transfer =

@@ -15,24 +15,30 @@
 //! # Example
 //!
 //! ```
-//! use axum::{extract::Path, response::IntoResponse, Json};
+//! use std::sync::Arc;
+//!
+//! use axum::{extract::{Path, State}, response::IntoResponse, Json};
 //! use caseledger::http::{CommandHeaders, ETag};
-//! use caseledger::{CaseId, CaseRequest, Command, Error, Staff};
+//! use caseledger::{CaseId, CaseRequest, Command, Error, MemoryStore, Repository, Staff};
 //! use time::OffsetDateTime;
 //!
-//! /// `POST /cases/{id}/commands`, answering the events with the case's new ETag.
+//! /// `POST /cases/{id}/commands`: `If-Match` and `Idempotency-Key` onto the request,
+//! /// the events and the case's new `ETag` back, any error as its report and status
+//! /// (a stale `If-Match` answers 412).
 //! async fn command(
+//!     State(repo): State<Arc<Repository<MemoryStore>>>,
 //!     Path(id): Path<CaseId>,
 //!     headers: CommandHeaders,
 //!     Json(command): Json<Command>,
 //! ) -> Result<impl IntoResponse, Error> {
-//!     let request = headers.apply(CaseRequest::new(id, command, Staff::new("ana", "software"), OffsetDateTime::now_utc()));
-//!     # let run = |_: CaseRequest| -> Result<Vec<caseledger::Event>, Error> { Ok(Vec::new()) };
-//!     let events = run(request)?; // repo.run(request).await?
-//!     let version = events.last().map_or(0, |e| e.seq);
-//!     Ok((ETag(version), Json(events)))
+//!     let ana = Staff::new("ana", "software"); // who the sign-in says
+//!     let done = repo.run(headers.apply(CaseRequest::new(id, command, ana, OffsetDateTime::now_utc())))?;
+//!     Ok((ETag(done.version), Json(done.events)))
 //! }
-//! # let _router: axum::Router = axum::Router::new().route("/cases/{id}/commands", axum::routing::post(command));
+//! # let repo = Arc::new(caseledger::Repository::new(MemoryStore::new(), caseledger::Rules::default()));
+//! # let _router: axum::Router = axum::Router::new()
+//! #     .route("/cases/{id}/commands", axum::routing::post(command))
+//! #     .with_state(repo);
 //! ```
 
 use axum::extract::FromRequestParts;
@@ -121,7 +127,8 @@ impl IntoResponse for ETag {
 /// a weak tag of another form is refused with [`HeaderError::IfMatch`].
 ///
 /// Pass it on with [`CaseRequest::expect_version`]; a case that has left that version
-/// answers a conflict without deciding.
+/// answers [`RequestError::PreconditionFailed`](crate::error::RequestError::PreconditionFailed)
+/// (412) without deciding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct IfMatch(pub Option<u64>);
 

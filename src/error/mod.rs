@@ -1,11 +1,12 @@
 //! Errors: refusals of commands, broken logs, undecodable input, unusable policy
-//! configurations, bad idempotency keys and store failures. This module holds errors only.
+//! configurations, bad idempotency keys, store failures and requests whose own
+//! condition fails. This module holds errors only.
 //!
 //! Each error names the rule it enforces and carries the data a support engineer needs
 //! (sequence number, line, field). None of them is ever raised by a panic (I8).
 //!
 //! One file per error type ([`Refusal`], [`LogError`], [`DecodeError`], [`ConfigError`],
-//! [`StoreError`] with the [`Location`] of a stored record, [`KeyError`], [`HeaderError`]), each declared as a table: a variant is written once with
+//! [`StoreError`] with the [`Location`] of a stored record, [`KeyError`], [`RequestError`], [`HeaderError`]), each declared as a table: a variant is written once with
 //! its stable code and its [`ErrorCategory`], and the `code()`, `category()`, `report()`
 //! and `CODES` of the type come from that row (see `table.rs`). What a host sends for an
 //! error, [`ErrorCategory`], [`ErrorCode`] and [`ErrorReport`], sits in `transport.rs`,
@@ -18,6 +19,7 @@ pub(crate) mod key;
 mod location;
 mod log;
 mod refusal;
+mod request;
 mod store;
 mod table;
 mod text;
@@ -33,6 +35,7 @@ pub use location::Location;
 pub use log::LogError;
 pub(crate) use refusal::codes as refusal_codes;
 pub use refusal::Refusal;
+pub use request::RequestError;
 pub use store::StoreError;
 use table::Coded;
 pub use transport::{ErrorCategory, ErrorCode, ErrorReport};
@@ -60,6 +63,10 @@ pub enum Error {
     /// A text is not an idempotency key.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A condition the request states does not hold (an expected version the case has
+    /// left: HTTP 412).
+    #[error(transparent)]
+    Request(#[from] RequestError),
     /// A request header cannot be read (the HTTP helpers, feature `axum`).
     #[error(transparent)]
     Header(#[from] HeaderError),
@@ -121,7 +128,7 @@ impl Error {
     /// Every code of every error this crate returns, with its category and the variant
     /// that carries it: the rows of [`Refusal::CODES`], [`LogError::CODES`],
     /// [`DecodeError::CODES`], [`ConfigError::CODES`], [`StoreError::CODES`],
-    /// [`KeyError::CODES`] and [`HeaderError::CODES`], in that order. No code appears twice (checked when the crate
+    /// [`KeyError::CODES`], [`RequestError::CODES`] and [`HeaderError::CODES`], in that order. No code appears twice (checked when the crate
     /// is compiled).
     ///
     /// # Example
@@ -149,19 +156,21 @@ impl Error {
             Self::Config(e) => e,
             Self::Store(e) => e,
             Self::Key(e) => e,
+            Self::Request(e) => e,
             Self::Header(e) => e,
         }
     }
 }
 
 /// The tables of the errors [`Error`] wraps, in the order of its variants.
-const TABLES: [&[ErrorCode]; 7] = [
+const TABLES: [&[ErrorCode]; 8] = [
     Refusal::CODES,
     LogError::CODES,
     DecodeError::CODES,
     ConfigError::CODES,
     StoreError::CODES,
     KeyError::CODES,
+    RequestError::CODES,
     HeaderError::CODES,
 ];
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::core::{Execution, Lookup, Machine, RepositoryCore, Step};
+use super::executed::Executed;
 use super::facade::facade;
 use super::request::CaseRequest;
 use super::watch::Watch;
@@ -16,8 +17,7 @@ use super::DEFAULT_CAPACITY;
 use crate::actor::Actor;
 use crate::case::Case;
 use crate::command::{Opening, Request};
-use crate::error::{Error, StoreError};
-use crate::event::Event;
+use crate::error::Error;
 use crate::id::{CaseId, CustomerRef, IncidentId};
 use crate::rules::Rules;
 use crate::store::{AsyncStore, Batch};
@@ -58,7 +58,7 @@ use crate::store::{AsyncStore, Batch};
 /// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t).await?;
 ///
 /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
-/// let events = repo.execute(case, note, &Actor::Staff(ana), t).await?;
+/// let events = repo.execute(case, note, &Actor::Staff(ana), t).await?.events;
 /// assert_eq!(events[0].seq, 2);
 /// assert_eq!(repo.case(case).await?.version(), 2);
 /// # Ok::<(), caseledger::Error>(())
@@ -78,7 +78,10 @@ async fn drive<S: AsyncStore, M: Machine>(
     store: &S,
     mut run: M,
     mut poll: impl FnMut(M) -> Step<M> + Send,
-) -> Result<M::Output, Error> {
+) -> Result<M::Output, Error>
+where
+    M::Output: super::watch::Report,
+{
     let mut watch = Watch::new(&run);
     loop {
         run = match poll(run) {

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::cache::{Cache, Slot};
+use super::executed::Executed;
 use super::request::CaseRequest;
 use crate::actor::Actor;
 use crate::case::Case;
 use crate::command::{Opening, Request};
-use crate::error::{Error, LogError, StoreError};
+use crate::error::{Error, LogError, RequestError, StoreError};
 use crate::event::Event;
 use crate::id::CaseId;
 use crate::rules::{Decision, Rules};
@@ -99,8 +100,8 @@ use crate::store::{Appended, Batch};
 /// let opening = Opening::new("cust-7", "my laptop works", ana.clone());
 /// drive(&store, Execution::open(case, opening, Actor::Customer, t), |run| run.poll(&core, &mut { clock }))?;
 /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
-/// let events = drive(&store, Execution::new(CaseRequest::new(case, note, ana, t)), |run| run.poll(&core, &mut { clock }))?;
-/// assert_eq!(events[0].seq, 2);
+/// let done = drive(&store, Execution::new(CaseRequest::new(case, note, ana, t)), |run| run.poll(&core, &mut { clock }))?;
+/// assert_eq!((done.events[0].seq, done.version, done.already_done), (2, 2, false));
 ///
 /// core.forget(case);
 /// let read = drive(&store, Lookup::case(case), |lookup| lookup.poll(&core))?;
@@ -196,7 +197,8 @@ pub enum Step<M: Machine> {
     Read(PendingRead<M>),
     /// Append a [`Batch`] ([`Store::append`](crate::Store::append)).
     Append(PendingAppend<M>),
-    /// Finished: the command's events (or the case), or why not.
+    /// Finished: what the command did ([`Executed`]; a [`Lookup`] gives the case), or why
+    /// not.
     Done(Result<M::Output, Error>),
 }
 
@@ -289,7 +291,9 @@ use sealed::Answer;
 ///
 /// Start it with [`Execution::new`] (a command) or [`Execution::open`] (a new case),
 /// then call [`Execution::poll`] and do what each [`Step`] asks until [`Step::Done`],
-/// which carries the new events (for an opening, the `opened` event). See the
+/// which carries what the run did as an [`Executed`]: the new events (for an opening,
+/// the `opened` event), the case's version after them, whether an earlier run had
+/// already done it, and the attempts used. See the
 /// [driving order](RepositoryCore#driving-order) and its example driver.
 #[derive(Debug)]
 pub struct Execution {
@@ -301,6 +305,8 @@ pub struct Execution {
     expected: Option<u64>,
     /// Decisions still allowed.
     attempts_left: u32,
+    /// Tries so far: decisions made, and looks that found the request already done.
+    tries: u32,
     decided: bool,
     caught_up: bool,
     state: State,
@@ -336,7 +342,12 @@ enum Then {
     /// conflict may have been its own earlier run), else fail with the conflict.
     CheckKey(StoreError),
     Fail(StoreError),
-    Finish,
+    /// The events are stored, in the store at `version` when appended; `written`: whether
+    /// any of them was newly written.
+    Finish {
+        version: u64,
+        written: bool,
+    },
 }
 
 /// Where `advance` leaves an execution.
@@ -344,7 +355,7 @@ enum Flow {
     Next(State),
     Read(State, u64),
     Append(State, u64),
-    Done(Result<Vec<Event>, Error>),
+    Done(Result<Executed, Error>),
 }
 
 impl Execution {
@@ -358,6 +369,7 @@ impl Execution {
             at: request.at,
             expected: request.expected,
             attempts_left: request.attempts.max(1),
+            tries: 0,
             decided: false,
             caught_up: false,
             state: State::Start,
@@ -378,6 +390,7 @@ impl Execution {
             at,
             expected: Some(0),
             attempts_left: 1,
+            tries: 0,
             decided: false,
             caught_up: false,
             state: State::Open(Box::new(opening)),
@@ -464,7 +477,8 @@ impl Execution {
                 Some(Answer::Read(Ok(stored))) => {
                     let done: Vec<Event> = stored.into_iter().filter(|e| (first..=last).contains(&e.seq)).collect();
                     if done.len() as u64 == last.saturating_sub(first).saturating_add(1) {
-                        return Flow::Done(Ok(done));
+                        let version = slot.lock().version().max(last);
+                        return self.executed(done, version, true);
                     }
                     // The cache knows events the store does not hold: it is behind the
                     // cache (replaced or restored). Read it again on the next command.
@@ -480,6 +494,7 @@ impl Execution {
 
     fn decide_open(&mut self, core: &RepositoryCore, opening: Opening) -> Flow {
         self.decided = true;
+        self.tries = 1;
         let opened = match core.rules.open(self.case, opening, &self.by, self.at) {
             Ok(opened) => opened,
             Err(refusal) => return Flow::Done(Err(refusal.into())),
@@ -501,6 +516,7 @@ impl Execution {
         match self.known_key(case) {
             Ok(Some((first, last))) => {
                 drop(guard);
+                self.tries = self.tries.saturating_add(1);
                 return Flow::Read(State::Replay { slot, first, last }, first.saturating_sub(1));
             }
             Ok(None) => {}
@@ -514,7 +530,8 @@ impl Execution {
                 return Flow::Read(State::CatchUp { slot, after: version, then: Then::Decide }, version);
             }
             if version != expected {
-                return Flow::Done(Err(StoreError::Conflict { case: self.case, expected, actual: version }.into()));
+                let stale = RequestError::PreconditionFailed { case: self.case, expected, actual: version };
+                return Flow::Done(Err(stale.into()));
             }
         }
         let Some(request) = self.request.clone() else {
@@ -524,6 +541,7 @@ impl Execution {
         let at = if self.decided { now() } else { self.at };
         self.decided = true;
         self.attempts_left = self.attempts_left.saturating_sub(1);
+        self.tries = self.tries.saturating_add(1);
         let events = match core.rules.decide_request(case, request, &self.by, at) {
             Ok(Decision::Append(events)) => events,
             Ok(Decision::AlreadyDone(seqs)) => {
@@ -583,20 +601,22 @@ impl Execution {
                     // Unreachable after the check; never keep a case that disagrees with
                     // the store. The events are stored: the next command replays them.
                     core.cache.remove(self.case, &slot);
-                    return Flow::Done(Ok(std::mem::take(&mut self.pending)));
+                    return self.finish(appended.version, appended.written > 0);
                 }
                 slot
             }
             (None, Some(opened)) => core.cache.insert(self.case, *opened),
-            (None, None) => return Flow::Done(Ok(std::mem::take(&mut self.pending))),
+            (None, None) => return self.finish(appended.version, appended.written > 0),
         };
         core.cache.offer(self.case, &slot);
         let version = slot.lock().version();
+        let written = appended.written > 0;
         if appended.version > version {
             // The events were already stored (a retry) and others wrote after them.
-            return Flow::Read(State::CatchUp { slot, after: version, then: Then::Finish }, version);
+            let then = Then::Finish { version: appended.version, written };
+            return Flow::Read(State::CatchUp { slot, after: version, then }, version);
         }
-        Flow::Done(Ok(std::mem::take(&mut self.pending)))
+        self.finish(version, written)
     }
 
     fn append_failed(&mut self, core: &RepositoryCore, slot: Option<Arc<Slot>>, err: StoreError) -> Flow {
@@ -633,12 +653,37 @@ impl Execution {
                 let known = self.known_key(&slot.lock());
                 match known {
                     Ok(Some((first, last))) => Flow::Read(State::Replay { slot, first, last }, first.saturating_sub(1)),
-                    Ok(None) => Flow::Done(Err(conflict.into())),
+                    Ok(None) => Flow::Done(Err(self.lost(conflict))),
                     Err(err) => Flow::Done(Err(err)),
                 }
             }
-            Then::Fail(err) => Flow::Done(Err(err.into())),
-            Then::Finish => Flow::Done(Ok(std::mem::take(&mut self.pending))),
+            Then::Fail(err) => Flow::Done(Err(self.lost(err))),
+            Then::Finish { version, written } => {
+                let version = slot.lock().version().max(version);
+                self.finish(version, written)
+            }
+        }
+    }
+
+    /// Done with the events `pending` holds, stored (`written`: by this run).
+    fn finish(&mut self, version: u64, written: bool) -> Flow {
+        let events = std::mem::take(&mut self.pending);
+        self.executed(events, version, !written)
+    }
+
+    fn executed(&self, events: Vec<Event>, version: u64, already_done: bool) -> Flow {
+        Flow::Done(Ok(Executed { events, version, already_done, attempts: self.tries.max(1) }))
+    }
+
+    /// The error for a conflict the run could not resolve: with an expected version, the
+    /// case has left it (the author's precondition failed); without one (or for an
+    /// opening), the conflict itself.
+    fn lost(&self, conflict: StoreError) -> Error {
+        match (self.expected, &self.request, &conflict) {
+            (Some(expected), Some(_), StoreError::Conflict { actual, .. }) => {
+                RequestError::PreconditionFailed { case: self.case, expected, actual: *actual }.into()
+            }
+            _ => conflict.into(),
         }
     }
 
@@ -661,15 +706,15 @@ impl Execution {
         match then {
             Then::Decide => Flow::Done(Err(err)),
             // The conflict is what the caller must hear about; the next command reloads.
-            Then::Fail(conflict) | Then::CheckKey(conflict) => Flow::Done(Err(conflict.into())),
+            Then::Fail(conflict) | Then::CheckKey(conflict) => Flow::Done(Err(self.lost(conflict))),
             // The events are stored; only the catch-up after them failed.
-            Then::Finish => Flow::Done(Ok(std::mem::take(&mut self.pending))),
+            Then::Finish { version, written } => self.finish(version, written),
         }
     }
 }
 
 impl Machine for Execution {
-    type Output = Vec<Event>;
+    type Output = Executed;
 }
 
 impl sealed::Sealed for Execution {
@@ -938,7 +983,7 @@ mod tests {
         // the append lands.
         core.forget(case);
         let lookup = read(Lookup::case(case).poll(&core), 0);
-        let events = done(pending.answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
+        let events = done(pending.answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap().events;
         assert_eq!(events[0].seq, 4);
         let loaded = done(lookup.answer(Ok(stored.clone())).poll(&core)).unwrap();
         assert_eq!(loaded.version(), 4, "the reader read the store before the append, and gets the newer cached case");
@@ -967,13 +1012,14 @@ mod tests {
         let pending = append(step, 3);
         assert_eq!(pending.batch().events.len(), 1);
         assert_eq!(pending.batch().events[0].seq, 4);
-        let events = done(pending.answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
-        assert_eq!(events[0].seq, 4);
+        let ran = done(pending.answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(ran.events[0].seq, 4);
+        assert_eq!((ran.version, ran.already_done, ran.attempts), (4, false, 1));
         assert_eq!(core.peek(case).unwrap().version(), 4, "the new event is folded into the cache");
 
         // The next command needs no read at all.
         let step = Execution::new(CaseRequest::new(case, note("second"), ana(), at(11))).poll(&core, &mut no_clock());
-        let events = done(append(step, 4).answer(written(5, 1)).poll(&core, &mut no_clock())).unwrap();
+        let events = done(append(step, 4).answer(written(5, 1)).poll(&core, &mut no_clock())).unwrap().events;
         assert_eq!(events[0].seq, 5);
         assert_eq!(core.peek(case).unwrap().version(), 5);
     }
@@ -997,8 +1043,9 @@ mod tests {
         let pending = append(step, 4);
         assert_eq!(pending.batch().events[0].seq, 5, "decided again on the caught-up case");
         assert_eq!(pending.batch().events[0].at, at(30), "the second decision takes the clock's time");
-        let events = done(pending.answer(written(5, 1)).poll(&core, &mut clock)).unwrap();
-        assert_eq!(events[0].seq, 5);
+        let ran = done(pending.answer(written(5, 1)).poll(&core, &mut clock)).unwrap();
+        assert_eq!(ran.events[0].seq, 5);
+        assert_eq!((ran.version, ran.already_done, ran.attempts), (5, false, 2), "decided twice");
         assert_eq!(clock_reads, 1, "the clock is read once, for the one later decision");
         assert_eq!(core.peek(case).unwrap().version(), 5);
     }
@@ -1034,8 +1081,9 @@ mod tests {
         let mut after = stored.clone();
         after.extend(mine.iter().cloned());
         let tail = more(&after, 2);
-        let events = done(read(step, 3).answer(Ok(tail)).poll(&core, &mut no_clock())).unwrap();
-        assert_eq!(events, mine);
+        let ran = done(read(step, 3).answer(Ok(tail)).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(ran.events, mine);
+        assert_eq!((ran.version, ran.already_done), (5, true), "nothing newly written; the case is at 5");
         assert_eq!(core.peek(case).unwrap().version(), 5);
     }
 
@@ -1064,7 +1112,7 @@ mod tests {
     }
 
     #[test]
-    fn an_expected_version_that_moved_on_conflicts_without_deciding() {
+    fn an_expected_version_that_moved_on_fails_its_precondition_without_deciding() {
         let case = case_id(6);
         let stored = log(case, 3);
         let core = core_with(&stored);
@@ -1073,7 +1121,10 @@ mod tests {
         let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20)).expect_version(2))
             .poll(&core, &mut no_clock());
         let err = done(step).unwrap_err();
-        assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 2, actual: 3, .. })), "{err}");
+        assert!(
+            matches!(err, Error::Request(RequestError::PreconditionFailed { expected: 2, actual: 3, .. })),
+            "{err}"
+        );
 
         // The cache is behind the version the author saw: catch up, then decide.
         let core = core_with(&stored[..2]);
@@ -1082,7 +1133,7 @@ mod tests {
         let step = read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut no_clock());
         done(append(step, 3).answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
 
-        // The store moved on while deciding: the conflict is returned, never retried.
+        // The store moved on while deciding: the precondition failed, never retried.
         let step = Execution::new(CaseRequest::new(case, note("again"), ana(), at(21)).expect_version(4).attempts(5))
             .poll(&core, &mut no_clock());
         let step = append(step, 4)
@@ -1091,7 +1142,10 @@ mod tests {
         let mut four = stored.clone();
         four.extend(log(case, 4).into_iter().skip(3));
         let err = done(read(step, 4).answer(Ok(more(&four, 1))).poll(&core, &mut no_clock())).unwrap_err();
-        assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 4, actual: 5, .. })), "{err}");
+        assert!(
+            matches!(err, Error::Request(RequestError::PreconditionFailed { expected: 4, actual: 5, .. })),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1129,8 +1183,9 @@ mod tests {
         let pending = append(step, 0);
         assert_eq!(pending.batch().events, &stored[..1], "the same opening decides the same event");
         let step = pending.answer(written(2, 0)).poll(&core, &mut no_clock());
-        let events = done(read(step, 1).answer(Ok(stored[1..].to_vec())).poll(&core, &mut no_clock())).unwrap();
-        assert_eq!(events, stored[..1]);
+        let ran = done(read(step, 1).answer(Ok(stored[1..].to_vec())).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(ran.events, stored[..1]);
+        assert_eq!((ran.version, ran.already_done, ran.attempts), (2, true, 1));
         assert_eq!(core.peek(case).unwrap().version(), 2);
     }
 
@@ -1206,8 +1261,9 @@ mod tests {
         // The retry comes a minute later, with an If-Match the first run already used.
         let retry = CaseRequest::new(case, keyed("called back", "req-1"), ana(), at(6)).expect_version(2);
         let step = Execution::new(retry).poll(&core, &mut no_clock());
-        let events = done(read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut no_clock())).unwrap();
-        assert_eq!(events, stored[2..], "the stored events, not a second note");
+        let ran = done(read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(ran.events, stored[2..], "the stored events, not a second note");
+        assert_eq!((ran.version, ran.already_done, ran.attempts), (3, true, 1));
 
         let other = CaseRequest::new(case, keyed("something else", "req-1"), ana(), at(6));
         let err = done(Execution::new(other).poll(&core, &mut no_clock())).unwrap_err();
@@ -1235,8 +1291,9 @@ mod tests {
             let conflict = StoreError::Conflict { case, expected: 2, actual: 3 };
             let step = append(step, 2).answer(Err(conflict)).poll(&core, &mut || at(7));
             let step = read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut || at(7));
-            let events = done(read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut || at(7))).unwrap();
-            assert_eq!(events, stored[2..], "{request:?}");
+            let ran = done(read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut || at(7))).unwrap();
+            assert_eq!(ran.events, stored[2..], "{request:?}");
+            assert!(ran.already_done, "{request:?}");
         }
     }
 }

@@ -26,6 +26,7 @@
 mod async_repository;
 mod cache;
 pub(crate) mod core;
+mod executed;
 mod facade;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -39,8 +40,7 @@ use time::OffsetDateTime;
 use crate::actor::Actor;
 use crate::case::Case;
 use crate::command::{Opening, Request};
-use crate::error::{Error, StoreError};
-use crate::event::Event;
+use crate::error::Error;
 use crate::id::{CaseId, CustomerRef, IncidentId};
 use crate::rules::Rules;
 use crate::store::{Batch, Store};
@@ -50,6 +50,7 @@ use watch::Watch;
 pub use self::core::{Execution, Lookup, Machine, PendingAppend, PendingRead, RepositoryCore, Step};
 #[cfg(feature = "async")]
 pub use async_repository::AsyncRepository;
+pub use executed::Executed;
 #[cfg(feature = "postgres")]
 pub use postgres::Staged;
 pub use request::{CaseRequest, DEFAULT_ATTEMPTS};
@@ -123,8 +124,8 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// assert_eq!(repo.store().version(case)?, 5);
 ///
 /// let transfer = Command::Transfer { to: Staff::new("bo", "hardware"), note: "fan noise after BIOS update".into() };
-/// let events = repo.execute(case, transfer, &Actor::Staff(ana), t)?;
-/// assert_eq!(events[0].seq, 6);
+/// let done = repo.execute(case, transfer, &Actor::Staff(ana), t)?;
+/// assert_eq!((done.events[0].seq, done.version, done.already_done), (6, 6, false));
 /// assert_eq!(repo.case(case)?.owner(), &Staff::new("bo", "hardware"));
 /// # Ok::<(), caseledger::Error>(())
 /// ```
@@ -139,7 +140,10 @@ pub struct Repository<S> {
 facade!(Repository, Store, [], [], []);
 
 /// The blocking driver: do what each step asks, with the store, until done.
-fn drive<S: Store, M: Machine>(store: &S, mut run: M, mut poll: impl FnMut(M) -> Step<M>) -> Result<M::Output, Error> {
+fn drive<S: Store, M: Machine>(store: &S, mut run: M, mut poll: impl FnMut(M) -> Step<M>) -> Result<M::Output, Error>
+where
+    M::Output: watch::Report,
+{
     let mut watch = Watch::new(&run);
     loop {
         run = match poll(run) {

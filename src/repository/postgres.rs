@@ -17,14 +17,14 @@ use sqlx::{Database, Transaction, TransactionManager};
 use time::OffsetDateTime;
 
 use super::core::{Execution, Lookup, Machine, RepositoryCore, Step};
+use super::executed::Executed;
 use super::request::CaseRequest;
-use super::watch::Watch;
+use super::watch::{Report, Watch};
 use super::AsyncRepository;
 use crate::actor::Actor;
 use crate::case::Case;
 use crate::command::{Opening, Request};
 use crate::error::{Error, StoreError};
-use crate::event::Event;
 use crate::id::CaseId;
 use crate::store::{Batch, PgStore};
 
@@ -93,12 +93,14 @@ impl AsyncRepository<PgStore> {
 ///
 /// let mut tx = repo.within(repo.store().pool().begin().await?);
 /// let transfer = Command::Transfer { to: Staff::new("bo", "hardware"), note: "fan noise".into() };
-/// let events = tx.execute(case, transfer, &ana.into(), OffsetDateTime::now_utc()).await?;
-/// sqlx::query("INSERT INTO outbox (case_id, seq) VALUES ($1, $2)")
-///     .bind(case.as_uuid())
-///     .bind(events[0].seq as i64)
-///     .execute(&mut *tx)
-///     .await?;
+/// let done = tx.execute(case, transfer, &ana.into(), OffsetDateTime::now_utc()).await?;
+/// if !done.already_done {
+///     sqlx::query("INSERT INTO outbox (case_id, seq) VALUES ($1, $2)")
+///         .bind(case.as_uuid())
+///         .bind(done.version as i64)
+///         .execute(&mut *tx)
+///         .await?;
+/// }
 /// tx.commit().await?; // events and outbox row, or neither; then the cache learns
 /// # Ok(())
 /// # }
@@ -126,9 +128,14 @@ impl Staged<'_, '_> {
     /// # Errors
     ///
     /// As [`AsyncRepository::open`].
-    pub async fn open(&mut self, id: CaseId, opening: Opening, by: &Actor, at: OffsetDateTime) -> Result<Event, Error> {
-        let events = self.drive(id, Execution::open(id, opening, by.clone(), at), at).await?;
-        events.into_iter().next().ok_or_else(|| StoreError::UnknownCase { case: id }.into())
+    pub async fn open(
+        &mut self,
+        id: CaseId,
+        opening: Opening,
+        by: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Executed, Error> {
+        self.drive(id, Execution::open(id, opening, by.clone(), at), at).await
     }
 
     /// Decides `command` on the case and appends its events in the transaction; as
@@ -144,7 +151,7 @@ impl Staged<'_, '_> {
         command: impl Into<Request>,
         by: &Actor,
         at: OffsetDateTime,
-    ) -> Result<Vec<Event>, Error> {
+    ) -> Result<Executed, Error> {
         self.run(CaseRequest::new(id, command, by.clone(), at)).await
     }
 
@@ -153,8 +160,9 @@ impl Staged<'_, '_> {
     ///
     /// # Errors
     ///
-    /// As [`AsyncRepository::run`].
-    pub async fn run(&mut self, request: CaseRequest) -> Result<Vec<Event>, Error> {
+    /// As [`AsyncRepository::run`]: a stale expected version is
+    /// [`RequestError::PreconditionFailed`](crate::error::RequestError::PreconditionFailed).
+    pub async fn run(&mut self, request: CaseRequest) -> Result<Executed, Error> {
         let (id, at) = (request.case, request.at());
         self.drive(id, Execution::new(request), at).await
     }
@@ -223,7 +231,7 @@ impl Staged<'_, '_> {
         }
     }
 
-    async fn drive(&mut self, id: CaseId, run: Execution, at: OffsetDateTime) -> Result<Vec<Event>, Error> {
+    async fn drive(&mut self, id: CaseId, run: Execution, at: OffsetDateTime) -> Result<Executed, Error> {
         self.lend(id);
         let Self { repo, tx, staging, appended, .. } = self;
         *appended = true;
@@ -251,7 +259,10 @@ async fn drive_in<M: Machine>(
     conn: &mut PgConnection,
     mut run: M,
     mut poll: impl FnMut(M) -> Step<M> + Send,
-) -> Result<M::Output, Error> {
+) -> Result<M::Output, Error>
+where
+    M::Output: Report,
+{
     let mut watch = Watch::new(&run);
     loop {
         run = match poll(run) {

@@ -8,9 +8,9 @@
 //!
 //! The span is `command` at INFO level, with fields `case`, `command` (the command's
 //! tag, `open` for an opening), and, recorded when the command ends, `code` (`ok` or the
-//! error's code), `attempts` (appends tried: more than one after conflicts, zero for a
-//! refusal or a keyed replay), `store_wait_us` (time inside store calls) and
-//! `elapsed_us`. One INFO event `command` inside the span carries the same fields, so a
+//! error's code), `attempts` ([`Executed::attempts`] when it succeeded; the appends
+//! tried when it failed, so 0 for a refusal), `already_done` (a keyed replay that wrote
+//! nothing), `store_wait_us` (time inside store calls) and `elapsed_us`. One INFO event `command` inside the span carries the same fields, so a
 //! plain `tracing_subscriber::fmt()` prints one line per command. The store calls run
 //! inside the span, so a database driver's own spans nest under it. Reads of a case
 //! (`case`, `refresh`) are not commands and report nothing.
@@ -21,7 +21,27 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::core::Machine;
+use super::executed::Executed;
+use crate::case::Case;
 use crate::error::Error;
+
+/// What a run's result tells the report beyond its code.
+pub(crate) trait Report {
+    /// The attempts the run used and whether an earlier run had done it, for a command.
+    fn executed(&self) -> Option<(u32, bool)>;
+}
+
+impl Report for Executed {
+    fn executed(&self) -> Option<(u32, bool)> {
+        Some((self.attempts, self.already_done))
+    }
+}
+
+impl Report for std::sync::Arc<Case> {
+    fn executed(&self) -> Option<(u32, bool)> {
+        None
+    }
+}
 
 /// One command's report, filled in by its driver.
 #[derive(Debug)]
@@ -54,6 +74,7 @@ impl Watch {
                     command,
                     code = tracing::field::Empty,
                     attempts = tracing::field::Empty,
+                    already_done = tracing::field::Empty,
                     store_wait_us = tracing::field::Empty,
                     elapsed_us = tracing::field::Empty,
                 );
@@ -103,18 +124,19 @@ impl Watch {
 
     /// Records how the command ended and emits its one event.
     #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-    pub(crate) fn finish<T>(self, result: &Result<T, Error>) {
+    pub(crate) fn finish<T: Report>(self, result: &Result<T, Error>) {
         #[cfg(feature = "tracing")]
         if let Some(inner) = self.inner {
-            let code = match result {
-                Ok(_) => "ok",
-                Err(err) => err.code(),
+            let (code, (attempts, already_done)) = match result {
+                Ok(done) => ("ok", done.executed().unwrap_or((inner.appends, false))),
+                Err(err) => (err.code(), (inner.appends, false)),
             };
             let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
             let (waited, elapsed) = (micros(inner.waited), micros(inner.started.elapsed()));
             let span = &inner.span;
             span.record("code", code);
-            span.record("attempts", inner.appends);
+            span.record("attempts", attempts);
+            span.record("already_done", already_done);
             span.record("store_wait_us", waited);
             span.record("elapsed_us", elapsed);
             span.in_scope(|| {
@@ -122,7 +144,8 @@ impl Watch {
                     case = %inner.case,
                     command = inner.command,
                     code,
-                    attempts = inner.appends,
+                    attempts,
+                    already_done,
                     store_wait_us = waited,
                     elapsed_us = elapsed,
                     "command"

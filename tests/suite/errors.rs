@@ -11,10 +11,15 @@
 //! across threads.
 
 use crate::support::ana;
-use caseledger::error::ErrorCategory::{self, Conflict, Corrupt, Invalid, NotAllowed, NotFound, Unavailable};
+use caseledger::error::ErrorCategory::{
+    self, Conflict, Corrupt, Invalid, NotAllowed, NotFound, PreconditionFailed, Unavailable,
+};
 use caseledger::{
     codec::decode_log,
-    error::{ConfigError, DecodeError, ErrorCode, ErrorReport, HeaderError, KeyError, Location, LogError, StoreError},
+    error::{
+        ConfigError, DecodeError, ErrorCode, ErrorReport, HeaderError, KeyError, Location, LogError, RequestError,
+        StoreError,
+    },
     event::{Channel, Ending},
     id::EventId,
     Actor, CaseId, Error, IdempotencyKey, Refusal, Status,
@@ -359,6 +364,14 @@ fn key_errors() -> Vec<(KeyError, &'static str)> {
     ]
 }
 
+fn request_errors() -> Vec<(RequestError, &'static str)> {
+    vec![(
+        RequestError::PreconditionFailed { case: case_id(1), expected: 3, actual: 5 },
+        "case 0190f5a3-7c1e-7a00-8000-000000000001: the request was made at version 3, but the case is at version 5 \
+         (look at the case again before asking)",
+    )]
+}
+
 fn header_errors() -> Vec<(HeaderError, &'static str)> {
     vec![
         (
@@ -470,6 +483,8 @@ const KEY_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("ControlCharacter", "key_control_character", Invalid),
 ];
 
+const REQUEST_ERROR_CODES: &[(&str, &str, ErrorCategory)] =
+    &[("PreconditionFailed", "precondition_failed", PreconditionFailed)];
 const HEADER_ERROR_CODES: &[(&str, &str, ErrorCategory)] =
     &[("IfMatch", "invalid_if_match", Invalid), ("NotText", "header_not_text", Invalid)];
 
@@ -496,7 +511,7 @@ macro_rules! coded {
         }
     )*};
 }
-coded!(Refusal, LogError, DecodeError, StoreError, ConfigError, KeyError, HeaderError);
+coded!(Refusal, LogError, DecodeError, StoreError, ConfigError, KeyError, RequestError, HeaderError);
 
 fn check_codes<E: Coded>(name: &str, table: &[(&str, &str, ErrorCategory)], cases: Vec<(E, &str)>) {
     let generated: Vec<(&str, &str, ErrorCategory)> =
@@ -523,6 +538,7 @@ fn every_error_variant_has_its_code_and_category_pinned() {
     check_codes("StoreError", STORE_ERROR_CODES, store_errors());
     check_codes("ConfigError", CONFIG_ERROR_CODES, config_errors());
     check_codes("KeyError", KEY_ERROR_CODES, key_errors());
+    check_codes("RequestError", REQUEST_ERROR_CODES, request_errors());
     check_codes("HeaderError", HEADER_ERROR_CODES, header_errors());
 }
 
@@ -537,6 +553,7 @@ fn codes_are_unique_snake_case() {
         CONFIG_ERROR_CODES,
         STORE_ERROR_CODES,
         KEY_ERROR_CODES,
+        REQUEST_ERROR_CODES,
         HEADER_ERROR_CODES,
     ];
     // The umbrella's list is every table's, nothing more.
@@ -559,6 +576,7 @@ fn categories_map_to_the_documented_http_statuses() {
     let table = [
         (NotAllowed, "not_allowed", 403),
         (Conflict, "conflict", 409),
+        (PreconditionFailed, "precondition_failed", 412),
         (Invalid, "invalid", 422),
         (NotFound, "not_found", 404),
         (Unavailable, "unavailable", 503),
@@ -597,6 +615,7 @@ fn every_error_reports_code_category_message_and_details() {
     check_reports(store_errors());
     check_reports(config_errors());
     check_reports(key_errors());
+    check_reports(request_errors());
     check_reports(header_errors());
 }
 

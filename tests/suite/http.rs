@@ -5,7 +5,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::response::IntoResponse;
-use caseledger::error::{ErrorReport, HeaderError, KeyError, StoreError};
+use caseledger::error::{ErrorReport, HeaderError, KeyError, RequestError, StoreError};
 use caseledger::http::{status, CommandHeaders, ETag, Idempotency, IfMatch};
 use caseledger::{Actor, CaseRequest, Error, IdempotencyKey, MemoryStore, Opening, Refusal, Repository, Rules};
 use http::header::{ETAG, IF_MATCH};
@@ -23,6 +23,11 @@ async fn an_error_is_a_response_with_its_category_s_status_and_its_report() {
     let cases: Vec<(Error, StatusCode)> = vec![
         (Refusal::OutcomeUnmet { outcome: "my laptop works".into() }.into(), StatusCode::CONFLICT),
         (StoreError::UnknownCase { case: case_id(1) }.into(), StatusCode::NOT_FOUND),
+        (StoreError::Conflict { case: case_id(1), expected: 2, actual: 3 }.into(), StatusCode::CONFLICT),
+        (
+            RequestError::PreconditionFailed { case: case_id(1), expected: 2, actual: 3 }.into(),
+            StatusCode::PRECONDITION_FAILED,
+        ),
         (KeyError::Empty.into(), StatusCode::UNPROCESSABLE_ENTITY),
         (HeaderError::IfMatch { value: "soon".into() }.into(), StatusCode::UNPROCESSABLE_ENTITY),
     ];
@@ -88,12 +93,15 @@ async fn command_headers_put_if_match_and_the_key_on_the_request() {
     let extracted = CommandHeaders::from_request_parts(&mut parts, &()).await.unwrap();
     let request = extracted.apply(CaseRequest::new(case, note("called back"), ana(), T0));
     let first = repo.run(request.clone()).unwrap();
-    assert_eq!(repo.run(request).unwrap(), first, "the key made the retry a replay, If-Match notwithstanding");
+    let retry = repo.run(request).unwrap();
+    assert!(retry.already_done, "the key made the retry a replay, If-Match notwithstanding");
+    assert_eq!((retry.events, retry.version), (first.events, 2));
 
     let stale = headers(&[("if-match", b"\"1\"")]);
     let request = CommandHeaders::from_headers(&stale).unwrap().apply(CaseRequest::new(case, note("late"), ana(), T0));
     let err = repo.run(request).unwrap_err();
-    assert!(matches!(err, Error::Store(ref e) if e.is_conflict()), "{err}");
+    assert!(matches!(err, Error::Request(RequestError::PreconditionFailed { expected: 1, actual: 2, .. })), "{err}");
+    assert_eq!(err.into_response().status(), StatusCode::PRECONDITION_FAILED);
 
     let (mut parts, ()) = Request::builder().header(IF_MATCH, "three").body(()).unwrap().into_parts();
     let rejection = CommandHeaders::from_request_parts(&mut parts, &()).await.unwrap_err();

@@ -18,6 +18,7 @@ mod clock_skew;
 mod conformance;
 mod customer_view;
 mod errors;
+mod executed;
 mod file_store;
 mod hostile;
 #[cfg(feature = "axum")]

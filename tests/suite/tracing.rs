@@ -57,8 +57,12 @@ fn each_command_logs_one_line_with_case_command_code_attempts_and_store_time() {
     });
     let lines = out.lines();
     assert_eq!(lines.len(), 4, "one line per command, none for reads: {lines:#?}");
-    let expect =
-        [("open", "ok", 1), ("add_note", "ok", 1), ("resolve", "outcome_unmet", 0), ("add_note", "conflict", 0)];
+    let expect = [
+        ("open", "ok", 1),
+        ("add_note", "ok", 1),
+        ("resolve", "outcome_unmet", 0),
+        ("add_note", "precondition_failed", 0),
+    ];
     for (line, (command, code, attempts)) in lines.iter().zip(expect) {
         assert!(line.contains(&format!("case={case}")), "{line}");
         assert!(
@@ -68,6 +72,7 @@ fn each_command_logs_one_line_with_case_command_code_attempts_and_store_time() {
         assert!(line.contains(&format!("code=\"{code}\"")) || line.contains(&format!("code={code}")), "{line}");
         assert!(line.contains(&format!("attempts={attempts}")), "{line}");
         assert!(line.contains("store_wait_us=") && line.contains("elapsed_us="), "{line}");
+        assert!(line.contains("already_done=false"), "{line}");
     }
 }
 
@@ -84,8 +89,14 @@ async fn the_async_repository_reports_the_same_and_counts_attempts_after_a_confl
     let theirs = Rules::default().decide(&cached, note("first"), &Actor::Staff(ana()), T0).unwrap();
     caseledger::Store::append(repo.store(), case, 1, &theirs).unwrap();
     repo.execute(case, note("second"), &Actor::Staff(ana()), T0).await.unwrap();
+    // A keyed request sent twice: the second is answered from the first, and says so.
+    let key = caseledger::IdempotencyKey::new("req-1").unwrap();
+    let keyed = CaseRequest::new(case, caseledger::command::Request::new(note("keyed")).key(key), ana(), T0);
+    repo.run(keyed.clone()).await.unwrap();
+    repo.run(keyed).await.unwrap();
     let lines = out.lines();
-    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    assert!(lines[3].contains("already_done=true") && lines[3].contains("attempts=1"), "{}", lines[3]);
     assert!(lines[1].contains("attempts=2"), "{}", lines[1]);
     assert!(lines[1].contains("code=\"ok\"") || lines[1].contains("code=ok"), "{}", lines[1]);
 }

@@ -97,11 +97,11 @@ async fn open(State(crm): State<Arc<Crm>>, headers: HeaderMap, Json(new): Json<N
     let (by, id) = (staff(&headers)?, CaseId::from_uuid(uuid::Uuid::now_v7()));
     let mut tx = crm.repo.begin().await?;
     let opening = Opening::new(new.customer.as_str(), new.outcome, by.clone());
-    let opened = tx.open(id, opening, &Actor::Staff(by), OffsetDateTime::now_utc()).await?;
+    let opened = tx.open(id, opening, &Actor::Staff(by), OffsetDateTime::now_utc()).await?.events;
     let customer =
         "INSERT INTO crm_customers VALUES ($1, 1) ON CONFLICT (id) DO UPDATE SET cases = crm_customers.cases + 1";
     sqlx::query(customer).bind(&new.customer).execute(&mut *tx).await.map_err(db)?;
-    outbox(&mut tx, &[opened]).await?;
+    outbox(&mut tx, &opened).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, ETag(1), Json(json!({ "id": id }))).into_response())
 }
@@ -115,15 +115,15 @@ async fn command(
     let request = CaseRequest::new(id, command, staff(&headers)?, OffsetDateTime::now_utc());
     let request = CommandHeaders::from_headers(&headers)?.apply(request);
     let mut tx = crm.repo.begin().await?;
-    let events = tx.run(request).await?;
-    outbox(&mut tx, &events).await?;
-    let version = tx.case(id).await?.version();
+    let done = tx.run(request).await?;
+    if !done.already_done {
+        outbox(&mut tx, &done.events).await?;
+    }
     tx.commit().await?;
-    Ok((ETag(version), Json(json!({ "events": events, "version": version }))).into_response())
+    Ok((ETag(done.version), Json(json!({ "events": done.events, "version": done.version }))).into_response())
 }
 
-/// One outbox row per event, in the command's transaction. A replayed request's events
-/// already have theirs, so it adds none.
+/// One outbox row per event, in the command's transaction (a replayed request adds none).
 async fn outbox(conn: &mut PgConnection, events: &[Event]) -> Result<(), Fail> {
     let seqs: Vec<i64> = events.iter().map(|e| i64::try_from(e.seq)).collect::<Result<_, _>>().map_err(db)?;
     let topics: Vec<&str> = events.iter().map(|e| e.what.tag()).collect();

@@ -63,10 +63,13 @@ async fn outbox_read_model_idempotency_key_and_if_match_against_postgres() {
 
     // A stale If-Match writes nothing, in the store or the outbox.
     let stale = call(&app, &uri, &[("if-match", "\"1\"")], Some(note)).await;
-    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.json);
+    assert_eq!(
+        (stale.status, stale.json["code"].as_str()),
+        (StatusCode::PRECONDITION_FAILED, Some("precondition_failed"))
+    );
     // A refused command rolls its transaction back: no outbox row.
     let resolve = call(&app, &uri, &[], Some(json!({"type": "resolve", "summary": "done"}))).await;
-    assert_eq!(resolve.json["code"], "outcome_unmet");
+    assert_eq!((resolve.status, resolve.json["code"].as_str()), (StatusCode::CONFLICT, Some("outcome_unmet")));
     let bad = call(&app, &uri, &[("if-match", "soon")], Some(json!({"type": "reopen", "reason": "x"}))).await;
     assert_eq!((bad.status, bad.json["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_if_match")));
     assert_eq!(count("SELECT count(*) FROM crm_outbox").await, 2);

@@ -505,9 +505,8 @@ async fn run_command(
         return Err(err);
     }
     let result = async {
-        let events = app.backend.run(id, command, &who.actor(), app.now(), options).await?;
-        let version = app.backend.case(id).await?.version();
-        Ok((events, version))
+        let done = app.backend.run(id, command, &who.actor(), app.now(), options).await?;
+        Ok((done.events, done.version))
     };
     tracing::Instrument::instrument(result, span).await
 }

@@ -8,8 +8,9 @@
 use std::time::{Duration, Instant};
 
 use caseledger::{
-    error::StoreError, store::FeedPosition, Actor, AsyncRepository, CaseId, CaseRequest, Error, Event, Opening,
-    PgStore, Rules,
+    error::{RequestError, StoreError},
+    store::FeedPosition,
+    Actor, AsyncRepository, CaseId, CaseRequest, Error, Event, Opening, PgStore, Rules,
 };
 use sqlx::Connection;
 
@@ -58,7 +59,7 @@ async fn stage_note<'r>(
     minute: i64,
 ) -> (caseledger::repository::Staged<'r, 'static>, Vec<Event>) {
     let mut tx = repo.begin().await.unwrap();
-    let events = tx.execute(case, note(text), &staff(), at(minute)).await.unwrap();
+    let events = tx.execute(case, note(text), &staff(), at(minute)).await.unwrap().events;
     sqlx::query("INSERT INTO outbox (case_id, seq) VALUES ($1, $2)")
         .bind(case.as_uuid())
         .bind(i64::try_from(events[0].seq).unwrap())
@@ -108,7 +109,7 @@ async fn a_rollback_leaves_cache_store_outbox_and_feed_as_they_were_on_both_node
 
     // The other node writes at the version the rolled-back event had taken.
     let theirs = b.execute(case, note("from b"), &staff(), at(2)).await.unwrap();
-    assert_eq!(theirs[0].seq, 2);
+    assert_eq!(theirs.events[0].seq, 2);
     agree(&a, &b, case, 2, 0, &gone).await;
     db.drop().await;
 }
@@ -124,7 +125,7 @@ async fn a_dropped_transaction_is_a_rollback_and_the_one_connection_comes_back()
         .await
         .expect("the dropped transaction gave its connection back")
         .unwrap();
-    assert_eq!(mine[0].seq, 2);
+    assert_eq!(mine.events[0].seq, 2);
     agree(&a, &b, case, 2, 0, &gone).await;
     db.drop().await;
 }
@@ -143,7 +144,7 @@ async fn a_commit_lands_events_and_outbox_row_together_and_only_then_the_cache_l
     let mut tx = a.begin().await.unwrap();
     let first = tx.execute(case, note("one"), &staff(), at(3)).await.unwrap();
     let second = tx.execute(case, note("two"), &staff(), at(4)).await.unwrap();
-    assert_eq!((first[0].seq, second[0].seq), (3, 4));
+    assert_eq!((first.events[0].seq, second.events[0].seq, second.version), (3, 4, 4));
     tx.commit().await.unwrap();
     assert_eq!(a.core().peek(case).unwrap().version(), 4);
     agree(&a, &b, case, 4, 1, &[]).await;
@@ -160,13 +161,13 @@ async fn a_stale_node_catches_up_inside_its_transaction_on_its_one_connection() 
     let by = staff();
     let run = tx.execute(case, note("a second"), &by, at(2));
     let mine = tokio::time::timeout(Duration::from_secs(30), run).await.expect("no second connection needed").unwrap();
-    assert_eq!(mine[0].seq, 3, "decided again on the caught-up case");
+    assert_eq!((mine.events[0].seq, mine.attempts), (3, 2), "decided again on the caught-up case");
     // An If-Match the case has left is answered without writing, inside the transaction.
     let stale = tx.run(CaseRequest::new(case, note("stale"), ana(), at(3)).expect_version(2)).await;
-    assert!(matches!(stale, Err(Error::Store(ref e)) if e.is_conflict()), "{stale:?}");
+    assert!(matches!(stale, Err(Error::Request(RequestError::PreconditionFailed { .. }))), "{stale:?}");
     tx.rollback().await.unwrap();
     assert_eq!(a.core().peek(case).unwrap().version(), 1, "not even the committed catch-up is kept");
-    agree(&a, &b, case, 2, 0, &mine).await;
+    agree(&a, &b, case, 2, 0, &mine.events).await;
     db.drop().await;
 }
 
@@ -188,7 +189,7 @@ async fn an_aborted_transaction_or_a_savepoint_never_settles_the_cache() {
     let mut conn = a.store().pool().acquire().await.unwrap();
     let mut outer = conn.begin().await.unwrap();
     let mut inner = a.within(Connection::begin(&mut *outer).await.unwrap());
-    let nested = inner.execute(case, note("in a savepoint"), &staff(), at(2)).await.unwrap();
+    let nested = inner.execute(case, note("in a savepoint"), &staff(), at(2)).await.unwrap().events;
     inner.commit().await.unwrap();
     assert_eq!(a.core().peek(case).unwrap().version(), 1, "a released savepoint is not a commit");
     outer.rollback().await.unwrap();
