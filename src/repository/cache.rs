@@ -40,6 +40,7 @@ impl Slot {
     }
 
     /// A slot starting from a snapshot another cache holds; the first fold copies it.
+    #[cfg(feature = "postgres")]
     fn shared(case: Arc<Case>) -> Self {
         Self(Mutex::new(case))
     }
@@ -154,6 +155,7 @@ impl Cache {
     /// case at the same or a later version: how a transaction's cases reach the shared
     /// cache once the host's transaction has committed, and how a transaction's private
     /// cache starts from the shared one.
+    #[cfg(feature = "postgres")]
     pub(crate) fn settle(&self, id: CaseId, case: Arc<Case>) {
         let Some(shard) = self.shard(id) else { return };
         let mut shard = lock(shard);

@@ -15,6 +15,7 @@
 //! inside the span, so a database driver's own spans nest under it. Reads of a case
 //! (`case`, `refresh`) are not commands and report nothing.
 
+#[cfg(feature = "async")]
 use std::future::Future;
 
 #[cfg(feature = "tracing")]
@@ -28,6 +29,7 @@ use crate::error::Error;
 /// What a run's result tells the report beyond its code.
 pub(crate) trait Report {
     /// The attempts the run used and whether an earlier run had done it, for a command.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     fn executed(&self) -> Option<(u32, bool)>;
 }
 
@@ -109,6 +111,7 @@ impl Watch {
     }
 
     /// Awaits a store call inside the span, timing it; `append` counts an attempt.
+    #[cfg(feature = "async")]
     pub(crate) async fn waiting<F: Future>(&mut self, append: bool, call: F) -> F::Output {
         #[cfg(feature = "tracing")]
         if let Some(inner) = &mut self.inner {
