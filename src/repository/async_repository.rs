@@ -12,6 +12,7 @@ use super::core::{Execution, Lookup, Machine, RepositoryCore, Step};
 use super::executed::Executed;
 use super::facade::facade;
 use super::request::CaseRequest;
+use super::snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
 use super::watch::Watch;
 use super::DEFAULT_CAPACITY;
 use crate::actor::Actor;
@@ -94,6 +95,8 @@ where
                 let result = watch.waiting(true, store.append(case, expected, events)).await;
                 append.answer(result)
             }
+            Step::Load(case, load) => load.answer(watch.waiting(false, store.load(case)).await),
+            Step::Save(snapshot, save) => save.answer(watch.waiting(false, store.write_snapshot(&snapshot)).await),
             Step::Done(result) => {
                 watch.finish(&result);
                 return result;

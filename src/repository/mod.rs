@@ -31,6 +31,7 @@ mod facade;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod request;
+mod snapshots;
 mod watch;
 
 use std::sync::Arc;
@@ -47,13 +48,16 @@ use crate::store::{Batch, Store};
 use facade::facade;
 use watch::Watch;
 
-pub use self::core::{Execution, Lookup, Machine, PendingAppend, PendingRead, RepositoryCore, Step};
+pub use self::core::{
+    Execution, Lookup, Machine, PendingAppend, PendingLoad, PendingRead, PendingSave, RepositoryCore, Step,
+};
 #[cfg(feature = "async")]
 pub use async_repository::AsyncRepository;
 pub use executed::Executed;
 #[cfg(feature = "postgres")]
 pub use postgres::Staged;
 pub use request::{CaseRequest, DEFAULT_ATTEMPTS};
+pub use snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
 
 /// How many folded cases a repository caches unless the host says otherwise
 /// ([`Repository::with_capacity`]).
@@ -156,6 +160,8 @@ where
                 let result = watch.blocking(true, || store.append(case, expected, events));
                 append.answer(result)
             }
+            Step::Load(case, load) => load.answer(watch.blocking(false, || store.load(case))),
+            Step::Save(snapshot, save) => save.answer(watch.blocking(false, || store.write_snapshot(&snapshot))),
             Step::Done(result) => {
                 watch.finish(&result);
                 return result;

@@ -275,6 +275,11 @@ where
                 let result = watch.waiting(true, store.append_in(conn, case, expected, events)).await;
                 append.answer(result)
             }
+            Step::Load(case, load) => load.answer(watch.waiting(false, store.load_in(conn, case)).await),
+            Step::Save(snapshot, save) => {
+                // Inside the transaction: the snapshot commits or rolls back with the events.
+                save.answer(watch.waiting(false, store.write_snapshot_in(conn, &snapshot)).await)
+            }
             Step::Done(result) => {
                 watch.finish(&result);
                 return result;

@@ -39,6 +39,12 @@ impl Report for Executed {
     }
 }
 
+impl Report for super::snapshots::SnapshotCheck {
+    fn executed(&self) -> Option<(u32, bool)> {
+        None
+    }
+}
+
 impl Report for std::sync::Arc<Case> {
     fn executed(&self) -> Option<(u32, bool)> {
         None

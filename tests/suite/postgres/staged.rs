@@ -221,3 +221,38 @@ async fn an_opening_in_a_transaction_exists_only_once_committed() {
     agree(&a, &b, case, 1, 0, &[]).await;
     db.drop().await;
 }
+
+#[tokio::test]
+async fn with_snapshots_a_cold_case_loads_and_saves_inside_the_transaction_on_its_one_connection() {
+    let db = TestDb::new().await;
+    let repo = AsyncRepository::new(PgStore::new(db.pool(1).await), Rules::default())
+        .with_snapshots(caseledger::repository::SnapshotPolicy::every(2));
+    let case = case_id(3);
+    repo.open(case, Opening::new("cust-9", "my phone rings", ana()), &Actor::Customer, T0).await.unwrap();
+    repo.execute(case, note("one"), &staff(), at(1)).await.unwrap();
+    let kept = || async { repo.store().read_snapshot(case).await.unwrap().map(|s| s.version()) };
+    assert_eq!(kept().await, Some(2), "a snapshot every two events");
+
+    for commit in [false, true] {
+        // Cold: the load (snapshot and tail) and the next snapshot's write both go through
+        // the transaction's one connection.
+        repo.forget(case);
+        let mut tx = repo.begin().await.unwrap();
+        let by = staff();
+        let run = tx.execute(case, note("two"), &by, at(2));
+        let done = tokio::time::timeout(Duration::from_secs(30), run).await.expect("one connection is enough").unwrap();
+        assert_eq!(done.version, 3);
+        assert_eq!(tx.execute(case, note("three"), &staff(), at(3)).await.unwrap().version, 4);
+        if commit {
+            tx.commit().await.unwrap();
+        } else {
+            tx.rollback().await.unwrap();
+            assert_eq!(kept().await, Some(2), "the snapshot written in the transaction rolled back with it");
+            assert!(repo.core().peek(case).is_none(), "and the cache never saw version 4");
+        }
+    }
+    assert_eq!(kept().await, Some(4));
+    assert_eq!(repo.core().peek(case).unwrap().version(), 4);
+    assert_eq!(repo.store().version(case).await.unwrap(), 4);
+    db.drop().await;
+}
