@@ -321,6 +321,10 @@ impl<S: Store, P: Projection> Store for Projected<S, P> {
         self.store.read(case)
     }
 
+    fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
+        self.store.read_after_many(reads)
+    }
+
     fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<CaseId>, StoreError> {
         self.store.customer_cases(customer)
     }

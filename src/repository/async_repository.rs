@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::core::{Execution, Lookup, Machine, RepositoryCore, Step};
+use super::core::{Execution, Lookup, Lookups, LookupsStep, Machine, RepositoryCore, Step};
 use super::facade::facade;
 use super::request::CaseRequest;
 use super::DEFAULT_CAPACITY;

@@ -757,6 +757,177 @@ impl sealed::Sealed for Lookup {
     }
 }
 
+/// Several cases read through the core at once, each as [`Lookup::refresh`] reads it,
+/// with their reads batched: one store call ([`Store::read_after_many`]) for all the
+/// cases, and a second only for the cases the first found behind their cached version
+/// (a store replaced or restored), which are then read from the start. Done gives the
+/// cases' snapshots in the order of the ids.
+///
+/// Each case goes through a [`Lookup`] of its own, so what a refresh folds, loads or
+/// drops from the cache is the same one-case code. Drive it like the other runs, with a
+/// step of its own: [`Lookups::poll`] gives [`LookupsStep::Read`] with every read of
+/// the round ([`PendingReads::reads`]); answer them all at once with
+/// [`PendingReads::answer`] and poll again, until [`LookupsStep::Done`].
+///
+/// [`Store::read_after_many`]: crate::Store::read_after_many
+///
+/// # Example
+///
+/// ```
+/// use caseledger::repository::{Lookups, LookupsStep, RepositoryCore};
+/// use caseledger::{Actor, CaseId, MemoryStore, Opening, Rules, Staff, Store};
+/// use time::macros::datetime;
+///
+/// let t = datetime!(2026-11-23 09:00 UTC);
+/// let (store, core) = (MemoryStore::new(), RepositoryCore::new(Rules::default(), 100));
+/// let ids = [CaseId::new_v7(t, [1; 10]), CaseId::new_v7(t, [2; 10])];
+/// for case in ids {
+///     let opening = Opening::new("cust-7", "my laptop works", Staff::new("ana", "software"));
+///     store.append(case, 0, &[core.rules().open(case, opening, &Actor::Customer, t)?])?;
+/// }
+/// let mut run = Lookups::refresh(ids.to_vec());
+/// let mut calls = 0;
+/// let cases = loop {
+///     run = match run.poll(&core) {
+///         LookupsStep::Read(reads) => {
+///             calls += 1;
+///             let answer = store.read_after_many(reads.reads());
+///             reads.answer(answer)
+///         }
+///         LookupsStep::Done(result) => break result?,
+///     };
+/// };
+/// assert_eq!(cases.len(), 2);
+/// assert_eq!(calls, 1, "both cases in one store call");
+/// # Ok::<(), caseledger::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Lookups {
+    runs: Vec<One>,
+    failed: Option<Error>,
+}
+
+/// Where one case of a [`Lookups`] stands.
+#[derive(Debug)]
+enum One {
+    Polled,
+    Ready(Lookup),
+    Reading(PendingRead<Lookup>),
+    Done(Arc<Case>),
+}
+
+/// What a [`Lookups`] needs next, or its result.
+#[derive(Debug)]
+pub enum LookupsStep {
+    /// Read several cases' events after their versions in one call
+    /// ([`Store::read_after_many`](crate::Store::read_after_many)).
+    Read(PendingReads),
+    /// Finished: each case's snapshot, in the order of the ids, or the first failure.
+    Done(Result<Vec<Arc<Case>>, Error>),
+}
+
+/// The reads of one round of a [`Lookups`]; answer them all with the store's result.
+#[derive(Debug)]
+#[must_use]
+pub struct PendingReads {
+    lookups: Lookups,
+    reads: Vec<(CaseId, u64)>,
+}
+
+impl PendingReads {
+    /// What to read: for each `(case, after)`, the case's events after version `after`.
+    #[must_use]
+    pub fn reads(&self) -> &[(CaseId, u64)] {
+        &self.reads
+    }
+
+    /// Hands the store's answer back (one entry per read, in order); poll the returned
+    /// run again. An answer with another number of entries fails the run.
+    pub fn answer(mut self, result: Result<Vec<Vec<Event>>, StoreError>) -> Lookups {
+        let answers = match result {
+            Ok(answers) if answers.len() == self.reads.len() => answers,
+            Ok(answers) => {
+                let err = StoreError::backend(format!(
+                    "read_after_many answered {} entries for {} reads",
+                    answers.len(),
+                    self.reads.len()
+                ));
+                self.lookups.failed = Some(err.into());
+                return self.lookups;
+            }
+            Err(err) => {
+                self.lookups.fail_first(err);
+                return self.lookups;
+            }
+        };
+        let mut answers = answers.into_iter();
+        for run in self.lookups.runs.iter_mut().filter(|run| matches!(run, One::Reading(_))) {
+            if let (One::Reading(read), Some(events)) = (std::mem::replace(run, One::Polled), answers.next()) {
+                *run = One::Ready(read.answer(Ok(events)));
+            }
+        }
+        self.lookups
+    }
+}
+
+impl Lookups {
+    /// Every case of `ids` brought up to date with the store (see [`Lookup::refresh`]).
+    #[must_use]
+    pub fn refresh(ids: Vec<CaseId>) -> Self {
+        Self { runs: ids.into_iter().map(|id| One::Ready(Lookup::refresh(id))).collect(), failed: None }
+    }
+
+    /// Advances every case until the run needs the store or is done.
+    pub fn poll(mut self, core: &RepositoryCore) -> LookupsStep {
+        if let Some(err) = self.failed.take() {
+            return LookupsStep::Done(Err(err));
+        }
+        let mut reads = Vec::new();
+        for run in self.runs.iter_mut().filter(|run| matches!(run, One::Ready(_))) {
+            let One::Ready(lookup) = std::mem::replace(run, One::Polled) else { continue };
+            *run = match lookup.poll(core) {
+                Step::Read(read) => {
+                    reads.push((read.case(), read.after()));
+                    One::Reading(read)
+                }
+                Step::Done(Ok(case)) => One::Done(case),
+                Step::Done(Err(err)) => return LookupsStep::Done(Err(err)),
+                // A lookup never appends.
+                Step::Append(append) => {
+                    let case = append.batch().case;
+                    return LookupsStep::Done(Err(
+                        StoreError::backend(format!("case {case}: a read asked to append")).into()
+                    ));
+                }
+            };
+        }
+        if !reads.is_empty() {
+            return LookupsStep::Read(PendingReads { lookups: self, reads });
+        }
+        let mut cases = Vec::with_capacity(self.runs.len());
+        for run in self.runs {
+            match run {
+                One::Done(case) => cases.push(case),
+                // Only after a failed read, whose error the poll above returned.
+                _ => return LookupsStep::Done(Err(StoreError::backend("a batched read was left unanswered").into())),
+            }
+        }
+        LookupsStep::Done(Ok(cases))
+    }
+
+    /// The batched read failed: the first waiting case takes the error as its own (so
+    /// it leaves the cache as a failed refresh of it does, and the next poll ends the
+    /// run with it); the other waiting cases are let go as they were.
+    fn fail_first(&mut self, err: StoreError) {
+        let mut err = Some(err);
+        for run in self.runs.iter_mut().filter(|run| matches!(run, One::Reading(_))) {
+            if let (One::Reading(read), Some(err)) = (std::mem::replace(run, One::Polled), err.take()) {
+                *run = One::Ready(read.answer(Err(err)));
+            }
+        }
+    }
+}
+
 /// A whole stored log, replayed.
 fn replay(case: CaseId, events: &[Event]) -> Result<Case, Error> {
     if events.is_empty() {
@@ -1138,6 +1309,70 @@ mod tests {
             done(read(Lookup::case(id).poll(&core), 0).answer(Ok(vec![opened])).poll(&core)).unwrap();
         }
         assert_eq!(core.cached(), 300);
+    }
+
+    /// Drives `run` with scripted answers to each batched round; returns its result and
+    /// the reads of each round.
+    fn lookups(
+        core: &RepositoryCore,
+        mut run: Lookups,
+        mut answer: impl FnMut(&[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError>,
+    ) -> (Result<Vec<Arc<Case>>, Error>, Vec<Vec<(CaseId, u64)>>) {
+        let mut rounds = Vec::new();
+        loop {
+            run = match run.poll(core) {
+                LookupsStep::Read(reads) => {
+                    rounds.push(reads.reads().to_vec());
+                    let result = answer(reads.reads());
+                    reads.answer(result)
+                }
+                LookupsStep::Done(result) => return (result, rounds),
+            }
+        }
+    }
+
+    #[test]
+    fn several_cases_refresh_in_one_round_and_a_store_behind_one_of_them_in_a_second() {
+        let [a, b, c] = [case_id(30), case_id(31), case_id(32)];
+        let (log_a, log_b, log_c) = (log(a, 4), log(b, 3), log(c, 2));
+        let core = core_with(&log_a[..2]);
+        done(read(Lookup::case(b).poll(&core), 0).answer(Ok(log_b.clone())).poll(&core)).unwrap();
+        // The store: `a` moved on to 4; `b` was restored to version 1, behind the cache;
+        // `c` is not cached.
+        let stored = |case: CaseId| match case {
+            x if x == a => log_a.clone(),
+            x if x == b => log_b[..1].to_vec(),
+            _ => log_c.clone(),
+        };
+        let (result, rounds) = lookups(&core, Lookups::refresh(vec![a, b, c]), |reads| {
+            Ok(reads
+                .iter()
+                .map(|&(case, after)| stored(case).into_iter().filter(|e| e.seq > after).collect())
+                .collect())
+        });
+        let versions: Vec<u64> = result.unwrap().iter().map(|case| case.version()).collect();
+        assert_eq!(versions, vec![4, 1, 2]);
+        assert_eq!(rounds, vec![vec![(a, 1), (b, 2), (c, 0)], vec![(b, 0)]]);
+        assert_eq!(core.peek(b).unwrap().version(), 1, "the cache follows the restored store");
+
+        // Nothing to read: no round at all.
+        let (result, rounds) = lookups(&core, Lookups::refresh(Vec::new()), |_| unreachable!());
+        assert!(result.unwrap().is_empty() && rounds.is_empty());
+    }
+
+    #[test]
+    fn a_failed_or_short_batched_read_fails_the_run_and_drops_only_the_case_it_blamed() {
+        let [a, b] = [case_id(33), case_id(34)];
+        let core = core_with(&log(a, 2));
+        done(read(Lookup::case(b).poll(&core), 0).answer(Ok(log(b, 2))).poll(&core)).unwrap();
+        let io = || StoreError::Io { path: "db".into(), op: "read", source: std::io::Error::other("reset") };
+        let (result, _) = lookups(&core, Lookups::refresh(vec![a, b]), |_| Err(io()));
+        assert!(matches!(result, Err(Error::Store(StoreError::Io { .. }))), "{result:?}");
+        assert!(core.peek(a).is_none(), "a failed refresh drops its case, as one refresh does");
+        assert!(core.peek(b).is_some());
+
+        let (result, _) = lookups(&core, Lookups::refresh(vec![a, b]), |_| Ok(vec![Vec::new()]));
+        assert!(matches!(result, Err(Error::Store(StoreError::Backend { .. }))), "{result:?}");
     }
 
     fn keyed(text: &str, key: &str) -> Request {

@@ -131,7 +131,9 @@ macro_rules! facade {
             }
 
             /// Every case of `customer`, oldest first (S3: "treat me like you know me"),
-            /// each brought up to date with the store.
+            /// each brought up to date with the store: two store calls however many
+            /// cases (the store's index of the customer's cases, then one batched read
+            /// of what each case lacks, [`Store::read_after_many`](crate::Store::read_after_many)).
             ///
             /// # Errors
             ///
@@ -142,7 +144,7 @@ macro_rules! facade {
             }
 
             /// Every case linked to `incident`, oldest first (S6), each brought up to date
-            /// with the store.
+            /// with the store, in two store calls as `customer_cases`.
             ///
             /// # Errors
             ///
@@ -152,13 +154,19 @@ macro_rules! facade {
                 self.refresh_all(ids) $($await)*
             }
 
-            /// Each case of `ids` brought up to date, in order; the first error ends it.
+            /// Each case of `ids` brought up to date, in order, with one batched store
+            /// read ([`Lookups`]); the first error ends it.
             $($async)* fn refresh_all(&self, ids: Vec<CaseId>) -> Result<Vec<Arc<Case>>, Error> {
-                let mut cases = Vec::with_capacity(ids.len());
-                for id in ids {
-                    cases.push(self.refresh(id) $($await)* ?);
+                let mut run = Lookups::refresh(ids);
+                loop {
+                    run = match run.poll(&self.core) {
+                        LookupsStep::Read(reads) => {
+                            let result = self.store.read_after_many(reads.reads()) $($await)*;
+                            reads.answer(result)
+                        }
+                        LookupsStep::Done(result) => return result,
+                    };
                 }
-                Ok(cases)
             }
 
             /// Drops a case from the cache; the next command reads it again.

@@ -43,7 +43,9 @@ use crate::rules::Rules;
 use crate::store::{Batch, Store};
 use facade::facade;
 
-pub use self::core::{Execution, Lookup, Machine, PendingAppend, PendingRead, RepositoryCore, Step};
+pub use self::core::{
+    Execution, Lookup, Lookups, LookupsStep, Machine, PendingAppend, PendingRead, PendingReads, RepositoryCore, Step,
+};
 #[cfg(feature = "async")]
 pub use async_repository::AsyncRepository;
 pub use request::{CaseRequest, DEFAULT_ATTEMPTS};

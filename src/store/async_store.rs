@@ -145,6 +145,29 @@ pub trait AsyncStore: Send + Sync {
         self.read_after(case, 0)
     }
 
+    /// Several cases' events in one call, as [`Store::read_after_many`]: for each
+    /// `(case, after)` of `reads`, the events after `after`, one entry per read in the
+    /// order of `reads`.
+    ///
+    /// The default awaits [`AsyncStore::read_after`] once per read; a database store
+    /// should answer in one query (`PgStore` does).
+    ///
+    /// # Errors
+    ///
+    /// As [`AsyncStore::read_after`], for any of the reads.
+    fn read_after_many(
+        &self,
+        reads: &[(CaseId, u64)],
+    ) -> impl Future<Output = Result<Vec<Vec<Event>>, StoreError>> + Send {
+        async move {
+            let mut answers = Vec::with_capacity(reads.len());
+            for &(case, after) in reads {
+                answers.push(self.read_after(case, after).await?);
+            }
+            Ok(answers)
+        }
+    }
+
     /// Every case opened for `customer`, in id order (S3).
     ///
     /// The default reads the first event of every case: O(number of cases) reads. A
@@ -212,6 +235,9 @@ macro_rules! forward_async_store {
             fn read(&self, case: CaseId) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send {
                 (**self).read(case)
             }
+            fn read_after_many(&self, reads: &[(CaseId, u64)]) -> impl Future<Output = Result<Vec<Vec<Event>>, StoreError>> + Send {
+                (**self).read_after_many(reads)
+            }
             fn customer_cases(&self, customer: &CustomerRef) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {
                 (**self).customer_cases(customer)
             }
@@ -245,6 +271,13 @@ impl AsyncStore for super::MemoryStore {
 
     fn cases(&self) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {
         std::future::ready(Store::cases(self))
+    }
+
+    fn read_after_many(
+        &self,
+        reads: &[(CaseId, u64)],
+    ) -> impl Future<Output = Result<Vec<Vec<Event>>, StoreError>> + Send {
+        std::future::ready(Store::read_after_many(self, reads))
     }
 
     fn customer_cases(&self, customer: &CustomerRef) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {

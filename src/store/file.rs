@@ -465,6 +465,25 @@ impl Store for FileStore {
         }
     }
 
+    fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
+        for (case, _) in reads {
+            self.check_quarantine(*case)?;
+        }
+        // One lookup of the state for every case; the files are read after it is let go.
+        let files: Vec<Option<Arc<Mutex<CaseFile>>>> = {
+            let state = lock(&self.state);
+            reads.iter().map(|(case, _)| state.files.get(case).cloned()).collect()
+        };
+        reads
+            .iter()
+            .zip(files)
+            .map(|(&(_, after), file)| match file {
+                Some(file) => lock(&file).read_after(after, self.max_line_bytes),
+                None => Ok(Vec::new()),
+            })
+            .collect()
+    }
+
     fn version(&self, case: CaseId) -> Result<u64, StoreError> {
         Ok(self.file(case)?.map_or(0, |file| lock(&file).index.version))
     }

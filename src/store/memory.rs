@@ -137,6 +137,15 @@ impl Store for MemoryStore {
         Ok(self.log(case).map(|log| after(&lock(&log).events, version)).unwrap_or_default())
     }
 
+    fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
+        // One read lock of the map for every case, then each case's own lock in turn.
+        let cases = self.cases.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(reads
+            .iter()
+            .map(|(case, version)| cases.get(case).map(|log| after(&lock(log).events, *version)).unwrap_or_default())
+            .collect())
+    }
+
     fn version(&self, case: CaseId) -> Result<u64, StoreError> {
         Ok(self.log(case).map_or(0, |log| lock(&log).index.version))
     }

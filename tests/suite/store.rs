@@ -634,6 +634,79 @@ fn a_host_store_without_indexes_gets_the_same_answers_by_scanning() {
     assert_eq!(scanning.store().incident_cases(&fire).unwrap().len(), 2);
 }
 
+/// A store that counts its read calls: one-case reads and batched reads.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryStore,
+    reads: Mutex<usize>,
+    batched: Mutex<Vec<usize>>,
+}
+
+impl Store for Counting {
+    fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError> {
+        self.inner.append(case, expected, events)
+    }
+    fn read_after(&self, case: CaseId, after: u64) -> Result<Vec<Event>, StoreError> {
+        *self.reads.lock().unwrap() += 1;
+        self.inner.read_after(case, after)
+    }
+    fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
+        self.batched.lock().unwrap().push(reads.len());
+        self.inner.read_after_many(reads)
+    }
+    fn version(&self, case: CaseId) -> Result<u64, StoreError> {
+        self.inner.version(case)
+    }
+    fn cases(&self) -> Result<Vec<CaseId>, StoreError> {
+        self.inner.cases()
+    }
+    fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<CaseId>, StoreError> {
+        self.inner.customer_cases(customer)
+    }
+    fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<CaseId>, StoreError> {
+        self.inner.incident_cases(incident)
+    }
+}
+
+#[test]
+fn a_customer_s_cases_come_up_to_date_in_one_batched_read_whatever_their_number() {
+    let store = Arc::new(Counting::default());
+    let desk = Repository::new(Arc::clone(&store), Rules::default());
+    let [laptop, internet, _neighbour, bill] = neighbourhood(&desk);
+    // Another node writes to two of the customer's cases behind this desk's cache.
+    let other = Repository::new(Arc::clone(&store), Rules::default());
+    other.execute(laptop, note("called from the other desk"), &Actor::Staff(bo()), at(20)).unwrap();
+    other.execute(bill, note("refund sent"), &Actor::Staff(bo()), at(21)).unwrap();
+    *store.reads.lock().unwrap() = 0;
+    store.batched.lock().unwrap().clear();
+
+    let cases = desk.customer_cases(&"cust-40".into()).unwrap();
+    let versions: Vec<(CaseId, u64)> = cases.iter().map(|c| (c.id(), c.version())).collect();
+    assert_eq!(versions, vec![(laptop, 2), (internet, 2), (bill, 2)], "each case as the store holds it");
+    assert_eq!(*store.batched.lock().unwrap(), vec![3], "one batched read for the three cases");
+    assert_eq!(*store.reads.lock().unwrap(), 0, "no read per case");
+    assert_eq!(desk.case(laptop).unwrap().version(), 2, "the cache holds the refreshed case");
+
+    // Cold: a desk that has never seen them loads all three in the same one call.
+    let cold = Repository::new(Arc::clone(&store), Rules::default());
+    store.batched.lock().unwrap().clear();
+    assert_eq!(cold.customer_cases(&"cust-40".into()).unwrap().len(), 3);
+    assert_eq!(*store.batched.lock().unwrap(), vec![3]);
+}
+
+#[test]
+fn a_host_store_without_read_after_many_answers_it_one_case_at_a_time() {
+    let scanning = Repository::new(Recording::default(), Rules::default());
+    let [laptop, internet, _, bill] = neighbourhood(&scanning);
+    scanning.store().reads.lock().unwrap().clear();
+    let fresh = Repository::new(scanning.store(), Rules::default());
+    assert_eq!(fresh.customer_cases(&"cust-40".into()).unwrap().len(), 3);
+    let reads = scanning.store().reads.lock().unwrap().clone();
+    for case in [laptop, internet, bill] {
+        assert!(reads.contains(&(case, 0)), "the default reads each case: {reads:?}");
+    }
+}
+
 // ---------------------------------------------------------------- the append rules as a pure piece
 
 #[test]

@@ -297,6 +297,46 @@ impl PgStore {
         rows.into_iter().map(|(seq, body)| decode_row(case, seq, &body)).collect()
     }
 
+    /// Several cases' events in one query: for each `(case, after)` of `reads`, the
+    /// events of `case` after version `after`, in order, one entry per read in the order
+    /// of `reads` ([`Store::read_after_many`](crate::Store::read_after_many)). The reads
+    /// go as two arrays, unnested and joined to the events on their `(case_id, seq)`
+    /// index: one round trip however many cases, each an index range.
+    ///
+    /// # Errors
+    ///
+    /// As [`PgStore::read_after`].
+    pub async fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
+        if reads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cases: Vec<Uuid> = reads.iter().map(|(case, _)| *case.as_uuid()).collect();
+        let afters = reads.iter().map(|&(_, after)| to_i64(after)).collect::<Result<Vec<i64>, _>>()?;
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT r.i, e.seq, e.body
+             FROM unnest($1::uuid[], $2::bigint[]) WITH ORDINALITY AS r(case_id, after_seq, i)
+             JOIN caseledger_events AS e ON e.case_id = r.case_id AND e.seq > r.after_seq
+             ORDER BY r.i, e.seq",
+        )
+        .bind(&cases)
+        .bind(&afters)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        let mut answers: Vec<Vec<Event>> = reads.iter().map(|_| Vec::new()).collect();
+        for (i, seq, body) in rows {
+            // `WITH ORDINALITY` counts from 1.
+            let index = usize::try_from(i).ok().and_then(|i| i.checked_sub(1));
+            let (Some(&(case, _)), Some(answer)) =
+                (index.and_then(|i| reads.get(i)), index.and_then(|i| answers.get_mut(i)))
+            else {
+                return Err(unsupported(format!("read_after_many: a row for read {i} of {}", reads.len())));
+            };
+            answer.push(decode_row(case, seq, &body)?);
+        }
+        Ok(answers)
+    }
+
     /// All events of `case`, in order.
     ///
     /// # Errors
@@ -579,6 +619,13 @@ impl AsyncStore for PgStore {
 
     fn version(&self, case: CaseId) -> impl Future<Output = Result<u64, StoreError>> + Send {
         PgStore::version(self, case)
+    }
+
+    fn read_after_many(
+        &self,
+        reads: &[(CaseId, u64)],
+    ) -> impl Future<Output = Result<Vec<Vec<Event>>, StoreError>> + Send {
+        PgStore::read_after_many(self, reads)
     }
 
     fn cases(&self) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {
