@@ -78,7 +78,7 @@
 //! store.append(case, 0, &[opened])?;
 //!
 //! // The append is acknowledged and already in the read model.
-//! assert_eq!(store.projection().owner.get(&case).map(String::as_str), Some("software"));
+//! assert_eq!(store.view(|p| p.owner.get(&case).cloned()).as_deref(), Some("software"));
 //! assert!(store.status().is_current());
 //! # Ok::<(), caseledger::Error>(())
 //! ```
@@ -92,7 +92,7 @@ use crate::event::Event;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{FeedFollower, PgProjection, PgRunner, Progress, RunError, RunnerStatus};
-pub use projected::{Projected, ProjectionStatus, Stall, StallCause, View};
+pub use projected::{Projected, ProjectionStatus, Stall, StallCause};
 
 /// A read model folded from events: what to do with one event, and how to start over.
 ///

@@ -31,7 +31,7 @@
 //!         self.0.as_ref().ok_or("not running")?.rebuild().map_err(|e| e.to_string())
 //!     }
 //!     fn applied(&self) -> Vec<Applied> {
-//!         self.0.as_ref().map(|p| p.projection().applied().to_vec()).unwrap_or_default()
+//!         self.0.as_ref().map(|p| p.view(|r| r.applied().to_vec())).unwrap_or_default()
 //!     }
 //! }
 //!

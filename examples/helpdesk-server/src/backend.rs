@@ -118,9 +118,9 @@ impl Backend {
     /// is in it.
     async fn worklist<T>(&self, now: OffsetDateTime, read: impl FnOnce(&Worklist) -> T) -> Result<T, Error> {
         match self {
-            // The view holds the projection's lock, which appends take only after their
-            // fsync, and `read` is a few index lookups: no need for the blocking pool.
-            Self::File(repo) => Ok(read(&repo.store().projection())),
+            // `read` holds the projection's lock, which appends take only after their
+            // fsync, for a few index lookups: no need for the blocking pool.
+            Self::File(repo) => Ok(repo.store().view(read)),
             #[cfg(feature = "postgres")]
             Self::Postgres(repo, follower) => {
                 let mut follower = follower.lock().await;
