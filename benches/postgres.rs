@@ -1,7 +1,12 @@
 //! The PostgreSQL store against the server `DATABASE_URL` names (`bash .ci/test` starts
 //! a local one), in a database of its own that is dropped at the end.
 //!
-//! - `pg_command/{store,bare_insert}/{10,1e3,1e5}`: one command (decide on the cached
+//! - **Paired, printed first** (`paired:` lines on stdout): a command and a bare insert
+//!   taken in alternation, one of each per round, so load that drifts during the run
+//!   touches both sides alike; medians, p90 and the ratio at 10, 1e4 and 1e5 events of
+//!   history, and 16-task throughput in alternating 2-second rounds with the ratio of
+//!   their medians. These are the figures to quote against the goals.
+//! - `pg_command/{store,bare_insert}/{10,1e4,1e5}`: one command (decide on the cached
 //!   case, append, fold) against a bare single-row autocommit `INSERT` of an event-sized
 //!   row, same database, same pool, same run.
 //! - `pg_throughput/{1,4,16}`: commands per second with that many tasks on distinct
@@ -12,18 +17,35 @@
 //! - `pg_feed/read_window/{1e5,1e6}`: events per second one consumer reads in pages of
 //!   1,000 from the middle of a table of 1e5 and then 1e6 events (flat in the table's size
 //!   when the pages come from the index).
+//! - `pg_customer_cases/{batched,per_case}/{warm,cold}`: `AsyncRepository::customer_cases`
+//!   for a customer with 400 cases of 5 events, with the batched read and with one query
+//!   per case (the trait's default, as before), cache warm and cold.
+//! - `pg_projection/follower_worklist/1e5`: events per second the worklist projection
+//!   applies from the feed (`FeedFollower<Worklist>`, pages of 1,000, from the start of a
+//!   table of 1e5 events to its end).
 //!
 //! ```sh
 //! # a cluster with fsync, synchronous_commit and full_page_writes on, on 127.0.0.1:54330
 //! CASELEDGER_PG_DURABLE=1 source .ci/setup/10-postgres.sh
 //! cargo bench --features postgres --bench postgres -- --warm-up-time 1 --measurement-time 3
+//! cargo bench --features postgres --bench postgres -- pg_customer_cases   # one section only
 //! ```
+//!
+//! A filter runs only the sections it can select (their setup too).
 
+use std::future::Future;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use caseledger::{
-    event::Visibility, store::FeedPosition, Actor, Case, CaseId, Command, Event, Opening, PgStore, Rules, Staff,
+    error::StoreError,
+    event::Visibility,
+    id::CustomerRef,
+    policy::{Deadlines, Span},
+    projection::FeedFollower,
+    store::{Appended, FeedPosition},
+    worklist::Worklist,
+    Actor, AsyncRepository, AsyncStore, Case, CaseId, Command, Event, Opening, PgStore, Rules, Staff,
 };
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -181,6 +203,102 @@ async fn opened_writer(store: &PgStore, n: u32) -> Writer {
     writer
 }
 
+/// The median and the 90th percentile of `samples`, in microseconds.
+fn quantiles(samples: &mut [Duration]) -> (f64, f64) {
+    samples.sort();
+    let at = |q: f64| {
+        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples.get(i).map_or(f64::NAN, |d| d.as_secs_f64() * 1e6)
+    };
+    (at(0.5), at(0.9))
+}
+
+/// A command and a bare insert in alternation, `rounds` of each; prints both sides and
+/// their ratio. The order within a round alternates too.
+async fn paired_latency(store: &PgStore, writer: &mut Writer, body: &str, label: &str, rounds: usize) {
+    let (mut ours, mut bare) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for round in 0..rounds {
+        for side in [round % 2, 1 - round % 2] {
+            let start = Instant::now();
+            if side == 0 {
+                writer.command(store).await;
+                ours.push(start.elapsed());
+            } else {
+                Mode::BareInsert.command(writer, store, body).await;
+                bare.push(start.elapsed());
+            }
+        }
+    }
+    let ((om, o90), (bm, b90)) = (quantiles(&mut ours), quantiles(&mut bare));
+    println!(
+        "paired: latency history {label:>3}: command median {om:7.1} us (p90 {o90:7.1}) | bare INSERT median {bm:7.1} us (p90 {b90:7.1}) | ratio {:.2}x (goal <= 1.25x)",
+        om / bm
+    );
+}
+
+/// `tasks` tasks running `mode` for `window`; commands (or inserts) per second.
+async fn throughput_round(
+    store: &PgStore,
+    writers: &mut [Option<Writer>],
+    mode: Mode,
+    body: &str,
+    window: Duration,
+) -> f64 {
+    let start = Instant::now();
+    let handles: Vec<_> = writers
+        .iter_mut()
+        .map(|slot| {
+            let mut w = slot.take().unwrap();
+            let store = store.clone();
+            let body = body.to_owned();
+            tokio::spawn(async move {
+                let mut n = 0_u64;
+                while start.elapsed() < window {
+                    mode.command(&mut w, &store, &body).await;
+                    n += 1;
+                }
+                (w, n)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for (slot, handle) in writers.iter_mut().zip(handles) {
+        let (w, n) = handle.await.unwrap();
+        *slot = Some(w);
+        total += n;
+    }
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// 16 tasks, commands and bare inserts in alternating rounds; prints the medians and
+/// their ratio.
+async fn paired_throughput(store: &PgStore, body: &str, rounds: usize) {
+    let mut writers = Vec::new();
+    for t in 0..16 {
+        writers.push(Some(opened_writer(store, 3_000_000 + t).await));
+    }
+    let window = Duration::from_secs(2);
+    let (mut ours, mut bare) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        for side in [round % 2, 1 - round % 2] {
+            if side == 0 {
+                ours.push(throughput_round(store, &mut writers, Mode::Store, body, window).await);
+            } else {
+                bare.push(throughput_round(store, &mut writers, Mode::BareInsert, body, window).await);
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (o, b) = (median(&mut ours), median(&mut bare));
+    println!(
+        "paired: throughput 16 tasks: commands {o:7.0}/s | bare INSERTs {b:7.0}/s | ratio {:.2}x (goal >= 0.8x); rounds: {ours:.0?} vs {bare:.0?}",
+        o / b
+    );
+}
+
 fn bench(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
     let db = rt.block_on(Db::new());
@@ -194,15 +312,49 @@ fn bench(c: &mut Criterion) {
         store
     });
 
+    if wants("pg_customer_cases") {
+        customer_cases(c, &rt, &store);
+    }
+    if wants("pg_command") || wants("paired") || wants("pg_throughput") {
+        commands(c, &rt, &store);
+    }
+    if wants("pg_feed") || wants("pg_projection") {
+        feed(c, &rt, &store);
+    }
+
+    rt.block_on(async {
+        store.pool().close().await;
+        db.drop().await;
+    });
+}
+
+/// Whether criterion's filter (the first argument after `--` that is not an option) may
+/// select something of `group`: each section's setup (growing tables to 1e6 events)
+/// runs only when it will be measured.
+fn wants(group: &str) -> bool {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench" && !a.starts_with('-'));
+    match args.next() {
+        None => true,
+        Some(filter) => {
+            let head = filter.split('/').next().unwrap_or_default();
+            group.contains(head) || head.contains(group)
+        }
+    }
+}
+
+/// The sections of the one-command latency and throughput groups, and the paired figures.
+fn commands(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
     let mut group = c.benchmark_group("pg_command");
     let sample_body = {
         let (mut w, _) = Writer::new(0);
         w.decide()[0].to_json().unwrap()
     };
-    for (label, history) in [("10", 10_u64), ("1e3", 1_000), ("1e5", 100_000)] {
+    let rounds: usize = std::env::var("CASELEDGER_BENCH_PAIRS").ok().and_then(|n| n.parse().ok()).unwrap_or(2_000);
+    for (label, history) in [("10", 10_u64), ("1e4", 10_000), ("1e5", 100_000)] {
         let mut writer = rt.block_on(async {
             let mut w = opened_writer(&store, u32::try_from(history).unwrap()).await;
             w.grow(&store, history).await;
+            paired_latency(&store, &mut w, &sample_body, label, rounds).await;
             w
         });
         group.bench_function(BenchmarkId::new("store", label), |b| {
@@ -234,6 +386,7 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+    rt.block_on(paired_throughput(&store, &sample_body, 5));
 
     for mode in [Mode::Store, Mode::BareInsert, Mode::Serialised] {
         let mut group = c.benchmark_group(mode.group());
@@ -275,10 +428,12 @@ fn bench(c: &mut Criterion) {
         }
         group.finish();
     }
+}
 
+/// The feed at two table sizes, and the worklist projection from it at 1e5.
+fn feed(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
     // The feed at two table sizes: the same window of pages read from the middle of the
     // table should cost the same (an index range, not a scan and sort of the table).
-    let mut group = c.benchmark_group("pg_feed");
     const WINDOW: u64 = 20_000;
     let mut next_writer = 2_000_000;
     for (label, size) in [("1e5", 100_000_i64), ("1e6", 1_000_000)] {
@@ -304,6 +459,10 @@ fn bench(c: &mut Criterion) {
             sqlx::query("VACUUM ANALYZE caseledger_events").execute(store.pool()).await.unwrap();
             middle.parse().unwrap()
         });
+        if label == "1e5" {
+            projection_from_the_feed(c, &rt, &store, label);
+        }
+        let mut group = c.benchmark_group("pg_feed");
         group.throughput(Throughput::Elements(WINDOW));
         group.bench_function(BenchmarkId::new("read_window", label), |b| {
             b.iter_custom(|iters| {
@@ -322,13 +481,113 @@ fn bench(c: &mut Criterion) {
                 })
             });
         });
+        group.finish();
     }
-    group.finish();
+}
 
+/// `PgStore` without its `read_after_many`: the trait's default, one query per case (what
+/// `customer_cases` cost before the batched read).
+#[derive(Clone)]
+struct PerCase(PgStore);
+
+impl AsyncStore for PerCase {
+    fn append(
+        &self,
+        case: CaseId,
+        expected: u64,
+        events: &[Event],
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        self.0.append(case, expected, events)
+    }
+    fn read_after(&self, case: CaseId, after: u64) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send {
+        self.0.read_after(case, after)
+    }
+    fn version(&self, case: CaseId) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        self.0.version(case)
+    }
+    fn cases(&self) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {
+        self.0.cases()
+    }
+    fn customer_cases(&self, customer: &CustomerRef) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {
+        self.0.customer_cases(customer)
+    }
+}
+
+/// How many cases the customer of `pg_customer_cases` has (the issue's 402).
+const CUSTOMER_CASES: u32 = 400;
+
+/// `AsyncRepository::customer_cases` for a customer with 400 cases of 5 events, among
+/// other customers' cases: with the batched read (`PgStore`) and with one query per
+/// case (`PerCase`), on a warm cache (each case read after its cached version) and cold
+/// (a new repository each time: every case loaded).
+fn customer_cases(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
+    let customer = CustomerRef::new("cust-many");
     rt.block_on(async {
-        store.pool().close().await;
-        db.drop().await;
+        for n in 0..CUSTOMER_CASES * 2 {
+            let (mut w, mut opened) = Writer::new(5_000_000 + n);
+            if n % 2 == 0 {
+                let opening = Opening::new(customer.clone(), "my laptop works", Staff::new("ana", "software"));
+                opened = w.rules.open(w.id, opening, &Actor::Customer, T0).unwrap();
+                w.case = Case::from_opened(&opened).unwrap();
+            }
+            store.append(w.id, 0, &[opened]).await.unwrap();
+            w.grow(store, 5).await;
+        }
     });
+    let mut group = c.benchmark_group("pg_customer_cases");
+    group.throughput(Throughput::Elements(u64::from(CUSTOMER_CASES)));
+    let batched = AsyncRepository::new(store.clone(), Rules::default());
+    let per_case = AsyncRepository::new(PerCase(store.clone()), Rules::default());
+    rt.block_on(async {
+        assert_eq!(batched.customer_cases(&customer).await.unwrap().len(), CUSTOMER_CASES as usize);
+        assert_eq!(per_case.customer_cases(&customer).await.unwrap().len(), CUSTOMER_CASES as usize);
+    });
+    group.bench_function(BenchmarkId::new("batched", "warm"), |b| {
+        b.iter(|| rt.block_on(batched.customer_cases(&customer)).unwrap());
+    });
+    group.bench_function(BenchmarkId::new("per_case", "warm"), |b| {
+        b.iter(|| rt.block_on(per_case.customer_cases(&customer)).unwrap());
+    });
+    group.bench_function(BenchmarkId::new("batched", "cold"), |b| {
+        b.iter(|| {
+            rt.block_on(AsyncRepository::new(store.clone(), Rules::default()).customer_cases(&customer)).unwrap()
+        });
+    });
+    group.bench_function(BenchmarkId::new("per_case", "cold"), |b| {
+        b.iter(|| {
+            rt.block_on(AsyncRepository::new(PerCase(store.clone()), Rules::default()).customer_cases(&customer))
+                .unwrap()
+        });
+    });
+    group.finish();
+}
+
+/// The worklist projection fed from the feed: every stored event, from the start to the
+/// end, in pages of 1,000, into a fresh `Worklist` (what a node does at start).
+fn projection_from_the_feed(c: &mut Criterion, rt: &Runtime, store: &PgStore, label: &str) {
+    let stored: i64 =
+        rt.block_on(sqlx::query_scalar("SELECT count(*) FROM caseledger_events").fetch_one(store.pool())).unwrap();
+    let deadlines = Deadlines::default().first_response(Span::hours(4)).next_update(Span::hours(24));
+    let mut group = c.benchmark_group("pg_projection");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(u64::try_from(stored).unwrap()));
+    group.bench_function(BenchmarkId::new("follower_worklist", label), |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut took = Duration::ZERO;
+                for _ in 0..iters {
+                    let mut follower = FeedFollower::new(Worklist::new(deadlines.clone()));
+                    let start = Instant::now();
+                    let applied = follower.catch_up(store, 1000, T0).await.unwrap();
+                    took += start.elapsed();
+                    assert_eq!(applied as i64, stored, "every stored event applied once");
+                    drop(follower);
+                }
+                took
+            })
+        });
+    });
+    group.finish();
 }
 
 criterion_group! {
