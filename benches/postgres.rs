@@ -225,7 +225,9 @@ async fn opened_writer(store: &PgStore, n: u32) -> Writer {
 fn quantiles(samples: &mut [Duration]) -> (f64, f64) {
     samples.sort();
     let at = |q: f64| {
-        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        // `q` is in [0, 1]: the index lies inside the samples.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let i = ((samples.len().saturating_sub(1) as f64) * q).round() as usize;
         samples.get(i).map_or(f64::NAN, |d| d.as_secs_f64() * 1e6)
     };
     (at(0.5), at(0.9))
@@ -421,9 +423,9 @@ fn commands(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
     let rounds: usize = std::env::var("CASELEDGER_BENCH_PAIRS").ok().and_then(|n| n.parse().ok()).unwrap_or(2_000);
     for (label, history) in [("10", 10_u64), ("1e4", 10_000), ("1e5", 100_000)] {
         let mut writer = rt.block_on(async {
-            let mut w = opened_writer(&store, u32::try_from(history).unwrap()).await;
-            w.grow(&store, history).await;
-            paired_latency(&store, &mut w, &sample_body, label, rounds).await;
+            let mut w = opened_writer(store, u32::try_from(history).unwrap()).await;
+            w.grow(store, history).await;
+            paired_latency(store, &mut w, &sample_body, label, rounds).await;
             w
         });
         group.bench_function(BenchmarkId::new("store", label), |b| {
@@ -431,7 +433,7 @@ fn commands(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
                 rt.block_on(async {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        writer.command(&store).await;
+                        writer.command(store).await;
                     }
                     start.elapsed()
                 })
@@ -455,7 +457,7 @@ fn commands(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
         });
     }
     group.finish();
-    rt.block_on(paired_throughput(&store, &sample_body, 5));
+    rt.block_on(paired_throughput(store, &sample_body, 5));
 
     for mode in [Mode::Store, Mode::BareInsert, Mode::Serialised] {
         let mut group = c.benchmark_group(mode.group());
@@ -463,7 +465,7 @@ fn commands(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
             let writers: Vec<Writer> = rt.block_on(async {
                 let mut ws = Vec::new();
                 for t in 0..tasks {
-                    ws.push(opened_writer(&store, 1_000_000 + t + mode as u32 * 1000 + tasks * 100).await);
+                    ws.push(opened_writer(store, 1_000_000 + t + mode as u32 * 1000 + tasks * 100).await);
                 }
                 ws
             });
@@ -513,9 +515,9 @@ fn feed(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
                 if stored >= size {
                     break;
                 }
-                let mut w = opened_writer(&store, next_writer).await;
+                let mut w = opened_writer(store, next_writer).await;
                 next_writer += 1;
-                w.grow(&store, 1_000).await;
+                w.grow(store, 1_000).await;
             }
             let middle: String = sqlx::query_scalar(
                 "SELECT feed_tx::text || '.' || position FROM caseledger_events
@@ -529,7 +531,7 @@ fn feed(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
             middle.parse().unwrap()
         });
         if label == "1e5" {
-            projection_from_the_feed(c, &rt, &store, label);
+            projection_from_the_feed(c, rt, store, label);
         }
         let mut group = c.benchmark_group("pg_feed");
         group.throughput(Throughput::Elements(WINDOW));

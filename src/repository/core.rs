@@ -1311,13 +1311,16 @@ mod tests {
         assert_eq!(core.cached(), 300);
     }
 
+    /// What a scripted [`Lookups`] run gave, and the reads of each of its rounds.
+    type Scripted = (Result<Vec<Arc<Case>>, Error>, Vec<Vec<(CaseId, u64)>>);
+
     /// Drives `run` with scripted answers to each batched round; returns its result and
     /// the reads of each round.
     fn lookups(
         core: &RepositoryCore,
         mut run: Lookups,
         mut answer: impl FnMut(&[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError>,
-    ) -> (Result<Vec<Arc<Case>>, Error>, Vec<Vec<(CaseId, u64)>>) {
+    ) -> Scripted {
         let mut rounds = Vec::new();
         loop {
             run = match run.poll(core) {
