@@ -14,7 +14,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use caseledger::{
-    error::StoreError,
+    error::RequestError,
     event::{Channel, Visibility},
     Actor, CaseId, CaseRequest, Command, Error, FileStore, Opening, Repository, Rules, Staff, Store, Timeline,
 };
@@ -116,9 +116,9 @@ fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
                     request = request.expect_version(version);
                 }
                 match desk.run(request) {
-                    Ok(events) => Ok(format!("{handler}: stored as event {}", events[0].seq)),
-                    Err(Error::Store(conflict @ StoreError::Conflict { .. })) if if_match.is_some() => {
-                        Ok(format!("{handler}: 409, {conflict}"))
+                    Ok(done) => Ok(format!("{handler}: stored as event {}", done.version)),
+                    Err(Error::Request(stale @ RequestError::PreconditionFailed { .. })) => {
+                        Ok(format!("{handler}: 412, {stale}"))
                     }
                     Err(err) => Err(err),
                 }

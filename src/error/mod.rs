@@ -1,11 +1,12 @@
 //! Errors: refusals of commands, broken logs, undecodable input, unusable policy
-//! configurations, bad idempotency keys and store failures. This module holds errors only.
+//! configurations, bad idempotency keys, store failures and requests whose own
+//! condition fails. This module holds errors only.
 //!
 //! Each error names the rule it enforces and carries the data a support engineer needs
 //! (sequence number, line, field). None of them is ever raised by a panic (I8).
 //!
 //! One file per error type ([`Refusal`], [`LogError`], [`DecodeError`], [`ConfigError`],
-//! [`StoreError`] with the [`Location`] of a stored record, [`KeyError`]), each declared as a table: a variant is written once with
+//! [`StoreError`] with the [`Location`] of a stored record, [`KeyError`], [`RequestError`]), each declared as a table: a variant is written once with
 //! its stable code and its [`ErrorCategory`], and the `code()`, `category()`, `report()`
 //! and `CODES` of the type come from that row (see `table.rs`). What a host sends for an
 //! error, [`ErrorCategory`], [`ErrorCode`] and [`ErrorReport`], sits in `transport.rs`,
@@ -17,6 +18,7 @@ pub(crate) mod key;
 mod location;
 mod log;
 mod refusal;
+mod request;
 mod store;
 mod table;
 mod text;
@@ -31,6 +33,7 @@ pub use location::Location;
 pub use log::LogError;
 pub(crate) use refusal::codes as refusal_codes;
 pub use refusal::Refusal;
+pub use request::RequestError;
 pub use store::StoreError;
 use table::Coded;
 pub use transport::{ErrorCategory, ErrorCode, ErrorReport};
@@ -58,6 +61,10 @@ pub enum Error {
     /// A text is not an idempotency key.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A condition the request states does not hold (an expected version the case has
+    /// left: HTTP 412).
+    #[error(transparent)]
+    Request(#[from] RequestError),
 }
 
 impl Error {
@@ -115,8 +122,8 @@ impl Error {
 
     /// Every code of every error this crate returns, with its category and the variant
     /// that carries it: the rows of [`Refusal::CODES`], [`LogError::CODES`],
-    /// [`DecodeError::CODES`], [`ConfigError::CODES`], [`StoreError::CODES`] and
-    /// [`KeyError::CODES`], in that order. No code appears twice (checked when the crate
+    /// [`DecodeError::CODES`], [`ConfigError::CODES`], [`StoreError::CODES`],
+    /// [`KeyError::CODES`] and [`RequestError::CODES`], in that order. No code appears twice (checked when the crate
     /// is compiled).
     ///
     /// # Example
@@ -144,13 +151,21 @@ impl Error {
             Self::Config(e) => e,
             Self::Store(e) => e,
             Self::Key(e) => e,
+            Self::Request(e) => e,
         }
     }
 }
 
 /// The tables of the errors [`Error`] wraps, in the order of its variants.
-const TABLES: [&[ErrorCode]; 6] =
-    [Refusal::CODES, LogError::CODES, DecodeError::CODES, ConfigError::CODES, StoreError::CODES, KeyError::CODES];
+const TABLES: [&[ErrorCode]; 7] = [
+    Refusal::CODES,
+    LogError::CODES,
+    DecodeError::CODES,
+    ConfigError::CODES,
+    StoreError::CODES,
+    KeyError::CODES,
+    RequestError::CODES,
+];
 
 // `Error::code` names the error alone, so a code may not repeat across tables either.
 const _: () = assert!(transport::codes_are_distinct(&TABLES), "two error variants share a code");

@@ -14,6 +14,7 @@ use serde::Serialize;
 /// |---------------|------|-------------------------------------------------------------------------|
 /// | `not_allowed` | 403  | who asks may not do this (not the owner, not staff, a host policy)      |
 /// | `conflict`    | 409  | sound, but the case's state does not admit it now, or another writer came first |
+/// | `precondition_failed` | 412 | the request was made for a version of the case the case has left (`If-Match`) |
 /// | `invalid`     | 422  | the command or input is unsound whatever the state (empty text, a limit, bad JSON) |
 /// | `not_found`   | 404  | the case or work item named does not exist                               |
 /// | `unavailable` | 503  | the storage failed (I/O, a database backend); retrying later may succeed |
@@ -31,6 +32,11 @@ pub enum ErrorCategory {
     /// work still open, outcome unmet, already exists), or another writer appended
     /// first. It may succeed after the case changes.
     Conflict,
+    /// The request names the version of the case its author saw (HTTP `If-Match`), and
+    /// the case is no longer at that version: the author must look again before asking.
+    /// Distinct from [`Conflict`](Self::Conflict), a race the repository could not
+    /// resolve by deciding again.
+    PreconditionFailed,
     /// The request or input is unsound whatever the case's state: an empty or oversized
     /// text, a time no log can hold, undecodable JSON, a retry that changed its content.
     Invalid,
@@ -51,6 +57,7 @@ impl ErrorCategory {
         match self {
             Self::NotAllowed => "not_allowed",
             Self::Conflict => "conflict",
+            Self::PreconditionFailed => "precondition_failed",
             Self::Invalid => "invalid",
             Self::NotFound => "not_found",
             Self::Unavailable => "unavailable",
@@ -58,8 +65,8 @@ impl ErrorCategory {
         }
     }
 
-    /// The HTTP status conventionally answered for this category: 403, 409, 422, 404,
-    /// 503 or 500 (see the table on [`ErrorCategory`]).
+    /// The HTTP status conventionally answered for this category: 403, 409, 412, 422,
+    /// 404, 503 or 500 (see the table on [`ErrorCategory`]).
     ///
     /// # Example
     ///
@@ -74,6 +81,7 @@ impl ErrorCategory {
         match self {
             Self::NotAllowed => 403,
             Self::Conflict => 409,
+            Self::PreconditionFailed => 412,
             Self::Invalid => 422,
             Self::NotFound => 404,
             Self::Unavailable => 503,

@@ -9,14 +9,15 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::core::{Execution, Lookup, Lookups, LookupsStep, Machine, RepositoryCore, Step};
+use super::executed::Executed;
 use super::facade::facade;
 use super::request::CaseRequest;
+use super::snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
 use super::DEFAULT_CAPACITY;
 use crate::actor::Actor;
 use crate::case::Case;
 use crate::command::{Opening, Request};
-use crate::error::{Error, StoreError};
-use crate::event::Event;
+use crate::error::Error;
 use crate::id::{CaseId, CustomerRef, IncidentId};
 use crate::rules::Rules;
 use crate::store::{AsyncStore, Batch};
@@ -57,7 +58,7 @@ use crate::store::{AsyncStore, Batch};
 /// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t).await?;
 ///
 /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
-/// let events = repo.execute(case, note, &Actor::Staff(ana), t).await?;
+/// let events = repo.execute(case, note, &Actor::Staff(ana), t).await?.events;
 /// assert_eq!(events[0].seq, 2);
 /// assert_eq!(repo.case(case).await?.version(), 2);
 /// # Ok::<(), caseledger::Error>(())
@@ -89,6 +90,8 @@ async fn drive<S: AsyncStore, M: Machine>(
                 let result = store.append(case, expected, events).await;
                 append.answer(result)
             }
+            Step::Load(case, load) => load.answer(store.load(case).await),
+            Step::Save(snapshot, save) => save.answer(store.write_snapshot(&snapshot).await),
             Step::Done(result) => return result,
         };
     }

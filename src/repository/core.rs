@@ -6,15 +6,17 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::cache::{Cache, Slot};
+use super::executed::Executed;
 use super::request::CaseRequest;
+use super::snapshots::{self, Counters, Restored, SnapshotPolicy, SnapshotStats};
 use crate::actor::Actor;
-use crate::case::Case;
+use crate::case::{Case, Snapshot};
 use crate::command::{Opening, Request};
-use crate::error::{Error, LogError, StoreError};
+use crate::error::{Error, LogError, RequestError, StoreError};
 use crate::event::Event;
 use crate::id::CaseId;
 use crate::rules::{Decision, Rules};
-use crate::store::{Appended, Batch};
+use crate::store::{Appended, Batch, Loaded};
 
 /// What commands share: the rules they are decided under and the cache of folded cases.
 ///
@@ -44,7 +46,14 @@ use crate::store::{Appended, Batch};
 ///    - [`Step::Read`]: read the case's events after [`PendingRead::after`], answer
 ///      with [`PendingRead::answer`];
 ///    - [`Step::Append`]: append [`PendingAppend::batch`], answer with
-///      [`PendingAppend::answer`].
+///      [`PendingAppend::answer`];
+///    - [`Step::Load`] (only with a [`SnapshotPolicy`], on a cache miss): load the case
+///      ([`Store::load`](crate::Store::load): its snapshot and the events from the
+///      snapshot's version on), answer with [`PendingLoad::answer`];
+///    - [`Step::Save`] (only with a [`SnapshotPolicy`], after an append or a load that
+///      crossed it): write the snapshot
+///      ([`Store::write_snapshot`](crate::Store::write_snapshot)), answer with
+///      [`PendingSave::answer`]; its failure fails nothing.
 ///
 ///    The answer returns the run: go back to 2.
 /// 4. [`Step::Done`] carries the result; the run is over.
@@ -55,7 +64,7 @@ use crate::store::{Appended, Batch};
 /// so an answer can only be given to the step that asked for it, once, and nothing can
 /// be polled after it is done.
 ///
-/// [`Step`] is exhaustive: a driver matches its three variants and needs no catch-all.
+/// [`Step`] is exhaustive: a driver matches its five variants and needs no catch-all.
 /// Adding a step is a breaking change by design, since a driver that did not know it
 /// would drop a write or never finish.
 ///
@@ -84,6 +93,8 @@ use crate::store::{Appended, Batch};
 ///                 let result = store.append(case, expected, events);
 ///                 append.answer(result)
 ///             }
+///             Step::Load(case, load) => load.answer(store.load(case)),
+///             Step::Save(snapshot, save) => save.answer(store.write_snapshot(&snapshot)),
 ///             Step::Done(result) => return result,
 ///         };
 ///     }
@@ -99,8 +110,8 @@ use crate::store::{Appended, Batch};
 /// let opening = Opening::new("cust-7", "my laptop works", ana.clone());
 /// drive(&store, Execution::open(case, opening, Actor::Customer, t), |run| run.poll(&core, &mut { clock }))?;
 /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
-/// let events = drive(&store, Execution::new(CaseRequest::new(case, note, ana, t)), |run| run.poll(&core, &mut { clock }))?;
-/// assert_eq!(events[0].seq, 2);
+/// let done = drive(&store, Execution::new(CaseRequest::new(case, note, ana, t)), |run| run.poll(&core, &mut { clock }))?;
+/// assert_eq!((done.events[0].seq, done.version, done.already_done), (2, 2, false));
 ///
 /// core.forget(case);
 /// let read = drive(&store, Lookup::case(case), |lookup| lookup.poll(&core))?;
@@ -111,6 +122,8 @@ use crate::store::{Appended, Batch};
 pub struct RepositoryCore {
     rules: Arc<Rules>,
     cache: Cache,
+    snapshots: SnapshotPolicy,
+    counters: Counters,
 }
 
 impl RepositoryCore {
@@ -118,7 +131,46 @@ impl RepositoryCore {
     /// every command then reads and replays its case).
     #[must_use]
     pub fn new(rules: impl Into<Arc<Rules>>, capacity: usize) -> Self {
-        Self { rules: rules.into(), cache: Cache::new(capacity) }
+        Self {
+            rules: rules.into(),
+            cache: Cache::new(capacity),
+            snapshots: SnapshotPolicy::Off,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The same core writing and reading snapshots under `policy` (see
+    /// [`SnapshotPolicy`]; off by default).
+    #[must_use]
+    pub fn with_snapshots(mut self, policy: SnapshotPolicy) -> Self {
+        self.snapshots = policy;
+        self
+    }
+
+    /// When snapshots are written.
+    #[must_use]
+    pub fn snapshot_policy(&self) -> SnapshotPolicy {
+        self.snapshots
+    }
+
+    /// What the core did with snapshots so far: restored, ignored (with reasons),
+    /// written, failed to write.
+    #[must_use]
+    pub fn snapshot_stats(&self) -> SnapshotStats {
+        self.counters.stats()
+    }
+
+    pub(crate) fn snapshot_counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The first step of a cold load: a read of the whole log, or with snapshots on, a
+    /// load of the snapshot and what follows it.
+    fn cold<S>(&self, state: S) -> Cold<S> {
+        match self.snapshots {
+            SnapshotPolicy::Off => Cold::Read(state),
+            SnapshotPolicy::Every(_) => Cold::Load(state),
+        }
     }
 
     /// The rules commands are decided under.
@@ -157,7 +209,7 @@ impl RepositoryCore {
 
 /// What a run needs next, or its result (see the [driving order](RepositoryCore#driving-order)).
 ///
-/// Exhaustive by design: a driver handles these three and nothing else, and a new step
+/// Exhaustive by design: a driver handles these five and nothing else, and a new step
 /// would be a breaking change, since a driver that did not know it could not finish.
 #[derive(Debug)]
 pub enum Step<M: Machine> {
@@ -165,7 +217,14 @@ pub enum Step<M: Machine> {
     Read(PendingRead<M>),
     /// Append a [`Batch`] ([`Store::append`](crate::Store::append)).
     Append(PendingAppend<M>),
-    /// Finished: the command's events (or the case), or why not.
+    /// Load the case: its snapshot and the events from its version on
+    /// ([`Store::load`](crate::Store::load)). Only with snapshots on, on a cache miss.
+    Load(CaseId, PendingLoad<M>),
+    /// Keep this snapshot ([`Store::write_snapshot`](crate::Store::write_snapshot));
+    /// answer with the result, which fails nothing. Only with snapshots on.
+    Save(Snapshot, PendingSave<M>),
+    /// Finished: what the command did ([`Executed`]; a [`Lookup`] gives the case), or why
+    /// not.
     Done(Result<M::Output, Error>),
 }
 
@@ -195,6 +254,48 @@ impl<M: Machine> PendingRead<M> {
     /// Hands the store's answer back; poll the returned machine again.
     pub fn answer(mut self, result: Result<Vec<Event>, StoreError>) -> M {
         self.machine.give(Answer::Read(result));
+        self.machine
+    }
+}
+
+impl<M: Machine> PendingRead<M> {
+    pub(super) fn new(machine: M, case: CaseId, after: u64) -> Self {
+        Self { machine, case, after }
+    }
+}
+
+/// A request to load a case (the [`CaseId`] in [`Step::Load`]); answer with the store's
+/// result.
+#[derive(Debug)]
+#[must_use]
+pub struct PendingLoad<M> {
+    machine: M,
+}
+
+impl<M: Machine> PendingLoad<M> {
+    pub(super) fn new(machine: M) -> Self {
+        Self { machine }
+    }
+
+    /// Hands the store's answer back; poll the returned machine again.
+    pub fn answer(mut self, result: Result<Loaded, StoreError>) -> M {
+        self.machine.give(Answer::Loaded(result));
+        self.machine
+    }
+}
+
+/// A request to keep the [`Snapshot`] in [`Step::Save`]; answer with the store's result
+/// (an error is counted in [`SnapshotStats`] and fails nothing).
+#[derive(Debug)]
+#[must_use]
+pub struct PendingSave<M> {
+    machine: M,
+}
+
+impl<M: Machine> PendingSave<M> {
+    /// Hands the store's answer back; poll the returned machine again.
+    pub fn answer(mut self, result: Result<bool, StoreError>) -> M {
+        self.machine.give(Answer::Saved(result));
         self.machine
     }
 }
@@ -232,13 +333,15 @@ pub trait Machine: sealed::Sealed + Send + Sync {
 pub(crate) mod sealed {
     use crate::error::StoreError;
     use crate::event::Event;
-    use crate::store::Appended;
+    use crate::store::{Appended, Loaded};
 
     /// A store's answer to a step.
     #[derive(Debug)]
     pub enum Answer {
         Read(Result<Vec<Event>, StoreError>),
         Appended(Result<Appended, StoreError>),
+        Loaded(Result<Loaded, StoreError>),
+        Saved(Result<bool, StoreError>),
     }
 
     /// What the steps call to hand an answer back; not for hosts.
@@ -255,7 +358,9 @@ use sealed::Answer;
 ///
 /// Start it with [`Execution::new`] (a command) or [`Execution::open`] (a new case),
 /// then call [`Execution::poll`] and do what each [`Step`] asks until [`Step::Done`],
-/// which carries the new events (for an opening, the `opened` event). See the
+/// which carries what the run did as an [`Executed`]: the new events (for an opening,
+/// the `opened` event), the case's version after them, whether an earlier run had
+/// already done it, and the attempts used. See the
 /// [driving order](RepositoryCore#driving-order) and its example driver.
 #[derive(Debug)]
 pub struct Execution {
@@ -267,8 +372,12 @@ pub struct Execution {
     expected: Option<u64>,
     /// Decisions still allowed.
     attempts_left: u32,
+    /// Tries so far: decisions made, and looks that found the request already done.
+    tries: u32,
     decided: bool,
     caught_up: bool,
+    /// A snapshot the load asked for, written once the command is done.
+    save: Option<Snapshot>,
     state: State,
     /// The events decided and not yet confirmed by the store.
     pending: Vec<Event>,
@@ -292,6 +401,14 @@ enum State {
     CatchUp { slot: Arc<Slot>, after: u64, then: Then },
     /// Waiting for the events a first run with the same key stored, `first..=last`.
     Replay { slot: Arc<Slot>, first: u64, last: u64 },
+    /// Waiting for a snapshot write; then done with `pending`, at `version`.
+    Saving { version: u64, written: bool },
+}
+
+/// How a cold load starts (see [`RepositoryCore::cold`]).
+enum Cold<S> {
+    Read(S),
+    Load(S),
 }
 
 /// What to do once the cached case is current again.
@@ -302,7 +419,12 @@ enum Then {
     /// conflict may have been its own earlier run), else fail with the conflict.
     CheckKey(StoreError),
     Fail(StoreError),
-    Finish,
+    /// The events are stored, in the store at `version` when appended; `written`: whether
+    /// any of them was newly written.
+    Finish {
+        version: u64,
+        written: bool,
+    },
 }
 
 /// Where `advance` leaves an execution.
@@ -310,7 +432,18 @@ enum Flow {
     Next(State),
     Read(State, u64),
     Append(State, u64),
-    Done(Result<Vec<Event>, Error>),
+    Load(State),
+    Save(State, Snapshot),
+    Done(Result<Executed, Error>),
+}
+
+impl From<Cold<State>> for Flow {
+    fn from(cold: Cold<State>) -> Self {
+        match cold {
+            Cold::Read(state) => Self::Read(state, 0),
+            Cold::Load(state) => Self::Load(state),
+        }
+    }
 }
 
 impl Execution {
@@ -324,8 +457,10 @@ impl Execution {
             at: request.at,
             expected: request.expected,
             attempts_left: request.attempts.max(1),
+            tries: 0,
             decided: false,
             caught_up: false,
+            save: None,
             state: State::Start,
             pending: Vec::new(),
             answer: None,
@@ -344,8 +479,10 @@ impl Execution {
             at,
             expected: Some(0),
             attempts_left: 1,
+            tries: 0,
             decided: false,
             caught_up: false,
+            save: None,
             state: State::Open(Box::new(opening)),
             pending: Vec::new(),
             answer: None,
@@ -378,6 +515,15 @@ impl Execution {
                     let case = self.case;
                     return Step::Append(PendingAppend { machine: self, case, expected });
                 }
+                Flow::Load(state) => {
+                    self.state = state;
+                    let case = self.case;
+                    return Step::Load(case, PendingLoad { machine: self });
+                }
+                Flow::Save(state, snapshot) => {
+                    self.state = state;
+                    return Step::Save(snapshot, PendingSave { machine: self });
+                }
                 Flow::Done(result) => return Step::Done(result),
             }
         }
@@ -388,20 +534,36 @@ impl Execution {
         match state {
             State::Start => match core.cache.get(self.case) {
                 Some(slot) => Flow::Next(State::Decide(slot)),
-                None => Flow::Read(State::Load(Then::Decide), 0),
+                None => core.cold(State::Load(Then::Decide)).into(),
             },
             State::Open(opening) => self.decide_open(core, *opening),
             State::Load(then) => match answer {
-                Some(Answer::Read(Ok(events))) => match replay(self.case, &events) {
-                    Ok(case) => {
+                Some(Answer::Read(Ok(events))) => match snapshots::replayed(core, self.case, &events) {
+                    Ok((case, save)) => {
+                        self.save = save;
                         let slot = core.cache.insert(self.case, case);
                         self.then(slot, then)
                     }
                     Err(err) => self.failed(then, err),
                 },
-                Some(Answer::Read(Err(err))) => self.failed(then, err.into()),
+                Some(Answer::Read(Err(err)) | Answer::Loaded(Err(err))) => self.failed(then, err.into()),
+                Some(Answer::Loaded(Ok(loaded))) => match snapshots::restore(core, self.case, loaded) {
+                    Ok(Restored::Case(case, save)) => {
+                        self.save = save;
+                        let slot = core.cache.insert(self.case, *case);
+                        self.then(slot, then)
+                    }
+                    Ok(Restored::ReadAll) => Flow::Read(State::Load(then), 0),
+                    Err(err) => self.failed(then, err),
+                },
                 _ => Flow::Read(State::Load(then), 0),
             },
+            State::Saving { version, written } => {
+                if let Some(Answer::Saved(result)) = answer {
+                    core.counters.saved(&result);
+                }
+                self.finish(version, written)
+            }
             State::Decide(slot) => self.decide(core, now, slot),
             State::Append { slot, expected, folded } => match answer {
                 Some(Answer::Appended(Ok(appended))) => self.appended(core, slot, folded, appended),
@@ -430,7 +592,8 @@ impl Execution {
                 Some(Answer::Read(Ok(stored))) => {
                     let done: Vec<Event> = stored.into_iter().filter(|e| (first..=last).contains(&e.seq)).collect();
                     if done.len() as u64 == last.saturating_sub(first).saturating_add(1) {
-                        return Flow::Done(Ok(done));
+                        let version = slot.lock().version().max(last);
+                        return self.executed(done, version, true);
                     }
                     // The cache knows events the store does not hold: it is behind the
                     // cache (replaced or restored). Read it again on the next command.
@@ -446,6 +609,7 @@ impl Execution {
 
     fn decide_open(&mut self, core: &RepositoryCore, opening: Opening) -> Flow {
         self.decided = true;
+        self.tries = 1;
         let opened = match core.rules.open(self.case, opening, &self.by, self.at) {
             Ok(opened) => opened,
             Err(refusal) => return Flow::Done(Err(refusal.into())),
@@ -467,6 +631,7 @@ impl Execution {
         match self.known_key(case) {
             Ok(Some((first, last))) => {
                 drop(guard);
+                self.tries = self.tries.saturating_add(1);
                 return Flow::Read(State::Replay { slot, first, last }, first.saturating_sub(1));
             }
             Ok(None) => {}
@@ -480,7 +645,8 @@ impl Execution {
                 return Flow::Read(State::CatchUp { slot, after: version, then: Then::Decide }, version);
             }
             if version != expected {
-                return Flow::Done(Err(StoreError::Conflict { case: self.case, expected, actual: version }.into()));
+                let stale = RequestError::PreconditionFailed { case: self.case, expected, actual: version };
+                return Flow::Done(Err(stale.into()));
             }
         }
         let Some(request) = self.request.clone() else {
@@ -490,6 +656,7 @@ impl Execution {
         let at = if self.decided { now() } else { self.at };
         self.decided = true;
         self.attempts_left = self.attempts_left.saturating_sub(1);
+        self.tries = self.tries.saturating_add(1);
         let events = match core.rules.decide_request(case, request, &self.by, at) {
             Ok(Decision::Append(events)) => events,
             Ok(Decision::AlreadyDone(seqs)) => {
@@ -549,20 +716,30 @@ impl Execution {
                     // Unreachable after the check; never keep a case that disagrees with
                     // the store. The events are stored: the next command replays them.
                     core.cache.remove(self.case, &slot);
-                    return Flow::Done(Ok(std::mem::take(&mut self.pending)));
+                    return self.finish(appended.version, appended.written > 0);
                 }
                 slot
             }
             (None, Some(opened)) => core.cache.insert(self.case, *opened),
-            (None, None) => return Flow::Done(Ok(std::mem::take(&mut self.pending))),
+            (None, None) => return self.finish(appended.version, appended.written > 0),
         };
         core.cache.offer(self.case, &slot);
         let version = slot.lock().version();
+        let written = appended.written > 0;
         if appended.version > version {
             // The events were already stored (a retry) and others wrote after them.
-            return Flow::Read(State::CatchUp { slot, after: version, then: Then::Finish }, version);
+            let then = Then::Finish { version: appended.version, written };
+            return Flow::Read(State::CatchUp { slot, after: version, then }, version);
         }
-        Flow::Done(Ok(std::mem::take(&mut self.pending)))
+        if core.snapshots != SnapshotPolicy::Off {
+            // Serialised outside the slot's lock, from a reader's copy of the case.
+            let case = slot.snapshot();
+            let due = self.save.take().is_some();
+            if let Some(snapshot) = snapshots::after_append(core, &case, &self.pending, due) {
+                return Flow::Save(State::Saving { version, written }, snapshot);
+            }
+        }
+        self.finish(version, written)
     }
 
     fn append_failed(&mut self, core: &RepositoryCore, slot: Option<Arc<Slot>>, err: StoreError) -> Flow {
@@ -599,12 +776,37 @@ impl Execution {
                 let known = self.known_key(&slot.lock());
                 match known {
                     Ok(Some((first, last))) => Flow::Read(State::Replay { slot, first, last }, first.saturating_sub(1)),
-                    Ok(None) => Flow::Done(Err(conflict.into())),
+                    Ok(None) => Flow::Done(Err(self.lost(conflict))),
                     Err(err) => Flow::Done(Err(err)),
                 }
             }
-            Then::Fail(err) => Flow::Done(Err(err.into())),
-            Then::Finish => Flow::Done(Ok(std::mem::take(&mut self.pending))),
+            Then::Fail(err) => Flow::Done(Err(self.lost(err))),
+            Then::Finish { version, written } => {
+                let version = slot.lock().version().max(version);
+                self.finish(version, written)
+            }
+        }
+    }
+
+    /// Done with the events `pending` holds, stored (`written`: by this run).
+    fn finish(&mut self, version: u64, written: bool) -> Flow {
+        let events = std::mem::take(&mut self.pending);
+        self.executed(events, version, !written)
+    }
+
+    fn executed(&self, events: Vec<Event>, version: u64, already_done: bool) -> Flow {
+        Flow::Done(Ok(Executed { events, version, already_done, attempts: self.tries.max(1) }))
+    }
+
+    /// The error for a conflict the run could not resolve: with an expected version, the
+    /// case has left it (the author's precondition failed); without one (or for an
+    /// opening), the conflict itself.
+    fn lost(&self, conflict: StoreError) -> Error {
+        match (self.expected, &self.request, &conflict) {
+            (Some(expected), Some(_), StoreError::Conflict { actual, .. }) => {
+                RequestError::PreconditionFailed { case: self.case, expected, actual: *actual }.into()
+            }
+            _ => conflict.into(),
         }
     }
 
@@ -627,15 +829,15 @@ impl Execution {
         match then {
             Then::Decide => Flow::Done(Err(err)),
             // The conflict is what the caller must hear about; the next command reloads.
-            Then::Fail(conflict) | Then::CheckKey(conflict) => Flow::Done(Err(conflict.into())),
+            Then::Fail(conflict) | Then::CheckKey(conflict) => Flow::Done(Err(self.lost(conflict))),
             // The events are stored; only the catch-up after them failed.
-            Then::Finish => Flow::Done(Ok(std::mem::take(&mut self.pending))),
+            Then::Finish { version, written } => self.finish(version, written),
         }
     }
 }
 
 impl Machine for Execution {
-    type Output = Vec<Event>;
+    type Output = Executed;
 }
 
 impl sealed::Sealed for Execution {
@@ -664,6 +866,8 @@ enum LookupState {
     Start,
     Load,
     Refresh(Arc<Slot>),
+    /// Waiting for a snapshot write the load asked for; then done with the case.
+    Saving(Arc<Case>),
 }
 
 impl Lookup {
@@ -697,16 +901,29 @@ impl Lookup {
                     }
                     None => {
                         self.state = LookupState::Load;
-                        return Step::Read(PendingRead { machine: self, case, after: 0 });
+                        return match core.cold(()) {
+                            Cold::Read(()) => Step::Read(PendingRead { machine: self, case, after: 0 }),
+                            Cold::Load(()) => Step::Load(case, PendingLoad { machine: self }),
+                        };
                     }
                 },
                 LookupState::Load => match answer {
-                    Some(Answer::Read(Ok(events))) => {
-                        return Step::Done(
-                            replay(case, &events).map(|loaded| core.cache.insert(case, loaded).snapshot()),
-                        )
+                    Some(Answer::Read(Err(err)) | Answer::Loaded(Err(err))) => return Step::Done(Err(err.into())),
+                    Some(answer @ (Answer::Read(Ok(_)) | Answer::Loaded(Ok(_)))) => {
+                        match restored(core, case, answer) {
+                            Ok(Restored::Case(loaded, save)) => {
+                                let cached = core.cache.insert(case, *loaded).snapshot();
+                                let Some(snapshot) = save else { return Step::Done(Ok(cached)) };
+                                self.state = LookupState::Saving(cached);
+                                return Step::Save(snapshot, PendingSave { machine: self });
+                            }
+                            Ok(Restored::ReadAll) => {
+                                self.state = LookupState::Load;
+                                return Step::Read(PendingRead { machine: self, case, after: 0 });
+                            }
+                            Err(err) => return Step::Done(Err(err)),
+                        }
                     }
-                    Some(Answer::Read(Err(err))) => return Step::Done(Err(err.into())),
                     _ => {
                         self.state = LookupState::Load;
                         return Step::Read(PendingRead { machine: self, case, after: 0 });
@@ -738,6 +955,12 @@ impl Lookup {
                         return Step::Read(PendingRead { machine: self, case, after });
                     }
                 },
+                LookupState::Saving(cached) => {
+                    if let Some(Answer::Saved(result)) = answer {
+                        core.counters.saved(&result);
+                    }
+                    return Step::Done(Ok(cached));
+                }
             }
         }
     }
@@ -764,7 +987,9 @@ impl sealed::Sealed for Lookup {
 /// cases' snapshots in the order of the ids.
 ///
 /// Each case goes through a [`Lookup`] of its own, so what a refresh folds, loads or
-/// drops from the cache is the same one-case code. Drive it like the other runs, with a
+/// drops from the cache is the same one-case code. With snapshots on, a cold case is
+/// loaded from its whole log in the same batched read (not from its snapshot), and a
+/// batched refresh writes no snapshot. Drive it like the other runs, with a
 /// step of its own: [`Lookups::poll`] gives [`LookupsStep::Read`] with every read of
 /// the round ([`PendingReads::reads`]); answer them all at once with
 /// [`PendingReads::answer`] and poll again, until [`LookupsStep::Done`].
@@ -813,7 +1038,15 @@ enum One {
     Polled,
     Ready(Lookup),
     Reading(PendingRead<Lookup>),
+    /// A cold case with snapshots on: served by the batched read from version 0.
+    Loading(PendingLoad<Lookup>),
     Done(Arc<Case>),
+}
+
+impl One {
+    fn waits(&self) -> bool {
+        matches!(self, Self::Reading(_) | Self::Loading(_))
+    }
 }
 
 /// What a [`Lookups`] needs next, or its result.
@@ -861,10 +1094,12 @@ impl PendingReads {
             }
         };
         let mut answers = answers.into_iter();
-        for run in self.lookups.runs.iter_mut().filter(|run| matches!(run, One::Reading(_))) {
-            if let (One::Reading(read), Some(events)) = (std::mem::replace(run, One::Polled), answers.next()) {
-                *run = One::Ready(read.answer(Ok(events)));
-            }
+        for run in self.lookups.runs.iter_mut().filter(|run| run.waits()) {
+            *run = match (std::mem::replace(run, One::Polled), answers.next()) {
+                (One::Reading(read), Some(events)) => One::Ready(read.answer(Ok(events))),
+                (One::Loading(load), Some(events)) => One::Ready(load.answer(Ok(Loaded::new(None, events)))),
+                _ => One::Polled,
+            };
         }
         self.lookups
     }
@@ -884,20 +1119,29 @@ impl Lookups {
         }
         let mut reads = Vec::new();
         for run in self.runs.iter_mut().filter(|run| matches!(run, One::Ready(_))) {
-            let One::Ready(lookup) = std::mem::replace(run, One::Polled) else { continue };
-            *run = match lookup.poll(core) {
-                Step::Read(read) => {
-                    reads.push((read.case(), read.after()));
-                    One::Reading(read)
-                }
-                Step::Done(Ok(case)) => One::Done(case),
-                Step::Done(Err(err)) => return LookupsStep::Done(Err(err)),
-                // A lookup never appends.
-                Step::Append(append) => {
-                    let case = append.batch().case;
-                    return LookupsStep::Done(Err(
-                        StoreError::backend(format!("case {case}: a read asked to append")).into()
-                    ));
+            let One::Ready(mut lookup) = std::mem::replace(run, One::Polled) else { continue };
+            *run = loop {
+                match lookup.poll(core) {
+                    Step::Read(read) => {
+                        reads.push((read.case(), read.after()));
+                        break One::Reading(read);
+                    }
+                    // A batched refresh loads a cold case from its whole log, in the
+                    // same query as the others, not from its snapshot.
+                    Step::Load(case, load) => {
+                        reads.push((case, 0));
+                        break One::Loading(load);
+                    }
+                    // Nor does it write snapshots: the case's next command may.
+                    Step::Save(_, save) => lookup = save.answer(Ok(false)),
+                    Step::Done(Ok(case)) => break One::Done(case),
+                    Step::Done(Err(err)) => return LookupsStep::Done(Err(err)),
+                    // A lookup never appends.
+                    Step::Append(append) => {
+                        let case = append.batch().case;
+                        let err = StoreError::backend(format!("case {case}: a read asked to append"));
+                        return LookupsStep::Done(Err(err.into()));
+                    }
                 }
             };
         }
@@ -920,20 +1164,26 @@ impl Lookups {
     /// run with it); the other waiting cases are let go as they were.
     fn fail_first(&mut self, err: StoreError) {
         let mut err = Some(err);
-        for run in self.runs.iter_mut().filter(|run| matches!(run, One::Reading(_))) {
-            if let (One::Reading(read), Some(err)) = (std::mem::replace(run, One::Polled), err.take()) {
-                *run = One::Ready(read.answer(Err(err)));
-            }
+        for run in self.runs.iter_mut().filter(|run| run.waits()) {
+            *run = match (std::mem::replace(run, One::Polled), err.take()) {
+                (One::Reading(read), Some(err)) => One::Ready(read.answer(Err(err))),
+                (One::Loading(load), Some(err)) => One::Ready(load.answer(Err(err))),
+                _ => One::Polled,
+            };
         }
     }
 }
 
-/// A whole stored log, replayed.
-fn replay(case: CaseId, events: &[Event]) -> Result<Case, Error> {
-    if events.is_empty() {
-        return Err(StoreError::UnknownCase { case }.into());
+/// A cold load's answer made into a case: a whole log replayed, or a snapshot restored.
+fn restored(core: &RepositoryCore, case: CaseId, answer: Answer) -> Result<Restored, Error> {
+    match answer {
+        Answer::Loaded(Ok(loaded)) => snapshots::restore(core, case, loaded),
+        Answer::Read(Ok(events)) => {
+            snapshots::replayed(core, case, &events).map(|(c, save)| Restored::Case(Box::new(c), save))
+        }
+        Answer::Read(Err(err)) | Answer::Loaded(Err(err)) => Err(err.into()),
+        Answer::Appended(_) | Answer::Saved(_) => Err(StoreError::UnknownCase { case }.into()),
     }
-    Ok(Case::replay(events)?)
 }
 
 /// Folds the events of `tail` the cached case does not hold yet. Copies the case only
@@ -1014,6 +1264,7 @@ mod tests {
             Step::Append(append) => {
                 panic!("expected a read after {after}, got an append at {}", append.batch().expected)
             }
+            Step::Load(..) | Step::Save(..) => panic!("expected a read after {after}, got a snapshot step"),
             Step::Done(result) => panic!("expected a read after {after}, got done: {:?}", result.err()),
         }
     }
@@ -1025,6 +1276,7 @@ mod tests {
                 append
             }
             Step::Read(read) => panic!("expected an append at {expected}, got a read after {}", read.after()),
+            Step::Load(..) | Step::Save(..) => panic!("expected an append at {expected}, got a snapshot step"),
             Step::Done(result) => panic!("expected an append at {expected}, got done: {:?}", result.err()),
         }
     }
@@ -1034,6 +1286,7 @@ mod tests {
             Step::Done(result) => result,
             Step::Read(read) => panic!("expected done, got a read after {}", read.after()),
             Step::Append(append) => panic!("expected done, got an append at {}", append.batch().expected),
+            Step::Load(..) | Step::Save(..) => panic!("expected done, got a snapshot step"),
         }
     }
 
@@ -1067,7 +1320,7 @@ mod tests {
         // the append lands.
         core.forget(case);
         let lookup = read(Lookup::case(case).poll(&core), 0);
-        let events = done(pending.answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
+        let events = done(pending.answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap().events;
         assert_eq!(events[0].seq, 4);
         let loaded = done(lookup.answer(Ok(stored.clone())).poll(&core)).unwrap();
         assert_eq!(loaded.version(), 4, "the reader read the store before the append, and gets the newer cached case");
@@ -1096,13 +1349,14 @@ mod tests {
         let pending = append(step, 3);
         assert_eq!(pending.batch().events.len(), 1);
         assert_eq!(pending.batch().events[0].seq, 4);
-        let events = done(pending.answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
-        assert_eq!(events[0].seq, 4);
+        let ran = done(pending.answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(ran.events[0].seq, 4);
+        assert_eq!((ran.version, ran.already_done, ran.attempts), (4, false, 1));
         assert_eq!(core.peek(case).unwrap().version(), 4, "the new event is folded into the cache");
 
         // The next command needs no read at all.
         let step = Execution::new(CaseRequest::new(case, note("second"), ana(), at(11))).poll(&core, &mut no_clock());
-        let events = done(append(step, 4).answer(written(5, 1)).poll(&core, &mut no_clock())).unwrap();
+        let events = done(append(step, 4).answer(written(5, 1)).poll(&core, &mut no_clock())).unwrap().events;
         assert_eq!(events[0].seq, 5);
         assert_eq!(core.peek(case).unwrap().version(), 5);
     }
@@ -1126,8 +1380,9 @@ mod tests {
         let pending = append(step, 4);
         assert_eq!(pending.batch().events[0].seq, 5, "decided again on the caught-up case");
         assert_eq!(pending.batch().events[0].at, at(30), "the second decision takes the clock's time");
-        let events = done(pending.answer(written(5, 1)).poll(&core, &mut clock)).unwrap();
-        assert_eq!(events[0].seq, 5);
+        let ran = done(pending.answer(written(5, 1)).poll(&core, &mut clock)).unwrap();
+        assert_eq!(ran.events[0].seq, 5);
+        assert_eq!((ran.version, ran.already_done, ran.attempts), (5, false, 2), "decided twice");
         assert_eq!(clock_reads, 1, "the clock is read once, for the one later decision");
         assert_eq!(core.peek(case).unwrap().version(), 5);
     }
@@ -1163,8 +1418,9 @@ mod tests {
         let mut after = stored.clone();
         after.extend(mine.iter().cloned());
         let tail = more(&after, 2);
-        let events = done(read(step, 3).answer(Ok(tail)).poll(&core, &mut no_clock())).unwrap();
-        assert_eq!(events, mine);
+        let ran = done(read(step, 3).answer(Ok(tail)).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(ran.events, mine);
+        assert_eq!((ran.version, ran.already_done), (5, true), "nothing newly written; the case is at 5");
         assert_eq!(core.peek(case).unwrap().version(), 5);
     }
 
@@ -1193,7 +1449,7 @@ mod tests {
     }
 
     #[test]
-    fn an_expected_version_that_moved_on_conflicts_without_deciding() {
+    fn an_expected_version_that_moved_on_fails_its_precondition_without_deciding() {
         let case = case_id(6);
         let stored = log(case, 3);
         let core = core_with(&stored);
@@ -1202,7 +1458,10 @@ mod tests {
         let step = Execution::new(CaseRequest::new(case, note("mine"), ana(), at(20)).expect_version(2))
             .poll(&core, &mut no_clock());
         let err = done(step).unwrap_err();
-        assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 2, actual: 3, .. })), "{err}");
+        assert!(
+            matches!(err, Error::Request(RequestError::PreconditionFailed { expected: 2, actual: 3, .. })),
+            "{err}"
+        );
 
         // The cache is behind the version the author saw: catch up, then decide.
         let core = core_with(&stored[..2]);
@@ -1211,7 +1470,7 @@ mod tests {
         let step = read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut no_clock());
         done(append(step, 3).answer(written(4, 1)).poll(&core, &mut no_clock())).unwrap();
 
-        // The store moved on while deciding: the conflict is returned, never retried.
+        // The store moved on while deciding: the precondition failed, never retried.
         let step = Execution::new(CaseRequest::new(case, note("again"), ana(), at(21)).expect_version(4).attempts(5))
             .poll(&core, &mut no_clock());
         let step = append(step, 4)
@@ -1220,7 +1479,10 @@ mod tests {
         let mut four = stored.clone();
         four.extend(log(case, 4).into_iter().skip(3));
         let err = done(read(step, 4).answer(Ok(more(&four, 1))).poll(&core, &mut no_clock())).unwrap_err();
-        assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 4, actual: 5, .. })), "{err}");
+        assert!(
+            matches!(err, Error::Request(RequestError::PreconditionFailed { expected: 4, actual: 5, .. })),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1258,8 +1520,9 @@ mod tests {
         let pending = append(step, 0);
         assert_eq!(pending.batch().events, &stored[..1], "the same opening decides the same event");
         let step = pending.answer(written(2, 0)).poll(&core, &mut no_clock());
-        let events = done(read(step, 1).answer(Ok(stored[1..].to_vec())).poll(&core, &mut no_clock())).unwrap();
-        assert_eq!(events, stored[..1]);
+        let ran = done(read(step, 1).answer(Ok(stored[1..].to_vec())).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(ran.events, stored[..1]);
+        assert_eq!((ran.version, ran.already_done, ran.attempts), (2, true, 1));
         assert_eq!(core.peek(case).unwrap().version(), 2);
     }
 
@@ -1402,8 +1665,9 @@ mod tests {
         // The retry comes a minute later, with an If-Match the first run already used.
         let retry = CaseRequest::new(case, keyed("called back", "req-1"), ana(), at(6)).expect_version(2);
         let step = Execution::new(retry).poll(&core, &mut no_clock());
-        let events = done(read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut no_clock())).unwrap();
-        assert_eq!(events, stored[2..], "the stored events, not a second note");
+        let ran = done(read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut no_clock())).unwrap();
+        assert_eq!(ran.events, stored[2..], "the stored events, not a second note");
+        assert_eq!((ran.version, ran.already_done, ran.attempts), (3, true, 1));
 
         let other = CaseRequest::new(case, keyed("something else", "req-1"), ana(), at(6));
         let err = done(Execution::new(other).poll(&core, &mut no_clock())).unwrap_err();
@@ -1431,8 +1695,9 @@ mod tests {
             let conflict = StoreError::Conflict { case, expected: 2, actual: 3 };
             let step = append(step, 2).answer(Err(conflict)).poll(&core, &mut || at(7));
             let step = read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut || at(7));
-            let events = done(read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut || at(7))).unwrap();
-            assert_eq!(events, stored[2..], "{request:?}");
+            let ran = done(read(step, 2).answer(Ok(stored[2..].to_vec())).poll(&core, &mut || at(7))).unwrap();
+            assert_eq!(ran.events, stored[2..], "{request:?}");
+            assert!(ran.already_done, "{request:?}");
         }
     }
 }

@@ -30,15 +30,44 @@ macro_rules! facade {
             /// cases the host touches.
             #[must_use]
             pub fn with_capacity(self, capacity: usize) -> Self {
-                Self { core: RepositoryCore::new(self.core.rules_arc(), capacity), store: self.store }
+                let policy = self.core.snapshot_policy();
+                Self { core: RepositoryCore::new(self.core.rules_arc(), capacity).with_snapshots(policy), store: self.store }
             }
 
-            /// Opens a new case and stores its first event. Opening the same case again
-            /// with the same opening at the same time is a no-op (a retry).
+            /// The same repository writing case snapshots under `policy` and starting
+            /// cold cases from them (see [`SnapshotPolicy`]; off by default).
+            #[must_use]
+            pub fn with_snapshots(self, policy: SnapshotPolicy) -> Self {
+                Self { core: self.core.with_snapshots(policy), store: self.store }
+            }
+
+            /// What the repository did with snapshots so far (restored, ignored and why,
+            /// written, failed writes).
+            #[must_use]
+            pub fn snapshot_stats(&self) -> SnapshotStats {
+                self.core.snapshot_stats()
+            }
+
+            /// Checks `id`'s stored snapshot against its log: loads it as a cold load
+            /// does, folds the log up to the snapshot's version and compares. Catches a
+            /// snapshot whose state was doctored (checksum recomputed), which a cold load
+            /// would use. Touches no cache; works whatever the policy.
             ///
             /// # Errors
             ///
-            /// [`Error::Refused`] when [`Rules::open`] refuses, [`StoreError::Conflict`]
+            /// [`Error::Log`] when the log itself is broken, and the store's own failures.
+            pub $($async)* fn verify_snapshot(&self, id: CaseId) -> Result<SnapshotCheck, Error> {
+                drive(&self.store, Verify::new(id), |verify| verify.poll()) $($await)*
+            }
+
+            /// Opens a new case and stores its first event; the [`Executed`] holds that
+            /// one `opened` event. Opening the same case again with the same opening at
+            /// the same time is a no-op (a retry): nothing is written and
+            /// [`Executed::already_done`] says so.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Refused`] when [`Rules::open`] refuses, [`StoreError::Conflict`](crate::error::StoreError::Conflict)
             /// (as [`Error::Store`]) when the case already exists, and the store's own
             /// failures.
             pub $($async)* fn open(
@@ -47,25 +76,24 @@ macro_rules! facade {
                 opening: Opening,
                 by: &Actor,
                 at: OffsetDateTime,
-            ) -> Result<Event, Error> {
+            ) -> Result<Executed, Error> {
                 let run = Execution::open(id, opening, by.clone(), at);
-                let events = drive(&self.store, run, |run| run.poll(&self.core, &mut || at)) $($await)* ?;
-                // An opening that is done has its one `opened` event.
-                events.into_iter().next().ok_or_else(|| StoreError::UnknownCase { case: id }.into())
+                drive(&self.store, run, |run| run.poll(&self.core, &mut || at)) $($await)*
             }
 
             /// Decides `command` (a [`Command`](crate::Command), or a [`Request`] carrying
-            /// an idempotency key) on the case at `at`, stores the new events and returns
-            /// them. When another writer appended first, decides again on the fresh state
+            /// an idempotency key) on the case at `at`, stores the new events and says
+            /// what it did ([`Executed`]: the events, the version after them, whether an
+            /// earlier run with the same key had done it, the attempts used). When another writer appended first, decides again on the fresh state
             /// at the same `at`, up to [`DEFAULT_ATTEMPTS`](crate::repository::DEFAULT_ATTEMPTS) times in all. `run` takes a
             /// [`CaseRequest`] with more options (expected version, attempts).
             ///
             /// # Errors
             ///
             /// [`Error::Refused`] with the broken rule (nothing is written);
-            /// [`StoreError::Conflict`] when other writers appended first at every attempt
+            /// [`StoreError::Conflict`](crate::error::StoreError::Conflict) when other writers appended first at every attempt
             /// (nothing is written, the cached case has caught up);
-            /// [`StoreError::UnknownCase`]; [`Error::Log`] when the stored log is broken;
+            /// [`StoreError::UnknownCase`](crate::error::StoreError::UnknownCase); [`Error::Log`] when the stored log is broken;
             /// and the store's own failures.
             pub $($async)* fn execute(
                 &self,
@@ -73,7 +101,7 @@ macro_rules! facade {
                 command: impl Into<Request>,
                 by: &Actor,
                 at: OffsetDateTime,
-            ) -> Result<Vec<Event>, Error> {
+            ) -> Result<Executed, Error> {
                 self.run(CaseRequest::new(id, command, by.clone(), at)) $($await)*
             }
 
@@ -83,8 +111,10 @@ macro_rules! facade {
             /// # Errors
             ///
             /// As `execute`; with [`CaseRequest::expect_version`],
-            /// [`StoreError::Conflict`] as soon as the case is not at that version.
-            pub $($async)* fn run(&self, request: CaseRequest) -> Result<Vec<Event>, Error> {
+            /// [`RequestError::PreconditionFailed`](crate::error::RequestError::PreconditionFailed)
+            /// (HTTP 412) as soon as the case is not at that version, never
+            /// [`StoreError::Conflict`](crate::error::StoreError::Conflict).
+            pub $($async)* fn run(&self, request: CaseRequest) -> Result<Executed, Error> {
                 let at = request.at();
                 drive(&self.store, Execution::new(request), |run| run.poll(&self.core, &mut || at)) $($await)*
             }
@@ -95,7 +125,7 @@ macro_rules! facade {
             ///
             /// # Errors
             ///
-            /// As `execute`; [`StoreError::Conflict`] only when every attempt conflicted.
+            /// As `execute`; [`StoreError::Conflict`](crate::error::StoreError::Conflict) only when every attempt conflicted.
             pub $($async)* fn execute_with_retry(
                 &self,
                 id: CaseId,
@@ -103,7 +133,7 @@ macro_rules! facade {
                 by: &Actor,
                 mut now: impl FnMut() -> OffsetDateTime $($send)*,
                 attempts: u32,
-            ) -> Result<Vec<Event>, Error> {
+            ) -> Result<Executed, Error> {
                 let request = CaseRequest::new(id, command, by.clone(), now()).attempts(attempts);
                 drive(&self.store, Execution::new(request), |run| run.poll(&self.core, &mut now)) $($await)*
             }
@@ -114,7 +144,7 @@ macro_rules! facade {
             ///
             /// # Errors
             ///
-            /// [`StoreError::UnknownCase`], [`Error::Log`] when the stored log is broken,
+            /// [`StoreError::UnknownCase`](crate::error::StoreError::UnknownCase), [`Error::Log`] when the stored log is broken,
             /// and the store's own failures.
             pub $($async)* fn case(&self, id: CaseId) -> Result<Arc<Case>, Error> {
                 drive(&self.store, Lookup::case(id), |lookup| lookup.poll(&self.core)) $($await)*

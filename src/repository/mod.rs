@@ -26,8 +26,10 @@
 mod async_repository;
 mod cache;
 pub(crate) mod core;
+mod executed;
 mod facade;
 mod request;
+mod snapshots;
 
 use std::sync::Arc;
 
@@ -36,19 +38,21 @@ use time::OffsetDateTime;
 use crate::actor::Actor;
 use crate::case::Case;
 use crate::command::{Opening, Request};
-use crate::error::{Error, StoreError};
-use crate::event::Event;
+use crate::error::Error;
 use crate::id::{CaseId, CustomerRef, IncidentId};
 use crate::rules::Rules;
 use crate::store::{Batch, Store};
 use facade::facade;
 
 pub use self::core::{
-    Execution, Lookup, Lookups, LookupsStep, Machine, PendingAppend, PendingRead, PendingReads, RepositoryCore, Step,
+    Execution, Lookup, Lookups, LookupsStep, Machine, PendingAppend, PendingLoad, PendingRead, PendingReads,
+    PendingSave, RepositoryCore, Step,
 };
 #[cfg(feature = "async")]
 pub use async_repository::AsyncRepository;
+pub use executed::Executed;
 pub use request::{CaseRequest, DEFAULT_ATTEMPTS};
+pub use snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
 
 /// How many folded cases a repository caches unless the host says otherwise
 /// ([`Repository::with_capacity`]).
@@ -119,8 +123,8 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// assert_eq!(repo.store().version(case)?, 5);
 ///
 /// let transfer = Command::Transfer { to: Staff::new("bo", "hardware"), note: "fan noise after BIOS update".into() };
-/// let events = repo.execute(case, transfer, &Actor::Staff(ana), t)?;
-/// assert_eq!(events[0].seq, 6);
+/// let done = repo.execute(case, transfer, &Actor::Staff(ana), t)?;
+/// assert_eq!((done.events[0].seq, done.version, done.already_done), (6, 6, false));
 /// assert_eq!(repo.case(case)?.owner(), &Staff::new("bo", "hardware"));
 /// # Ok::<(), caseledger::Error>(())
 /// ```
@@ -147,6 +151,8 @@ fn drive<S: Store, M: Machine>(store: &S, mut run: M, mut poll: impl FnMut(M) ->
                 let result = store.append(case, expected, events);
                 append.answer(result)
             }
+            Step::Load(case, load) => load.answer(store.load(case)),
+            Step::Save(snapshot, save) => save.answer(store.write_snapshot(&snapshot)),
             Step::Done(result) => return result,
         };
     }

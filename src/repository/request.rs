@@ -23,7 +23,7 @@ pub const DEFAULT_ATTEMPTS: u32 = 3;
 ///
 /// ```
 /// use caseledger::{
-///     error::StoreError, event::Visibility, Actor, CaseId, CaseRequest, Command, Error,
+///     error::RequestError, event::Visibility, Actor, CaseId, CaseRequest, Command, Error,
 ///     IdempotencyKey, MemoryStore, Opening, Repository, Rules, Staff,
 /// };
 /// use time::macros::datetime;
@@ -39,15 +39,17 @@ pub const DEFAULT_ATTEMPTS: u32 = 3;
 /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
 /// repo.run(CaseRequest::new(case, note.clone(), ana.clone(), t).expect_version(1))?;
 ///
-/// // A second screen, still at version 1, is told the case moved on (HTTP 412/409).
+/// // A second screen, still at version 1, is told the case moved on (HTTP 412).
 /// let stale = repo.run(CaseRequest::new(case, note, ana.clone(), t).expect_version(1));
-/// assert!(matches!(stale, Err(Error::Store(StoreError::Conflict { expected: 1, actual: 2, .. }))));
+/// assert!(matches!(stale, Err(Error::Request(RequestError::PreconditionFailed { expected: 1, actual: 2, .. }))));
 ///
 /// // A POST retried after a lost response: the key makes it the same request.
 /// let call = Command::AddNote { text: "called back".into(), visibility: Visibility::Internal };
 /// let request = CaseRequest::new(case, call, ana, t).key(IdempotencyKey::new("req-42")?);
 /// let first = repo.run(request.clone())?;
-/// assert_eq!(repo.run(request)?, first, "the events already stored; nothing appended");
+/// let retry = repo.run(request)?;
+/// assert_eq!(retry.events, first.events, "the events already stored; nothing appended");
+/// assert!(retry.already_done && !first.already_done);
 /// assert_eq!(repo.case(case)?.version(), 3);
 /// # Ok::<(), Error>(())
 /// ```
@@ -83,10 +85,11 @@ impl CaseRequest {
     }
 
     /// Decide only on the case at exactly `version`, the version the request's author saw
-    /// (an HTTP `If-Match` ETag). If the case has moved on, the request ends with
-    /// [`StoreError::Conflict`](crate::error::StoreError::Conflict) (`expected` = `version`,
-    /// `actual` = the version found) without deciding on the newer state, and is never
-    /// retried: the author must look again.
+    /// (an HTTP `If-Match` ETag). If the case has moved on (before the decision, or
+    /// while it was being appended), the request ends with
+    /// [`RequestError::PreconditionFailed`](crate::error::RequestError::PreconditionFailed)
+    /// (`expected` = `version`, `actual` = the version found; HTTP 412) without deciding
+    /// on the newer state, and is never retried: the author must look again.
     pub fn expect_version(mut self, version: u64) -> Self {
         self.expected = Some(version);
         self

@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use crate::support::{ana, case_id, note, T0};
 use caseledger::{
-    error::StoreError, store::Appended, Actor, AsyncRepository, AsyncStore, Case, CaseId, CaseRequest, Error, Event,
-    IdempotencyKey, MemoryStore, Opening, Refusal, Rules, Store,
+    error::{RequestError, StoreError},
+    store::Appended,
+    Actor, AsyncRepository, AsyncStore, Case, CaseId, CaseRequest, Error, Event, IdempotencyKey, MemoryStore, Opening,
+    Refusal, Rules, Store,
 };
 use time::Duration;
 
@@ -97,14 +99,18 @@ async fn an_expected_version_and_an_idempotency_key_work_as_in_the_blocking_repo
     repo.open(case, Opening::new("cust-2", "my laptop works", ana()), &Actor::Customer, T0).await.unwrap();
 
     let stale = repo.run(CaseRequest::new(case, note("first"), ana(), T0).expect_version(0)).await.unwrap_err();
-    assert!(matches!(stale, Error::Store(StoreError::Conflict { expected: 0, actual: 1, .. })), "{stale}");
+    assert!(
+        matches!(stale, Error::Request(RequestError::PreconditionFailed { expected: 0, actual: 1, .. })),
+        "{stale}"
+    );
 
     let key = IdempotencyKey::new("req-9").unwrap();
     let request = CaseRequest::new(case, note("called back"), ana(), T0).key(key.clone()).expect_version(1);
     let first = repo.run(request.clone()).await.unwrap();
     let appends = repo.store().appends.load(Ordering::Relaxed);
     let again = repo.run(request).await.unwrap();
-    assert_eq!(again, first, "the stored events");
+    assert_eq!(again.events, first.events, "the stored events");
+    assert!(again.already_done);
     assert_eq!(repo.store().appends.load(Ordering::Relaxed), appends, "nothing appended");
 
     let other = repo.run(CaseRequest::new(case, note("something else"), ana(), T0).key(key)).await.unwrap_err();
@@ -124,7 +130,7 @@ async fn a_dropped_command_future_leaves_the_cache_consistent_with_the_store() {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         assert!(command.as_mut().poll(&mut cx).is_pending(), "waiting for the store");
     }
-    let events = repo.execute(case, note("next"), &Actor::Staff(ana()), T0).await.unwrap();
+    let events = repo.execute(case, note("next"), &Actor::Staff(ana()), T0).await.unwrap().events;
     assert_eq!(events[0].seq, Store::version(&repo.store().inner, case).unwrap());
     assert_eq!(repo.case(case).await.unwrap().version(), Store::version(&repo.store().inner, case).unwrap());
 }

@@ -11,10 +11,12 @@
 //! across threads.
 
 use crate::support::ana;
-use caseledger::error::ErrorCategory::{self, Conflict, Corrupt, Invalid, NotAllowed, NotFound, Unavailable};
+use caseledger::error::ErrorCategory::{
+    self, Conflict, Corrupt, Invalid, NotAllowed, NotFound, PreconditionFailed, Unavailable,
+};
 use caseledger::{
     codec::decode_log,
-    error::{ConfigError, DecodeError, ErrorCode, ErrorReport, KeyError, Location, LogError, StoreError},
+    error::{ConfigError, DecodeError, ErrorCode, ErrorReport, KeyError, Location, LogError, RequestError, StoreError},
     event::{Channel, Ending},
     id::EventId,
     Actor, CaseId, Error, IdempotencyKey, Refusal, Status,
@@ -359,6 +361,14 @@ fn key_errors() -> Vec<(KeyError, &'static str)> {
     ]
 }
 
+fn request_errors() -> Vec<(RequestError, &'static str)> {
+    vec![(
+        RequestError::PreconditionFailed { case: case_id(1), expected: 3, actual: 5 },
+        "case 0190f5a3-7c1e-7a00-8000-000000000001: the request was made at version 3, but the case is at version 5 \
+         (look at the case again before asking)",
+    )]
+}
+
 fn config_errors() -> Vec<(ConfigError, &'static str)> {
     vec![
         (
@@ -457,6 +467,9 @@ const KEY_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("ControlCharacter", "key_control_character", Invalid),
 ];
 
+const REQUEST_ERROR_CODES: &[(&str, &str, ErrorCategory)] =
+    &[("PreconditionFailed", "precondition_failed", PreconditionFailed)];
+
 const CONFIG_ERROR_CODES: &[(&str, &str, ErrorCategory)] =
     &[("Json", "config_unreadable", Invalid), ("Invalid", "config_value_invalid", Invalid)];
 
@@ -480,7 +493,7 @@ macro_rules! coded {
         }
     )*};
 }
-coded!(Refusal, LogError, DecodeError, StoreError, ConfigError, KeyError);
+coded!(Refusal, LogError, DecodeError, StoreError, ConfigError, KeyError, RequestError);
 
 fn check_codes<E: Coded>(name: &str, table: &[(&str, &str, ErrorCategory)], cases: Vec<(E, &str)>) {
     let generated: Vec<(&str, &str, ErrorCategory)> =
@@ -507,14 +520,22 @@ fn every_error_variant_has_its_code_and_category_pinned() {
     check_codes("StoreError", STORE_ERROR_CODES, store_errors());
     check_codes("ConfigError", CONFIG_ERROR_CODES, config_errors());
     check_codes("KeyError", KEY_ERROR_CODES, key_errors());
+    check_codes("RequestError", REQUEST_ERROR_CODES, request_errors());
 }
 
 /// `Error::code` names the error alone, so codes are unique across every error type,
 /// not only within one, and all are snake_case.
 #[test]
 fn codes_are_unique_snake_case() {
-    let tables =
-        [REFUSAL_CODES, LOG_ERROR_CODES, DECODE_ERROR_CODES, CONFIG_ERROR_CODES, STORE_ERROR_CODES, KEY_ERROR_CODES];
+    let tables = [
+        REFUSAL_CODES,
+        LOG_ERROR_CODES,
+        DECODE_ERROR_CODES,
+        CONFIG_ERROR_CODES,
+        STORE_ERROR_CODES,
+        KEY_ERROR_CODES,
+        REQUEST_ERROR_CODES,
+    ];
     // The umbrella's list is every table's, nothing more.
     let all: Vec<(&str, ErrorCategory)> = Error::codes().map(|row| (row.code, row.category)).collect();
     let pinned: Vec<(&str, ErrorCategory)> = tables.iter().flat_map(|t| t.iter()).map(|(_, c, k)| (*c, *k)).collect();
@@ -535,6 +556,7 @@ fn categories_map_to_the_documented_http_statuses() {
     let table = [
         (NotAllowed, "not_allowed", 403),
         (Conflict, "conflict", 409),
+        (PreconditionFailed, "precondition_failed", 412),
         (Invalid, "invalid", 422),
         (NotFound, "not_found", 404),
         (Unavailable, "unavailable", 503),
@@ -573,6 +595,7 @@ fn every_error_reports_code_category_message_and_details() {
     check_reports(store_errors());
     check_reports(config_errors());
     check_reports(key_errors());
+    check_reports(request_errors());
 }
 
 #[test]

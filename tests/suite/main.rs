@@ -18,6 +18,7 @@ mod clock_skew;
 mod conformance;
 mod customer_view;
 mod errors;
+mod executed;
 mod file_store;
 mod hostile;
 mod idempotency;
@@ -38,6 +39,7 @@ mod properties;
 mod refusals;
 mod replay_ids;
 mod repository;
+mod snapshots;
 mod store;
 mod stories;
 #[cfg(feature = "proptest")]

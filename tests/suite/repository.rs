@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::support::{ana, case_id, note, T0};
 use caseledger::{
-    error::StoreError, Actor, Case, CaseId, CaseRequest, Error, EventKind, FileStore, IdempotencyKey, MemoryStore,
+    error::RequestError, Actor, Case, CaseId, CaseRequest, Error, EventKind, FileStore, IdempotencyKey, MemoryStore,
     Opening, Refusal, Repository, Rules, Store,
 };
 use time::Duration;
@@ -84,9 +84,10 @@ fn an_if_match_writer_is_told_the_case_moved_on_and_nothing_is_written() {
     repo.open(case, Opening::new("cust-4", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
     repo.execute(case, note("someone else"), &Actor::Staff(ana()), T0).unwrap();
     let err = repo.run(CaseRequest::new(case, note("mine"), ana(), T0).expect_version(1)).unwrap_err();
-    assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 1, actual: 2, .. })), "{err}");
+    assert!(matches!(err, Error::Request(RequestError::PreconditionFailed { expected: 1, actual: 2, .. })), "{err}");
+    assert_eq!(err.category().http_status(), 412);
     assert_eq!(repo.store().version(case).unwrap(), 2);
-    let events = repo.run(CaseRequest::new(case, note("mine"), ana(), T0).expect_version(2)).unwrap();
+    let events = repo.run(CaseRequest::new(case, note("mine"), ana(), T0).expect_version(2)).unwrap().events;
     assert_eq!(events[0].seq, 3);
 }
 
@@ -105,7 +106,9 @@ fn an_idempotency_key_survives_a_restart_and_another_repository() {
     // After a restart, a minute later, the client resends the same request.
     let repo = Repository::new(FileStore::open(&dir).unwrap(), Rules::default());
     let later = CaseRequest::new(case, note("called back"), ana(), T0 + Duration::minutes(1)).key(key.clone());
-    assert_eq!(repo.run(later).unwrap(), first);
+    let retry = repo.run(later).unwrap();
+    assert_eq!(retry.events, first.events);
+    assert!(retry.already_done && !first.already_done, "the restarted repository knows it from the log");
     assert_eq!(repo.store().version(case).unwrap(), 2, "nothing appended");
     let other = repo.run(CaseRequest::new(case, note("something else"), ana(), T0).key(key)).unwrap_err();
     assert!(matches!(other, Error::Refused(Refusal::KeyReused { first: 2, last: 2, .. })), "{other}");

@@ -152,7 +152,7 @@ fn the_repository_catches_up_only_the_missing_tail_and_the_retry_succeeds() {
     assert_eq!(*store.reads.lock().unwrap(), vec![(case, 1)], "only the events after version 1 are read");
     assert_eq!(phone.case(case).unwrap().version(), 2, "the cached case caught up");
 
-    let events = phone.run(once).unwrap();
+    let events = phone.run(once).unwrap().events;
     assert_eq!(events[0].seq, 3);
     assert_eq!(store.version(case).unwrap(), 3);
     assert_eq!(Case::replay(&store.read(case).unwrap()).unwrap().version(), 3);

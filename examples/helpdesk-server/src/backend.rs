@@ -18,6 +18,7 @@ use caseledger::{
     error::StoreError,
     id::{CustomerRef, IncidentId},
     policy::Deadlines,
+    repository::Executed,
     Actor, Case, CaseId, CaseRequest, Command, Error, Event, FileStore, IdempotencyKey, Opening, Repository, Rules,
     Staff, Store,
 };
@@ -196,8 +197,8 @@ impl Backend {
         }
     }
 
-    /// Opens case `id` and returns its `opened` event.
-    pub async fn open(&self, id: CaseId, opening: Opening, by: &Actor, at: OffsetDateTime) -> Result<Event, Error> {
+    /// Opens case `id`; what it did holds its `opened` event.
+    pub async fn open(&self, id: CaseId, opening: Opening, by: &Actor, at: OffsetDateTime) -> Result<Executed, Error> {
         match self {
             Self::File(repo) => {
                 let by = by.clone();
@@ -210,7 +211,7 @@ impl Backend {
 
     /// Decides `command` on the case as it is now, at the version the author saw if
     /// given, and appends what is new. A request whose key was already used for the same
-    /// command answers with the events it recorded then.
+    /// command answers with the events it recorded then (`already_done`).
     pub async fn run(
         &self,
         id: CaseId,
@@ -218,7 +219,7 @@ impl Backend {
         by: &Actor,
         at: OffsetDateTime,
         options: &Options,
-    ) -> Result<Vec<Event>, Error> {
+    ) -> Result<Executed, Error> {
         let mut request = CaseRequest::new(id, command, by.clone(), at).attempts(ATTEMPTS);
         if let Some(expected) = options.expected {
             request = request.expect_version(expected);

@@ -504,9 +504,8 @@ async fn run_command(
         for to in members::receivers(&command) {
             configured(app, to)?;
         }
-        let events = app.backend.run(id, command, &who.actor(), app.now(), options).await?;
-        let version = app.backend.case(id).await?.version();
-        Ok((events, version))
+        let done = app.backend.run(id, command, &who.actor(), app.now(), options).await?;
+        Ok((done.events, done.version))
     }
     .await;
     tracing::info!(

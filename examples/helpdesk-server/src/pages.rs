@@ -99,7 +99,7 @@ fn error_box(err: &ApiError) -> Html {
     out.push_str("</code>, ");
     out.push_str(&escape(&err.category));
     out.push_str("</small>");
-    if err.code == "conflict" {
+    if err.code == "precondition_failed" || err.code == "conflict" {
         out.push_str("<br>The case changed since this page was drawn. Read the timeline again, then retry.");
     }
     out.push_str("</div>\n");

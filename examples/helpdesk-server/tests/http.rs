@@ -402,18 +402,19 @@ async fn resolving_before_the_customer_confirms_is_refused_and_changes_nothing_o
 }
 
 #[tokio::test]
-async fn if_match_with_an_old_version_is_a_conflict() {
-    if_match_with_an_old_version_is_a_conflict_on(env()).await;
+async fn if_match_with_an_old_version_fails_its_precondition() {
+    if_match_with_an_old_version_fails_its_precondition_on(env()).await;
 }
 
-async fn if_match_with_an_old_version_is_a_conflict_on(env: Env) {
+async fn if_match_with_an_old_version_fails_its_precondition_on(env: Env) {
     let (case, _) = env.open("cust-1").await;
     let uri = format!("/api/cases/{case}/commands");
     let first = env.call(Method::POST, &uri, Some(ANA), &[("if-match", "\"1\"")], Some(note("first"))).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
     // A second screen still showing version 1.
     let stale = env.call(Method::POST, &uri, Some(BO), &[("if-match", "\"1\"")], Some(note("second"))).await;
-    assert_eq!(error_code(&stale, StatusCode::CONFLICT), "conflict");
+    assert_eq!(error_code(&stale, StatusCode::PRECONDITION_FAILED), "precondition_failed");
+    assert_eq!(stale.json["category"], "precondition_failed");
     assert_eq!(stale.json["details"]["expected"], 1);
     assert_eq!(stale.json["details"]["actual"], 2);
     assert_eq!(env.version(&case).await, 2, "nothing was written");
@@ -780,10 +781,10 @@ async fn the_case_page_forms_record_commands_as_the_signed_in_agent() {
     assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.text);
     let shown = page(&env, &format!("/cases/{case}"), Some(&ana)).await;
     assert_eq!(shown.text.matches("&lt;b&gt;fan&lt;/b&gt; loud").count(), 1, "escaped, once");
-    // A form drawn at an older version is refused with the conflict on the page.
+    // A form drawn at an older version is refused (412) with the reason on the page.
     let stale = [("version", "1"), ("key", "form-key-2"), ("text", "late"), ("visibility", "internal")];
     let refused = form(&env, &format!("/cases/{case}/note"), Some(&ana), None, &stale).await;
-    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(refused.status, StatusCode::PRECONDITION_FAILED);
     assert!(refused.text.contains("The case changed since this page was drawn"));
     // Resolving first is refused on the page, in words.
     let resolve = [("version", "2"), ("key", "form-key-3"), ("text", "fixed")];
@@ -958,7 +959,7 @@ on_postgres! {
     pg_opening_a_case_gives_its_version_and_the_customers_link => opening_a_case_gives_its_version_and_the_customers_link_on,
     pg_a_command_returns_its_events_and_the_new_version => a_command_returns_its_events_and_the_new_version_on,
     pg_resolving_before_the_customer_confirms_is_refused_and_changes_nothing => resolving_before_the_customer_confirms_is_refused_and_changes_nothing_on,
-    pg_if_match_with_an_old_version_is_a_conflict => if_match_with_an_old_version_is_a_conflict_on,
+    pg_if_match_with_an_old_version_fails_its_precondition => if_match_with_an_old_version_fails_its_precondition_on,
     pg_a_retried_post_with_the_same_idempotency_key_records_one_event => a_retried_post_with_the_same_idempotency_key_records_one_event_on,
     pg_the_staff_timeline_comes_in_pages_that_match_the_whole => the_staff_timeline_comes_in_pages_that_match_the_whole_on,
     pg_the_customer_view_holds_no_internal_note => the_customer_view_holds_no_internal_note_on,

@@ -190,7 +190,8 @@ async fn repository_writer(writer: u32, store: PgStore, shared: Arc<Shared>) -> 
         }
         let (text, at) = attempt(writer, n);
         let (outcome, event) = match repo.execute(case, note(&text), &by, at).await {
-            Ok(events) => {
+            Ok(done) => {
+                let events = done.events;
                 assert_eq!(events.len(), 1, "writer {writer}: one note, one event");
                 shared.acknowledged(writer);
                 (Outcome::Acknowledged, Some((events[0].id, events[0].seq)))

@@ -41,7 +41,7 @@ async fn two_nodes_with_concurrent_tasks_lose_duplicate_and_reorder_nothing() {
                     let case = if i % 2 == 0 { shared[(t as usize + i) % shared.len()] } else { own };
                     let text = format!("node {n} task {t} step {i}");
                     match node.execute(case, note(&text), &Actor::Staff(ana()), now()).await {
-                        Ok(events) => accepted.extend(events),
+                        Ok(done) => accepted.extend(done.events),
                         Err(Error::Store(e)) if e.is_conflict() => conflicts += 1,
                         Err(other) => panic!("only conflicts may refuse: {other}"),
                     }
