@@ -692,6 +692,16 @@ fn a_customer_s_cases_come_up_to_date_in_one_batched_read_whatever_their_number(
     store.batched.lock().unwrap().clear();
     assert_eq!(cold.customer_cases(&"cust-40".into()).unwrap().len(), 3);
     assert_eq!(*store.batched.lock().unwrap(), vec![3]);
+
+    // With snapshots on, cold cases are loaded from their logs in the same one call.
+    let snapshotting = Repository::new(Arc::clone(&store), Rules::default())
+        .with_snapshots(caseledger::repository::SnapshotPolicy::every(1));
+    store.batched.lock().unwrap().clear();
+    let versions: Vec<u64> =
+        snapshotting.customer_cases(&"cust-40".into()).unwrap().iter().map(|c| c.version()).collect();
+    assert_eq!(versions, vec![2, 2, 2]);
+    assert_eq!(*store.batched.lock().unwrap(), vec![3]);
+    assert_eq!(*store.reads.lock().unwrap(), 0, "no read per case");
 }
 
 #[test]
