@@ -21,6 +21,8 @@ mod errors;
 mod executed;
 mod file_store;
 mod hostile;
+#[cfg(feature = "axum")]
+mod http;
 mod idempotency;
 mod identities;
 mod limits;
@@ -47,5 +49,7 @@ mod testkit;
 mod timeline_one_line;
 #[cfg(feature = "proptest")]
 mod timeline_pages;
+#[cfg(feature = "tracing")]
+mod tracing;
 #[cfg(feature = "proptest")]
 mod worklist;
