@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use super::clock::HostClock;
 use super::core::{Execution, Lookup, Machine, RepositoryCore, Step};
 use super::executed::Executed;
 use super::facade::facade;
@@ -68,6 +69,7 @@ use crate::store::{AsyncStore, Batch};
 pub struct AsyncRepository<S> {
     store: S,
     core: RepositoryCore,
+    clock: HostClock,
 }
 
 facade!(AsyncRepository, AsyncStore, [async], [.await], [+ Send]);

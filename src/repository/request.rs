@@ -67,7 +67,8 @@ pub struct CaseRequest {
 impl CaseRequest {
     /// `by` asks for `request` (a [`Command`], or a [`Request`] carrying an idempotency
     /// key) on `case` at `at` (the host's clock). Decided up to [`DEFAULT_ATTEMPTS`] times
-    /// when other writers append first; no expected version.
+    /// when other writers append first, each later time at the repository's clock
+    /// ([`Repository::with_clock`](crate::Repository::with_clock)); no expected version.
     pub fn new(case: CaseId, request: impl Into<Request>, by: impl Into<Actor>, at: OffsetDateTime) -> Self {
         Self { case, request: request.into(), by: by.into(), at, expected: None, attempts: DEFAULT_ATTEMPTS }
     }
@@ -127,7 +128,7 @@ impl CaseRequest {
         &self.by
     }
 
-    /// When the command is (first) decided.
+    /// When the command is first decided (later decisions read the repository's clock).
     #[must_use]
     pub fn at(&self) -> OffsetDateTime {
         self.at

@@ -109,7 +109,7 @@ impl App {
         let store = FileStore::open(data.join("cases"))?;
         Self::with_backend(
             config,
-            Backend::file(store, rules, deadlines.clone(), config.cache_capacity)?,
+            Backend::file(store, rules, deadlines.clone(), config.cache_capacity, Arc::clone(&clock))?,
             deadlines,
             data,
             clock,
@@ -127,7 +127,7 @@ impl App {
     ) -> Result<Shared, Box<dyn std::error::Error>> {
         let (rules, deadlines) = rules(config)?;
         store.migrate().await?;
-        let backend = Backend::postgres(store, rules, deadlines.clone(), config.cache_capacity);
+        let backend = Backend::postgres(store, rules, deadlines.clone(), config.cache_capacity, Arc::clone(&clock));
         // The worklist follows the whole feed once here, before the server answers.
         backend.catch_up(clock()).await?;
         Self::with_backend(config, backend, deadlines, data, clock)
