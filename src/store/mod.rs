@@ -39,7 +39,7 @@ pub use memory::MemoryStore;
 pub(crate) use postgres::{decode_row, run_schema};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use postgres::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};
+pub use postgres::{FeedBarrier, FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError, PgStore};
 
 /// What an append did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -47,6 +47,11 @@ pub type Files = Projected<FileStore, Worklist>;
 #[cfg(feature = "postgres")]
 const FEED_PAGE: usize = 500;
 
+/// How long a worklist read waits for the feed to serve the writes acknowledged before
+/// it (a transaction older than them holds them back); then it answers without them.
+#[cfg(feature = "postgres")]
+const FEED_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How many worklist rows one page reads while the queue collects an owner's cases.
 const QUEUE_PAGE: usize = 200;
 
@@ -127,7 +132,8 @@ impl Backend {
     }
 
     /// Runs `read` on the worklist as of now: every append acknowledged before the call
-    /// is in it.
+    /// is in it (on PostgreSQL, unless a transaction older than it stays open for
+    /// [`FEED_PATIENCE`]).
     async fn worklist<T>(&self, now: OffsetDateTime, read: impl FnOnce(&Worklist) -> T) -> Result<T, Error> {
         match self {
             // The view holds the projection's lock, which appends take only after their
@@ -135,6 +141,17 @@ impl Backend {
             Self::File(repo) => Ok(read(&repo.store().projection())),
             #[cfg(feature = "postgres")]
             Self::Postgres(repo, follower) => {
+                // The feed serves an event once every older transaction has ended; wait
+                // (briefly) until it serves every write acknowledged before this call.
+                let barrier = repo.store().feed_barrier().await?;
+                let waited_from = std::time::Instant::now();
+                while !repo.store().feed_covers(barrier).await? {
+                    if waited_from.elapsed() > FEED_PATIENCE {
+                        tracing::warn!(?barrier, "the worklist answers without the newest writes: a transaction older than them is still open");
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
                 let mut follower = follower.lock().await;
                 follower.catch_up(repo.store(), FEED_PAGE, now).await.map_err(|err| match err {
                     caseledger::projection::RunError::Store(err) => Error::from(err),

@@ -138,6 +138,21 @@ pub struct FeedLag {
     pub held: u64,
 }
 
+/// A mark taken now in the feed's future ([`PgStore::feed_barrier`]): once the feed
+/// [covers](PgStore::feed_covers) it, every event committed before the mark was taken
+/// is readable from the feed.
+///
+/// The feed serves an event only when every transaction older than it has ended (see
+/// [`FeedPosition`]), so an event a request just appended may be held back for as long
+/// as some other transaction that was already running stays open. A read model that must
+/// show a caller's own writes (the queue after opening a case) takes a barrier, waits
+/// until the feed covers it, then catches up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FeedBarrier {
+    /// The first transaction id not yet assigned when the mark was taken.
+    xmax: u64,
+}
+
 impl PgStore {
     /// Up to `limit` events after `after`, across all cases, in feed order. Never skips an
     /// event, never repeats one for a consumer that resumes from the last position it
@@ -222,5 +237,51 @@ impl PgStore {
         .await
         .map_err(StoreError::backend)?;
         Ok(FeedLag { unread: u64::try_from(unread).unwrap_or(0), held: u64::try_from(held).unwrap_or(0) })
+    }
+
+    /// A mark covering every transaction committed so far (see [`FeedBarrier`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    pub async fn feed_barrier(&self) -> Result<FeedBarrier, StoreError> {
+        let xmax: String = sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
+            .fetch_one(self.pool())
+            .await
+            .map_err(StoreError::backend)?;
+        let xmax = xmax
+            .parse()
+            .map_err(|_| StoreError::backend(format!("the feed read transaction id {xmax:?}, not a number")))?;
+        Ok(FeedBarrier { xmax })
+    }
+
+    /// Whether the feed now serves every event committed before `barrier` was taken:
+    /// every transaction that was running then has ended. When it does, a consumer that
+    /// reads the feed to its end has seen them all; when it does not, an older
+    /// transaction is still open (retry shortly; [`PgStore::feed_lag`] counts what it
+    /// holds back).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # async fn demo(store: caseledger::PgStore) -> Result<(), caseledger::error::StoreError> {
+    /// let barrier = store.feed_barrier().await?;
+    /// while !store.feed_covers(barrier).await? {
+    ///     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    /// }
+    /// // Now read the feed to its end: it holds every write acknowledged before the barrier.
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn feed_covers(&self, barrier: FeedBarrier) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8")
+            .bind(barrier.xmax.to_string())
+            .fetch_one(self.pool())
+            .await
+            .map_err(StoreError::backend)
     }
 }

@@ -19,7 +19,7 @@ use crate::error::{Location, LogError, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, EventId, IncidentId};
 
-pub use feed::{FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError};
+pub use feed::{FeedBarrier, FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFeedPositionError};
 
 /// A store in PostgreSQL (feature `postgres`), for hosts whose app nodes share one
 /// database.

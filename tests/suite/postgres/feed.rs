@@ -82,6 +82,47 @@ async fn an_append_that_commits_late_with_a_lower_position_is_still_delivered_ex
     db.drop().await;
 }
 
+/// Waits until the feed covers `barrier` (other checkouts' transactions on the same server
+/// end within moments), for at most 60 s; says whether it did.
+async fn wait_covers(store: &PgStore, barrier: caseledger::store::FeedBarrier) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if store.feed_covers(barrier).await.unwrap() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_barrier_is_covered_only_once_every_write_acknowledged_before_it_is_in_the_feed() {
+    let db = TestDb::new().await;
+    let (writer, reader) = (db.store().await, db.store().await);
+    let (early, mine) = (case_id(1), case_id(2));
+    // An older transaction that has written and stays open holds back what follows it.
+    let mut older = writer.pool().begin().await.unwrap();
+    writer.append_in(&mut older, early, 0, &[opened(early, "cust-1", "older")]).await.unwrap();
+    let my_event = opened(mine, "cust-2", "mine");
+    writer.append(mine, 0, std::slice::from_ref(&my_event)).await.unwrap();
+
+    // My write is acknowledged, yet the feed cannot serve it while the older one is open.
+    let barrier = reader.feed_barrier().await.unwrap();
+    assert!(!reader.feed_covers(barrier).await.unwrap(), "covered with a writer older than my write still open");
+    let page = reader.read_feed(FeedPosition::START, 100).await.unwrap();
+    assert!(page.events.is_empty(), "the feed serves nothing past the open writer");
+
+    older.commit().await.unwrap();
+    assert!(wait_covers(&reader, barrier).await, "the barrier is covered once the older writer ended");
+    // Covered means one read to the end holds my write, with no waiting.
+    let page = reader.read_feed(FeedPosition::START, 100).await.unwrap();
+    let got = ids(&page.events.into_iter().map(|e| e.event).collect::<Vec<_>>());
+    assert!(got.contains(&my_event.id), "my acknowledged write is in the first read after the barrier: {got:?}");
+    // A barrier is never covered before it is taken: a later one is at or after it.
+    assert!(reader.feed_barrier().await.unwrap() >= barrier);
+    db.drop().await;
+}
+
 #[tokio::test]
 async fn a_rolled_back_append_does_not_stall_the_feed() {
     let db = TestDb::new().await;
