@@ -96,8 +96,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let customer = format!("cust-{}", u32::from_be_bytes(nanos));
 
     println!("node a opens case {id} for {customer}");
-    let opened =
-        a.rules.open(id, Opening::new(customer.as_str(), "my laptop works", ana.clone()), &Actor::Customer, now)?;
+    let opened = a.rules.open(
+        id,
+        Opening::new(customer.as_str(), "my laptop works", ana.clone()),
+        &Actor::customer(customer.as_str()),
+        now,
+    )?;
     a.store.append(id, 0, std::slice::from_ref(&opened)).await?;
     a.cache.insert(id, Case::from_opened(&opened)?);
 

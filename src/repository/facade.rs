@@ -54,7 +54,7 @@ macro_rules! facade {
             /// let repo = Repository::new(MemoryStore::new(), Rules::default()).with_clock(OffsetDateTime::now_utc);
             /// let (now, ana) = (OffsetDateTime::now_utc(), Staff::new("ana", "software"));
             /// let case = CaseId::new_v7(now, [1; 10]);
-            /// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, now)?;
+            /// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), now)?;
             /// # let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
             /// repo.execute(case, note, &Actor::Staff(ana), OffsetDateTime::now_utc())?;
             /// # Ok::<(), caseledger::Error>(())

@@ -104,7 +104,7 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// let ana = Staff::new("ana", "software");
 /// let repo = Arc::new(Repository::new(MemoryStore::new(), Rules::default()).with_capacity(1_000));
 /// let case = CaseId::new_v7(t, [1; 10]);
-/// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+/// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
 ///
 /// // Four request handlers write to the case at once; each note lands exactly once.
 /// std::thread::scope(|s| {

@@ -32,7 +32,7 @@ pub const DEFAULT_ATTEMPTS: u32 = 3;
 /// let ana = Staff::new("ana", "software");
 /// let repo = Repository::new(MemoryStore::new(), Rules::default());
 /// let case = CaseId::new_v7(t, [1; 10]);
-/// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+/// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
 ///
 /// // The agent's screen shows version 1 (its ETag); the command is decided only if the
 /// // case is still there.

@@ -50,7 +50,7 @@ fn two_desks(case: CaseId) -> (Arc<Counting>, Repository<Arc<Counting>>, Reposit
     let rules = Arc::new(Rules::default());
     let desk = Repository::new(Arc::clone(&store), Arc::clone(&rules));
     let phone = Repository::new(Arc::clone(&store), rules);
-    desk.open(case, Opening::new("cust-1", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
+    desk.open(case, Opening::new("cust-1", "my laptop works", ana()), &Actor::customer("cust-1"), T0).unwrap();
     phone.case(case).unwrap();
     (store, desk, phone)
 }
@@ -116,10 +116,10 @@ fn a_retried_opening_says_it_was_already_done() {
     let repo = Repository::new(MemoryStore::new(), Rules::default());
     let case = case_id(3);
     let opening = Opening::new("cust-3", "my laptop works", ana());
-    let first = repo.open(case, opening.clone(), &Actor::Customer, T0).unwrap();
+    let first = repo.open(case, opening.clone(), &Actor::customer("cust-3"), T0).unwrap();
     assert_eq!((first.events.len(), first.version, first.already_done, first.attempts), (1, 1, false, 1));
     repo.forget(case);
-    let again = repo.open(case, opening, &Actor::Customer, T0).unwrap();
+    let again = repo.open(case, opening, &Actor::customer("cust-3"), T0).unwrap();
     assert!(again.already_done, "nothing written");
     assert_eq!((again.events, again.version, again.attempts), (first.events, 1, 1), "the same event");
     assert_eq!(repo.store().version(case).unwrap(), 1);
@@ -206,7 +206,7 @@ fn a_retry_after_a_lost_race_decides_at_a_fresh_reading_of_the_hosts_clock() {
     let desk = Repository::new(Arc::clone(&store), Arc::clone(&rules));
     let (readings, clock) = ticking(T0 + Duration::minutes(2));
     let phone = Repository::new(Arc::clone(&store), rules).with_clock(clock);
-    desk.open(case, Opening::new("cust-1", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
+    desk.open(case, Opening::new("cust-1", "my laptop works", ana()), &Actor::customer("cust-1"), T0).unwrap();
     phone.case(case).unwrap();
 
     // The phone's request was built at T0; meanwhile the desk wrote a minute later,

@@ -395,7 +395,7 @@ async fn resolving_before_the_customer_confirms_is_refused_and_changes_nothing_o
     // Once the customer confirms through their own link, the owner may resolve.
     let confirmed = env.command(&case, &secret, json!({"type": "confirm_outcome", "statement": "it boots"})).await;
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
-    assert_eq!(confirmed.json["events"][0]["by"], json!({"type": "customer"}));
+    assert_eq!(confirmed.json["events"][0]["by"], json!({"type": "customer", "id": "cust-1"}), "the customer, by name");
     let resolved = env.command(&case, ANA, json!({"type": "resolve", "summary": "fan replaced"})).await;
     assert_eq!(resolved.status, StatusCode::OK, "{}", resolved.text);
     let case_reply = env.get(&format!("/api/cases/{case}"), Some(ANA)).await;
