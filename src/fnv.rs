@@ -7,6 +7,13 @@ use std::hash::{Hash, Hasher};
 /// FNV-1a over 64 bits.
 pub(crate) struct Fnv64(u64);
 
+impl Fnv64 {
+    /// A hasher at FNV-1a's offset basis.
+    pub(crate) const fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
 impl Hasher for Fnv64 {
     fn finish(&self) -> u64 {
         self.0

@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::RangeInclusive;
 
+use serde::{Deserialize, Serialize};
+
 use super::Case;
 use crate::actor::Actor;
 use crate::command::Command;
@@ -17,7 +19,7 @@ use crate::id::IdempotencyKey;
 
 /// What one keyed command produced: events `first..=last`, and a fingerprint of who asked
 /// what, to tell a retry from another command under the same key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct KeyedRun {
     pub(super) first: u64,
     pub(super) last: u64,
@@ -26,7 +28,10 @@ pub(super) struct KeyedRun {
 
 /// The keys a case remembers, with what each produced; `order` holds them oldest first,
 /// to forget the oldest.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// It serialises only into a stored snapshot (`case::saved`), never into a case's public
+/// form; the fingerprints in it are the fold's, which is why a snapshot names the fold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct KeyMemory {
     runs: BTreeMap<IdempotencyKey, KeyedRun>,
     order: VecDeque<IdempotencyKey>,

@@ -10,7 +10,9 @@
 //!   every change of owner);
 //! - `keys.rs`: the idempotency keys the case remembers;
 //! - `snapshot.rs`: the plain values a host reads ([`WorkItem`], [`Fact`],
-//!   [`Reachability`], [`Counters`], [`Moments`]).
+//!   [`Reachability`], [`Counters`], [`Moments`]);
+//! - `saved.rs`: the stored [`Snapshot`] of a whole case, which only the crate builds
+//!   and restores, each restore checked ([`SnapshotRejection`]).
 //!
 //! This file holds the type and its accessors. The fold reads no clock, file or random
 //! source (I7), so replaying the same log always yields the same case. The same rule
@@ -26,6 +28,7 @@ mod evolve;
 mod invariants;
 mod keys;
 mod owner;
+mod saved;
 mod snapshot;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -44,6 +47,7 @@ pub(crate) use invariants::{check_outcome, unique_ids};
 use keys::KeyMemory;
 pub use owner::Acquisition;
 use owner::OwnerHistory;
+pub use saved::{Snapshot, SnapshotRejection};
 pub use snapshot::{Counters, Fact, Moments, Reachability, WorkItem};
 
 pub use crate::status::{OutcomeState, Status, WorkState};
@@ -60,6 +64,9 @@ pub use crate::status::{OutcomeState, Status, WorkState};
 ///
 /// A case serialises (for a host's read model or a debug dump) but does not deserialise:
 /// the only way to get one is to fold a log, so every case has passed the invariants.
+/// A stored [`Snapshot`] does not change that: it is opaque, only the crate builds and
+/// restores it, and a restore is checked against the case, the fold and the log (and
+/// can be verified by folding the log again); see `saved.rs`'s notes.
 ///
 /// # Invariants
 ///

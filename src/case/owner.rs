@@ -33,7 +33,7 @@ pub enum Acquisition {
 
 /// One change of owner: after event `seq`, owner number `owner` (an index into
 /// [`OwnerHistory::everyone`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct OwnerChange {
     seq: u64,
     owner: u32,
@@ -72,7 +72,30 @@ pub(super) struct OwnerHistory {
     changes: Vec<OwnerChange>,
 }
 
+/// The whole history as a stored snapshot keeps it (`case::saved`), indexes included
+/// but the owner index, which is `everyone` numbered and rebuilt on restore.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "OwnerHistory")]
+pub(super) struct OwnerHistoryImage {
+    owner: Staff,
+    previous_owners: Vec<Staff>,
+    departments_left: Vec<Department>,
+    seen_owners: BTreeSet<Staff>,
+    seen_owner_ids: BTreeSet<StaffId>,
+    seen_departments_left: BTreeSet<Department>,
+    everyone: Vec<Staff>,
+    #[serde(skip)]
+    index: BTreeMap<Staff, u32>,
+    changes: Vec<OwnerChange>,
+}
+
 impl OwnerHistory {
+    /// The history with its owner index rebuilt from `everyone` (after a restore).
+    pub(super) fn reindexed(mut self) -> Self {
+        self.index = self.everyone.iter().cloned().zip(0u32..).collect();
+        self
+    }
+
     /// The history of a case just opened with `owner` (event 1).
     pub(super) fn opened(owner: &Staff) -> Self {
         Self {

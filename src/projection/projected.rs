@@ -328,4 +328,17 @@ impl<S: Store, P: Projection> Store for Projected<S, P> {
     fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<CaseId>, StoreError> {
         self.store.incident_cases(incident)
     }
+
+    /// Snapshots are the wrapped store's: they do not concern the projection.
+    fn write_snapshot(&self, snapshot: &crate::case::Snapshot) -> Result<bool, StoreError> {
+        self.store.write_snapshot(snapshot)
+    }
+
+    fn read_snapshot(&self, case: CaseId) -> Result<Option<crate::case::Snapshot>, StoreError> {
+        self.store.read_snapshot(case)
+    }
+
+    fn load(&self, case: CaseId) -> Result<crate::store::Loaded, StoreError> {
+        self.store.load(case)
+    }
 }

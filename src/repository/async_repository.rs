@@ -13,6 +13,7 @@ use super::core::{Execution, Lookup, Machine, RepositoryCore, Step};
 use super::executed::Executed;
 use super::facade::facade;
 use super::request::CaseRequest;
+use super::snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
 use super::DEFAULT_CAPACITY;
 use crate::actor::Actor;
 use crate::case::Case;
@@ -91,6 +92,8 @@ async fn drive<S: AsyncStore, M: Machine>(
                 let result = store.append(case, expected, events).await;
                 append.answer(result)
             }
+            Step::Load(case, load) => load.answer(store.load(case).await),
+            Step::Save(snapshot, save) => save.answer(store.write_snapshot(&snapshot).await),
             Step::Done(result) => return result,
         };
     }

@@ -8,14 +8,15 @@ use time::OffsetDateTime;
 use super::cache::{Cache, Slot};
 use super::executed::Executed;
 use super::request::CaseRequest;
+use super::snapshots::{self, Counters, Restored, SnapshotPolicy, SnapshotStats};
 use crate::actor::Actor;
-use crate::case::Case;
+use crate::case::{Case, Snapshot};
 use crate::command::{Opening, Request};
 use crate::error::{Error, LogError, RequestError, StoreError};
 use crate::event::Event;
 use crate::id::CaseId;
 use crate::rules::{Decision, Rules};
-use crate::store::{Appended, Batch};
+use crate::store::{Appended, Batch, Loaded};
 
 /// What commands share: the rules they are decided under and the cache of folded cases.
 ///
@@ -45,7 +46,14 @@ use crate::store::{Appended, Batch};
 ///    - [`Step::Read`]: read the case's events after [`PendingRead::after`], answer
 ///      with [`PendingRead::answer`];
 ///    - [`Step::Append`]: append [`PendingAppend::batch`], answer with
-///      [`PendingAppend::answer`].
+///      [`PendingAppend::answer`];
+///    - [`Step::Load`] (only with a [`SnapshotPolicy`], on a cache miss): load the case
+///      ([`Store::load`](crate::Store::load): its snapshot and the events from the
+///      snapshot's version on), answer with [`PendingLoad::answer`];
+///    - [`Step::Save`] (only with a [`SnapshotPolicy`], after an append or a load that
+///      crossed it): write the snapshot
+///      ([`Store::write_snapshot`](crate::Store::write_snapshot)), answer with
+///      [`PendingSave::answer`]; its failure fails nothing.
 ///
 ///    The answer returns the run: go back to 2.
 /// 4. [`Step::Done`] carries the result; the run is over.
@@ -56,7 +64,7 @@ use crate::store::{Appended, Batch};
 /// so an answer can only be given to the step that asked for it, once, and nothing can
 /// be polled after it is done.
 ///
-/// [`Step`] is exhaustive: a driver matches its three variants and needs no catch-all.
+/// [`Step`] is exhaustive: a driver matches its five variants and needs no catch-all.
 /// Adding a step is a breaking change by design, since a driver that did not know it
 /// would drop a write or never finish.
 ///
@@ -85,6 +93,8 @@ use crate::store::{Appended, Batch};
 ///                 let result = store.append(case, expected, events);
 ///                 append.answer(result)
 ///             }
+///             Step::Load(case, load) => load.answer(store.load(case)),
+///             Step::Save(snapshot, save) => save.answer(store.write_snapshot(&snapshot)),
 ///             Step::Done(result) => return result,
 ///         };
 ///     }
@@ -112,6 +122,8 @@ use crate::store::{Appended, Batch};
 pub struct RepositoryCore {
     rules: Arc<Rules>,
     cache: Cache,
+    snapshots: SnapshotPolicy,
+    counters: Counters,
 }
 
 impl RepositoryCore {
@@ -119,7 +131,46 @@ impl RepositoryCore {
     /// every command then reads and replays its case).
     #[must_use]
     pub fn new(rules: impl Into<Arc<Rules>>, capacity: usize) -> Self {
-        Self { rules: rules.into(), cache: Cache::new(capacity) }
+        Self {
+            rules: rules.into(),
+            cache: Cache::new(capacity),
+            snapshots: SnapshotPolicy::Off,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The same core writing and reading snapshots under `policy` (see
+    /// [`SnapshotPolicy`]; off by default).
+    #[must_use]
+    pub fn with_snapshots(mut self, policy: SnapshotPolicy) -> Self {
+        self.snapshots = policy;
+        self
+    }
+
+    /// When snapshots are written.
+    #[must_use]
+    pub fn snapshot_policy(&self) -> SnapshotPolicy {
+        self.snapshots
+    }
+
+    /// What the core did with snapshots so far: restored, ignored (with reasons),
+    /// written, failed to write.
+    #[must_use]
+    pub fn snapshot_stats(&self) -> SnapshotStats {
+        self.counters.stats()
+    }
+
+    pub(crate) fn snapshot_counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The first step of a cold load: a read of the whole log, or with snapshots on, a
+    /// load of the snapshot and what follows it.
+    fn cold<S>(&self, state: S) -> Cold<S> {
+        match self.snapshots {
+            SnapshotPolicy::Off => Cold::Read(state),
+            SnapshotPolicy::Every(_) => Cold::Load(state),
+        }
     }
 
     /// The rules commands are decided under.
@@ -158,7 +209,7 @@ impl RepositoryCore {
 
 /// What a run needs next, or its result (see the [driving order](RepositoryCore#driving-order)).
 ///
-/// Exhaustive by design: a driver handles these three and nothing else, and a new step
+/// Exhaustive by design: a driver handles these five and nothing else, and a new step
 /// would be a breaking change, since a driver that did not know it could not finish.
 #[derive(Debug)]
 pub enum Step<M: Machine> {
@@ -166,6 +217,12 @@ pub enum Step<M: Machine> {
     Read(PendingRead<M>),
     /// Append a [`Batch`] ([`Store::append`](crate::Store::append)).
     Append(PendingAppend<M>),
+    /// Load the case: its snapshot and the events from its version on
+    /// ([`Store::load`](crate::Store::load)). Only with snapshots on, on a cache miss.
+    Load(CaseId, PendingLoad<M>),
+    /// Keep this snapshot ([`Store::write_snapshot`](crate::Store::write_snapshot));
+    /// answer with the result, which fails nothing. Only with snapshots on.
+    Save(Snapshot, PendingSave<M>),
     /// Finished: what the command did ([`Executed`]; a [`Lookup`] gives the case), or why
     /// not.
     Done(Result<M::Output, Error>),
@@ -197,6 +254,48 @@ impl<M: Machine> PendingRead<M> {
     /// Hands the store's answer back; poll the returned machine again.
     pub fn answer(mut self, result: Result<Vec<Event>, StoreError>) -> M {
         self.machine.give(Answer::Read(result));
+        self.machine
+    }
+}
+
+impl<M: Machine> PendingRead<M> {
+    pub(super) fn new(machine: M, case: CaseId, after: u64) -> Self {
+        Self { machine, case, after }
+    }
+}
+
+/// A request to load a case (the [`CaseId`] in [`Step::Load`]); answer with the store's
+/// result.
+#[derive(Debug)]
+#[must_use]
+pub struct PendingLoad<M> {
+    machine: M,
+}
+
+impl<M: Machine> PendingLoad<M> {
+    pub(super) fn new(machine: M) -> Self {
+        Self { machine }
+    }
+
+    /// Hands the store's answer back; poll the returned machine again.
+    pub fn answer(mut self, result: Result<Loaded, StoreError>) -> M {
+        self.machine.give(Answer::Loaded(result));
+        self.machine
+    }
+}
+
+/// A request to keep the [`Snapshot`] in [`Step::Save`]; answer with the store's result
+/// (an error is counted in [`SnapshotStats`] and fails nothing).
+#[derive(Debug)]
+#[must_use]
+pub struct PendingSave<M> {
+    machine: M,
+}
+
+impl<M: Machine> PendingSave<M> {
+    /// Hands the store's answer back; poll the returned machine again.
+    pub fn answer(mut self, result: Result<bool, StoreError>) -> M {
+        self.machine.give(Answer::Saved(result));
         self.machine
     }
 }
@@ -234,13 +333,15 @@ pub trait Machine: sealed::Sealed + Send + Sync {
 pub(crate) mod sealed {
     use crate::error::StoreError;
     use crate::event::Event;
-    use crate::store::Appended;
+    use crate::store::{Appended, Loaded};
 
     /// A store's answer to a step.
     #[derive(Debug)]
     pub enum Answer {
         Read(Result<Vec<Event>, StoreError>),
         Appended(Result<Appended, StoreError>),
+        Loaded(Result<Loaded, StoreError>),
+        Saved(Result<bool, StoreError>),
     }
 
     /// What the steps call to hand an answer back; not for hosts.
@@ -275,6 +376,8 @@ pub struct Execution {
     tries: u32,
     decided: bool,
     caught_up: bool,
+    /// A snapshot the load asked for, written once the command is done.
+    save: Option<Snapshot>,
     state: State,
     /// The events decided and not yet confirmed by the store.
     pending: Vec<Event>,
@@ -298,6 +401,14 @@ enum State {
     CatchUp { slot: Arc<Slot>, after: u64, then: Then },
     /// Waiting for the events a first run with the same key stored, `first..=last`.
     Replay { slot: Arc<Slot>, first: u64, last: u64 },
+    /// Waiting for a snapshot write; then done with `pending`, at `version`.
+    Saving { version: u64, written: bool },
+}
+
+/// How a cold load starts (see [`RepositoryCore::cold`]).
+enum Cold<S> {
+    Read(S),
+    Load(S),
 }
 
 /// What to do once the cached case is current again.
@@ -321,7 +432,18 @@ enum Flow {
     Next(State),
     Read(State, u64),
     Append(State, u64),
+    Load(State),
+    Save(State, Snapshot),
     Done(Result<Executed, Error>),
+}
+
+impl From<Cold<State>> for Flow {
+    fn from(cold: Cold<State>) -> Self {
+        match cold {
+            Cold::Read(state) => Self::Read(state, 0),
+            Cold::Load(state) => Self::Load(state),
+        }
+    }
 }
 
 impl Execution {
@@ -338,6 +460,7 @@ impl Execution {
             tries: 0,
             decided: false,
             caught_up: false,
+            save: None,
             state: State::Start,
             pending: Vec::new(),
             answer: None,
@@ -359,6 +482,7 @@ impl Execution {
             tries: 0,
             decided: false,
             caught_up: false,
+            save: None,
             state: State::Open(Box::new(opening)),
             pending: Vec::new(),
             answer: None,
@@ -391,6 +515,15 @@ impl Execution {
                     let case = self.case;
                     return Step::Append(PendingAppend { machine: self, case, expected });
                 }
+                Flow::Load(state) => {
+                    self.state = state;
+                    let case = self.case;
+                    return Step::Load(case, PendingLoad { machine: self });
+                }
+                Flow::Save(state, snapshot) => {
+                    self.state = state;
+                    return Step::Save(snapshot, PendingSave { machine: self });
+                }
                 Flow::Done(result) => return Step::Done(result),
             }
         }
@@ -401,20 +534,36 @@ impl Execution {
         match state {
             State::Start => match core.cache.get(self.case) {
                 Some(slot) => Flow::Next(State::Decide(slot)),
-                None => Flow::Read(State::Load(Then::Decide), 0),
+                None => core.cold(State::Load(Then::Decide)).into(),
             },
             State::Open(opening) => self.decide_open(core, *opening),
             State::Load(then) => match answer {
-                Some(Answer::Read(Ok(events))) => match replay(self.case, &events) {
-                    Ok(case) => {
+                Some(Answer::Read(Ok(events))) => match snapshots::replayed(core, self.case, &events) {
+                    Ok((case, save)) => {
+                        self.save = save;
                         let slot = core.cache.insert(self.case, case);
                         self.then(slot, then)
                     }
                     Err(err) => self.failed(then, err),
                 },
-                Some(Answer::Read(Err(err))) => self.failed(then, err.into()),
+                Some(Answer::Read(Err(err)) | Answer::Loaded(Err(err))) => self.failed(then, err.into()),
+                Some(Answer::Loaded(Ok(loaded))) => match snapshots::restore(core, self.case, loaded) {
+                    Ok(Restored::Case(case, save)) => {
+                        self.save = save;
+                        let slot = core.cache.insert(self.case, *case);
+                        self.then(slot, then)
+                    }
+                    Ok(Restored::ReadAll) => Flow::Read(State::Load(then), 0),
+                    Err(err) => self.failed(then, err),
+                },
                 _ => Flow::Read(State::Load(then), 0),
             },
+            State::Saving { version, written } => {
+                if let Some(Answer::Saved(result)) = answer {
+                    core.counters.saved(&result);
+                }
+                self.finish(version, written)
+            }
             State::Decide(slot) => self.decide(core, now, slot),
             State::Append { slot, expected, folded } => match answer {
                 Some(Answer::Appended(Ok(appended))) => self.appended(core, slot, folded, appended),
@@ -584,6 +733,14 @@ impl Execution {
             let then = Then::Finish { version: appended.version, written };
             return Flow::Read(State::CatchUp { slot, after: version, then }, version);
         }
+        if core.snapshots != SnapshotPolicy::Off {
+            // Serialised outside the slot's lock, from a reader's copy of the case.
+            let case = slot.snapshot();
+            let due = self.save.take().is_some();
+            if let Some(snapshot) = snapshots::after_append(core, &case, &self.pending, due) {
+                return Flow::Save(State::Saving { version, written }, snapshot);
+            }
+        }
         self.finish(version, written)
     }
 
@@ -711,6 +868,8 @@ enum LookupState {
     Start,
     Load,
     Refresh(Arc<Slot>),
+    /// Waiting for a snapshot write the load asked for; then done with the case.
+    Saving(Arc<Case>),
 }
 
 impl Lookup {
@@ -744,16 +903,29 @@ impl Lookup {
                     }
                     None => {
                         self.state = LookupState::Load;
-                        return Step::Read(PendingRead { machine: self, case, after: 0 });
+                        return match core.cold(()) {
+                            Cold::Read(()) => Step::Read(PendingRead { machine: self, case, after: 0 }),
+                            Cold::Load(()) => Step::Load(case, PendingLoad { machine: self }),
+                        };
                     }
                 },
                 LookupState::Load => match answer {
-                    Some(Answer::Read(Ok(events))) => {
-                        return Step::Done(
-                            replay(case, &events).map(|loaded| core.cache.insert(case, loaded).snapshot()),
-                        )
+                    Some(Answer::Read(Err(err)) | Answer::Loaded(Err(err))) => return Step::Done(Err(err.into())),
+                    Some(answer @ (Answer::Read(Ok(_)) | Answer::Loaded(Ok(_)))) => {
+                        match restored(core, case, answer) {
+                            Ok(Restored::Case(loaded, save)) => {
+                                let cached = core.cache.insert(case, *loaded).snapshot();
+                                let Some(snapshot) = save else { return Step::Done(Ok(cached)) };
+                                self.state = LookupState::Saving(cached);
+                                return Step::Save(snapshot, PendingSave { machine: self });
+                            }
+                            Ok(Restored::ReadAll) => {
+                                self.state = LookupState::Load;
+                                return Step::Read(PendingRead { machine: self, case, after: 0 });
+                            }
+                            Err(err) => return Step::Done(Err(err)),
+                        }
                     }
-                    Some(Answer::Read(Err(err))) => return Step::Done(Err(err.into())),
                     _ => {
                         self.state = LookupState::Load;
                         return Step::Read(PendingRead { machine: self, case, after: 0 });
@@ -785,6 +957,12 @@ impl Lookup {
                         return Step::Read(PendingRead { machine: self, case, after });
                     }
                 },
+                LookupState::Saving(cached) => {
+                    if let Some(Answer::Saved(result)) = answer {
+                        core.counters.saved(&result);
+                    }
+                    return Step::Done(Ok(cached));
+                }
             }
         }
     }
@@ -804,12 +982,16 @@ impl sealed::Sealed for Lookup {
     }
 }
 
-/// A whole stored log, replayed.
-fn replay(case: CaseId, events: &[Event]) -> Result<Case, Error> {
-    if events.is_empty() {
-        return Err(StoreError::UnknownCase { case }.into());
+/// A cold load's answer made into a case: a whole log replayed, or a snapshot restored.
+fn restored(core: &RepositoryCore, case: CaseId, answer: Answer) -> Result<Restored, Error> {
+    match answer {
+        Answer::Loaded(Ok(loaded)) => snapshots::restore(core, case, loaded),
+        Answer::Read(Ok(events)) => {
+            snapshots::replayed(core, case, &events).map(|(c, save)| Restored::Case(Box::new(c), save))
+        }
+        Answer::Read(Err(err)) | Answer::Loaded(Err(err)) => Err(err.into()),
+        Answer::Appended(_) | Answer::Saved(_) => Err(StoreError::UnknownCase { case }.into()),
     }
-    Ok(Case::replay(events)?)
 }
 
 /// Folds the events of `tail` the cached case does not hold yet. Copies the case only
@@ -895,6 +1077,7 @@ mod tests {
             Step::Append(append) => {
                 panic!("expected a read after {after}, got an append at {}", append.batch().expected)
             }
+            Step::Load(..) | Step::Save(..) => panic!("expected a read after {after}, got a snapshot step"),
             Step::Done(result) => panic!("expected a read after {after}, got done: {:?}", result.err()),
         }
     }
@@ -906,6 +1089,7 @@ mod tests {
                 append
             }
             Step::Read(read) => panic!("expected an append at {expected}, got a read after {}", read.after()),
+            Step::Load(..) | Step::Save(..) => panic!("expected an append at {expected}, got a snapshot step"),
             Step::Done(result) => panic!("expected an append at {expected}, got done: {:?}", result.err()),
         }
     }
@@ -915,6 +1099,7 @@ mod tests {
             Step::Done(result) => result,
             Step::Read(read) => panic!("expected done, got a read after {}", read.after()),
             Step::Append(append) => panic!("expected done, got an append at {}", append.batch().expected),
+            Step::Load(..) | Step::Save(..) => panic!("expected done, got a snapshot step"),
         }
     }
 

@@ -30,7 +30,34 @@ macro_rules! facade {
             /// cases the host touches.
             #[must_use]
             pub fn with_capacity(self, capacity: usize) -> Self {
-                Self { core: RepositoryCore::new(self.core.rules_arc(), capacity), ..self }
+                let policy = self.core.snapshot_policy();
+                Self { core: RepositoryCore::new(self.core.rules_arc(), capacity).with_snapshots(policy), ..self }
+            }
+
+            /// The same repository writing case snapshots under `policy` and starting
+            /// cold cases from them (see [`SnapshotPolicy`]; off by default).
+            #[must_use]
+            pub fn with_snapshots(self, policy: SnapshotPolicy) -> Self {
+                Self { core: self.core.with_snapshots(policy), ..self }
+            }
+
+            /// What the repository did with snapshots so far (restored, ignored and why,
+            /// written, failed writes).
+            #[must_use]
+            pub fn snapshot_stats(&self) -> SnapshotStats {
+                self.core.snapshot_stats()
+            }
+
+            /// Checks `id`'s stored snapshot against its log: loads it as a cold load
+            /// does, folds the log up to the snapshot's version and compares. Catches a
+            /// snapshot whose state was doctored (checksum recomputed), which a cold load
+            /// would use. Touches no cache; works whatever the policy.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Log`] when the log itself is broken, and the store's own failures.
+            pub $($async)* fn verify_snapshot(&self, id: CaseId) -> Result<SnapshotCheck, Error> {
+                drive(&self.store, Verify::new(id), |verify| verify.poll()) $($await)*
             }
 
             /// The same repository deciding again at `clock()` (the host's clock) when a

@@ -30,6 +30,7 @@ pub(crate) mod core;
 mod executed;
 mod facade;
 mod request;
+mod snapshots;
 
 use std::sync::Arc;
 
@@ -45,11 +46,14 @@ use crate::store::{Batch, Store};
 use clock::HostClock;
 use facade::facade;
 
-pub use self::core::{Execution, Lookup, Machine, PendingAppend, PendingRead, RepositoryCore, Step};
+pub use self::core::{
+    Execution, Lookup, Machine, PendingAppend, PendingLoad, PendingRead, PendingSave, RepositoryCore, Step,
+};
 #[cfg(feature = "async")]
 pub use async_repository::AsyncRepository;
 pub use executed::Executed;
 pub use request::{CaseRequest, DEFAULT_ATTEMPTS};
+pub use snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
 
 /// How many folded cases a repository caches unless the host says otherwise
 /// ([`Repository::with_capacity`]).
@@ -149,6 +153,8 @@ fn drive<S: Store, M: Machine>(store: &S, mut run: M, mut poll: impl FnMut(M) ->
                 let result = store.append(case, expected, events);
                 append.answer(result)
             }
+            Step::Load(case, load) => load.answer(store.load(case)),
+            Step::Save(snapshot, save) => save.answer(store.write_snapshot(&snapshot)),
             Step::Done(result) => return result,
         };
     }

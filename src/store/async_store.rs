@@ -4,7 +4,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use super::{Appended, Store};
+use super::{Appended, Loaded, Store};
+use crate::case::Snapshot;
 use crate::error::StoreError;
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, IncidentId};
@@ -145,6 +146,43 @@ pub trait AsyncStore: Send + Sync {
         self.read_after(case, 0)
     }
 
+    /// Keeps `snapshot` as its case's latest unless a later one is kept; `Ok(false)` when
+    /// the store keeps none (the default). See [`Store::write_snapshot`].
+    ///
+    /// # Errors
+    ///
+    /// The store's own failures; the repository reports them and the command succeeds.
+    fn write_snapshot(&self, snapshot: &Snapshot) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let _ = snapshot;
+        std::future::ready(Ok(false))
+    }
+
+    /// The latest snapshot kept for `case`, unchecked; the default keeps none. See
+    /// [`Store::read_snapshot`].
+    ///
+    /// # Errors
+    ///
+    /// The store's own failures.
+    fn read_snapshot(&self, case: CaseId) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
+        let _ = case;
+        std::future::ready(Ok(None))
+    }
+
+    /// A cold load: the snapshot and the events from its version on ([`Loaded`]). The
+    /// default awaits [`AsyncStore::read_snapshot`] then [`AsyncStore::read_after`]; a
+    /// database store should do both in one round trip. See [`Store::load`].
+    ///
+    /// # Errors
+    ///
+    /// As [`AsyncStore::read_after`].
+    fn load(&self, case: CaseId) -> impl Future<Output = Result<Loaded, StoreError>> + Send {
+        async move {
+            let snapshot = self.read_snapshot(case).await?;
+            let events = self.read_after(case, Loaded::read_after(snapshot.as_ref())).await?;
+            Ok(Loaded::new(snapshot, events))
+        }
+    }
+
     /// Every case opened for `customer`, in id order (S3).
     ///
     /// The default reads the first event of every case: O(number of cases) reads. A
@@ -218,6 +256,15 @@ macro_rules! forward_async_store {
             fn incident_cases(&self, incident: &IncidentId) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {
                 (**self).incident_cases(incident)
             }
+            fn write_snapshot(&self, snapshot: &Snapshot) -> impl Future<Output = Result<bool, StoreError>> + Send {
+                (**self).write_snapshot(snapshot)
+            }
+            fn read_snapshot(&self, case: CaseId) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
+                (**self).read_snapshot(case)
+            }
+            fn load(&self, case: CaseId) -> impl Future<Output = Result<Loaded, StoreError>> + Send {
+                (**self).load(case)
+            }
         }
     )*};
 }
@@ -253,5 +300,17 @@ impl AsyncStore for super::MemoryStore {
 
     fn incident_cases(&self, incident: &IncidentId) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {
         std::future::ready(Store::incident_cases(self, incident))
+    }
+
+    fn write_snapshot(&self, snapshot: &Snapshot) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        std::future::ready(Store::write_snapshot(self, snapshot))
+    }
+
+    fn read_snapshot(&self, case: CaseId) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
+        std::future::ready(Store::read_snapshot(self, case))
+    }
+
+    fn load(&self, case: CaseId) -> impl Future<Output = Result<Loaded, StoreError>> + Send {
+        std::future::ready(Store::load(self, case))
     }
 }

@@ -12,11 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 mod repair;
+mod snapshots;
 
 pub use repair::DamageReport;
 
 use super::line::{self as line_format, Damage};
 use super::{Appended, Batch, CrossIndex, LogIndex, Store};
+use crate::case::Snapshot;
 use crate::error::{DecodeError, Location, LogError, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, IncidentId};
@@ -58,7 +60,9 @@ const LOCK_FILE: &str = "caseledger.lock";
 ///
 /// One file per case keeps reading a case to reading one file, confines a torn write or
 /// a damaged line to one case, and lets writers to different cases proceed in parallel.
-/// Other files in the directory are ignored.
+/// Other files in the directory are ignored. A case's stored snapshot, if any, is in
+/// `<case id>.snapshot` beside its log (written whole and renamed into place; see
+/// [`Store::write_snapshot`]); removing it loses nothing.
 ///
 /// # Durability guarantee
 ///
@@ -475,6 +479,20 @@ impl Store for FileStore {
 
     fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<CaseId>, StoreError> {
         Ok(lock(&self.state).cross.customer_cases(customer))
+    }
+
+    /// Written to `<case id>.snapshot` beside the log: a temporary file, synced, renamed
+    /// over the old one, the directory synced. The log is not touched.
+    fn write_snapshot(&self, snapshot: &Snapshot) -> Result<bool, StoreError> {
+        let Some(case) = snapshot.case() else { return Ok(false) };
+        self.check_quarantine(case)?;
+        snapshots::write(&self.dir, case, snapshot)?;
+        Ok(true)
+    }
+
+    fn read_snapshot(&self, case: CaseId) -> Result<Option<Snapshot>, StoreError> {
+        self.check_quarantine(case)?;
+        snapshots::read(&self.dir, case)
     }
 
     fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<CaseId>, StoreError> {

@@ -1,10 +1,11 @@
 //! The in-memory store: every case's log behind a lock of its own, for tests, benches and
 //! hosts that persist elsewhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use super::{Appended, Batch, CrossIndex, LogIndex, Store};
+use crate::case::Snapshot;
 use crate::error::StoreError;
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, IncidentId};
@@ -43,6 +44,8 @@ use crate::id::{CaseId, CustomerRef, IncidentId};
 pub struct MemoryStore {
     cases: RwLock<BTreeMap<CaseId, Arc<Mutex<CaseLog>>>>,
     cross: Mutex<CrossIndex>,
+    /// Each case's latest snapshot.
+    snapshots: Mutex<HashMap<CaseId, Snapshot>>,
 }
 
 #[derive(Debug, Default)]
@@ -151,5 +154,30 @@ impl Store for MemoryStore {
 
     fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<CaseId>, StoreError> {
         Ok(lock(&self.cross).incident_cases(incident))
+    }
+
+    fn write_snapshot(&self, snapshot: &Snapshot) -> Result<bool, StoreError> {
+        let Some(case) = snapshot.case() else { return Ok(false) };
+        let mut snapshots = lock(&self.snapshots);
+        if snapshots.get(&case).is_none_or(|kept| kept.version() < snapshot.version()) {
+            snapshots.insert(case, snapshot.clone());
+        }
+        Ok(true)
+    }
+
+    fn read_snapshot(&self, case: CaseId) -> Result<Option<Snapshot>, StoreError> {
+        Ok(lock(&self.snapshots).get(&case).cloned())
+    }
+}
+
+impl MemoryStore {
+    /// Replaces `case`'s kept snapshot with `snapshot` (or removes it), whatever its
+    /// version: for tests that plant a stale, foreign or doctored snapshot.
+    pub fn put_snapshot(&self, case: CaseId, snapshot: Option<Snapshot>) {
+        let mut snapshots = lock(&self.snapshots);
+        match snapshot {
+            Some(snapshot) => snapshots.insert(case, snapshot),
+            None => snapshots.remove(&case),
+        };
     }
 }

@@ -29,6 +29,7 @@ use crate::error::{LogError, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, EventId, IncidentId};
 
+pub use crate::case::Snapshot;
 pub use append::{AppendCheck, AppendPlan, Batch};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
@@ -59,6 +60,35 @@ impl Appended {
     #[must_use]
     pub const fn new(version: u64, written: usize) -> Self {
         Self { version, written }
+    }
+}
+
+/// What a cold load reads ([`Store::load`]): the case's stored snapshot, if the store
+/// keeps one, and the log's events from the snapshot's version on (the event at that
+/// version included, so the repository can check the log still holds the event the
+/// snapshot ends on), or the whole log when there is no snapshot.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Loaded {
+    /// The stored snapshot, unchecked: the repository checks it and ignores it if any
+    /// check fails.
+    pub snapshot: Option<Snapshot>,
+    /// The events after `snapshot.version() - 1`, or after 0 without a snapshot.
+    pub events: Vec<Event>,
+}
+
+impl Loaded {
+    /// A load: `snapshot` and the events from its version on (see [`Loaded`]).
+    #[must_use]
+    pub fn new(snapshot: Option<Snapshot>, events: Vec<Event>) -> Self {
+        Self { snapshot, events }
+    }
+
+    /// The version a store reads the log after for `snapshot`: one before the
+    /// snapshot's own version, or 0 without one.
+    #[must_use]
+    pub fn read_after(snapshot: Option<&Snapshot>) -> u64 {
+        snapshot.map_or(0, |s| s.version().saturating_sub(1))
     }
 }
 
@@ -225,6 +255,48 @@ pub trait Store: Send + Sync {
         self.read_after(case, 0)
     }
 
+    /// Keeps `snapshot` as its case's latest (see [`Snapshot`]), unless the store holds
+    /// one at the same or a later version; `Ok(false)` when the store keeps no snapshots.
+    ///
+    /// The default keeps none, so a store that does not implement snapshots works as
+    /// before: every cold load folds the whole log. A snapshot is a cache: losing one
+    /// loses nothing, and writing one never touches the log.
+    ///
+    /// # Errors
+    ///
+    /// The store's own failures. The repository reports them
+    /// ([`SnapshotStats`](crate::repository::SnapshotStats)) and never fails a command
+    /// for them.
+    fn write_snapshot(&self, snapshot: &Snapshot) -> Result<bool, StoreError> {
+        let _ = snapshot;
+        Ok(false)
+    }
+
+    /// The latest snapshot kept for `case`, as stored (unchecked). The default keeps
+    /// none.
+    ///
+    /// # Errors
+    ///
+    /// The store's own failures.
+    fn read_snapshot(&self, case: CaseId) -> Result<Option<Snapshot>, StoreError> {
+        let _ = case;
+        Ok(None)
+    }
+
+    /// A cold load of `case`: its snapshot and the events from the snapshot's version
+    /// on ([`Loaded`]). The default is [`Store::read_snapshot`], then
+    /// [`Store::read_after`] `Loaded::read_after(snapshot)`; a database store does both
+    /// in one round trip.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::read_after`].
+    fn load(&self, case: CaseId) -> Result<Loaded, StoreError> {
+        let snapshot = self.read_snapshot(case)?;
+        let events = self.read_after(case, Loaded::read_after(snapshot.as_ref()))?;
+        Ok(Loaded { snapshot, events })
+    }
+
     /// Every case opened for `customer`, in id order (S3: "treat me like you know me").
     ///
     /// The default reads the first event of every case: O(number of cases) reads.
@@ -292,6 +364,15 @@ macro_rules! forward_store {
             }
             fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<CaseId>, StoreError> {
                 (**self).incident_cases(incident)
+            }
+            fn write_snapshot(&self, snapshot: &Snapshot) -> Result<bool, StoreError> {
+                (**self).write_snapshot(snapshot)
+            }
+            fn read_snapshot(&self, case: CaseId) -> Result<Option<Snapshot>, StoreError> {
+                (**self).read_snapshot(case)
+            }
+            fn load(&self, case: CaseId) -> Result<Loaded, StoreError> {
+                (**self).load(case)
             }
         }
     )*};

@@ -34,7 +34,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use crate::actor::{Actor, Staff};
-use crate::case::Case;
+use crate::case::{Case, Snapshot};
 use crate::command::{Command, Opening};
 use crate::error::{LogError, StoreError};
 use crate::event::{Event, EventKind, Visibility};
@@ -89,6 +89,11 @@ pub enum Promise {
     /// Threads appending to different cases at once: each case gets exactly its own
     /// events, in order, and replays.
     ConcurrentCases,
+    /// A store that keeps snapshots ([`Store::write_snapshot`] says `true`) reads back
+    /// the same bytes, keeps the later of two, keeps them apart from the log (its
+    /// version is unchanged), and loads the snapshot with the log's events from its
+    /// version on ([`Store::load`]); one that keeps none reads none back.
+    Snapshots,
 }
 
 impl Promise {
@@ -109,6 +114,7 @@ impl Promise {
         Self::IncidentIndex,
         Self::ConcurrentOneCase,
         Self::ConcurrentCases,
+        Self::Snapshots,
     ];
 
     /// A stable snake_case name, for test output and for matching.
@@ -130,6 +136,7 @@ impl Promise {
             Self::IncidentIndex => "incident_index",
             Self::ConcurrentOneCase => "concurrent_one_case",
             Self::ConcurrentCases => "concurrent_cases",
+            Self::Snapshots => "snapshots",
         }
     }
 
@@ -154,6 +161,7 @@ impl Promise {
                 "concurrent writers to one case lose, duplicate and reorder nothing; losers get Conflict"
             }
             Self::ConcurrentCases => "concurrent writers to different cases each get exactly their events",
+            Self::Snapshots => "a kept snapshot reads back as written, the later one wins, and loads with its events",
         }
     }
 }
@@ -254,7 +262,7 @@ where
     S: Store,
     F: Fn() -> S,
 {
-    let sequential: [(Promise, Check<S>); 13] = [
+    let sequential: [(Promise, Check<S>); 14] = [
         (Promise::ExpectedVersion, expected_version),
         (Promise::IdempotentRetry, idempotent_retry),
         (Promise::ChangedRetry, changed_retry),
@@ -268,6 +276,7 @@ where
         (Promise::Cases, cases),
         (Promise::CustomerIndex, customer_index),
         (Promise::IncidentIndex, incident_index),
+        (Promise::Snapshots, snapshots),
     ];
     let mut broken = Vec::new();
     for (promise, check) in sequential {
@@ -384,6 +393,15 @@ impl<S: crate::AsyncStore, B: BlockOn> Store for Blocking<S, B> {
     }
     fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<CaseId>, StoreError> {
         self.runtime.block_on(self.store.incident_cases(incident))
+    }
+    fn write_snapshot(&self, snapshot: &Snapshot) -> Result<bool, StoreError> {
+        self.runtime.block_on(self.store.write_snapshot(snapshot))
+    }
+    fn read_snapshot(&self, case: CaseId) -> Result<Option<Snapshot>, StoreError> {
+        self.runtime.block_on(self.store.read_snapshot(case))
+    }
+    fn load(&self, case: CaseId) -> Result<crate::store::Loaded, StoreError> {
+        self.runtime.block_on(self.store.load(case))
     }
 }
 
@@ -636,6 +654,35 @@ fn duplicate_id_in_log<S: Store>(store: &S) -> Result<(), String> {
     let dup = LogError::DuplicateEventId { seq: 3, id: opening.id, first: 1 };
     let want = "Err(Rejected(DuplicateEventId { seq: 3, first: 1 }))";
     refused(store, case, 2, &[moved(opening, 3)], want, rejected_with(case, dup), &log)
+}
+
+fn snapshots<S: Store>(store: &S) -> Result<(), String> {
+    let case = case_id(40);
+    let log = history(case, "cust-snap", 4)?;
+    append(store, case, 0, &log, Appended::new(5, 5))?;
+    let snapshot_at = |n: usize| -> Result<Snapshot, String> {
+        let covered = part(&log, 0..n)?;
+        let folded = Case::replay(covered).map_err(|e| format!("the suite's log does not replay: {e}"))?;
+        Ok(Snapshot::take(&folded, at(&log, n - 1)?.id))
+    };
+    let (early, late) = (snapshot_at(2)?, snapshot_at(4)?);
+    same("read_snapshot of a case without one", store.read_snapshot(case).map_err(|e| e.to_string())?, None)?;
+    let kept = store.write_snapshot(&late).map_err(|e| format!("write_snapshot: {e}"))?;
+    let read = store.read_snapshot(case).map_err(|e| format!("read_snapshot: {e}"))?;
+    if !kept {
+        return same("read_snapshot of a store that keeps none", read, None);
+    }
+    same("read_snapshot after write_snapshot", read.as_ref().map(Snapshot::as_bytes), Some(late.as_bytes()))?;
+    store.write_snapshot(&early).map_err(|e| format!("write_snapshot: {e}"))?;
+    let read = store.read_snapshot(case).map_err(|e| format!("read_snapshot: {e}"))?;
+    same("read_snapshot after an older write_snapshot", read.as_ref().map(Snapshot::version), Some(4))?;
+    same("version after write_snapshot", store.version(case).map_err(|e| e.to_string())?, 5)?;
+    let loaded = store.load(case).map_err(|e| format!("load: {e}"))?;
+    same("load's snapshot", loaded.snapshot.as_ref().map(Snapshot::as_bytes), Some(late.as_bytes()))?;
+    same("load's events (from the snapshot's version on)", seqs(&loaded.events), seqs(part(&log, 3..5)?))?;
+    let other = case_id(41);
+    let none = store.load(other).map_err(|e| format!("load: {e}"))?;
+    same("load of an unknown case", (none.snapshot.is_none(), none.events.len()), (true, 0))
 }
 
 fn read_after<S: Store>(store: &S) -> Result<(), String> {

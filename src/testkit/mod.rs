@@ -30,6 +30,8 @@
 //!   stores, each broken one named.
 //! - [`sample::typical_log`] (feature `testkit`): a realistic busy case's log of any
 //!   length, for benchmarks and capacity tests.
+//! - [`snapshots`] (feature `testkit`): take a case's snapshot, and doctor one (state
+//!   rewritten, checksum recomputed) to test verification.
 //! - [`projection::check_projection`] (feature `testkit`): the projection promises
 //!   (exactly once, each case in order, resume after a restart, rebuild) checked on a
 //!   runner over a store.
@@ -88,6 +90,7 @@
 pub mod conformance;
 pub mod projection;
 pub mod sample;
+pub mod snapshots;
 // The generators and the property harness need proptest; the conformance suite does not.
 #[cfg(feature = "proptest")]
 mod harness;

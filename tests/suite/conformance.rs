@@ -141,7 +141,7 @@ fn a_store_that_skips_the_id_check_is_caught_as_exactly_that() {
     assert_eq!(found.promises().collect::<Vec<_>>(), vec![Promise::DuplicateIdInLog], "{found}");
     let report = found.to_string();
     assert!(
-        report.starts_with("the store broke 1 of 15 promises of the Store contract:\n- duplicate_id_in_log"),
+        report.starts_with("the store broke 1 of 16 promises of the Store contract:\n- duplicate_id_in_log"),
         "{report}"
     );
     assert!(report.contains("the contract wants Err(Rejected(DuplicateEventId { seq: 3, first: 2 }))"), "{report}");

@@ -40,6 +40,7 @@ mod properties;
 mod refusals;
 mod replay_ids;
 mod repository;
+mod snapshots;
 mod store;
 mod stories;
 #[cfg(feature = "proptest")]

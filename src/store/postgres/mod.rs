@@ -14,7 +14,8 @@ use std::future::Future;
 use sqlx::postgres::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{AppendCheck, Appended, AsyncStore};
+use super::{AppendCheck, Appended, AsyncStore, Loaded};
+use crate::case::Snapshot;
 use crate::error::{Location, LogError, StoreError};
 use crate::event::{Event, EventKind};
 use crate::id::{CaseId, CustomerRef, EventId, IncidentId};
@@ -350,6 +351,73 @@ impl PgStore {
         }
     }
 
+    /// Keeps `snapshot` as its case's latest in `caseledger_snapshots`, one upsert that
+    /// leaves a later snapshot in place: [`Store::write_snapshot`](crate::Store::write_snapshot).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    pub async fn write_snapshot(&self, snapshot: &Snapshot) -> Result<bool, StoreError> {
+        let Some(case) = snapshot.case() else { return Ok(false) };
+        sqlx::query(
+            "INSERT INTO caseledger_snapshots (case_id, version, body) VALUES ($1, $2, $3)
+             ON CONFLICT (case_id) DO UPDATE SET version = EXCLUDED.version, body = EXCLUDED.body
+             WHERE caseledger_snapshots.version < EXCLUDED.version",
+        )
+        .bind(case.as_uuid())
+        .bind(to_i64(snapshot.version())?)
+        .bind(snapshot.as_bytes())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        Ok(true)
+    }
+
+    /// The latest snapshot kept for `case`, unchecked.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    pub async fn read_snapshot(&self, case: CaseId) -> Result<Option<Snapshot>, StoreError> {
+        let body: Option<Vec<u8>> = sqlx::query_scalar("SELECT body FROM caseledger_snapshots WHERE case_id = $1")
+            .bind(case.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(body.map(Snapshot::from_bytes))
+    }
+
+    /// A cold load in one round trip: the case's snapshot and the events from its
+    /// version on (or the whole log without one), read by one statement, so both come
+    /// from the same database snapshot. See [`Store::load`](crate::Store::load).
+    ///
+    /// # Errors
+    ///
+    /// As [`PgStore::read_after`].
+    pub async fn load(&self, case: CaseId) -> Result<Loaded, StoreError> {
+        let rows: Vec<LoadRow> = sqlx::query_as(
+            "WITH s AS (SELECT version, body FROM caseledger_snapshots WHERE case_id = $1)
+             SELECT NULL::bigint AS seq, NULL::text AS body, s.body AS snapshot FROM s
+             UNION ALL
+             SELECT e.seq, e.body, NULL FROM caseledger_events e
+             WHERE e.case_id = $1 AND e.seq >= coalesce((SELECT version FROM s), 1)
+             ORDER BY seq NULLS FIRST",
+        )
+        .bind(case.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        let mut loaded = Loaded::default();
+        loaded.events.reserve(rows.len());
+        for row in rows {
+            match row {
+                (Some(seq), Some(body), _) => loaded.events.push(decode_row(case, seq, &body)?),
+                (_, _, snapshot) => loaded.snapshot = snapshot.map(Snapshot::from_bytes),
+            }
+        }
+        Ok(loaded)
+    }
+
     /// Every case opened for `customer`, in id order: one indexed query.
     ///
     /// # Errors
@@ -380,6 +448,9 @@ impl PgStore {
         Ok(ids.into_iter().map(CaseId::from_uuid).collect())
     }
 }
+
+/// A row of [`PgStore::load`]: an event (`seq`, `body`) or the snapshot.
+type LoadRow = (Option<i64>, Option<String>, Option<Vec<u8>>);
 
 /// A batch encoded for the insert statement, column by column.
 struct Batch {
@@ -591,5 +662,17 @@ impl AsyncStore for PgStore {
 
     fn incident_cases(&self, incident: &IncidentId) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {
         PgStore::incident_cases(self, incident)
+    }
+
+    fn write_snapshot(&self, snapshot: &Snapshot) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        PgStore::write_snapshot(self, snapshot)
+    }
+
+    fn read_snapshot(&self, case: CaseId) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
+        PgStore::read_snapshot(self, case)
+    }
+
+    fn load(&self, case: CaseId) -> impl Future<Output = Result<Loaded, StoreError>> + Send {
+        PgStore::load(self, case)
     }
 }

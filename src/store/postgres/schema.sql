@@ -1,4 +1,4 @@
--- caseledger schema 3 (PostgreSQL 13 or later: the feed uses xid8).
+-- caseledger schema 4 (PostgreSQL 13 or later: the feed uses xid8).
 -- PgStore::migrate runs this under an advisory lock, so two nodes starting at once
 -- do not race; every statement is idempotent.
 
@@ -66,7 +66,16 @@ CREATE TABLE IF NOT EXISTS caseledger_checkpoints (
     position text NOT NULL
 );
 
+-- Schema 4: each case's latest snapshot (caseledger::case::Snapshot): its folded state
+-- at `version`, opaque bytes the library checks before using. A cache of the log:
+-- removing rows loses nothing (cold loads then fold from the first event).
+CREATE TABLE IF NOT EXISTS caseledger_snapshots (
+    case_id uuid   PRIMARY KEY,
+    version bigint NOT NULL CHECK (version >= 1),
+    body    bytea  NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS caseledger_schema (
     version integer PRIMARY KEY
 );
-INSERT INTO caseledger_schema (version) VALUES (1), (2), (3) ON CONFLICT DO NOTHING;
+INSERT INTO caseledger_schema (version) VALUES (1), (2), (3), (4) ON CONFLICT DO NOTHING;

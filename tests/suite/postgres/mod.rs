@@ -29,7 +29,7 @@ async fn migrate_is_idempotent_and_safe_when_nodes_start_together() {
         .fetch_one(a.pool())
         .await
         .unwrap();
-    assert_eq!(tables, 5, "events, cases, incident cases, checkpoints, schema");
+    assert_eq!(tables, 6, "events, cases, incident cases, checkpoints, snapshots, schema");
     db.drop().await;
 }
 
