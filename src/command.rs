@@ -202,6 +202,46 @@ pub enum Command {
 }
 
 impl Command {
+    /// The snake_case tag of this command, as written in JSON (its `"type"`): what a
+    /// host logs or counts commands by. An override is tagged `override`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{event::Visibility, Command};
+    ///
+    /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
+    /// assert_eq!(note.tag(), "add_note");
+    /// assert_eq!(serde_json::to_value(&note)?["type"], note.tag());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    #[must_use]
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Self::Transfer { .. } => "transfer",
+            Self::Escalate { .. } => "escalate",
+            Self::OpenWork { .. } => "open_work",
+            Self::CompleteWork { .. } => "complete_work",
+            Self::DropWork { .. } => "drop_work",
+            Self::RecordFact { .. } => "record_fact",
+            Self::RecordReachability { .. } => "record_reachability",
+            Self::AddNote { .. } => "add_note",
+            Self::ContactCustomer { .. } => "contact_customer",
+            Self::RecordReply { .. } => "record_reply",
+            Self::ConfirmOutcome { .. } => "confirm_outcome",
+            Self::DisputeOutcome { .. } => "dispute_outcome",
+            Self::ReportConfirmation { .. } => "report_confirmation",
+            Self::ReportDispute { .. } => "report_dispute",
+            Self::RecordConversation { .. } => "record_conversation",
+            Self::Resolve { .. } => "resolve",
+            Self::CloseUnresolved { .. } => "close_unresolved",
+            Self::Reopen { .. } => "reopen",
+            Self::LinkIncident { .. } => "link_incident",
+            Self::RequestConfirmation { .. } => "request_confirmation",
+            Self::Override { .. } => "override",
+        }
+    }
+
     /// The event this command proposes; `next_level` is the escalation level an
     /// escalation would reach.
     pub(crate) fn into_kind(self, next_level: u32) -> EventKind {

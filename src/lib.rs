@@ -80,6 +80,8 @@
 //!   (with features) [`AsyncStore`] and `PgStore`.
 //! - [`repository`]: what a host calls per command over a store ([`Repository`],
 //!   [`CaseRequest`]), and the sans-IO protocol both repositories drive.
+//! - `http` (feature `axum`): errors, versions and idempotency keys as HTTP headers and
+//!   responses.
 //! - [`error`]: every error, each naming the rule it enforces ([`Error`] holds them all).
 //! - [`Ledger`]: a case and its log in memory, for the whole cycle in one call.
 //! - [`projection`]: read models across cases, one [`projection::Projection`] for every
@@ -98,7 +100,13 @@
 //! - `async`: the asynchronous store trait and repository ([`store::AsyncStore`],
 //!   [`repository::AsyncRepository`]). No runtime dependency: hosts bring their own executor.
 //! - `postgres`: the PostgreSQL store ([`store::PgStore`]) and its feed ([`store::FeedPosition`]), on
-//!   sqlx over the host's `PgPool`; enables `async`.
+//!   sqlx over the host's `PgPool`; enables `async`. Commands inside the host's own
+//!   transaction go through [`repository::Staged`].
+//! - `tracing`: a span and an event per command from every repository (case, command,
+//!   result code, attempts, time waiting for the store), on `tracing`.
+//! - `axum`: HTTP conventions for axum hosts in `http`: errors as responses with their
+//!   category's status, `ETag`/`If-Match` as case versions, `Idempotency-Key` into
+//!   requests; on axum and http.
 //! - `testkit`: the store conformance suite ([`testkit::conformance::check_store`]), for
 //!   hosts that write their own [`Store`], and realistic sample logs for benchmarks
 //!   ([`testkit::sample`]); no dependency.
@@ -123,6 +131,9 @@ pub mod command;
 pub mod error;
 pub mod event;
 pub mod html;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod http;
 pub mod id;
 pub mod metrics;
 pub mod policy;

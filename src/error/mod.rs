@@ -6,7 +6,7 @@
 //! (sequence number, line, field). None of them is ever raised by a panic (I8).
 //!
 //! One file per error type ([`Refusal`], [`LogError`], [`DecodeError`], [`ConfigError`],
-//! [`StoreError`] with the [`Location`] of a stored record, [`KeyError`], [`RequestError`]), each declared as a table: a variant is written once with
+//! [`StoreError`] with the [`Location`] of a stored record, [`KeyError`], [`RequestError`], [`HeaderError`]), each declared as a table: a variant is written once with
 //! its stable code and its [`ErrorCategory`], and the `code()`, `category()`, `report()`
 //! and `CODES` of the type come from that row (see `table.rs`). What a host sends for an
 //! error, [`ErrorCategory`], [`ErrorCode`] and [`ErrorReport`], sits in `transport.rs`,
@@ -14,6 +14,7 @@
 
 mod config;
 mod decode;
+mod header;
 pub(crate) mod key;
 mod location;
 mod log;
@@ -28,6 +29,7 @@ use serde::Serialize;
 
 pub use config::ConfigError;
 pub use decode::DecodeError;
+pub use header::HeaderError;
 pub use key::KeyError;
 pub use location::Location;
 pub use log::LogError;
@@ -65,6 +67,9 @@ pub enum Error {
     /// left: HTTP 412).
     #[error(transparent)]
     Request(#[from] RequestError),
+    /// A request header cannot be read (the HTTP helpers, feature `axum`).
+    #[error(transparent)]
+    Header(#[from] HeaderError),
 }
 
 impl Error {
@@ -123,7 +128,7 @@ impl Error {
     /// Every code of every error this crate returns, with its category and the variant
     /// that carries it: the rows of [`Refusal::CODES`], [`LogError::CODES`],
     /// [`DecodeError::CODES`], [`ConfigError::CODES`], [`StoreError::CODES`],
-    /// [`KeyError::CODES`] and [`RequestError::CODES`], in that order. No code appears twice (checked when the crate
+    /// [`KeyError::CODES`], [`RequestError::CODES`] and [`HeaderError::CODES`], in that order. No code appears twice (checked when the crate
     /// is compiled).
     ///
     /// # Example
@@ -152,12 +157,13 @@ impl Error {
             Self::Store(e) => e,
             Self::Key(e) => e,
             Self::Request(e) => e,
+            Self::Header(e) => e,
         }
     }
 }
 
 /// The tables of the errors [`Error`] wraps, in the order of its variants.
-const TABLES: [&[ErrorCode]; 7] = [
+const TABLES: [&[ErrorCode]; 8] = [
     Refusal::CODES,
     LogError::CODES,
     DecodeError::CODES,
@@ -165,6 +171,7 @@ const TABLES: [&[ErrorCode]; 7] = [
     StoreError::CODES,
     KeyError::CODES,
     RequestError::CODES,
+    HeaderError::CODES,
 ];
 
 // `Error::code` names the error alone, so a code may not repeat across tables either.

@@ -14,6 +14,7 @@ use super::executed::Executed;
 use super::facade::facade;
 use super::request::CaseRequest;
 use super::snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
+use super::watch::Watch;
 use super::DEFAULT_CAPACITY;
 use crate::actor::Actor;
 use crate::case::Case;
@@ -80,21 +81,28 @@ async fn drive<S: AsyncStore, M: Machine>(
     store: &S,
     mut run: M,
     mut poll: impl FnMut(M) -> Step<M> + Send,
-) -> Result<M::Output, Error> {
+) -> Result<M::Output, Error>
+where
+    M::Output: super::watch::Report,
+{
+    let mut watch = Watch::new(&run);
     loop {
         run = match poll(run) {
             Step::Read(read) => {
-                let result = store.read_after(read.case(), read.after()).await;
+                let result = watch.waiting(false, store.read_after(read.case(), read.after())).await;
                 read.answer(result)
             }
             Step::Append(append) => {
                 let Batch { case, expected, events } = append.batch();
-                let result = store.append(case, expected, events).await;
+                let result = watch.waiting(true, store.append(case, expected, events)).await;
                 append.answer(result)
             }
-            Step::Load(case, load) => load.answer(store.load(case).await),
-            Step::Save(snapshot, save) => save.answer(store.write_snapshot(&snapshot).await),
-            Step::Done(result) => return result,
+            Step::Load(case, load) => load.answer(watch.waiting(false, store.load(case)).await),
+            Step::Save(snapshot, save) => save.answer(watch.waiting(false, store.write_snapshot(&snapshot)).await),
+            Step::Done(result) => {
+                watch.finish(&result);
+                return result;
+            }
         };
     }
 }

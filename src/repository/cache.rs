@@ -39,6 +39,12 @@ impl Slot {
         Self(Mutex::new(Arc::new(case)))
     }
 
+    /// A slot starting from a snapshot another cache holds; the first fold copies it.
+    #[cfg(feature = "postgres")]
+    fn shared(case: Arc<Case>) -> Self {
+        Self(Mutex::new(case))
+    }
+
     /// The case, locked. A host policy that panicked during `decide` poisons the lock
     /// without having changed the case (decide only reads it), so the poison is ignored.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Arc<Case>> {
@@ -142,6 +148,25 @@ impl Cache {
                 }
             }
             None => self.add(shard, id, Arc::clone(slot)),
+        }
+    }
+
+    /// Caches `case` (a state the store has committed) unless the cache already holds the
+    /// case at the same or a later version: how a transaction's cases reach the shared
+    /// cache once the host's transaction has committed, and how a transaction's private
+    /// cache starts from the shared one.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn settle(&self, id: CaseId, case: Arc<Case>) {
+        let Some(shard) = self.shard(id) else { return };
+        let mut shard = lock(shard);
+        match shard.get(id) {
+            Some(held) => {
+                let mut cached = held.lock();
+                if cached.version() < case.version() {
+                    *cached = case;
+                }
+            }
+            None => self.add(shard, id, Arc::new(Slot::shared(case))),
         }
     }
 

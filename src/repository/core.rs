@@ -205,6 +205,43 @@ impl RepositoryCore {
     pub fn peek(&self, case: CaseId) -> Option<Arc<Case>> {
         self.cache.get(case).map(|slot| slot.snapshot())
     }
+
+    /// A private core for one host transaction: the same rules, a cache of its own
+    /// holding up to `capacity` cases. Runs in the transaction fold into it, never into
+    /// this core's cache; [`settle`](Self::settle) hands its cases over once the
+    /// transaction has committed.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn staging(&self, capacity: usize) -> Self {
+        // The same snapshot policy; the counters are the transaction's own.
+        Self {
+            rules: self.rules_arc(),
+            cache: Cache::new(capacity),
+            snapshots: self.snapshots,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Starts `staging`'s copy of `case` from this core's cached snapshot, when it holds
+    /// none yet (a committed state; the first fold in the transaction copies it).
+    #[cfg(feature = "postgres")]
+    pub(crate) fn lend(&self, staging: &Self, case: CaseId) {
+        if staging.cache.get(case).is_some() {
+            return;
+        }
+        if let Some(snapshot) = self.peek(case) {
+            staging.cache.settle(case, snapshot);
+        }
+    }
+
+    /// Takes `staging`'s state of `case` into this core's cache unless it already holds
+    /// the case at that version or later. Call it only once what `staging` saw is
+    /// committed.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn settle(&self, staging: &Self, case: CaseId) {
+        if let Some(snapshot) = staging.peek(case) {
+            self.cache.settle(case, snapshot);
+        }
+    }
 }
 
 /// What a run needs next, or its result (see the [driving order](RepositoryCore#driving-order)).
@@ -348,6 +385,9 @@ pub(crate) mod sealed {
     pub trait Sealed: Sized {
         fn give(&mut self, answer: Answer);
         fn pending(&self) -> &[Event];
+        /// The case and the command's tag (`"open"` for an opening), for the drivers'
+        /// tracing; `None` for a read, which is not a command.
+        fn label(&self) -> Option<(crate::id::CaseId, &'static str)>;
     }
 }
 
@@ -850,6 +890,10 @@ impl sealed::Sealed for Execution {
     fn pending(&self) -> &[Event] {
         &self.pending
     }
+
+    fn label(&self) -> Option<(CaseId, &'static str)> {
+        Some((self.case, self.request.as_ref().map_or("open", |r| r.command.tag())))
+    }
 }
 
 /// Reading a case through the core: from the cache, or read and replayed into it
@@ -979,6 +1023,10 @@ impl sealed::Sealed for Lookup {
 
     fn pending(&self) -> &[Event] {
         &[]
+    }
+
+    fn label(&self) -> Option<(CaseId, &'static str)> {
+        None
     }
 }
 

@@ -152,8 +152,14 @@ macro_rules! facade {
             /// [`StoreError::Conflict`](crate::error::StoreError::Conflict).
             pub $($async)* fn run(&self, request: CaseRequest) -> Result<Executed, Error> {
                 let at = request.at();
-                let clock = &self.clock;
-                drive(&self.store, Execution::new(request), |run| run.poll(&self.core, &mut || clock.again(at))) $($await)*
+                drive(&self.store, Execution::new(request), |run| run.poll(&self.core, &mut || self.again_at(at))) $($await)*
+            }
+
+            /// When to decide again, after a lost race, a command first decided at `at`:
+            /// the host's clock (`with_clock`), or without one `at` itself. Every driver
+            /// of this repository's commands passes it to `Execution::poll`.
+            pub(crate) fn again_at(&self, at: OffsetDateTime) -> OffsetDateTime {
+                self.clock.again(at)
             }
 
             /// `execute`, deciding up to `attempts` times in all when other writers append

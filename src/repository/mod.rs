@@ -29,8 +29,11 @@ mod clock;
 pub(crate) mod core;
 mod executed;
 mod facade;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod request;
 mod snapshots;
+mod watch;
 
 use std::sync::Arc;
 
@@ -45,6 +48,7 @@ use crate::rules::Rules;
 use crate::store::{Batch, Store};
 use clock::HostClock;
 use facade::facade;
+use watch::Watch;
 
 pub use self::core::{
     Execution, Lookup, Machine, PendingAppend, PendingLoad, PendingRead, PendingSave, RepositoryCore, Step,
@@ -52,6 +56,8 @@ pub use self::core::{
 #[cfg(feature = "async")]
 pub use async_repository::AsyncRepository;
 pub use executed::Executed;
+#[cfg(feature = "postgres")]
+pub use postgres::Staged;
 pub use request::{CaseRequest, DEFAULT_ATTEMPTS};
 pub use snapshots::{SnapshotCheck, SnapshotPolicy, SnapshotStats, Verify};
 
@@ -141,21 +147,28 @@ pub struct Repository<S> {
 facade!(Repository, Store, [], [], []);
 
 /// The blocking driver: do what each step asks, with the store, until done.
-fn drive<S: Store, M: Machine>(store: &S, mut run: M, mut poll: impl FnMut(M) -> Step<M>) -> Result<M::Output, Error> {
+fn drive<S: Store, M: Machine>(store: &S, mut run: M, mut poll: impl FnMut(M) -> Step<M>) -> Result<M::Output, Error>
+where
+    M::Output: watch::Report,
+{
+    let mut watch = Watch::new(&run);
     loop {
         run = match poll(run) {
             Step::Read(read) => {
-                let result = store.read_after(read.case(), read.after());
+                let result = watch.blocking(false, || store.read_after(read.case(), read.after()));
                 read.answer(result)
             }
             Step::Append(append) => {
                 let Batch { case, expected, events } = append.batch();
-                let result = store.append(case, expected, events);
+                let result = watch.blocking(true, || store.append(case, expected, events));
                 append.answer(result)
             }
-            Step::Load(case, load) => load.answer(store.load(case)),
-            Step::Save(snapshot, save) => save.answer(store.write_snapshot(&snapshot)),
-            Step::Done(result) => return result,
+            Step::Load(case, load) => load.answer(watch.blocking(false, || store.load(case))),
+            Step::Save(snapshot, save) => save.answer(watch.blocking(false, || store.write_snapshot(&snapshot))),
+            Step::Done(result) => {
+                watch.finish(&result);
+                return result;
+            }
         };
     }
 }

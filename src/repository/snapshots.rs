@@ -339,6 +339,11 @@ impl sealed::Sealed for Verify {
     fn pending(&self) -> &[Event] {
         &[]
     }
+
+    fn label(&self) -> Option<(CaseId, &'static str)> {
+        // A check of a stored snapshot, not a command: nothing to report.
+        None
+    }
 }
 
 /// The snapshot steps driven by scripted store answers.

@@ -16,7 +16,10 @@ use caseledger::error::ErrorCategory::{
 };
 use caseledger::{
     codec::decode_log,
-    error::{ConfigError, DecodeError, ErrorCode, ErrorReport, KeyError, Location, LogError, RequestError, StoreError},
+    error::{
+        ConfigError, DecodeError, ErrorCode, ErrorReport, HeaderError, KeyError, Location, LogError, RequestError,
+        StoreError,
+    },
     event::{Channel, Ending},
     id::EventId,
     Actor, CaseId, Error, IdempotencyKey, Refusal, Status,
@@ -370,6 +373,19 @@ fn request_errors() -> Vec<(RequestError, &'static str)> {
     )]
 }
 
+fn header_errors() -> Vec<(HeaderError, &'static str)> {
+    vec![
+        (
+            HeaderError::IfMatch { value: r#""3", "4""#.into() },
+            r#"If-Match must name one case version, as the ETag gave it ("3"); got "3", "4""#,
+        ),
+        (
+            HeaderError::NotText { header: "Idempotency-Key".into() },
+            "the Idempotency-Key header must be visible ASCII text",
+        ),
+    ]
+}
+
 fn config_errors() -> Vec<(ConfigError, &'static str)> {
     vec![
         (
@@ -471,6 +487,8 @@ const KEY_ERROR_CODES: &[(&str, &str, ErrorCategory)] = &[
 
 const REQUEST_ERROR_CODES: &[(&str, &str, ErrorCategory)] =
     &[("PreconditionFailed", "precondition_failed", PreconditionFailed)];
+const HEADER_ERROR_CODES: &[(&str, &str, ErrorCategory)] =
+    &[("IfMatch", "invalid_if_match", Invalid), ("NotText", "header_not_text", Invalid)];
 
 const CONFIG_ERROR_CODES: &[(&str, &str, ErrorCategory)] =
     &[("Json", "config_unreadable", Invalid), ("Invalid", "config_value_invalid", Invalid)];
@@ -495,7 +513,7 @@ macro_rules! coded {
         }
     )*};
 }
-coded!(Refusal, LogError, DecodeError, StoreError, ConfigError, KeyError, RequestError);
+coded!(Refusal, LogError, DecodeError, StoreError, ConfigError, KeyError, RequestError, HeaderError);
 
 fn check_codes<E: Coded>(name: &str, table: &[(&str, &str, ErrorCategory)], cases: Vec<(E, &str)>) {
     let generated: Vec<(&str, &str, ErrorCategory)> =
@@ -523,6 +541,7 @@ fn every_error_variant_has_its_code_and_category_pinned() {
     check_codes("ConfigError", CONFIG_ERROR_CODES, config_errors());
     check_codes("KeyError", KEY_ERROR_CODES, key_errors());
     check_codes("RequestError", REQUEST_ERROR_CODES, request_errors());
+    check_codes("HeaderError", HEADER_ERROR_CODES, header_errors());
 }
 
 /// `Error::code` names the error alone, so codes are unique across every error type,
@@ -537,6 +556,7 @@ fn codes_are_unique_snake_case() {
         STORE_ERROR_CODES,
         KEY_ERROR_CODES,
         REQUEST_ERROR_CODES,
+        HEADER_ERROR_CODES,
     ];
     // The umbrella's list is every table's, nothing more.
     let all: Vec<(&str, ErrorCategory)> = Error::codes().map(|row| (row.code, row.category)).collect();
@@ -598,6 +618,7 @@ fn every_error_reports_code_category_message_and_details() {
     check_reports(config_errors());
     check_reports(key_errors());
     check_reports(request_errors());
+    check_reports(header_errors());
 }
 
 #[test]

@@ -22,6 +22,8 @@ mod errors;
 mod executed;
 mod file_store;
 mod hostile;
+#[cfg(feature = "axum")]
+mod http;
 mod idempotency;
 mod identities;
 mod limits;
@@ -48,5 +50,7 @@ mod testkit;
 mod timeline_one_line;
 #[cfg(feature = "proptest")]
 mod timeline_pages;
+#[cfg(feature = "tracing")]
+mod tracing;
 #[cfg(feature = "proptest")]
 mod worklist;

@@ -91,7 +91,9 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce(&Repository<Files>) -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
     let repo = Arc::clone(repo);
-    match tokio::task::spawn_blocking(move || work(&repo)).await {
+    // The request's span goes along, so the repository's command span nests under it.
+    let span = tracing::Span::current();
+    match tokio::task::spawn_blocking(move || span.in_scope(|| work(&repo))).await {
         Ok(result) => result,
         // A panic in the store call is a bug; it surfaces as one rather than as an answer.
         Err(err) => std::panic::resume_unwind(err.into_panic()),

@@ -14,14 +14,14 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use caseledger::http::{CommandHeaders, ETag, Idempotency};
 use caseledger::{
     id::{CustomerRef, IncidentId},
     policy::{Deadlines, Span},
@@ -366,8 +366,8 @@ impl std::error::Error for ApiError {}
 
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
+        let status = caseledger::http::status(&err);
         let report = err.report();
-        let status = StatusCode::from_u16(err.category().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Self {
             status,
             code: report.code,
@@ -479,15 +479,9 @@ async fn readable_case(app: &App, who: &Identity, id: CaseId) -> Result<Arc<Case
     }
 }
 
-/// What a command ended as, for the log line.
-fn outcome_code<T>(result: &Result<T, ApiError>) -> &str {
-    match result {
-        Ok(_) => "ok",
-        Err(err) => &err.code,
-    }
-}
-
-/// Runs `command` on `case` as `who`, logging case, code and latency.
+/// Runs `command` on `case` as `who`. The repository logs the command (case, command,
+/// code, attempts, time in the store) inside this request's span, which names who acted;
+/// a refusal before the repository is logged here with its code.
 async fn run_command(
     app: &App,
     who: &Identity,
@@ -495,26 +489,24 @@ async fn run_command(
     command: Command,
     options: &Options,
 ) -> Result<(Vec<Event>, u64), ApiError> {
-    let started = Instant::now();
-    let kind = command_tag(&command);
-    let result: Result<_, ApiError> = async {
+    let span = tracing::info_span!("request", by = %who_for_log(who));
+    let checked: Result<(), ApiError> = async {
         readable_case(app, who, id).await?;
         for to in members::receivers(&command) {
             configured(app, to)?;
         }
-        let done = app.backend.run(id, command, &who.actor(), app.now(), options).await?;
-        Ok((done.events, done.version))
+        Ok(())
     }
     .await;
-    tracing::info!(
-        case = %id,
-        command = kind,
-        by = %who_for_log(who),
-        code = outcome_code(&result),
-        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        "command"
-    );
-    result
+    if let Err(err) = checked {
+        span.in_scope(|| tracing::info!(case = %id, command = command.tag(), code = %err.code, "command refused"));
+        return Err(err);
+    }
+    let result = async {
+        let done = app.backend.run(id, command, &who.actor(), app.now(), options).await?;
+        Ok((done.events, done.version))
+    };
+    tracing::Instrument::instrument(result, span).await
 }
 
 fn who_for_log(who: &Identity) -> String {
@@ -522,13 +514,6 @@ fn who_for_log(who: &Identity) -> String {
         Identity::Staff(s) => s.to_string(),
         Identity::Customer(c) => format!("customer {c}"),
     }
-}
-
-fn command_tag(command: &Command) -> String {
-    serde_json::to_value(command)
-        .ok()
-        .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_else(|| "command".into())
 }
 
 /// Opens a case for `customer` owned by `owner`, as the signed-in staff member.
@@ -542,7 +527,6 @@ async fn open_case(
     owner: Staff,
     key: Option<&str>,
 ) -> Result<(Arc<Case>, bool), ApiError> {
-    let started = Instant::now();
     let now = app.now();
     let id = match key {
         Some(key) => keyed_case_id(by, key),
@@ -575,14 +559,9 @@ async fn open_case(
         }
         Err(err) => Err(err.into()),
     };
-    tracing::info!(
-        case = %id,
-        command = "open",
-        by = %by,
-        code = outcome_code(&result),
-        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        "command"
-    );
+    if let Ok((_, false)) = &result {
+        tracing::info!(case = %id, by = %by, "open retried with the same Idempotency-Key: the case it made");
+    }
     result
 }
 
@@ -602,34 +581,9 @@ fn keyed_case_id(by: &Staff, key: &str) -> CaseId {
 
 // --- request headers ------------------------------------------------------------------
 
-fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    text.parse().map(Some).map_err(|_| {
-        ApiError::invalid("invalid_if_match", "If-Match must name one version, as the ETag gave it: \"3\"")
-    })
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::invalid("invalid_idempotency_key", "Idempotency-Key must be visible ASCII"))?;
-    parse_key(text).map(Some)
-}
-
-/// The library's idempotency key, or why `text` is not one.
+/// The library's idempotency key, or why `text` (a form field) is not one.
 fn parse_key(text: &str) -> Result<IdempotencyKey, ApiError> {
-    IdempotencyKey::new(text.trim()).map_err(|err| ApiError::invalid("invalid_idempotency_key", err.to_string()))
-}
-
-fn etag(version: u64) -> (header::HeaderName, HeaderValue) {
-    (header::ETAG, HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\"")))
+    IdempotencyKey::new(text.trim()).map_err(|err| Error::from(err).into())
 }
 
 /// Reads a JSON body with errors in the API's own shape.
@@ -730,7 +684,7 @@ fn refuse_actor_in_body(value: &Value) -> Result<(), ApiError> {
 async fn api_open(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let who = identity(&app, &headers)?;
     let staff = who.staff()?.clone();
-    let key = idempotency_key(&headers)?;
+    let Idempotency(key) = Idempotency::from_headers(&headers)?;
     let raw = json_body(&body)?;
     refuse_actor_in_body(&raw)?;
     let request: OpenRequest = fit(raw)?;
@@ -745,7 +699,7 @@ async fn api_open(State(app): State<Shared>, headers: HeaderMap, body: Bytes) ->
     .await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     let body = json!({"case": case_json(&case), "customer_link": link});
-    Ok((status, [etag(case.version())], Json(body)).into_response())
+    Ok((status, ETag::of(&case), Json(body)).into_response())
 }
 
 /// The case as the staff API shows it: its summary, its owner and its handoff brief.
@@ -763,7 +717,7 @@ async fn api_case(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<
     who.staff()?;
     let id = parse_case(&id)?;
     let case = readable_case(&app, &who, id).await?;
-    Ok(([etag(case.version())], Json(case_json(&case))).into_response())
+    Ok((ETag::of(&case), Json(case_json(&case))).into_response())
 }
 
 async fn api_command(
@@ -774,12 +728,13 @@ async fn api_command(
 ) -> Result<Response, ApiError> {
     let who = identity(&app, &headers)?;
     let id = parse_case(&id)?;
-    let options = Options { expected: if_match(&headers)?, key: idempotency_key(&headers)? };
+    let headers = CommandHeaders::from_headers(&headers)?;
+    let options = Options { expected: headers.if_match, key: headers.key };
     let raw = json_body(&body)?;
     refuse_actor_in_body(&raw)?;
     let command: Command = fit(raw)?;
     let (events, version) = run_command(&app, &who, id, command, &options).await?;
-    Ok(([etag(version)], Json(json!({"events": events, "version": version}))).into_response())
+    Ok((ETag(version), Json(json!({"events": events, "version": version}))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -820,7 +775,7 @@ async fn api_timeline(
     .await?;
     let next_after = if more { entries.last().map(|e| e.seq) } else { None };
     let body = json!({"view": View::Staff, "entries": entries, "next_after": next_after, "version": version});
-    Ok(([etag(version)], Json(body)).into_response())
+    Ok((ETag(version), Json(body)).into_response())
 }
 
 async fn api_customer_view(
@@ -843,7 +798,7 @@ async fn api_customer_view(
         "status": case.status(),
         "timeline": timeline,
     });
-    Ok(([etag(case.version())], Json(body)).into_response())
+    Ok((ETag::of(&case), Json(body)).into_response())
 }
 
 fn summary_json(case: &Case) -> Value {

@@ -448,7 +448,7 @@ async fn a_retried_post_with_the_same_idempotency_key_records_one_event_on(env: 
     let changed = env.call(Method::POST, &uri, Some(ANA), &key, Some(note("something else"))).await;
     assert_eq!(error_code(&changed, StatusCode::UNPROCESSABLE_ENTITY), "key_reused");
     let bad = env.call(Method::POST, &uri, Some(ANA), &[("idempotency-key", "")], Some(note("x"))).await;
-    assert_eq!(error_code(&bad, StatusCode::UNPROCESSABLE_ENTITY), "invalid_idempotency_key");
+    assert_eq!(error_code(&bad, StatusCode::UNPROCESSABLE_ENTITY), "key_empty");
     assert_eq!(env.version(&case).await, 2);
     // Opening a case is idempotent too.
     let open = [("idempotency-key", "open-1")];
@@ -841,7 +841,7 @@ async fn the_customer_page_shows_their_view_and_takes_their_answers() {
 }
 
 #[tokio::test]
-async fn each_command_is_logged_with_case_code_and_latency() {
+async fn each_command_is_logged_by_the_library_with_case_code_attempts_and_store_time() {
     let env = env();
     let (case, _) = env.open("cust-1").await;
     env.command(&case, ANA, note("logged")).await;
@@ -849,9 +849,10 @@ async fn each_command_is_logged_with_case_code_and_latency() {
     let logs = log_text();
     let lines: Vec<&str> = logs.lines().filter(|l| l.contains(&format!("case={case}"))).collect();
     assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("command=\"add_note\"") && l.contains("code=\"ok\"") && l.contains("latency_us=")),
+        lines.iter().any(|l| l.contains("command=\"add_note\"")
+            && l.contains("code=\"ok\"")
+            && l.contains("attempts=1")
+            && l.contains("store_wait_us=")),
         "{lines:#?}"
     );
     assert!(

@@ -288,14 +288,23 @@ impl PgStore {
     /// [`StoreError::Inconsistent`] when a stored row no longer decodes as the event at
     /// its place.
     pub async fn read_after(&self, case: CaseId, after: u64) -> Result<Vec<Event>, StoreError> {
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT seq, body FROM caseledger_events WHERE case_id = $1 AND seq > $2 ORDER BY seq")
-                .bind(case.as_uuid())
-                .bind(to_i64(after)?)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StoreError::backend)?;
-        rows.into_iter().map(|(seq, body)| decode_row(case, seq, &body)).collect()
+        read_after_on(&self.pool, case, after).await
+    }
+
+    /// [`PgStore::read_after`] on the caller's connection or transaction: pass `&mut *tx`
+    /// to see what the transaction sees (its own uncommitted appends included) without
+    /// taking a second connection from the pool.
+    ///
+    /// # Errors
+    ///
+    /// As [`PgStore::read_after`].
+    pub async fn read_after_in(
+        &self,
+        conn: &mut PgConnection,
+        case: CaseId,
+        after: u64,
+    ) -> Result<Vec<Event>, StoreError> {
+        read_after_on(conn, case, after).await
     }
 
     /// All events of `case`, in order.
@@ -358,19 +367,17 @@ impl PgStore {
     ///
     /// [`StoreError::Backend`] when the database fails.
     pub async fn write_snapshot(&self, snapshot: &Snapshot) -> Result<bool, StoreError> {
-        let Some(case) = snapshot.case() else { return Ok(false) };
-        sqlx::query(
-            "INSERT INTO caseledger_snapshots (case_id, version, body) VALUES ($1, $2, $3)
-             ON CONFLICT (case_id) DO UPDATE SET version = EXCLUDED.version, body = EXCLUDED.body
-             WHERE caseledger_snapshots.version < EXCLUDED.version",
-        )
-        .bind(case.as_uuid())
-        .bind(to_i64(snapshot.version())?)
-        .bind(snapshot.as_bytes())
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::backend)?;
-        Ok(true)
+        write_snapshot_on(&self.pool, snapshot).await
+    }
+
+    /// [`PgStore::write_snapshot`] on the caller's connection or transaction: the
+    /// snapshot commits (or rolls back) with it.
+    ///
+    /// # Errors
+    ///
+    /// As [`PgStore::write_snapshot`].
+    pub async fn write_snapshot_in(&self, conn: &mut PgConnection, snapshot: &Snapshot) -> Result<bool, StoreError> {
+        write_snapshot_on(conn, snapshot).await
     }
 
     /// The latest snapshot kept for `case`, unchecked.
@@ -395,27 +402,16 @@ impl PgStore {
     ///
     /// As [`PgStore::read_after`].
     pub async fn load(&self, case: CaseId) -> Result<Loaded, StoreError> {
-        let rows: Vec<LoadRow> = sqlx::query_as(
-            "WITH s AS (SELECT version, body FROM caseledger_snapshots WHERE case_id = $1)
-             SELECT NULL::bigint AS seq, NULL::text AS body, s.body AS snapshot FROM s
-             UNION ALL
-             SELECT e.seq, e.body, NULL FROM caseledger_events e
-             WHERE e.case_id = $1 AND e.seq >= coalesce((SELECT version FROM s), 1)
-             ORDER BY seq NULLS FIRST",
-        )
-        .bind(case.as_uuid())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::backend)?;
-        let mut loaded = Loaded::default();
-        loaded.events.reserve(rows.len());
-        for row in rows {
-            match row {
-                (Some(seq), Some(body), _) => loaded.events.push(decode_row(case, seq, &body)?),
-                (_, _, snapshot) => loaded.snapshot = snapshot.map(Snapshot::from_bytes),
-            }
-        }
-        Ok(loaded)
+        load_on(&self.pool, case).await
+    }
+
+    /// [`PgStore::load`] on the caller's connection or transaction, seeing what it sees.
+    ///
+    /// # Errors
+    ///
+    /// As [`PgStore::load`].
+    pub async fn load_in(&self, conn: &mut PgConnection, case: CaseId) -> Result<Loaded, StoreError> {
+        load_on(conn, case).await
     }
 
     /// Every case opened for `customer`, in id order: one indexed query.
@@ -577,6 +573,69 @@ async fn read_stored(
         }
     }
     Ok(stored)
+}
+
+/// A snapshot kept through `executor` (the pool or a transaction).
+async fn write_snapshot_on<'c, E>(executor: E, snapshot: &Snapshot) -> Result<bool, StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    let Some(case) = snapshot.case() else { return Ok(false) };
+    sqlx::query(
+        "INSERT INTO caseledger_snapshots (case_id, version, body) VALUES ($1, $2, $3)
+         ON CONFLICT (case_id) DO UPDATE SET version = EXCLUDED.version, body = EXCLUDED.body
+         WHERE caseledger_snapshots.version < EXCLUDED.version",
+    )
+    .bind(case.as_uuid())
+    .bind(to_i64(snapshot.version())?)
+    .bind(snapshot.as_bytes())
+    .execute(executor)
+    .await
+    .map_err(StoreError::backend)?;
+    Ok(true)
+}
+
+/// A cold load through `executor` (the pool or a transaction).
+async fn load_on<'c, E>(executor: E, case: CaseId) -> Result<Loaded, StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    let rows: Vec<LoadRow> = sqlx::query_as(
+        "WITH s AS (SELECT version, body FROM caseledger_snapshots WHERE case_id = $1)
+         SELECT NULL::bigint AS seq, NULL::text AS body, s.body AS snapshot FROM s
+         UNION ALL
+         SELECT e.seq, e.body, NULL FROM caseledger_events e
+         WHERE e.case_id = $1 AND e.seq >= coalesce((SELECT version FROM s), 1)
+         ORDER BY seq NULLS FIRST",
+    )
+    .bind(case.as_uuid())
+    .fetch_all(executor)
+    .await
+    .map_err(StoreError::backend)?;
+    let mut loaded = Loaded::default();
+    loaded.events.reserve(rows.len());
+    for row in rows {
+        match row {
+            (Some(seq), Some(body), _) => loaded.events.push(decode_row(case, seq, &body)?),
+            (_, _, snapshot) => loaded.snapshot = snapshot.map(Snapshot::from_bytes),
+        }
+    }
+    Ok(loaded)
+}
+
+/// The events of `case` after `after`, through `executor` (the pool or a transaction).
+async fn read_after_on<'c, E>(executor: E, case: CaseId, after: u64) -> Result<Vec<Event>, StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT seq, body FROM caseledger_events WHERE case_id = $1 AND seq > $2 ORDER BY seq")
+            .bind(case.as_uuid())
+            .bind(to_i64(after)?)
+            .fetch_all(executor)
+            .await
+            .map_err(StoreError::backend)?;
+    rows.into_iter().map(|(seq, body)| decode_row(case, seq, &body)).collect()
 }
 
 async fn version_on<'c, E>(executor: E, case: CaseId) -> Result<u64, StoreError>

@@ -8,6 +8,7 @@ mod feed;
 mod nodes;
 #[cfg(feature = "proptest")]
 mod projection;
+mod staged;
 
 use crate::support::note;
 use crate::support::postgres::{case_id, decide, log_of, opened, TestDb};
