@@ -34,6 +34,7 @@ impl Cursor {
         Self { due: Some(due), case: CaseId::from_uuid(Uuid::max()) }
     }
 
+    #[cfg(feature = "postgres")]
     pub(crate) fn due(&self) -> Option<OffsetDateTime> {
         self.due
     }
