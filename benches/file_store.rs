@@ -24,7 +24,7 @@ fn append_synced(c: &mut Criterion) {
     let by = Actor::Staff(ana.clone());
     let case = CaseId::new_v7(t, [1; 10]);
     let repo = Repository::new(FileStore::open(&dir).unwrap(), Rules::default());
-    repo.open(case, Opening::new("cust-1", "my laptop works", ana), &Actor::Customer, t).unwrap();
+    repo.open(case, Opening::new("cust-1", "my laptop works", ana), &Actor::customer("cust-1"), t).unwrap();
     c.bench_function("file_store/execute_one_command_synced", |b| {
         b.iter(|| repo.execute(case, note(), &by, t).unwrap());
     });
@@ -41,8 +41,13 @@ fn open_directory(c: &mut Criterion) {
         let repo = Repository::new(FileStore::open(&dir).unwrap(), Rules::default());
         for n in 0..100u8 {
             let case = CaseId::new_v7(t, [n; 10]);
-            repo.open(case, Opening::new(format!("cust-{n}"), "my laptop works", ana.clone()), &Actor::Customer, t)
-                .unwrap();
+            repo.open(
+                case,
+                Opening::new(format!("cust-{n}"), "my laptop works", ana.clone()),
+                &Actor::customer(format!("cust-{n}")),
+                t,
+            )
+            .unwrap();
             for _ in 0..19 {
                 repo.execute(case, note(), &by, t).unwrap();
             }

@@ -106,7 +106,7 @@ impl Writer {
         let id = CaseId::new_v7(T0, random);
         let rules = Rules::default();
         let opening = Opening::new(format!("cust-{n}"), "my laptop works", Staff::new("ana", "software"));
-        let opened = rules.open(id, opening, &Actor::Customer, T0).unwrap();
+        let opened = rules.open(id, opening, &Actor::customer(format!("cust-{n}")), T0).unwrap();
         let case = Case::from_opened(&opened).unwrap();
         (Self { id, case, rules, at: T0, n: 0 }, opened)
     }

@@ -74,7 +74,7 @@
 //! let t = datetime!(2026-11-23 09:00 UTC);
 //! let case = CaseId::new_v7(t, [1; 10]);
 //! let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
-//!     Staff::new("ana", "software")), &Actor::Customer, t)?;
+//!     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 //! store.append(case, 0, &[opened])?;
 //!
 //! // The append is acknowledged and already in the read model.

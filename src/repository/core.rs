@@ -108,7 +108,7 @@ use crate::store::{Appended, Batch, Loaded};
 /// let clock = || t; // the host's clock: read only to decide again after a conflict
 ///
 /// let opening = Opening::new("cust-7", "my laptop works", ana.clone());
-/// drive(&store, Execution::open(case, opening, Actor::Customer, t), |run| run.poll(&core, &mut { clock }))?;
+/// drive(&store, Execution::open(case, opening, Actor::customer("cust-7"), t), |run| run.poll(&core, &mut { clock }))?;
 /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
 /// let done = drive(&store, Execution::new(CaseRequest::new(case, note, ana, t)), |run| run.poll(&core, &mut { clock }))?;
 /// assert_eq!((done.events[0].seq, done.version, done.already_done), (2, 2, false));
@@ -630,10 +630,12 @@ impl Execution {
             },
             State::Replay { slot, first, last } => match answer {
                 Some(Answer::Read(Ok(stored))) => {
-                    let done: Vec<Event> = stored.into_iter().filter(|e| (first..=last).contains(&e.seq)).collect();
+                    let mut done: Vec<Event> = stored.into_iter().filter(|e| (first..=last).contains(&e.seq)).collect();
                     if done.len() as u64 == last.saturating_sub(first).saturating_add(1) {
-                        let version = slot.lock().version().max(last);
-                        return self.executed(done, version, true);
+                        let case = slot.snapshot();
+                        // An earlier run from a log older than named customers: name them.
+                        crate::upcast::name_customers_as(&mut done, case.customer());
+                        return self.executed(done, case.version().max(last), true);
                     }
                     // The cache knows events the store does not hold: it is behind the
                     // cache (replaced or restored). Read it again on the next command.
@@ -1279,7 +1281,12 @@ mod tests {
     fn log(case: CaseId, len: usize) -> Vec<Event> {
         let rules = Rules::default();
         let opened = rules
-            .open(case, Opening::new("cust-1", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, T0)
+            .open(
+                case,
+                Opening::new("cust-1", "my laptop works", Staff::new("ana", "software")),
+                &Actor::customer("cust-1"),
+                T0,
+            )
             .unwrap();
         let mut current = Case::from_opened(&opened).unwrap();
         let mut events = vec![opened];
@@ -1564,7 +1571,7 @@ mod tests {
         // A retried opening: the store already holds it, and a note after it.
         let stored = log(case, 2);
         let opening = Opening::new("cust-1", "my laptop works", Staff::new("ana", "software"));
-        let step = Execution::open(case, opening, Actor::Customer, T0).poll(&core, &mut no_clock());
+        let step = Execution::open(case, opening, Actor::customer("cust-1"), T0).poll(&core, &mut no_clock());
         let pending = append(step, 0);
         assert_eq!(pending.batch().events, &stored[..1], "the same opening decides the same event");
         let step = pending.answer(written(2, 0)).poll(&core, &mut no_clock());

@@ -85,7 +85,7 @@ use crate::id::{CaseId, CustomerRef, IncidentId};
 /// let t = datetime!(2026-11-23 09:00 UTC);
 /// let case = CaseId::new_v7(t, [1; 10]);
 /// let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
-///     Staff::new("ana", "software")), &Actor::Customer, t)?;
+///     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 ///
 /// let store = MemoryStore::new();
 /// block_on(async {

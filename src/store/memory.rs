@@ -28,13 +28,13 @@ use crate::id::{CaseId, CustomerRef, IncidentId};
 /// let case = CaseId::new_v7(t, [1; 10]);
 /// let rules = Rules::default();
 /// let opened = rules.open(case, Opening::new("cust-7", "my laptop works",
-///     Staff::new("ana", "software")), &Actor::Customer, t)?;
+///     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 /// let store = MemoryStore::new();
 /// store.append(case, 0, &[opened])?;
 ///
 /// // A writer that still believes the case is empty is told so, and nothing is written.
 /// let other = rules.open(case, Opening::new("cust-7", "a refund",
-///     Staff::new("bo", "billing")), &Actor::Customer, t)?;
+///     Staff::new("bo", "billing")), &Actor::customer("cust-7"), t)?;
 /// let err = store.append(case, 0, &[other]).unwrap_err();
 /// assert!(matches!(err, StoreError::Conflict { expected: 0, actual: 1, .. }));
 /// assert_eq!(store.customer_cases(&"cust-7".into())?, vec![case]);

@@ -126,7 +126,7 @@ impl Loaded {
 /// let t = datetime!(2026-11-23 09:00 UTC);
 /// let case = CaseId::new_v7(t, [1; 10]);
 /// let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
-///     Staff::new("ana", "software")), &Actor::Customer, t)?;
+///     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 ///
 /// let store = MemoryStore::new();
 /// assert_eq!(store.append(case, 0, &[opened.clone()])?.written, 1);
@@ -204,7 +204,7 @@ impl Loaded {
 /// # let t = time::macros::datetime!(2026-11-23 09:00 UTC);
 /// # let case = CaseId::new_v7(t, [1; 10]);
 /// # let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
-/// #     Staff::new("ana", "software")), &Actor::Customer, t)?;
+/// #     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 /// let table = Table::default();
 /// assert_eq!(table.append(case, 0, &[opened.clone()])?, Appended::new(1, 1));
 /// assert_eq!(table.append(case, 0, &[opened])?, Appended::new(1, 0), "a retry is a no-op");

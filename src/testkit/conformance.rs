@@ -438,7 +438,9 @@ fn ana() -> Actor {
 
 fn opened(case: CaseId, customer: &str) -> Result<Event, String> {
     let opening = Opening::new(customer, "my laptop works", Staff::new("ana", "software"));
-    Rules::default().open(case, opening, &Actor::Customer, T0).map_err(|e| format!("the suite's opening: {e}"))
+    Rules::default()
+        .open(case, opening, &Actor::customer(customer), T0)
+        .map_err(|e| format!("the suite's opening: {e}"))
 }
 
 /// The events of `command` decided on the case `log` folds to.

@@ -39,7 +39,7 @@
 //! let t = datetime!(2026-11-23 09:00 UTC);
 //! let case = CaseId::new_v7(t, [1; 10]);
 //! let opened = rules.open(case, Opening::new("cust-7", "my laptop works",
-//!     Staff::new("ana", "software")), &Actor::Customer, t)?;
+//!     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 //! store.append(case, 0, &[opened])?;
 //!
 //! let page = store.page(&Query::owner("ana"));

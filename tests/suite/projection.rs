@@ -140,7 +140,12 @@ fn a_projection_that_refuses_stalls_visibly_the_append_stands_and_a_retry_catche
     let mut logs = Vec::new();
     for case in [a, b] {
         let opened = rules
-            .open(case, Opening::new("cust-1", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, T0)
+            .open(
+                case,
+                Opening::new("cust-1", "my laptop works", Staff::new("ana", "software")),
+                &Actor::customer("cust-1"),
+                T0,
+            )
             .unwrap();
         store.append(case, 0, std::slice::from_ref(&opened)).unwrap();
         logs.push(vec![opened]);

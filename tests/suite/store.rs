@@ -35,7 +35,7 @@ fn laptop(customer: &str) -> Opening {
 /// Events for a case opened by the customer, then `notes` internal notes by ana.
 fn decided(case: CaseId, notes: usize) -> Vec<Event> {
     let rules = Rules::default();
-    let opened = rules.open(case, laptop("cust-1"), &Actor::Customer, T0).unwrap();
+    let opened = rules.open(case, laptop("cust-1"), &Actor::customer("cust-1"), T0).unwrap();
     let mut current = Case::from_opened(&opened).unwrap();
     let mut events = vec![opened];
     for i in 0..notes {
@@ -132,7 +132,7 @@ fn two_desks<S: Store>(store: &Arc<S>, case: CaseId) -> (Repository<Arc<S>>, Rep
     let rules = Arc::new(Rules::default());
     let first = Repository::new(Arc::clone(store), Arc::clone(&rules));
     let second = Repository::new(Arc::clone(store), rules);
-    first.open(case, laptop("cust-2"), &Actor::Customer, T0).unwrap();
+    first.open(case, laptop("cust-2"), &Actor::customer("cust-2"), T0).unwrap();
     second.case(case).unwrap();
     (first, second)
 }
@@ -179,7 +179,9 @@ fn concurrent_writers_on_one_case_all_land_exactly_once() {
     let store = Arc::new(MemoryStore::new());
     let rules = Arc::new(Rules::default());
     let case = case_id(4);
-    Repository::new(Arc::clone(&store), Arc::clone(&rules)).open(case, laptop("cust-4"), &Actor::Customer, T0).unwrap();
+    Repository::new(Arc::clone(&store), Arc::clone(&rules))
+        .open(case, laptop("cust-4"), &Actor::customer("cust-4"), T0)
+        .unwrap();
     let threads: Vec<_> = (0..4)
         .map(|writer| {
             let store = Arc::clone(&store);
@@ -371,7 +373,7 @@ fn a_crash_during_a_case_s_first_write_leaves_no_case_and_it_can_be_opened_again
     let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
     assert_eq!(repo.store().set_aside().len(), 1);
     assert!(repo.store().cases().unwrap().is_empty(), "an unacknowledged opening is no case");
-    repo.open(case, laptop("cust-1"), &Actor::Customer, T0).unwrap();
+    repo.open(case, laptop("cust-1"), &Actor::customer("cust-1"), T0).unwrap();
     drop(repo);
     assert_eq!(FileStore::open(dir.path()).unwrap().read(case).unwrap(), events);
 }
@@ -457,7 +459,10 @@ fn a_log_written_with_schema_one_replays_to_the_same_case() {
     let new = decode_log(SCHEMA2).unwrap();
     assert_eq!(old, new);
     assert!(old.iter().all(|e| e.schema == 2 && e.key.is_none()));
-    assert_eq!(caseledger::codec::encode_log(&old).unwrap(), SCHEMA2);
+    // Written back, the customer actors carry the customer's name (read from the
+    // opening); nothing else changes, ids included.
+    let customer = r#""by":{"type":"customer","id":"cust-0815"}"#;
+    assert_eq!(caseledger::codec::encode_log(&old).unwrap(), SCHEMA2.replace(r#""by":{"type":"customer"}"#, customer));
     let case = Case::replay(&old).unwrap();
     assert_eq!(Case::replay(&new).as_ref(), Ok(&case));
     assert_eq!(case.status(), &Status::Resolved);
@@ -493,7 +498,8 @@ fn appends_after_old_lines(name: &str, written: &str) {
     let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
     assert_eq!(repo.case(case).unwrap().status(), &Status::Resolved);
     let reopen = Command::Reopen { reason: "it stopped booting again".into() };
-    repo.execute(case, reopen, &Actor::Customer, datetime!(2025-07-01 10:00 UTC)).unwrap();
+    let customer = Actor::Customer(repo.case(case).unwrap().customer().clone());
+    repo.execute(case, reopen, &customer, datetime!(2025-07-01 10:00 UTC)).unwrap();
     drop(repo);
 
     let text = fs::read_to_string(log_path(dir.path(), case)).unwrap();
@@ -514,8 +520,9 @@ fn after_a_restart_the_cases_replay_from_disk_as_they_were() {
     let router_case = case_id(21);
     let before = {
         let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Arc::clone(&rules));
-        repo.open(laptop_case, laptop("cust-20"), &Actor::Customer, T0).unwrap();
-        repo.open(router_case, Opening::new("cust-21", "my internet works", bo()), &Actor::Customer, at(1)).unwrap();
+        repo.open(laptop_case, laptop("cust-20"), &Actor::customer("cust-20"), T0).unwrap();
+        repo.open(router_case, Opening::new("cust-21", "my internet works", bo()), &Actor::customer("cust-21"), at(1))
+            .unwrap();
         let fact =
             Command::RecordFact { name: "serial".into(), value: "5CG1".into(), visibility: Visibility::Customer };
         repo.execute(laptop_case, fact, &Actor::Staff(ana()), at(2)).unwrap();
@@ -548,16 +555,16 @@ fn an_unknown_case_is_reported_as_such() {
 fn opening_a_case_twice_is_a_retry_but_a_different_opening_conflicts() {
     let repo = Repository::new(MemoryStore::new(), Rules::default());
     let case = case_id(31);
-    repo.open(case, laptop("cust-31"), &Actor::Customer, T0).unwrap();
-    repo.open(case, laptop("cust-31"), &Actor::Customer, T0).unwrap();
+    repo.open(case, laptop("cust-31"), &Actor::customer("cust-31"), T0).unwrap();
+    repo.open(case, laptop("cust-31"), &Actor::customer("cust-31"), T0).unwrap();
     assert_eq!(repo.store().version(case).unwrap(), 1);
-    let err = repo.open(case, laptop("cust-99"), &Actor::Customer, T0).unwrap_err();
+    let err = repo.open(case, laptop("cust-99"), &Actor::customer("cust-99"), T0).unwrap_err();
     assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 0, actual: 1, .. })), "{err}");
 
     // A handler retrying the opening after others have written sees the whole case.
     repo.execute(case, note("first note"), &Actor::Staff(ana()), at(1)).unwrap();
     let retrying = Repository::new(repo.store(), Rules::default());
-    retrying.open(case, laptop("cust-31"), &Actor::Customer, T0).unwrap();
+    retrying.open(case, laptop("cust-31"), &Actor::customer("cust-31"), T0).unwrap();
     assert_eq!(retrying.case(case).unwrap().version(), 2);
 }
 
@@ -574,7 +581,7 @@ fn neighbourhood<S: Store>(repo: &Repository<S>) -> [CaseId; 4] {
     ];
     for (i, (id, (customer, outcome))) in ids.iter().zip(openings).enumerate() {
         let opened_at = at(i64::try_from(i).unwrap());
-        repo.open(*id, Opening::new(customer, outcome, bo()), &Actor::Customer, opened_at).unwrap();
+        repo.open(*id, Opening::new(customer, outcome, bo()), &Actor::customer(customer), opened_at).unwrap();
     }
     for id in [ids[1], ids[2]] {
         let link = Command::LinkIncident { incident: "fire-2026-11".into() };

@@ -27,6 +27,8 @@ use caseledger::{projection::FeedFollower, AsyncRepository, AsyncStore, PgStore}
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::Clock;
+
 /// The repository the handlers share: `&self` throughout, so requests on different
 /// cases never wait for each other. Cloning shares the same repository.
 #[derive(Clone, Debug)]
@@ -99,25 +101,34 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Backend {
-    /// The repository over the file store, caching at most `capacity` cases; the
-    /// worklist (under `deadlines`) is built from every stored case here.
+    /// The repository over the file store, caching at most `capacity` cases and deciding
+    /// again after a lost race at `clock()`; the worklist (under `deadlines`) is built
+    /// from every stored case here.
     ///
     /// # Errors
     ///
     /// The store's failure to list its cases.
-    pub fn file(store: FileStore, rules: Rules, deadlines: Deadlines, capacity: usize) -> Result<Self, Error> {
+    pub fn file(
+        store: FileStore,
+        rules: Rules,
+        deadlines: Deadlines,
+        capacity: usize,
+        clock: Clock,
+    ) -> Result<Self, Error> {
         let store = Projected::new(store, Worklist::new(deadlines))?;
-        Ok(Self::File(Arc::new(Repository::new(store, rules).with_capacity(capacity))))
+        let repo = Repository::new(store, rules).with_capacity(capacity).with_clock(move || clock());
+        Ok(Self::File(Arc::new(repo)))
     }
 
-    /// The repository over PostgreSQL, caching at most `capacity` cases; the worklist
+    /// The repository over PostgreSQL, caching at most `capacity` cases and deciding
+    /// again after a lost race at `clock()`; the worklist
     /// (under `deadlines`) follows the feed from its start. The schema must be in place
     /// (`PgStore::migrate`).
     #[cfg(feature = "postgres")]
-    pub fn postgres(store: PgStore, rules: Rules, deadlines: Deadlines, capacity: usize) -> Self {
+    pub fn postgres(store: PgStore, rules: Rules, deadlines: Deadlines, capacity: usize, clock: Clock) -> Self {
         let follower = FeedFollower::new(Worklist::new(deadlines));
         Self::Postgres(
-            Arc::new(AsyncRepository::new(store, rules).with_capacity(capacity)),
+            Arc::new(AsyncRepository::new(store, rules).with_capacity(capacity).with_clock(move || clock())),
             Arc::new(tokio::sync::Mutex::new(follower)),
         )
     }

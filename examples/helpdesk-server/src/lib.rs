@@ -109,7 +109,7 @@ impl App {
         let store = FileStore::open(data.join("cases"))?;
         Self::with_backend(
             config,
-            Backend::file(store, rules, deadlines.clone(), config.cache_capacity)?,
+            Backend::file(store, rules, deadlines.clone(), config.cache_capacity, Arc::clone(&clock))?,
             deadlines,
             data,
             clock,
@@ -127,7 +127,7 @@ impl App {
     ) -> Result<Shared, Box<dyn std::error::Error>> {
         let (rules, deadlines) = rules(config)?;
         store.migrate().await?;
-        let backend = Backend::postgres(store, rules, deadlines.clone(), config.cache_capacity);
+        let backend = Backend::postgres(store, rules, deadlines.clone(), config.cache_capacity, Arc::clone(&clock));
         // The worklist follows the whole feed once here, before the server answers.
         backend.catch_up(clock()).await?;
         Self::with_backend(config, backend, deadlines, data, clock)
@@ -399,7 +399,7 @@ impl Identity {
     fn actor(&self) -> Actor {
         match self {
             Self::Staff(s) => Actor::Staff(s.clone()),
-            Self::Customer(_) => Actor::Customer,
+            Self::Customer(c) => Actor::Customer(c.clone()),
         }
     }
 
@@ -410,12 +410,10 @@ impl Identity {
         }
     }
 
-    /// Whether this identity may read `case` at all.
+    /// Whether this identity may read `case` at all: the library's rule (staff read every
+    /// case, a customer only their own), from the customer actor's identity.
     fn may_read(&self, case: &Case) -> bool {
-        match self {
-            Self::Staff(_) => true,
-            Self::Customer(c) => case.customer() == c,
-        }
+        View::for_reader(case, &self.actor()).is_ok()
     }
 }
 

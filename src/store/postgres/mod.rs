@@ -60,7 +60,7 @@ pub use feed::{FeedBarrier, FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFee
 /// let t = datetime!(2026-11-23 09:00 UTC);
 /// let case = CaseId::new_v7(t, [1; 10]);
 /// let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
-///     Staff::new("ana", "software")), &Actor::Customer, t)?;
+///     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 /// store.append(case, 0, &[opened]).await?;
 ///
 /// assert_eq!(store.customer_cases(&"cust-7".into()).await?, vec![case]);

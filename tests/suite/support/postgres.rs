@@ -105,7 +105,9 @@ pub fn case_id(n: u32) -> CaseId {
 }
 
 pub fn opened(case: CaseId, customer: &str, outcome: &str) -> Event {
-    Rules::default().open(case, Opening::new(customer, outcome, ana()), &Actor::Customer, T0).expect("a valid opening")
+    Rules::default()
+        .open(case, Opening::new(customer, outcome, ana()), &Actor::customer(customer), T0)
+        .expect("a valid opening")
 }
 
 /// The events of `command` on the case whose log is `log`, one minute after its last one.

@@ -113,7 +113,12 @@ impl Desk {
         let rules = Rules::default();
         let case = CaseId::new_v7(T0, [9; 10]);
         let opened = rules
-            .open(case, Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, T0)
+            .open(
+                case,
+                Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")),
+                &Actor::customer("cust-7"),
+                T0,
+            )
             .unwrap();
         store.append(case, 0, &[opened]).unwrap();
         Self { rules, store, case, now: T0 }
@@ -145,11 +150,11 @@ fn whom_a_case_waits_on_follows_the_log() {
     );
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Customer), "staff asked; the customer owes the answer");
     desk.act(
-        Actor::Customer,
+        Actor::customer("cust-7"),
         Command::RecordReply { channel: caseledger::event::Channel::Email, message: "no".into() },
     );
     desk.act(
-        Actor::Customer,
+        Actor::customer("cust-7"),
         Command::RecordReply { channel: caseledger::event::Channel::Email, message: "hello?".into() },
     );
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Staff), "the customer wrote last");
@@ -162,12 +167,12 @@ fn whom_a_case_waits_on_follows_the_log() {
     );
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Confirmation));
     assert_eq!(desk.store.row(desk.case).unwrap().asked_again, 0, "answered by the contact");
-    desk.act(Actor::Customer, Command::ConfirmOutcome { statement: "it works".into() });
+    desk.act(Actor::customer("cust-7"), Command::ConfirmOutcome { statement: "it works".into() });
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Staff), "confirmed: staff resolve");
     desk.act(ana(), Command::Resolve { summary: "fixed".into() });
     assert_eq!(desk.waiting_on(), None, "a closed case leaves the worklist");
     assert!(desk.store.page(&Query::owner("ana")).rows.is_empty());
-    desk.act(Actor::Customer, Command::Reopen { reason: "it broke again".into() });
+    desk.act(Actor::customer("cust-7"), Command::Reopen { reason: "it broke again".into() });
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Staff), "a reopened case is back with staff");
     let row = desk.store.row(desk.case).unwrap();
     assert_eq!(row.owner, Staff::new("ana", "software"));
@@ -207,7 +212,8 @@ fn a_timer_sweeping_with_a_moving_clock_records_each_breach_once_on_the_timeline
             let at = T0 + Duration::minutes(20 * i64::from(n));
             let case = CaseId::new_v7(at, [n; 10]);
             let opening = Opening::new(format!("cust-{n}"), "my laptop works", Staff::new("ana", "software"));
-            store.append(case, 0, &[rules.open(case, opening, &Actor::Customer, at).unwrap()]).unwrap();
+            let by = caseledger::Actor::customer(format!("cust-{n}"));
+            store.append(case, 0, &[rules.open(case, opening, &by, at).unwrap()]).unwrap();
             case
         })
         .collect();
