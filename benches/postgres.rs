@@ -598,7 +598,7 @@ fn customer_cases(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
             let (mut w, mut opened) = Writer::new(5_000_000 + n);
             if n % 2 == 0 {
                 let opening = Opening::new(customer.clone(), "my laptop works", Staff::new("ana", "software"));
-                opened = w.rules.open(w.id, opening, &Actor::Customer, T0).unwrap();
+                opened = w.rules.open(w.id, opening, &Actor::customer(customer.clone()), T0).unwrap();
                 w.case = Case::from_opened(&opened).unwrap();
             }
             store.append(w.id, 0, &[opened]).await.unwrap();

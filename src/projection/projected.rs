@@ -60,7 +60,7 @@ use crate::store::{Appended, Store};
 /// let rules = Rules::default();
 /// let case = CaseId::new_v7(t, [1; 10]);
 /// store.append(case, 0, &[rules.open(case, Opening::new("cust-7", "my laptop works",
-///     Staff::new("ana", "software")), &Actor::Customer, t)?])?;
+///     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?])?;
 ///
 /// // Appending while reading: the note is stored now and projected when the read ends.
 /// let now = datetime!(2026-11-23 14:00 UTC);

@@ -1058,7 +1058,7 @@ impl sealed::Sealed for Lookup {
 /// let ids = [CaseId::new_v7(t, [1; 10]), CaseId::new_v7(t, [2; 10])];
 /// for case in ids {
 ///     let opening = Opening::new("cust-7", "my laptop works", Staff::new("ana", "software"));
-///     store.append(case, 0, &[core.rules().open(case, opening, &Actor::Customer, t)?])?;
+///     store.append(case, 0, &[core.rules().open(case, opening, &Actor::customer("cust-7"), t)?])?;
 /// }
 /// let mut run = Lookups::refresh(ids.to_vec());
 /// let mut calls = 0;

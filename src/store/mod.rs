@@ -281,7 +281,7 @@ pub trait Store: Send + Sync {
     /// let (a, b) = (CaseId::new_v7(t, [1; 10]), CaseId::new_v7(t, [2; 10]));
     /// for case in [a, b] {
     ///     let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
-    ///         Staff::new("ana", "software")), &Actor::Customer, t)?;
+    ///         Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
     ///     store.append(case, 0, &[opened])?;
     /// }
     /// let answers = store.read_after_many(&[(a, 0), (b, 1)])?;

@@ -201,7 +201,12 @@ fn appending_inside_a_view_of_the_projection_is_stored_at_once_and_projected_whe
         let rules = Rules::default();
         let a = CaseId::new_v7(T0, [1; 10]);
         let opened = rules
-            .open(a, Opening::new("cust-1", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, T0)
+            .open(
+                a,
+                Opening::new("cust-1", "my laptop works", Staff::new("ana", "software")),
+                &Actor::customer("cust-1"),
+                T0,
+            )
             .unwrap();
         store.append(a, 0, std::slice::from_ref(&opened)).unwrap();
 
