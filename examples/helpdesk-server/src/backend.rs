@@ -225,25 +225,33 @@ impl Backend {
     /// Decides `command` on the case as it is now, at the version the author saw if
     /// given, and appends what is new. A request whose key was already used for the same
     /// command answers with the events it recorded then (`already_done`).
+    ///
+    /// `at` gives the command's time; it is called just before the first decision (on
+    /// the blocking pool for the file store), so time spent queueing for a thread does
+    /// not make the command older than events appended meanwhile.
     pub async fn run(
         &self,
         id: CaseId,
         command: Command,
         by: &Actor,
-        at: OffsetDateTime,
+        at: impl FnOnce() -> OffsetDateTime + Send + 'static,
         options: &Options,
     ) -> Result<Executed, Error> {
-        let mut request = CaseRequest::new(id, command, by.clone(), at).attempts(ATTEMPTS);
-        if let Some(expected) = options.expected {
-            request = request.expect_version(expected);
-        }
-        if let Some(key) = &options.key {
-            request = request.key(key.clone());
-        }
+        let (by, expected, key) = (by.clone(), options.expected, options.key.clone());
+        let request = move || {
+            let mut request = CaseRequest::new(id, command, by, at()).attempts(ATTEMPTS);
+            if let Some(expected) = expected {
+                request = request.expect_version(expected);
+            }
+            if let Some(key) = key {
+                request = request.key(key);
+            }
+            request
+        };
         match self {
-            Self::File(repo) => blocking(repo, move |repo| repo.run(request)).await,
+            Self::File(repo) => blocking(repo, move |repo| repo.run(request())).await,
             #[cfg(feature = "postgres")]
-            Self::Postgres(repo, _) => repo.run(request).await,
+            Self::Postgres(repo, _) => repo.run(request()).await,
         }
     }
 

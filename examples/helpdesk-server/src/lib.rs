@@ -194,7 +194,7 @@ impl App {
                 format!("deadline-breach {} {:?} {}", breach.case, deadline.kind, deadline.due_at.unix_timestamp());
             let key = IdempotencyKey::new(key).map_err(|err| ApiError::from(Error::from(err)))?;
             let options = Options { expected: None, key: Some(key) };
-            self.backend.run(breach.case, deadline.breach_note(), &Actor::System, now, &options).await?;
+            self.backend.run(breach.case, deadline.breach_note(), &Actor::System, move || now, &options).await?;
             tracing::info!(case = %breach.case, kind = %deadline.kind, "deadline breach recorded");
         }
         *last = now;
@@ -503,7 +503,8 @@ async fn run_command(
         return Err(err);
     }
     let result = async {
-        let done = app.backend.run(id, command, &who.actor(), app.now(), options).await?;
+        let clock = Arc::clone(&app.clock);
+        let done = app.backend.run(id, command, &who.actor(), move || clock(), options).await?;
         Ok((done.events, done.version))
     };
     tracing::Instrument::instrument(result, span).await
