@@ -126,3 +126,15 @@ pub fn log_of(case: CaseId, n: usize) -> Vec<Event> {
     }
     log
 }
+
+/// Waits until `store`'s feed serves every write acknowledged before the call: other
+/// tests' open transactions on the shared server hold the feed back for moments. Fails
+/// after 60 s.
+pub async fn feed_settled(store: &caseledger::PgStore) {
+    let barrier = store.feed_barrier().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !store.feed_covers(barrier).await.unwrap() {
+        assert!(std::time::Instant::now() < deadline, "the feed still holds back writes after 60 s");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
