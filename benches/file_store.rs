@@ -69,7 +69,8 @@ fn append(c: &mut Criterion) {
     let repo = Arc::new(Repository::new(FileStore::open(&dir).expect("opens"), unlimited()));
     let cases: Vec<CaseId> = (0..2u8).map(|n| CaseId::new_v7(t, [n + 1; 10])).collect();
     for case in &cases {
-        repo.open(*case, Opening::new("cust-1", "my laptop works", ana.clone()), &Actor::Customer, t).expect("opens");
+        repo.open(*case, Opening::new("cust-1", "my laptop works", ana.clone()), &Actor::customer("cust-1"), t)
+            .expect("opens");
     }
     // The floor writes lines as long as the store's, each to a file of its own.
     repo.execute(cases[0], note(), &by, t).expect("accepted");
@@ -154,8 +155,13 @@ fn open_directory(c: &mut Criterion) {
         let repo = Repository::new(FileStore::open(&dir).expect("opens"), Rules::default());
         for n in 0..100u8 {
             let case = CaseId::new_v7(t, [n; 10]);
-            repo.open(case, Opening::new(format!("cust-{n}"), "my laptop works", ana.clone()), &Actor::Customer, t)
-                .expect("opens");
+            repo.open(
+                case,
+                Opening::new(format!("cust-{n}"), "my laptop works", ana.clone()),
+                &Actor::customer(format!("cust-{n}")),
+                t,
+            )
+            .expect("opens");
             for _ in 0..19 {
                 repo.execute(case, note(), &by, t).expect("accepted");
             }

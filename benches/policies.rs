@@ -28,7 +28,7 @@ fn case_with_history(rules: &Rules, rounds: u32) -> Ledger {
         rules,
         CaseId::new_v7(t0, [1; 10]),
         Opening::new("c", "it works", ana.clone()),
-        &Actor::Customer,
+        &Actor::customer("c"),
         t0,
     )
     .unwrap();
@@ -40,7 +40,7 @@ fn case_with_history(rules: &Rules, rounds: u32) -> Ledger {
         ledger.execute(rules, contact, &by, at).unwrap();
         if i + 31 < rounds {
             let reply = Command::RecordReply { channel: Channel::Email, message: "ok".into() };
-            ledger.execute(rules, reply, &Actor::Customer, at).unwrap();
+            ledger.execute(rules, reply, &Actor::customer("c"), at).unwrap();
         }
         let transfer = Command::Transfer { to: next.clone(), note: "your turn".into() };
         ledger.execute(rules, transfer, &by, at).unwrap();

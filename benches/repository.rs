@@ -254,7 +254,7 @@ fn many_cases(c: &mut Criterion<OnCpu>) {
             || Repository::new(MemoryStore::new(), Rules::default()),
             |repo| {
                 for id in &ids {
-                    repo.open(*id, opening.clone(), &Actor::Customer, T0).expect("opens");
+                    repo.open(*id, opening.clone(), &Actor::customer("cust-1"), T0).expect("opens");
                 }
                 repo
             },

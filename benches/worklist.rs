@@ -52,7 +52,9 @@ fn log(rules: &Rules, i: usize, n: usize) -> Vec<Event> {
     bytes[..8].copy_from_slice(&(i as u64).to_be_bytes());
     let id = CaseId::new_v7(at, bytes);
     let customer = format!("cust-{}", i % (n / 4).max(1));
-    let opened = rules.open(id, Opening::new(customer, "my laptop works", staff(i)), &Actor::Customer, at).unwrap();
+    let opening = Opening::new(customer.as_str(), "my laptop works", staff(i));
+    let customer = Actor::customer(customer);
+    let opened = rules.open(id, opening, &customer, at).unwrap();
     let mut case = Case::from_opened(&opened).unwrap();
     let mut log = vec![opened];
     let owner = Actor::Staff(staff(i));
@@ -67,12 +69,7 @@ fn log(rules: &Rules, i: usize, n: usize) -> Vec<Event> {
         step(&mut case, &owner, Command::ContactCustomer { channel: Channel::Email, message: "on it".into() }, 30);
     }
     if i.is_multiple_of(3) {
-        step(
-            &mut case,
-            &Actor::Customer,
-            Command::RecordReply { channel: Channel::Email, message: "thanks".into() },
-            60,
-        );
+        step(&mut case, &customer, Command::RecordReply { channel: Channel::Email, message: "thanks".into() }, 60);
     }
     if i.is_multiple_of(5) {
         step(&mut case, &owner, Command::Transfer { to: staff(i + 7), note: "over to you".into() }, 90);

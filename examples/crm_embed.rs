@@ -66,9 +66,9 @@ fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let laptop = case_id(1);
     let router = case_id(2);
     let bill = case_id(3);
-    desk.open(laptop, Opening::new("C-1001", "my laptop boots again", ana.clone()), &Actor::Customer, now())?;
-    desk.open(router, Opening::new("C-1002", "my internet works", bo.clone()), &Actor::Customer, now())?;
-    desk.open(bill, Opening::new("C-1001", "I am charged only once", cy.clone()), &Actor::Customer, now())?;
+    desk.open(laptop, Opening::new("C-1001", "my laptop boots again", ana.clone()), &Actor::customer("C-1001"), now())?;
+    desk.open(router, Opening::new("C-1002", "my internet works", bo.clone()), &Actor::customer("C-1002"), now())?;
+    desk.open(bill, Opening::new("C-1001", "I am charged only once", cy.clone()), &Actor::customer("C-1001"), now())?;
 
     // Facts the host already knows are recorded once on the case (S3).
     let dana = &customers["C-1001"];

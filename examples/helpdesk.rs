@@ -52,7 +52,7 @@ fn main() -> Result<(), Error> {
     // The host owns the directory; a fresh one per run keeps the demo repeatable.
     let dir = std::env::temp_dir().join(format!("caseledger-helpdesk-{}", std::process::id()));
     let repo = Repository::new(FileStore::open(&dir)?, rules);
-    repo.open(id, opening, &Actor::Customer, opened_at)?;
+    repo.open(id, opening, &Actor::customer("cust-1042"), opened_at)?;
     let mut desk = Desk { repo, case: id, now: opened_at };
     println!("(store: {})", dir.display());
 
@@ -129,7 +129,7 @@ fn main() -> Result<(), Error> {
         other => println!("  unexpected: {other:?}\n"),
     }
 
-    let customer = Actor::Customer;
+    let customer = Actor::customer("cust-1042");
     desk.as_actor(
         90,
         &customer,

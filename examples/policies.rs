@@ -36,7 +36,7 @@ fn main() -> Result<(), Error> {
         &rules,
         CaseId::new_v7(monday, [7; 10]),
         Opening::new("cust-5", "my phone line and internet work again", ana.clone()),
-        &Actor::Customer,
+        &Actor::customer("cust-5"),
         monday,
     )?;
 

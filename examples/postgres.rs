@@ -57,7 +57,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let customer = format!("cust-{}", u32::from_be_bytes(nanos));
 
     println!("node a opens case {id} for {customer}");
-    a.open(id, Opening::new(customer.as_str(), "my laptop works", ana.clone()), &Actor::Customer, now()).await?;
+    a.open(
+        id,
+        Opening::new(customer.as_str(), "my laptop works", ana.clone()),
+        &Actor::customer(customer.as_str()),
+        now(),
+    )
+    .await?;
 
     println!("node b adds a note (node a does not know yet)");
     let note = |text: &str| Command::AddNote { text: text.into(), visibility: Visibility::Internal };

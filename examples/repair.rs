@@ -118,7 +118,8 @@ mod tests {
         let t = datetime!(2026-11-23 09:00 UTC);
         let rules = Rules::default();
         let ana = Staff::new("ana", "software");
-        let opened = rules.open(case, Opening::new("cust-1", "my laptop works", ana.clone()), &Actor::Customer, t);
+        let opened =
+            rules.open(case, Opening::new("cust-1", "my laptop works", ana.clone()), &Actor::customer("cust-1"), t);
         let opened = opened.unwrap();
         let note = Command::AddNote { text: "called back".into(), visibility: Visibility::Internal };
         let noted = rules.decide(&Case::from_opened(&opened).unwrap(), note, &Actor::Staff(ana), t).unwrap();

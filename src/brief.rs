@@ -23,7 +23,7 @@ use crate::status::{OutcomeState, Status, WorkState};
 /// let rules = Rules::default();
 /// let ana = Staff::new("ana", "software");
 /// let mut ledger = Ledger::open(&rules, caseledger::CaseId::new_v7(t, [9; 10]),
-///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
 /// let serial = Command::RecordFact {
 ///     name: "serial number".into(), value: "SN-123".into(), visibility: Visibility::Customer,
 /// };

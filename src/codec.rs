@@ -186,6 +186,7 @@ fn decode_lines(text: &str, limits: Option<&Limits>) -> Result<Vec<Event>, Decod
         }
         events.push(decode_event(text, i + 1)?);
     }
+    crate::upcast::name_customers(&mut events);
     Ok(events)
 }
 

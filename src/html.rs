@@ -199,7 +199,7 @@ pub fn fragment<'a>(parts: impl IntoIterator<Item = &'a Html>) -> Html {
 /// let rules = Rules::default();
 /// let ana = Staff::new("ana", "software");
 /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [3; 10]),
-///     Opening::new("cust-7", "my laptop <works>", ana.clone()), &Actor::Customer, t)?;
+///     Opening::new("cust-7", "my laptop <works>", ana.clone()), &Actor::customer("cust-7"), t)?;
 /// let note = Command::AddNote { text: "<script>alert(1)</script>".into(), visibility: Visibility::Internal };
 /// ledger.execute(&rules, note, &ana.into(), t)?;
 ///
@@ -249,7 +249,7 @@ impl Timeline {
     /// let rules = Rules::default();
     /// let ana = Staff::new("ana", "software");
     /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [4; 10]),
-    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
     /// let note = Command::AddNote { text: "customer sounds angry".into(), visibility: Visibility::Internal };
     /// ledger.execute(&rules, note, &ana.into(), t)?;
     ///
@@ -350,8 +350,8 @@ fn entry_html(out: &mut String, e: &Entry, view: View) {
             escape_into(out, s.department.as_str());
             out.push_str(" team</span>");
         }
-        (View::Staff, Actor::Customer) => out.push_str("<span class=\"cl-who\">the customer</span>"),
-        (View::Customer, Actor::Customer) => out.push_str("<span class=\"cl-who\">you</span>"),
+        (View::Staff, Actor::Customer(_)) => out.push_str("<span class=\"cl-who\">the customer</span>"),
+        (View::Customer, Actor::Customer(_)) => out.push_str("<span class=\"cl-who\">you</span>"),
         (_, other) => {
             out.push_str("<span class=\"cl-who\">");
             escape_into(out, &other.to_string());
@@ -389,7 +389,7 @@ impl HandoffBrief {
     ///
     /// let t = datetime!(2026-11-23 09:00 UTC);
     /// let ledger = Ledger::open(&Rules::default(), CaseId::new_v7(t, [5; 10]),
-    ///     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
+    ///     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
     /// let html = ledger.case().brief().to_html();
     /// assert!(html.as_str().contains("<strong>Open</strong>"));
     /// assert!(html.as_str().contains("not yet confirmed"));
@@ -632,7 +632,7 @@ mod tests {
             &rules,
             CaseId::new_v7(t, [8; 10]),
             Opening::new("cust<1>", HOSTILE[0], ana.clone()),
-            &Actor::Customer,
+            &Actor::customer("cust<1>"),
             t,
         )
         .unwrap();
@@ -640,7 +640,7 @@ mod tests {
             ledger.execute(&rules, cmd, &by, t).unwrap();
         };
         for (i, &text) in HOSTILE.iter().enumerate() {
-            run(Command::RecordReply { channel: Channel::Web, message: text.into() }, Actor::Customer);
+            run(Command::RecordReply { channel: Channel::Web, message: text.into() }, Actor::customer("cust<1>"));
             run(
                 Command::AddNote { text: format!("INTERNAL-NOTE-{i} {text}"), visibility: Visibility::Internal },
                 ana.clone().into(),

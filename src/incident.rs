@@ -28,7 +28,7 @@ use crate::span::short_time;
 /// let rules = Rules::default();
 /// let fire = IncidentId::new("fire-0042");
 /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [6; 10]),
-///     Opening::new("cust-7", "my internet works", Staff::new("ana", "network")), &Actor::Customer, t)?;
+///     Opening::new("cust-7", "my internet works", Staff::new("ana", "network")), &Actor::customer("cust-7"), t)?;
 /// ledger.execute(&rules, Command::LinkIncident { incident: fire.clone() }, &Actor::System, t)?;
 ///
 /// let ended = datetime!(2026-11-25 18:00 UTC);

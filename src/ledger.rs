@@ -30,7 +30,7 @@ use crate::timeline::{Timeline, View};
 /// let rules = Rules::default();
 /// let ana = Staff::new("ana", "software");
 /// let mut ledger = Ledger::open(&rules, caseledger::CaseId::new_v7(t, [1; 10]),
-///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
 ///
 /// let err = ledger.execute(&rules, Command::Resolve { summary: "done".into() }, &ana.into(), t);
 /// assert!(matches!(err, Err(Error::Refused(Refusal::OutcomeUnmet { .. }))));
@@ -107,7 +107,7 @@ impl Ledger {
     /// let rules = Rules::default();
     /// let ana = Actor::staff("ana", "software");
     /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [4; 10]),
-    ///     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
+    ///     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
     /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
     /// let request = Request::new(note).key(IdempotencyKey::new("req-1")?);
     ///

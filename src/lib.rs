@@ -25,7 +25,7 @@
 //!     &rules,
 //!     CaseId::new_v7(t, [42; 10]),
 //!     Opening::new("cust-1042", "my laptop works", ana.clone()),
-//!     &Actor::Customer,
+//!     &Actor::customer("cust-1042"),
 //!     t,
 //! )?;
 //!
@@ -44,7 +44,7 @@
 //! assert!(matches!(refused, Err(Error::Refused(Refusal::OutcomeUnmet { .. }))));
 //!
 //! // Only the customer's confirmation does.
-//! ledger.execute(&rules, Command::ConfirmOutcome { statement: "it boots again".into() }, &Actor::Customer, t)?;
+//! ledger.execute(&rules, Command::ConfirmOutcome { statement: "it boots again".into() }, &Actor::customer("cust-1042"), t)?;
 //! ledger.execute(&rules, resolve, &owner, t)?;
 //! assert!(ledger.case().is_closed());
 //! println!("{}", ledger.timeline());

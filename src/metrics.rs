@@ -66,14 +66,14 @@ use crate::status::Status;
 /// let mut metrics = Metrics::new(t + Duration::days(30));
 /// for (n, customer_answers) in [(1u8, true), (2, false)] {
 ///     let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [n; 10]),
-///         Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+///         Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
 ///     let owner = Actor::Staff(ana.clone());
 ///     ledger.execute(&rules, Command::ContactCustomer {
 ///         channel: caseledger::event::Channel::Email, message: "does it work now?".into(),
 ///     }, &owner, t + Duration::hours(2))?;
 ///     if customer_answers {
 ///         ledger.execute(&rules, Command::ConfirmOutcome { statement: "yes, thanks".into() },
-///             &Actor::Customer, t + Duration::days(2))?;
+///             &Actor::customer("cust-7"), t + Duration::days(2))?;
 ///         ledger.execute(&rules, Command::Resolve { summary: "fixed".into() }, &owner, t + Duration::days(2))?;
 ///     }
 ///     metrics.add_log(ledger.events())?;

@@ -40,7 +40,7 @@
 //! let bea = Staff::new("bea", "billing");
 //! let t0 = datetime!(2026-11-23 09:00 UTC);
 //! let id = caseledger::CaseId::new_v7(t0, [1; 10]);
-//! let mut ledger = caseledger::Ledger::open(&rules, id, Opening::new("c-1", "refund my double charge", bea.clone()), &Actor::Customer, t0)?;
+//! let mut ledger = caseledger::Ledger::open(&rules, id, Opening::new("c-1", "refund my double charge", bea.clone()), &Actor::customer("c-1"), t0)?;
 //! let close = Command::CloseUnresolved {
 //!     ending: caseledger::event::Ending::Withdrawn,
 //!     evidence: "customer said so on the phone".into(),
@@ -108,7 +108,7 @@
 //! let t = datetime!(2026-11-23 09:00 UTC);
 //! let ana = Staff::new("ana", "software");
 //! let ledger = Ledger::open(&rules, CaseId::new_v7(t, [1; 10]),
-//!     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+//!     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
 //!
 //! // Hardware has no business writing to the customer about the owner's case.
 //! let ask = Command::ContactCustomer { channel: caseledger::event::Channel::Email, message: "can I close it?".into() };
@@ -153,7 +153,7 @@
 //! let t = datetime!(2026-11-23 09:00 UTC);
 //! let rules = Rules::default();
 //! let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [2; 10]),
-//!     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
+//!     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 //! let deadlines = Deadlines::default().first_response(Span::hours(4));
 //!
 //! let now = datetime!(2026-11-23 15:30 UTC);
@@ -193,11 +193,11 @@
 //! let t = datetime!(2026-11-23 09:00 UTC);
 //! let rules = Rules::default();
 //! let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [4; 10]),
-//!     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
+//!     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 //! let triggers = EscalationTriggers::default().after_customer_asks(2);
 //!
 //! for ask in ["any news?", "hello??"] {
-//!     ledger.execute(&rules, Command::RecordReply { channel: Channel::Email, message: ask.into() }, &Actor::Customer, t)?;
+//!     ledger.execute(&rules, Command::RecordReply { channel: Channel::Email, message: ask.into() }, &Actor::customer("cust-7"), t)?;
 //! }
 //! let fired = triggers.fired(ledger.case(), t);
 //! assert_eq!(fired, [EscalationTrigger::CustomerAsks { asks: 2, after: 2 }]);

@@ -181,12 +181,17 @@ impl Rules {
     /// let t = datetime!(2026-11-23 09:00 UTC);
     /// let rules = Rules::default();
     /// let opening = Opening::new("cust-7", "   ", Staff::new("ana", "software"));
-    /// let err = rules.open(CaseId::new_v7(t, [0; 10]), opening, &Actor::Customer, t).unwrap_err();
+    /// let err = rules.open(CaseId::new_v7(t, [0; 10]), opening, &Actor::customer("cust-7"), t).unwrap_err();
     /// assert_eq!(err, Refusal::EmptyText { field: "customer's outcome" });
     /// ```
     pub fn open(&self, case: CaseId, opening: Opening, by: &Actor, at: OffsetDateTime) -> Result<Event, Refusal> {
         let at = writable(at)?;
         self.check_member(by)?;
+        if let Actor::Customer(customer) = by {
+            if *customer != opening.customer {
+                return Err(Refusal::OtherCustomer { customer: customer.clone() });
+            }
+        }
         self.check_staff(&opening.owner)?;
         let what = EventKind::Opened { customer: opening.customer, outcome: opening.outcome, owner: opening.owner };
         self.limits.check_sizes(1, by, &what)?;
@@ -228,7 +233,7 @@ impl Rules {
     /// let rules = Rules::default();
     /// let ana = Staff::new("ana", "software");
     /// let ledger = Ledger::open(&rules, caseledger::CaseId::new_v7(t, [3; 10]),
-    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
     ///
     /// let transfer = Command::Transfer { to: Staff::new("bo", "hardware"), note: "".into() };
     /// let err = rules.decide(ledger.case(), transfer, &Actor::Staff(ana), t).unwrap_err();
@@ -267,7 +272,7 @@ impl Rules {
     /// let rules = Rules::default();
     /// let ana = Actor::staff("ana", "software");
     /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [3; 10]),
-    ///     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
+    ///     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
     /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
     /// let request = Request::new(note).key(IdempotencyKey::new("req-1")?);
     ///
@@ -334,6 +339,7 @@ impl Rules {
             }
         };
         self.check_member(by)?;
+        case.check_customer(by)?;
         let (overrides, command) = take_overrides(command);
         for (policy, reason) in &overrides {
             self.check_override(by, policy, reason)?;

@@ -29,7 +29,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::actor::{Actor, Staff};
 use crate::case::Case;
-use crate::error::LogError;
+use crate::error::{LogError, Refusal};
 use crate::event::{Event, EventKind, Visibility, Voice};
 use crate::id::{Department, WorkItemId};
 use crate::span::short_time;
@@ -44,6 +44,20 @@ pub enum View {
     Staff,
     /// The customer: customer-visible events only, in customer-safe words.
     Customer,
+}
+
+impl View {
+    /// The view `reader` may have of `case`: [`View::Staff`] for staff and the system,
+    /// [`View::Customer`] for the case's own customer.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::OtherCustomer`] for a customer who is not the case's: they see nothing
+    /// of it.
+    pub fn for_reader(case: &Case, reader: &Actor) -> Result<Self, Refusal> {
+        case.check_customer(reader)?;
+        Ok(if reader.is_customer() { Self::Customer } else { Self::Staff })
+    }
 }
 
 /// One line of the timeline: one event.
@@ -100,7 +114,7 @@ impl Entry {
 /// let rules = Rules::default();
 /// let ana = Staff::new("ana", "software");
 /// let mut ledger = Ledger::open(&rules, caseledger::CaseId::new_v7(t, [5; 10]),
-///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
 /// let note = Command::AddNote { text: "suspect the BIOS".into(), visibility: Visibility::Internal };
 /// ledger.execute(&rules, note, &ana.into(), t)?;
 ///
@@ -129,6 +143,41 @@ impl Timeline {
     #[must_use]
     pub fn customer<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
         Self::build(View::Customer, events)
+    }
+
+    /// The timeline of `case`'s `events` for `reader`, in the view they may have
+    /// ([`View::for_reader`]): the customer's own for the case's customer, the staff view
+    /// for staff and the system.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::OtherCustomer`] for a customer who is not the case's.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{event::Visibility, Actor, Command, Ledger, Opening, Refusal, Rules, Staff, Timeline};
+    /// use time::macros::datetime;
+    ///
+    /// let t = datetime!(2026-11-23 09:00 UTC);
+    /// let (rules, ana) = (Rules::default(), Staff::new("ana", "software"));
+    /// let mut ledger = Ledger::open(&rules, caseledger::CaseId::new_v7(t, [5; 10]),
+    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
+    /// let note = Command::AddNote { text: "suspect the BIOS".into(), visibility: Visibility::Internal };
+    /// ledger.execute(&rules, note, &ana.into(), t)?;
+    ///
+    /// let mine = Timeline::for_reader(ledger.case(), &Actor::customer("cust-7"), ledger.events())?;
+    /// assert_eq!(mine.entries().len(), 1, "the customer's view: no internal note");
+    /// let stranger = Timeline::for_reader(ledger.case(), &Actor::customer("cust-8"), ledger.events());
+    /// assert!(matches!(stranger, Err(Refusal::OtherCustomer { .. })));
+    /// # Ok::<(), caseledger::Error>(())
+    /// ```
+    pub fn for_reader<'a>(
+        case: &Case,
+        reader: &Actor,
+        events: impl IntoIterator<Item = &'a Event>,
+    ) -> Result<Self, Refusal> {
+        Ok(Self::build(View::for_reader(case, reader)?, events))
     }
 
     /// The timeline of `events` for `view`.
@@ -173,10 +222,10 @@ impl Timeline {
     /// let rules = Rules::default();
     /// let ana = Staff::new("ana", "software");
     /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [6; 10]),
-    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
     /// ledger.execute(&rules, Command::Transfer { to: Staff::new("bo", "hardware"), note: "fan".into() }, &ana.into(), t)?;
     /// let reply = Command::RecordReply { channel: Channel::Email, message: "still loud".into() };
-    /// ledger.execute(&rules, reply, &Actor::Customer, t)?;
+    /// ledger.execute(&rules, reply, &Actor::customer("cust-7"), t)?;
     ///
     /// // The page after event 2 is built from event 3 alone...
     /// let page = Timeline::page(View::Staff, ledger.case(), 2, 10, &ledger.events()[2..])?;
@@ -255,7 +304,7 @@ impl Timeline {
     /// let rules = Rules::default();
     /// let ana = Staff::new("ana", "software");
     /// let mut ledger = Ledger::open(&rules, caseledger::CaseId::new_v7(t, [6; 10]),
-    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
     /// let note = Command::AddNote { text: "fan noise since Monday".into(), visibility: Visibility::Internal };
     /// ledger.execute(&rules, note, &ana.clone().into(), t)?;
     /// ledger.execute(&rules, Command::Transfer { to: Staff::new("bo", "hardware"), note: "fan".into() }, &ana.into(), t)?;
@@ -289,7 +338,7 @@ impl Timeline {
     pub fn to_mermaid(&self) -> String {
         let mut lanes: Vec<String> = vec!["Customer".to_owned()];
         let lane_of = |actor: &Actor| match actor {
-            Actor::Customer => "Customer".to_owned(),
+            Actor::Customer(_) => "Customer".to_owned(),
             Actor::Staff(s) => s.department.to_string(),
             Actor::System => "System".to_owned(),
         };
@@ -312,7 +361,7 @@ impl Timeline {
                 "customer_contacted" => Some(0),
                 "opened" => None,
                 "transferred" | "escalated" => e.concerns.as_ref().map(|d| index(d.as_str())),
-                _ if e.by == Actor::Customer => e.concerns.as_ref().map(|d| index(d.as_str())),
+                _ if e.by.is_customer() => e.concerns.as_ref().map(|d| index(d.as_str())),
                 _ => None,
             };
             match target {
@@ -397,7 +446,7 @@ impl<'a> Context<'a> {
                 .or_else(|| self.case.and_then(|case| case.work_item(item)).map(|work| &work.department))
                 .cloned(),
             // What the customer says is addressed to whoever owns the case.
-            _ if event.by == Actor::Customer => self.owner_department.cloned(),
+            _ if event.by.is_customer() => self.owner_department.cloned(),
             _ => None,
         };
         let visibility = event.what.visibility();
@@ -595,7 +644,7 @@ fn you(by: &Actor, voice: Voice, verb: &str) -> String {
 
 fn reply_sentence(by: &Actor, channel: crate::event::Channel, message: &str) -> String {
     match by {
-        Actor::Customer => format!("the customer wrote by {channel}: \"{message}\""),
+        Actor::Customer(_) => format!("the customer wrote by {channel}: \"{message}\""),
         other => format!("{other} recorded the customer's reply by {channel}: \"{message}\""),
     }
 }

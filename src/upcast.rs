@@ -81,6 +81,31 @@ pub(crate) fn upcast(text: &str, parsed: Option<Event>, from: u32, line: usize) 
     Ok(event)
 }
 
+/// Names the customer actors of a log written before customer actors carried who they
+/// are (`{"type":"customer"}`, read as an empty reference) after the case's customer,
+/// from its opening, when `events` holds it. Costs one look at each event's actor; only
+/// old customer events are changed.
+pub(crate) fn name_customers(events: &mut [Event]) {
+    if !events.iter().any(|event| event.by.is_unnamed_customer()) {
+        return;
+    }
+    let customer = events.iter().find_map(|event| match &event.what {
+        crate::event::EventKind::Opened { customer, .. } => Some(customer.clone()),
+        _ => None,
+    });
+    if let Some(customer) = customer {
+        name_customers_as(events, &customer);
+    }
+}
+
+/// Names the unnamed customer actors of `events` (see [`name_customers`]) `customer`:
+/// for a tail of a case whose customer is known from its fold.
+pub(crate) fn name_customers_as(events: &mut [Event], customer: &crate::id::CustomerRef) {
+    for event in events.iter_mut().filter(|event| event.by.is_unnamed_customer()) {
+        event.by = crate::actor::Actor::Customer(customer.clone());
+    }
+}
+
 /// Schema 1 → 2: a schema 1 event cannot carry the fields schema 2 added (`key`,
 /// `given_at`), and confirmations and disputes gain their `voice`.
 ///
@@ -159,7 +184,9 @@ mod tests {
         let event = Event::from_json(OPENED_V0).unwrap();
         assert_eq!(event.schema, SCHEMA_VERSION);
         assert_eq!(event.at, time::macros::datetime!(2026-11-23 09:00 UTC));
-        assert_eq!(event.by, crate::Actor::Customer);
+        assert_eq!(event.by, crate::Actor::customer(""), "alone, the opening's actor is not named");
+        let log = crate::codec::decode_log(OPENED_V0).unwrap();
+        assert_eq!(log[0].by, crate::Actor::customer("cust-1"), "in its log, it is the case's customer");
         assert!(matches!(event.what, EventKind::Opened { .. }));
     }
 

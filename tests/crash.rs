@@ -94,7 +94,7 @@ fn write_forever(store: &FileStore, thread: u8, round: u16) {
             Ok(case) => case,
             Err(_) => {
                 let opening = Opening::new(format!("cust-{thread}"), "my laptop works", ana.clone());
-                let opened = rules.open(id, opening, &Actor::Customer, T0).unwrap();
+                let opened = rules.open(id, opening, &Actor::customer(format!("cust-{thread}")), T0).unwrap();
                 store.append(id, 0, std::slice::from_ref(&opened)).unwrap();
                 ack(&opened.case, opened.seq, &opened.id);
                 Case::from_opened(&opened).unwrap()

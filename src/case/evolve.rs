@@ -134,7 +134,7 @@ impl Case {
     /// let rules = Rules::default();
     /// let ana = Staff::new("ana", "software");
     /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [8; 10]),
-    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
     /// let note = Command::AddNote { text: "x".repeat(100), visibility: caseledger::event::Visibility::Internal };
     /// ledger.execute(&rules, note, &ana.into(), t)?;
     ///

@@ -179,7 +179,7 @@ impl Case {
             }
             // S3: what is recorded once is for every department; internal is staff's.
             EventKind::FactRecorded { name, visibility, .. } => {
-                if matches!(by, Actor::Customer) && *visibility == Visibility::Internal {
+                if matches!(by, Actor::Customer(_)) && *visibility == Visibility::Internal {
                     return Err(Refusal::StaffOnly { action: "record an internal fact", by: by.clone() });
                 }
                 non_empty(name, "fact name")
@@ -194,14 +194,14 @@ impl Case {
             }
             // S3.
             EventKind::NoteAdded { text, visibility } => {
-                if matches!(by, Actor::Customer) && *visibility == Visibility::Internal {
+                if matches!(by, Actor::Customer(_)) && *visibility == Visibility::Internal {
                     return Err(Refusal::StaffOnly { action: "write an internal note", by: by.clone() });
                 }
                 non_empty(text, "note")
             }
             // S6: no contact on a channel the customer cannot use.
             EventKind::CustomerContacted { channel, message } => {
-                if matches!(by, Actor::Customer) {
+                if matches!(by, Actor::Customer(_)) {
                     return Err(Refusal::StaffOnly { action: "contact the customer", by: by.clone() });
                 }
                 if let Some(r) = self.channels.get(channel).filter(|r| !r.reachable) {
@@ -230,7 +230,7 @@ impl Case {
             EventKind::ClosedUnresolved { ending, evidence } => self.ending(by, ending, evidence),
             // S6: a case links to an incident once.
             EventKind::IncidentLinked { incident } => {
-                if matches!(by, Actor::Customer) {
+                if matches!(by, Actor::Customer(_)) {
                     return Err(Refusal::StaffOnly { action: "link an incident", by: by.clone() });
                 }
                 if self.incidents.contains(incident) {
@@ -240,7 +240,7 @@ impl Case {
             }
             // S6: flagged for confirmation, never resolved wholesale.
             EventKind::ConfirmationRequested { reason } => {
-                if matches!(by, Actor::Customer) {
+                if matches!(by, Actor::Customer(_)) {
                     return Err(Refusal::StaffOnly { action: "request confirmation", by: by.clone() });
                 }
                 non_empty(reason, "reason for asking confirmation")
@@ -294,7 +294,7 @@ impl Case {
     /// customer's own withdrawal), leaves no work open, and carries its evidence:
     /// "unreachable" only after recorded contact attempts, "duplicate" of another case.
     fn ending(&self, by: &Actor, ending: &Ending, evidence: &str) -> Result<(), Refusal> {
-        let customer_withdraws = matches!(by, Actor::Customer) && *ending == Ending::Withdrawn;
+        let customer_withdraws = matches!(by, Actor::Customer(_)) && *ending == Ending::Withdrawn;
         if !customer_withdraws {
             self.owner_only(by, "close the case")?;
         }
@@ -322,8 +322,10 @@ impl Case {
     fn check_voice(&self, by: &Actor, voice: Voice) -> Result<(), Refusal> {
         match (by, voice) {
             (Actor::System, _) => Err(Refusal::ConfirmationNotFromCustomer { by: by.clone() }),
-            (Actor::Customer, Voice::Own) => Ok(()),
-            (Actor::Customer, _) => Err(Refusal::StaffOnly { action: "report what the customer said", by: by.clone() }),
+            (Actor::Customer(_), Voice::Own) => Ok(()),
+            (Actor::Customer(_), _) => {
+                Err(Refusal::StaffOnly { action: "report what the customer said", by: by.clone() })
+            }
             (_, Voice::Own) => Err(Refusal::NotTheCustomer { by: by.clone() }),
             // Written before schema 2: accepted as it was, claiming nothing (see `Voice`).
             (_, Voice::Unverified) => Ok(()),

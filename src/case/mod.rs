@@ -97,7 +97,7 @@ pub use crate::status::{OutcomeState, Status, WorkState};
 /// let ana = Staff::new("ana", "software");
 /// let id = caseledger::CaseId::new_v7(datetime!(2026-11-23 09:00 UTC), [7; 10]);
 /// let opening = Opening::new("cust-42", "my laptop works", ana.clone());
-/// let opened = rules.open(id, opening, &Actor::Customer, datetime!(2026-11-23 09:00 UTC))?;
+/// let opened = rules.open(id, opening, &Actor::customer("cust-42"), datetime!(2026-11-23 09:00 UTC))?;
 /// let mut case = Case::from_opened(&opened)?;
 ///
 /// let resolve = Command::Resolve { summary: "BIOS updated".into() };
@@ -213,7 +213,7 @@ impl Case {
     /// let rules = Rules::default();
     /// let ana = Staff::new("ana", "software");
     /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [5; 10]),
-    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+    ///     Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
     /// assert_eq!(ledger.case().owner_acquired(), Acquisition::Opened);
     /// assert_eq!(ledger.case().previous_owner(), None);
     ///
@@ -388,7 +388,7 @@ impl Case {
     /// # Errors
     ///
     /// [`Refusal::KeyReused`] when the key was used for another command, or by someone
-    /// else.
+    /// else; [`Refusal::OtherCustomer`] when `by` is a customer who is not the case's.
     ///
     /// # Example
     ///
@@ -403,7 +403,7 @@ impl Case {
     /// let rules = Rules::default();
     /// let ana = Actor::staff("ana", "software");
     /// let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [2; 10]),
-    ///     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, t)?;
+    ///     Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
     /// let key = IdempotencyKey::new("req-1")?;
     /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
     /// ledger.execute_request(&rules, Request::new(note.clone()).key(key.clone()), &ana, t)?;
@@ -419,6 +419,21 @@ impl Case {
         command: &Command,
         by: &Actor,
     ) -> Result<Option<RangeInclusive<u64>>, Refusal> {
+        self.check_customer(by)?;
         self.keys.idempotent(key, command, by)
+    }
+
+    /// Whether `by`, if a customer, is this case's customer.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::OtherCustomer`] for any other customer (staff and the system pass).
+    pub fn check_customer(&self, by: &Actor) -> Result<(), Refusal> {
+        match by {
+            Actor::Customer(customer) if *customer != self.customer => {
+                Err(Refusal::OtherCustomer { customer: customer.clone() })
+            }
+            _ => Ok(()),
+        }
     }
 }

@@ -49,7 +49,8 @@ const MAGIC: &str = "caseledger-snapshot";
 /// fields, to what the fold keeps in them, or to the key fingerprints (`keys.rs`): a
 /// snapshot of another layout is then refused ([`SnapshotRejection::Fingerprint`]).
 /// The test `the_image_names_every_field` fails when a field is added without a bump.
-const FOLD_LAYOUT: u32 = 1;
+/// Layout 2: customer actors carry who they are (`{"type":"customer","id":…}`).
+const FOLD_LAYOUT: u32 = 2;
 
 /// A case's folded state at a version, as a store keeps it: opaque bytes that carry the
 /// version they cover, the event they end on, the fold's fingerprint and a checksum.
@@ -375,8 +376,9 @@ mod tests {
         let rules = Rules::default();
         let ana = Staff::new("ana", "software");
         let id = CaseId::new_v7(t, [3; 10]);
-        let opened =
-            rules.open(id, Opening::new("cust-1", "my laptop works", ana.clone()), &Actor::Customer, t).unwrap();
+        let opened = rules
+            .open(id, Opening::new("cust-1", "my laptop works", ana.clone()), &Actor::customer("cust-1"), t)
+            .unwrap();
         let mut case = Case::from_opened(&opened).unwrap();
         let mut last = opened.id;
         let key = crate::id::IdempotencyKey::new("k-1").unwrap();

@@ -8,7 +8,7 @@ use super::table::error_table;
 use super::text::{code_point, rfc3339, time_as_text};
 use crate::actor::{Actor, Staff};
 use crate::event::Channel;
-use crate::id::{Department, IdempotencyKey, IncidentId, StaffId, WorkItemId};
+use crate::id::{CustomerRef, Department, IdempotencyKey, IncidentId, StaffId, WorkItemId};
 use crate::status::Status;
 
 error_table! {
@@ -225,6 +225,13 @@ error_table! {
         NotTheCustomer = ("not_the_customer", NotAllowed) {
             /// Who tried.
             by: Actor,
+        },
+        /// A customer asks for a command on (or opens) a case that is not theirs: only the
+        /// case's own customer speaks as the customer on it.
+        #[error("customer {customer} is not this case's customer")]
+        OtherCustomer = ("other_customer", NotAllowed) {
+            /// The customer who asked.
+            customer: CustomerRef,
         },
         /// Nothing in the log shows the customer speaking on this channel since staff last
         /// contacted them, so a confirmation or dispute staff report would be silence with

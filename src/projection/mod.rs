@@ -74,11 +74,11 @@
 //! let t = datetime!(2026-11-23 09:00 UTC);
 //! let case = CaseId::new_v7(t, [1; 10]);
 //! let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
-//!     Staff::new("ana", "software")), &Actor::Customer, t)?;
+//!     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 //! store.append(case, 0, &[opened])?;
 //!
 //! // The append is acknowledged and already in the read model.
-//! assert_eq!(store.projection().owner.get(&case).map(String::as_str), Some("software"));
+//! assert_eq!(store.view(|p| p.owner.get(&case).cloned()).as_deref(), Some("software"));
 //! assert!(store.status().is_current());
 //! # Ok::<(), caseledger::Error>(())
 //! ```
@@ -92,7 +92,7 @@ use crate::event::Event;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{FeedFollower, PgProjection, PgRunner, Progress, RunError, RunnerStatus};
-pub use projected::{Projected, ProjectionStatus, Stall, StallCause, View};
+pub use projected::{Projected, ProjectionStatus, Stall, StallCause};
 
 /// A read model folded from events: what to do with one event, and how to start over.
 ///

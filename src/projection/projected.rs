@@ -2,9 +2,10 @@
 //! the projection, and rebuilds it from the stored cases when it is made.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::Projection;
@@ -32,9 +33,90 @@ use crate::store::{Appended, Store};
 ///
 /// Reads go straight to the store. A projection that panics leaves the model as the
 /// panic left it; the wrapper goes on with it.
+///
+/// # Reading the projection
+///
+/// [`Projected::view`] lends the projection to a closure and takes it back when the
+/// closure returns; nothing of it outlives the call, so no lock is left held by a value
+/// the caller forgot to drop. The worklist's queries have owned-value helpers on
+/// `Projected<_, Worklist>` ([`page`](Projected::page),
+/// [`breached_between`](Projected::breached_between)), so a host's timer loop never
+/// holds the projection while it appends. An append made *inside* a `view` closure (on
+/// the same thread, for instance a sweep that appends for each breach it reads) is
+/// stored at once and reaches the projection when the closure returns, instead of
+/// waiting for a lock its own thread holds. [`Projected::status`],
+/// [`Projected::retry`], [`Projected::rebuild`] and a nested `view` need the projection
+/// itself: called inside a `view` closure on the same thread they panic with a message
+/// that says so, rather than deadlocking.
+///
+/// ```
+/// use caseledger::projection::Projected;
+/// use caseledger::worklist::Worklist;
+/// use caseledger::{policy::{Deadlines, Span}, Actor, Case, CaseId, MemoryStore, Opening, Rules, Staff, Store};
+/// use time::macros::datetime;
+///
+/// let t = datetime!(2026-11-23 09:00 UTC);
+/// let store = Projected::new(MemoryStore::new(), Worklist::new(Deadlines::default().first_response(Span::hours(4))))?;
+/// let rules = Rules::default();
+/// let case = CaseId::new_v7(t, [1; 10]);
+/// store.append(case, 0, &[rules.open(case, Opening::new("cust-7", "my laptop works",
+///     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?])?;
+///
+/// // Appending while reading: the note is stored now and projected when the read ends.
+/// let now = datetime!(2026-11-23 14:00 UTC);
+/// store.view(|worklist| -> Result<(), caseledger::Error> {
+///     for breach in worklist.breached_between(t, now) {
+///         let folded = Case::replay(&store.read(breach.case)?)?;
+///         let note = rules.decide(&folded, breach.deadline.breach_note(), &Actor::System, now)?;
+///         store.append(breach.case, folded.version(), &note)?;
+///     }
+///     Ok(())
+/// })?;
+/// assert_eq!(store.view(|worklist| worklist.case(case).map(Case::version)), Some(2));
+/// # Ok::<(), caseledger::Error>(())
+/// ```
 pub struct Projected<S, P: Projection> {
     store: S,
     state: Mutex<State<P>>,
+    /// Appends made inside a `view` closure on its own thread, for the projection once
+    /// the closure returns: the case, the batch and the version the store acknowledged.
+    deferred: Mutex<Vec<(CaseId, Vec<Event>, u64)>>,
+    /// Tells this wrapper apart in [`READING`].
+    id: u64,
+}
+
+/// Gives each [`Projected`] its id.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The wrappers whose projection this thread is reading ([`Projected::view`]).
+    static READING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks the current thread as reading a wrapper's projection until dropped (also when
+/// the reader's closure panics).
+struct ReadingMark(u64);
+
+impl ReadingMark {
+    fn enter(id: u64) -> Self {
+        READING.with(|reading| reading.borrow_mut().push(id));
+        Self(id)
+    }
+
+    fn held(id: u64) -> bool {
+        READING.with(|reading| reading.borrow().contains(&id))
+    }
+}
+
+impl Drop for ReadingMark {
+    fn drop(&mut self) {
+        READING.with(|reading| {
+            let mut reading = reading.borrow_mut();
+            if let Some(i) = reading.iter().rposition(|&id| id == self.0) {
+                reading.remove(i);
+            }
+        });
+    }
 }
 
 struct State<P: Projection> {
@@ -139,25 +221,6 @@ impl<E: fmt::Debug> fmt::Debug for ProjectionStatus<E> {
     }
 }
 
-/// Read access to the projection of a [`Projected`] store; appends wait while it is held.
-pub struct View<'a, P: Projection> {
-    guard: MutexGuard<'a, State<P>>,
-}
-
-impl<P: Projection> Deref for View<'_, P> {
-    type Target = P;
-
-    fn deref(&self) -> &P {
-        &self.guard.projection
-    }
-}
-
-impl<P: Projection + fmt::Debug> fmt::Debug for View<'_, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.guard.projection, f)
-    }
-}
-
 impl<S: fmt::Debug, P: Projection> fmt::Debug for Projected<S, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Projected").field("store", &self.store).finish_non_exhaustive()
@@ -174,7 +237,8 @@ impl<S: Store, P: Projection> Projected<S, P> {
     /// applied does not fail the call: the projection is stalled on it.
     pub fn new(store: S, projection: P) -> Result<Self, StoreError> {
         let state = State { projection, applied: HashMap::new(), stalls: BTreeMap::new(), events: 0 };
-        let this = Self { store, state: Mutex::new(state) };
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let this = Self { store, state: Mutex::new(state), deferred: Mutex::new(Vec::new()), id };
         this.rebuild()?;
         Ok(this)
     }
@@ -185,8 +249,13 @@ impl<S: Store, P: Projection> Projected<S, P> {
     /// # Errors
     ///
     /// As [`Projected::new`].
+    ///
+    /// # Panics
+    ///
+    /// Inside a [`Projected::view`] closure of the same wrapper on the same thread
+    /// (the rebuild would wait for the read's own lock).
     pub fn rebuild(&self) -> Result<(), StoreError> {
-        let mut state = self.lock();
+        let mut state = self.lock_outside("rebuild");
         state.projection.reset();
         state.applied.clear();
         state.stalls.clear();
@@ -199,8 +268,12 @@ impl<S: Store, P: Projection> Projected<S, P> {
 
     /// Offers every stalled case's waiting events to the projection again; returns the
     /// status afterwards.
+    ///
+    /// # Panics
+    ///
+    /// Inside a [`Projected::view`] closure of the same wrapper on the same thread.
     pub fn retry(&self) -> ProjectionStatus<P::Error> {
-        let mut state = self.lock();
+        let mut state = self.lock_outside("retry");
         let stalled: Vec<CaseId> = state.stalls.keys().copied().collect();
         for case in stalled {
             state.catch_up(&self.store, case, &[], None);
@@ -209,13 +282,29 @@ impl<S: Store, P: Projection> Projected<S, P> {
     }
 
     /// How many events the projection has applied, and the cases it is stalled on.
+    ///
+    /// # Panics
+    ///
+    /// Inside a [`Projected::view`] closure of the same wrapper on the same thread.
     pub fn status(&self) -> ProjectionStatus<P::Error> {
-        self.lock().status()
+        self.lock_outside("status").status()
     }
 
-    /// The projection, for reading. Appends wait until the view is dropped: keep it short.
-    pub fn projection(&self) -> View<'_, P> {
-        View { guard: self.lock() }
+    /// Lends the projection to `read` and returns what it returns. Other threads'
+    /// appends wait for the projection meanwhile (their store I/O does not), so keep
+    /// the closure short; appends made inside it on this thread are stored at once and
+    /// projected when it returns (see [Reading the projection](Projected#reading-the-projection)).
+    ///
+    /// # Panics
+    ///
+    /// Nested inside another `view` of the same wrapper on the same thread.
+    pub fn view<R>(&self, read: impl FnOnce(&P) -> R) -> R {
+        let mut state = self.lock_outside("view");
+        let mark = ReadingMark::enter(self.id);
+        let result = read(&state.projection);
+        drop(mark);
+        self.apply_deferred(&mut state);
+        result
     }
 
     /// The wrapped store.
@@ -225,6 +314,7 @@ impl<S: Store, P: Projection> Projected<S, P> {
 
     /// The store and the projection, taken apart.
     pub fn into_parts(self) -> (S, P) {
+        drop(self.lock());
         let state = self.state.into_inner().unwrap_or_else(PoisonError::into_inner);
         (self.store, state.projection)
     }
@@ -232,7 +322,28 @@ impl<S: Store, P: Projection> Projected<S, P> {
     // The state is consistent between events (`applied` moves only after a successful
     // apply), so a lock poisoned by a panicking projection still guards usable data.
     fn lock(&self) -> MutexGuard<'_, State<P>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        self.apply_deferred(&mut state);
+        state
+    }
+
+    /// The state's lock for `what`, refused with a panic that names the mistake when this
+    /// thread already holds it in a [`Projected::view`] closure (it would deadlock).
+    fn lock_outside(&self, what: &str) -> MutexGuard<'_, State<P>> {
+        assert!(
+            !ReadingMark::held(self.id),
+            "Projected::{what} called inside Projected::view of the same store on the same thread: \
+             it needs the projection the read holds; call it after the closure returns"
+        );
+        self.lock()
+    }
+
+    /// Projects the appends made inside a `view` closure (see [`Projected::view`]).
+    fn apply_deferred(&self, state: &mut State<P>) {
+        let deferred = std::mem::take(&mut *self.deferred.lock().unwrap_or_else(PoisonError::into_inner));
+        for (case, events, version) in deferred {
+            state.catch_up(&self.store, case, &events, Some(version));
+        }
     }
 }
 
@@ -301,7 +412,17 @@ impl<S: Store, P: Projection> Store for Projected<S, P> {
     /// projection before returning. The result is the store's.
     fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError> {
         let appended = self.store.append(case, expected, events)?;
-        self.lock().catch_up(&self.store, case, events, Some(appended.version));
+        if ReadingMark::held(self.id) {
+            // This thread holds the projection in a `view` closure: waiting for it would
+            // never end. The closure's end applies it.
+            self.deferred.lock().unwrap_or_else(PoisonError::into_inner).push((
+                case,
+                events.to_vec(),
+                appended.version,
+            ));
+        } else {
+            self.lock().catch_up(&self.store, case, events, Some(appended.version));
+        }
         Ok(appended)
     }
 
@@ -319,6 +440,10 @@ impl<S: Store, P: Projection> Store for Projected<S, P> {
 
     fn read(&self, case: CaseId) -> Result<Vec<Event>, StoreError> {
         self.store.read(case)
+    }
+
+    fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
+        self.store.read_after_many(reads)
     }
 
     fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<CaseId>, StoreError> {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::core::{Execution, Lookup, Machine, RepositoryCore, Step};
+use super::clock::HostClock;
+use super::core::{Execution, Lookup, Lookups, LookupsStep, Machine, RepositoryCore, Step};
 use super::executed::Executed;
 use super::facade::facade;
 use super::request::CaseRequest;
@@ -56,7 +57,7 @@ use crate::store::{AsyncStore, Batch};
 /// let ana = Staff::new("ana", "software");
 /// let repo = Arc::new(AsyncRepository::new(MemoryStore::new(), Rules::default()));
 /// let case = CaseId::new_v7(t, [1; 10]);
-/// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t).await?;
+/// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t).await?;
 ///
 /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
 /// let events = repo.execute(case, note, &Actor::Staff(ana), t).await?.events;
@@ -70,6 +71,7 @@ use crate::store::{AsyncStore, Batch};
 pub struct AsyncRepository<S> {
     store: S,
     core: RepositoryCore,
+    clock: HostClock,
 }
 
 facade!(AsyncRepository, AsyncStore, [async], [.await], [+ Send]);

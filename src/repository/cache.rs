@@ -353,7 +353,7 @@ mod tests {
         let opened = Rules::default().open(
             id,
             Opening::new("cust-1", "it works", Staff::new("ana", "software")),
-            &Actor::Customer,
+            &Actor::customer("cust-1"),
             t,
         );
         (id, Case::from_opened(&opened.expect("a valid opening")).expect("an opening folds"))

@@ -109,7 +109,7 @@ use crate::store::{Appended, Batch, Loaded};
 /// let clock = || t; // the host's clock: read only to decide again after a conflict
 ///
 /// let opening = Opening::new("cust-7", "my laptop works", ana.clone());
-/// drive(&store, Execution::open(case, opening, Actor::Customer, t), |run| run.poll(&core, &mut { clock }))?;
+/// drive(&store, Execution::open(case, opening, Actor::customer("cust-7"), t), |run| run.poll(&core, &mut { clock }))?;
 /// let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
 /// let done = drive(&store, Execution::new(CaseRequest::new(case, note, ana, t)), |run| run.poll(&core, &mut { clock }))?;
 /// assert_eq!((done.events[0].seq, done.version, done.already_done), (2, 2, false));
@@ -646,10 +646,12 @@ impl Execution {
             },
             State::Replay { slot, first, last } => match answer {
                 Some(Answer::Read(Ok(stored))) => {
-                    let done: Vec<Event> = stored.into_iter().filter(|e| (first..=last).contains(&e.seq)).collect();
+                    let mut done: Vec<Event> = stored.into_iter().filter(|e| (first..=last).contains(&e.seq)).collect();
                     if done.len() as u64 == last.saturating_sub(first).saturating_add(1) {
-                        let version = slot.lock().version().max(last);
-                        return self.executed(done, version, true);
+                        let case = slot.snapshot();
+                        // An earlier run from a log older than named customers: name them.
+                        crate::upcast::name_customers_as(&mut done, case.customer());
+                        return self.executed(done, case.version().max(last), true);
                     }
                     // The cache knows events the store does not hold: it is behind the
                     // cache (replaced or restored). Read it again on the next command.
@@ -1072,6 +1074,200 @@ impl sealed::Sealed for Lookup {
     }
 }
 
+/// Several cases read through the core at once, each as [`Lookup::refresh`] reads it,
+/// with their reads batched: one store call ([`Store::read_after_many`]) for all the
+/// cases, and a second only for the cases the first found behind their cached version
+/// (a store replaced or restored), which are then read from the start. Done gives the
+/// cases' snapshots in the order of the ids.
+///
+/// Each case goes through a [`Lookup`] of its own, so what a refresh folds, loads or
+/// drops from the cache is the same one-case code. With snapshots on, a cold case is
+/// loaded from its whole log in the same batched read (not from its snapshot), and a
+/// batched refresh writes no snapshot. Drive it like the other runs, with a
+/// step of its own: [`Lookups::poll`] gives [`LookupsStep::Read`] with every read of
+/// the round ([`PendingReads::reads`]); answer them all at once with
+/// [`PendingReads::answer`] and poll again, until [`LookupsStep::Done`].
+///
+/// [`Store::read_after_many`]: crate::Store::read_after_many
+///
+/// # Example
+///
+/// ```
+/// use caseledger::repository::{Lookups, LookupsStep, RepositoryCore};
+/// use caseledger::{Actor, CaseId, MemoryStore, Opening, Rules, Staff, Store};
+/// use time::macros::datetime;
+///
+/// let t = datetime!(2026-11-23 09:00 UTC);
+/// let (store, core) = (MemoryStore::new(), RepositoryCore::new(Rules::default(), 100));
+/// let ids = [CaseId::new_v7(t, [1; 10]), CaseId::new_v7(t, [2; 10])];
+/// for case in ids {
+///     let opening = Opening::new("cust-7", "my laptop works", Staff::new("ana", "software"));
+///     store.append(case, 0, &[core.rules().open(case, opening, &Actor::customer("cust-7"), t)?])?;
+/// }
+/// let mut run = Lookups::refresh(ids.to_vec());
+/// let mut calls = 0;
+/// let cases = loop {
+///     run = match run.poll(&core) {
+///         LookupsStep::Read(reads) => {
+///             calls += 1;
+///             let answer = store.read_after_many(reads.reads());
+///             reads.answer(answer)
+///         }
+///         LookupsStep::Done(result) => break result?,
+///     };
+/// };
+/// assert_eq!(cases.len(), 2);
+/// assert_eq!(calls, 1, "both cases in one store call");
+/// # Ok::<(), caseledger::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Lookups {
+    runs: Vec<One>,
+    failed: Option<Error>,
+}
+
+/// Where one case of a [`Lookups`] stands.
+#[derive(Debug)]
+enum One {
+    Polled,
+    Ready(Lookup),
+    Reading(PendingRead<Lookup>),
+    /// A cold case with snapshots on: served by the batched read from version 0.
+    Loading(PendingLoad<Lookup>),
+    Done(Arc<Case>),
+}
+
+impl One {
+    fn waits(&self) -> bool {
+        matches!(self, Self::Reading(_) | Self::Loading(_))
+    }
+}
+
+/// What a [`Lookups`] needs next, or its result.
+#[derive(Debug)]
+pub enum LookupsStep {
+    /// Read several cases' events after their versions in one call
+    /// ([`Store::read_after_many`](crate::Store::read_after_many)).
+    Read(PendingReads),
+    /// Finished: each case's snapshot, in the order of the ids, or the first failure.
+    Done(Result<Vec<Arc<Case>>, Error>),
+}
+
+/// The reads of one round of a [`Lookups`]; answer them all with the store's result.
+#[derive(Debug)]
+#[must_use]
+pub struct PendingReads {
+    lookups: Lookups,
+    reads: Vec<(CaseId, u64)>,
+}
+
+impl PendingReads {
+    /// What to read: for each `(case, after)`, the case's events after version `after`.
+    #[must_use]
+    pub fn reads(&self) -> &[(CaseId, u64)] {
+        &self.reads
+    }
+
+    /// Hands the store's answer back (one entry per read, in order); poll the returned
+    /// run again. An answer with another number of entries fails the run.
+    pub fn answer(mut self, result: Result<Vec<Vec<Event>>, StoreError>) -> Lookups {
+        let answers = match result {
+            Ok(answers) if answers.len() == self.reads.len() => answers,
+            Ok(answers) => {
+                let err = StoreError::backend(format!(
+                    "read_after_many answered {} entries for {} reads",
+                    answers.len(),
+                    self.reads.len()
+                ));
+                self.lookups.failed = Some(err.into());
+                return self.lookups;
+            }
+            Err(err) => {
+                self.lookups.fail_first(err);
+                return self.lookups;
+            }
+        };
+        let mut answers = answers.into_iter();
+        for run in self.lookups.runs.iter_mut().filter(|run| run.waits()) {
+            *run = match (std::mem::replace(run, One::Polled), answers.next()) {
+                (One::Reading(read), Some(events)) => One::Ready(read.answer(Ok(events))),
+                (One::Loading(load), Some(events)) => One::Ready(load.answer(Ok(Loaded::new(None, events)))),
+                _ => One::Polled,
+            };
+        }
+        self.lookups
+    }
+}
+
+impl Lookups {
+    /// Every case of `ids` brought up to date with the store (see [`Lookup::refresh`]).
+    #[must_use]
+    pub fn refresh(ids: Vec<CaseId>) -> Self {
+        Self { runs: ids.into_iter().map(|id| One::Ready(Lookup::refresh(id))).collect(), failed: None }
+    }
+
+    /// Advances every case until the run needs the store or is done.
+    pub fn poll(mut self, core: &RepositoryCore) -> LookupsStep {
+        if let Some(err) = self.failed.take() {
+            return LookupsStep::Done(Err(err));
+        }
+        let mut reads = Vec::new();
+        for run in self.runs.iter_mut().filter(|run| matches!(run, One::Ready(_))) {
+            let One::Ready(mut lookup) = std::mem::replace(run, One::Polled) else { continue };
+            *run = loop {
+                match lookup.poll(core) {
+                    Step::Read(read) => {
+                        reads.push((read.case(), read.after()));
+                        break One::Reading(read);
+                    }
+                    // A batched refresh loads a cold case from its whole log, in the
+                    // same query as the others, not from its snapshot.
+                    Step::Load(case, load) => {
+                        reads.push((case, 0));
+                        break One::Loading(load);
+                    }
+                    // Nor does it write snapshots: the case's next command may.
+                    Step::Save(_, save) => lookup = save.answer(Ok(false)),
+                    Step::Done(Ok(case)) => break One::Done(case),
+                    Step::Done(Err(err)) => return LookupsStep::Done(Err(err)),
+                    // A lookup never appends.
+                    Step::Append(append) => {
+                        let case = append.batch().case;
+                        let err = StoreError::backend(format!("case {case}: a read asked to append"));
+                        return LookupsStep::Done(Err(err.into()));
+                    }
+                }
+            };
+        }
+        if !reads.is_empty() {
+            return LookupsStep::Read(PendingReads { lookups: self, reads });
+        }
+        let mut cases = Vec::with_capacity(self.runs.len());
+        for run in self.runs {
+            match run {
+                One::Done(case) => cases.push(case),
+                // Only after a failed read, whose error the poll above returned.
+                _ => return LookupsStep::Done(Err(StoreError::backend("a batched read was left unanswered").into())),
+            }
+        }
+        LookupsStep::Done(Ok(cases))
+    }
+
+    /// The batched read failed: the first waiting case takes the error as its own (so
+    /// it leaves the cache as a failed refresh of it does, and the next poll ends the
+    /// run with it); the other waiting cases are let go as they were.
+    fn fail_first(&mut self, err: StoreError) {
+        let mut err = Some(err);
+        for run in self.runs.iter_mut().filter(|run| run.waits()) {
+            *run = match (std::mem::replace(run, One::Polled), err.take()) {
+                (One::Reading(read), Some(err)) => One::Ready(read.answer(Err(err))),
+                (One::Loading(load), Some(err)) => One::Ready(load.answer(Err(err))),
+                _ => One::Polled,
+            };
+        }
+    }
+}
+
 /// A cold load's answer made into a case: a whole log replayed, or a snapshot restored.
 fn restored(core: &RepositoryCore, case: CaseId, answer: Answer) -> Result<Restored, Error> {
     match answer {
@@ -1129,7 +1325,12 @@ mod tests {
     fn log(case: CaseId, len: usize) -> Vec<Event> {
         let rules = Rules::default();
         let opened = rules
-            .open(case, Opening::new("cust-1", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, T0)
+            .open(
+                case,
+                Opening::new("cust-1", "my laptop works", Staff::new("ana", "software")),
+                &Actor::customer("cust-1"),
+                T0,
+            )
             .unwrap();
         let mut current = Case::from_opened(&opened).unwrap();
         let mut events = vec![opened];
@@ -1414,7 +1615,7 @@ mod tests {
         // A retried opening: the store already holds it, and a note after it.
         let stored = log(case, 2);
         let opening = Opening::new("cust-1", "my laptop works", Staff::new("ana", "software"));
-        let step = Execution::open(case, opening, Actor::Customer, T0).poll(&core, &mut no_clock());
+        let step = Execution::open(case, opening, Actor::customer("cust-1"), T0).poll(&core, &mut no_clock());
         let pending = append(step, 0);
         assert_eq!(pending.batch().events, &stored[..1], "the same opening decides the same event");
         let step = pending.answer(written(2, 0)).poll(&core, &mut no_clock());
@@ -1470,6 +1671,73 @@ mod tests {
             done(read(Lookup::case(id).poll(&core), 0).answer(Ok(vec![opened])).poll(&core)).unwrap();
         }
         assert_eq!(core.cached(), 300);
+    }
+
+    /// What a scripted [`Lookups`] run gave, and the reads of each of its rounds.
+    type Scripted = (Result<Vec<Arc<Case>>, Error>, Vec<Vec<(CaseId, u64)>>);
+
+    /// Drives `run` with scripted answers to each batched round; returns its result and
+    /// the reads of each round.
+    fn lookups(
+        core: &RepositoryCore,
+        mut run: Lookups,
+        mut answer: impl FnMut(&[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError>,
+    ) -> Scripted {
+        let mut rounds = Vec::new();
+        loop {
+            run = match run.poll(core) {
+                LookupsStep::Read(reads) => {
+                    rounds.push(reads.reads().to_vec());
+                    let result = answer(reads.reads());
+                    reads.answer(result)
+                }
+                LookupsStep::Done(result) => return (result, rounds),
+            }
+        }
+    }
+
+    #[test]
+    fn several_cases_refresh_in_one_round_and_a_store_behind_one_of_them_in_a_second() {
+        let [a, b, c] = [case_id(30), case_id(31), case_id(32)];
+        let (log_a, log_b, log_c) = (log(a, 4), log(b, 3), log(c, 2));
+        let core = core_with(&log_a[..2]);
+        done(read(Lookup::case(b).poll(&core), 0).answer(Ok(log_b.clone())).poll(&core)).unwrap();
+        // The store: `a` moved on to 4; `b` was restored to version 1, behind the cache;
+        // `c` is not cached.
+        let stored = |case: CaseId| match case {
+            x if x == a => log_a.clone(),
+            x if x == b => log_b[..1].to_vec(),
+            _ => log_c.clone(),
+        };
+        let (result, rounds) = lookups(&core, Lookups::refresh(vec![a, b, c]), |reads| {
+            Ok(reads
+                .iter()
+                .map(|&(case, after)| stored(case).into_iter().filter(|e| e.seq > after).collect())
+                .collect())
+        });
+        let versions: Vec<u64> = result.unwrap().iter().map(|case| case.version()).collect();
+        assert_eq!(versions, vec![4, 1, 2]);
+        assert_eq!(rounds, vec![vec![(a, 1), (b, 2), (c, 0)], vec![(b, 0)]]);
+        assert_eq!(core.peek(b).unwrap().version(), 1, "the cache follows the restored store");
+
+        // Nothing to read: no round at all.
+        let (result, rounds) = lookups(&core, Lookups::refresh(Vec::new()), |_| unreachable!());
+        assert!(result.unwrap().is_empty() && rounds.is_empty());
+    }
+
+    #[test]
+    fn a_failed_or_short_batched_read_fails_the_run_and_drops_only_the_case_it_blamed() {
+        let [a, b] = [case_id(33), case_id(34)];
+        let core = core_with(&log(a, 2));
+        done(read(Lookup::case(b).poll(&core), 0).answer(Ok(log(b, 2))).poll(&core)).unwrap();
+        let io = || StoreError::Io { path: "db".into(), op: "read", source: std::io::Error::other("reset") };
+        let (result, _) = lookups(&core, Lookups::refresh(vec![a, b]), |_| Err(io()));
+        assert!(matches!(result, Err(Error::Store(StoreError::Io { .. }))), "{result:?}");
+        assert!(core.peek(a).is_none(), "a failed refresh drops its case, as one refresh does");
+        assert!(core.peek(b).is_some());
+
+        let (result, _) = lookups(&core, Lookups::refresh(vec![a, b]), |_| Ok(vec![Vec::new()]));
+        assert!(matches!(result, Err(Error::Store(StoreError::Backend { .. }))), "{result:?}");
     }
 
     fn keyed(text: &str, key: &str) -> Request {

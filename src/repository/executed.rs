@@ -29,7 +29,7 @@ use crate::event::Event;
 /// let ana = Staff::new("ana", "software");
 /// let repo = Repository::new(MemoryStore::new(), Rules::default());
 /// let case = CaseId::new_v7(t, [1; 10]);
-/// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+/// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
 ///
 /// let call = Command::AddNote { text: "called back".into(), visibility: Visibility::Internal };
 /// let request = CaseRequest::new(case, call, ana, t).key(IdempotencyKey::new("req-42")?);

@@ -22,7 +22,7 @@ macro_rules! facade {
             /// [`DEFAULT_CAPACITY`] cases.
             #[must_use]
             pub fn new(store: S, rules: impl Into<Arc<Rules>>) -> Self {
-                Self { store, core: RepositoryCore::new(rules, DEFAULT_CAPACITY) }
+                Self { store, core: RepositoryCore::new(rules, DEFAULT_CAPACITY), clock: HostClock::default() }
             }
 
             /// The same repository caching at most `capacity` folded cases (0: none; every
@@ -31,14 +31,14 @@ macro_rules! facade {
             #[must_use]
             pub fn with_capacity(self, capacity: usize) -> Self {
                 let policy = self.core.snapshot_policy();
-                Self { core: RepositoryCore::new(self.core.rules_arc(), capacity).with_snapshots(policy), store: self.store }
+                Self { core: RepositoryCore::new(self.core.rules_arc(), capacity).with_snapshots(policy), ..self }
             }
 
             /// The same repository writing case snapshots under `policy` and starting
             /// cold cases from them (see [`SnapshotPolicy`]; off by default).
             #[must_use]
             pub fn with_snapshots(self, policy: SnapshotPolicy) -> Self {
-                Self { core: self.core.with_snapshots(policy), store: self.store }
+                Self { core: self.core.with_snapshots(policy), ..self }
             }
 
             /// What the repository did with snapshots so far (restored, ignored and why,
@@ -58,6 +58,37 @@ macro_rules! facade {
             /// [`Error::Log`] when the log itself is broken, and the store's own failures.
             pub $($async)* fn verify_snapshot(&self, id: CaseId) -> Result<SnapshotCheck, Error> {
                 drive(&self.store, Verify::new(id), |verify| verify.poll()) $($await)*
+            }
+
+            /// The same repository deciding again at `clock()` (the host's clock) when a
+            /// command lost a race to another writer: `execute`, `run` and every other
+            /// method that decides a command again read it once before each later
+            /// decision, never otherwise (the first decision is at the time the call
+            /// names). Without a clock a command is decided again at its own time, which
+            /// suits a test with fixed times; but a command that keeps losing races for
+            /// longer than the case's clock-skew tolerance is then refused as
+            /// [`Refusal::TimeBeforeLastEvent`](crate::Refusal::TimeBeforeLastEvent),
+            /// since the winners wrote later times. The library reads no clock of its
+            /// own: pass `OffsetDateTime::now_utc` or a test clock.
+            ///
+            /// # Example
+            ///
+            /// ```
+            /// use caseledger::{Actor, CaseId, Command, MemoryStore, Opening, Repository, Rules, Staff};
+            /// # use caseledger::event::Visibility;
+            /// use time::OffsetDateTime;
+            ///
+            /// let repo = Repository::new(MemoryStore::new(), Rules::default()).with_clock(OffsetDateTime::now_utc);
+            /// let (now, ana) = (OffsetDateTime::now_utc(), Staff::new("ana", "software"));
+            /// let case = CaseId::new_v7(now, [1; 10]);
+            /// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), now)?;
+            /// # let note = Command::AddNote { text: "BIOS 1.9 tried".into(), visibility: Visibility::Internal };
+            /// repo.execute(case, note, &Actor::Staff(ana), OffsetDateTime::now_utc())?;
+            /// # Ok::<(), caseledger::Error>(())
+            /// ```
+            #[must_use]
+            pub fn with_clock(self, clock: impl Fn() -> OffsetDateTime + Send + Sync + 'static) -> Self {
+                Self { clock: HostClock::new(clock), ..self }
             }
 
             /// Opens a new case and stores its first event; the [`Executed`] holds that
@@ -84,9 +115,12 @@ macro_rules! facade {
             /// Decides `command` (a [`Command`](crate::Command), or a [`Request`] carrying
             /// an idempotency key) on the case at `at`, stores the new events and says
             /// what it did ([`Executed`]: the events, the version after them, whether an
-            /// earlier run with the same key had done it, the attempts used). When another writer appended first, decides again on the fresh state
-            /// at the same `at`, up to [`DEFAULT_ATTEMPTS`](crate::repository::DEFAULT_ATTEMPTS) times in all. `run` takes a
-            /// [`CaseRequest`] with more options (expected version, attempts).
+            /// earlier run with the same key had done it, the attempts used). When
+            /// another writer appended first, decides again on the fresh state at the
+            /// repository's clock (`with_clock`; without one, at `at` again), up to
+            /// [`DEFAULT_ATTEMPTS`](crate::repository::DEFAULT_ATTEMPTS) times in all.
+            /// `run` takes a [`CaseRequest`] with more options (expected version,
+            /// attempts).
             ///
             /// # Errors
             ///
@@ -106,7 +140,9 @@ macro_rules! facade {
             }
 
             /// Runs `request`: decides its command on the case and stores the new events,
-            /// keeping its options (see [`CaseRequest`]).
+            /// keeping its options (see [`CaseRequest`]). The first decision is at the
+            /// request's time, each later one (after a lost race) at the repository's
+            /// clock (`with_clock`).
             ///
             /// # Errors
             ///
@@ -116,12 +152,19 @@ macro_rules! facade {
             /// [`StoreError::Conflict`](crate::error::StoreError::Conflict).
             pub $($async)* fn run(&self, request: CaseRequest) -> Result<Executed, Error> {
                 let at = request.at();
-                drive(&self.store, Execution::new(request), |run| run.poll(&self.core, &mut || at)) $($await)*
+                drive(&self.store, Execution::new(request), |run| run.poll(&self.core, &mut || self.again_at(at))) $($await)*
+            }
+
+            /// When to decide again, after a lost race, a command first decided at `at`:
+            /// the host's clock (`with_clock`), or without one `at` itself. Every driver
+            /// of this repository's commands passes it to `Execution::poll`.
+            pub(crate) fn again_at(&self, at: OffsetDateTime) -> OffsetDateTime {
+                self.clock.again(at)
             }
 
             /// `execute`, deciding up to `attempts` times in all when other writers append
-            /// first, each decision at a fresh `now()` (the host's clock; the library reads
-            /// none itself).
+            /// first, each decision at a fresh `now()` (the host's clock for this call,
+            /// instead of the repository's; the library reads none itself).
             ///
             /// # Errors
             ///
@@ -161,7 +204,9 @@ macro_rules! facade {
             }
 
             /// Every case of `customer`, oldest first (S3: "treat me like you know me"),
-            /// each brought up to date with the store.
+            /// each brought up to date with the store: two store calls however many
+            /// cases (the store's index of the customer's cases, then one batched read
+            /// of what each case lacks, [`Store::read_after_many`](crate::Store::read_after_many)).
             ///
             /// # Errors
             ///
@@ -172,7 +217,7 @@ macro_rules! facade {
             }
 
             /// Every case linked to `incident`, oldest first (S6), each brought up to date
-            /// with the store.
+            /// with the store, in two store calls as `customer_cases`.
             ///
             /// # Errors
             ///
@@ -182,13 +227,19 @@ macro_rules! facade {
                 self.refresh_all(ids) $($await)*
             }
 
-            /// Each case of `ids` brought up to date, in order; the first error ends it.
+            /// Each case of `ids` brought up to date, in order, with one batched store
+            /// read ([`Lookups`]); the first error ends it.
             $($async)* fn refresh_all(&self, ids: Vec<CaseId>) -> Result<Vec<Arc<Case>>, Error> {
-                let mut cases = Vec::with_capacity(ids.len());
-                for id in ids {
-                    cases.push(self.refresh(id) $($await)* ?);
+                let mut run = Lookups::refresh(ids);
+                loop {
+                    run = match run.poll(&self.core) {
+                        LookupsStep::Read(reads) => {
+                            let result = self.store.read_after_many(reads.reads()) $($await)*;
+                            reads.answer(result)
+                        }
+                        LookupsStep::Done(result) => return result,
+                    };
                 }
-                Ok(cases)
             }
 
             /// Drops a case from the cache; the next command reads it again.

@@ -25,6 +25,7 @@
 #[cfg(feature = "async")]
 mod async_repository;
 mod cache;
+mod clock;
 pub(crate) mod core;
 mod executed;
 mod facade;
@@ -45,11 +46,13 @@ use crate::error::Error;
 use crate::id::{CaseId, CustomerRef, IncidentId};
 use crate::rules::Rules;
 use crate::store::{Batch, Store};
+use clock::HostClock;
 use facade::facade;
 use watch::Watch;
 
 pub use self::core::{
-    Execution, Lookup, Machine, PendingAppend, PendingLoad, PendingRead, PendingSave, RepositoryCore, Step,
+    Execution, Lookup, Lookups, LookupsStep, Machine, PendingAppend, PendingLoad, PendingRead, PendingReads,
+    PendingSave, RepositoryCore, Step,
 };
 #[cfg(feature = "async")]
 pub use async_repository::AsyncRepository;
@@ -82,7 +85,7 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// - Commands on **one case** run optimistically: both may decide on the same version;
 ///   the store appends one and refuses the other with [`StoreError::Conflict`]. The
 ///   loser reads only the events it missed, folds them into the cached case, and decides
-///   again on the fresh state, at most [`DEFAULT_ATTEMPTS`] times in all (a
+///   again on the fresh state, at the host's clock ([`Repository::with_clock`]), at most [`DEFAULT_ATTEMPTS`] times in all (a
 ///   [`CaseRequest`] sets another number). A retry may therefore end in a refusal (the other
 ///   writer may have transferred the case); it is never a blind re-append.
 ///
@@ -112,7 +115,7 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// let ana = Staff::new("ana", "software");
 /// let repo = Arc::new(Repository::new(MemoryStore::new(), Rules::default()).with_capacity(1_000));
 /// let case = CaseId::new_v7(t, [1; 10]);
-/// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+/// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
 ///
 /// // Four request handlers write to the case at once; each note lands exactly once.
 /// std::thread::scope(|s| {
@@ -139,6 +142,7 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 pub struct Repository<S> {
     store: S,
     core: RepositoryCore,
+    clock: HostClock,
 }
 
 facade!(Repository, Store, [], [], []);

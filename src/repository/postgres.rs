@@ -235,7 +235,8 @@ impl Staged<'_, '_> {
         self.lend(id);
         let Self { repo, tx, staging, appended, .. } = self;
         *appended = true;
-        drive_in(repo.store(), tx, run, |run| run.poll(staging, &mut || at)).await
+        // A retry inside the transaction decides at the repository's clock too.
+        drive_in(repo.store(), tx, run, |run| run.poll(staging, &mut || repo.again_at(at))).await
     }
 }
 

@@ -32,7 +32,7 @@ pub const DEFAULT_ATTEMPTS: u32 = 3;
 /// let ana = Staff::new("ana", "software");
 /// let repo = Repository::new(MemoryStore::new(), Rules::default());
 /// let case = CaseId::new_v7(t, [1; 10]);
-/// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::Customer, t)?;
+/// repo.open(case, Opening::new("cust-7", "my laptop works", ana.clone()), &Actor::customer("cust-7"), t)?;
 ///
 /// // The agent's screen shows version 1 (its ETag); the command is decided only if the
 /// // case is still there.
@@ -67,7 +67,8 @@ pub struct CaseRequest {
 impl CaseRequest {
     /// `by` asks for `request` (a [`Command`], or a [`Request`] carrying an idempotency
     /// key) on `case` at `at` (the host's clock). Decided up to [`DEFAULT_ATTEMPTS`] times
-    /// when other writers append first; no expected version.
+    /// when other writers append first, each later time at the repository's clock
+    /// ([`Repository::with_clock`](crate::Repository::with_clock)); no expected version.
     pub fn new(case: CaseId, request: impl Into<Request>, by: impl Into<Actor>, at: OffsetDateTime) -> Self {
         Self { case, request: request.into(), by: by.into(), at, expected: None, attempts: DEFAULT_ATTEMPTS }
     }
@@ -127,7 +128,7 @@ impl CaseRequest {
         &self.by
     }
 
-    /// When the command is (first) decided.
+    /// When the command is first decided (later decisions read the repository's clock).
     #[must_use]
     pub fn at(&self) -> OffsetDateTime {
         self.at

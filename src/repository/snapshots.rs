@@ -367,8 +367,9 @@ mod tests {
         let t = datetime!(2026-11-23 09:00 UTC);
         let rules = Rules::default();
         let ana = Staff::new("ana", "software");
-        let opened =
-            rules.open(case, Opening::new("cust-1", "my laptop works", ana.clone()), &Actor::Customer, t).unwrap();
+        let opened = rules
+            .open(case, Opening::new("cust-1", "my laptop works", ana.clone()), &Actor::customer("cust-1"), t)
+            .unwrap();
         let mut current = Case::from_opened(&opened).unwrap();
         let mut events = vec![opened];
         while events.len() < len {

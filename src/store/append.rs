@@ -80,7 +80,7 @@ impl<'a> From<Batch<'a>> for AppendCheck<'a> {
 /// let case = CaseId::new_v7(t, [1; 10]);
 /// let rules = Rules::default();
 /// let opened = rules.open(case, Opening::new("cust-7", "my laptop works",
-///     Staff::new("ana", "software")), &Actor::Customer, t)?;
+///     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 /// let note = rules.decide(&Case::from_opened(&opened)?, Command::AddNote {
 ///     text: "tried safe mode".into(), visibility: Visibility::Internal,
 /// }, &Actor::Staff(Staff::new("ana", "software")), t)?;

@@ -85,7 +85,7 @@ use crate::id::{CaseId, CustomerRef, IncidentId};
 /// let t = datetime!(2026-11-23 09:00 UTC);
 /// let case = CaseId::new_v7(t, [1; 10]);
 /// let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
-///     Staff::new("ana", "software")), &Actor::Customer, t)?;
+///     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 ///
 /// let store = MemoryStore::new();
 /// block_on(async {
@@ -144,6 +144,29 @@ pub trait AsyncStore: Send + Sync {
     /// As [`AsyncStore::read_after`].
     fn read(&self, case: CaseId) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send {
         self.read_after(case, 0)
+    }
+
+    /// Several cases' events in one call, as [`Store::read_after_many`]: for each
+    /// `(case, after)` of `reads`, the events after `after`, one entry per read in the
+    /// order of `reads`.
+    ///
+    /// The default awaits [`AsyncStore::read_after`] once per read; a database store
+    /// should answer in one query (`PgStore` does).
+    ///
+    /// # Errors
+    ///
+    /// As [`AsyncStore::read_after`], for any of the reads.
+    fn read_after_many(
+        &self,
+        reads: &[(CaseId, u64)],
+    ) -> impl Future<Output = Result<Vec<Vec<Event>>, StoreError>> + Send {
+        async move {
+            let mut answers = Vec::with_capacity(reads.len());
+            for &(case, after) in reads {
+                answers.push(self.read_after(case, after).await?);
+            }
+            Ok(answers)
+        }
     }
 
     /// Keeps `snapshot` as its case's latest unless a later one is kept; `Ok(false)` when
@@ -250,6 +273,9 @@ macro_rules! forward_async_store {
             fn read(&self, case: CaseId) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send {
                 (**self).read(case)
             }
+            fn read_after_many(&self, reads: &[(CaseId, u64)]) -> impl Future<Output = Result<Vec<Vec<Event>>, StoreError>> + Send {
+                (**self).read_after_many(reads)
+            }
             fn customer_cases(&self, customer: &CustomerRef) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {
                 (**self).customer_cases(customer)
             }
@@ -292,6 +318,13 @@ impl AsyncStore for super::MemoryStore {
 
     fn cases(&self) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {
         std::future::ready(Store::cases(self))
+    }
+
+    fn read_after_many(
+        &self,
+        reads: &[(CaseId, u64)],
+    ) -> impl Future<Output = Result<Vec<Vec<Event>>, StoreError>> + Send {
+        std::future::ready(Store::read_after_many(self, reads))
     }
 
     fn customer_cases(&self, customer: &CustomerRef) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {

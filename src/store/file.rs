@@ -165,7 +165,7 @@ const MAX_KEPT_DECODED_BYTES: u64 = 64 << 20;
 /// let t = datetime!(2026-11-23 09:00 UTC);
 /// let case = CaseId::new_v7(t, [1; 10]);
 /// let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
-///     Staff::new("ana", "software")), &Actor::Customer, t)?;
+///     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 ///
 /// let store = FileStore::open(&dir)?;
 /// store.append(case, 0, &[opened.clone()])?;
@@ -527,6 +527,25 @@ impl Store for FileStore {
             return Ok(events);
         }
         file.read_after(after, self.max_line_bytes)
+    }
+
+    fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
+        for (case, _) in reads {
+            self.check_quarantine(*case)?;
+        }
+        // One lookup of the state for every case; the files are read after it is let go.
+        let files: Vec<Option<Arc<Mutex<CaseFile>>>> = {
+            let state = lock(&self.state);
+            reads.iter().map(|(case, _)| state.files.get(case).cloned()).collect()
+        };
+        reads
+            .iter()
+            .zip(files)
+            .map(|(&(_, after), file)| match file {
+                Some(file) => lock(&file).read_after(after, self.max_line_bytes),
+                None => Ok(Vec::new()),
+            })
+            .collect()
     }
 
     fn version(&self, case: CaseId) -> Result<u64, StoreError> {

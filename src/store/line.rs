@@ -218,7 +218,7 @@ mod tests {
         use crate::{Actor, CaseId, Opening, Rules, Staff};
         let t = time::macros::datetime!(2026-11-23 09:00 UTC);
         let opening = Opening::new("cust-7", "my laptop works", Staff::new("ana", "software"));
-        let event = Rules::default().open(CaseId::new_v7(t, [1; 10]), opening, &Actor::Customer, t).unwrap();
+        let event = Rules::default().open(CaseId::new_v7(t, [1; 10]), opening, &Actor::customer("cust-7"), t).unwrap();
         let mut text = String::new();
         encode(&event, &mut text).unwrap();
         (event, text.into_bytes())

@@ -28,13 +28,13 @@ use crate::id::{CaseId, CustomerRef, IncidentId};
 /// let case = CaseId::new_v7(t, [1; 10]);
 /// let rules = Rules::default();
 /// let opened = rules.open(case, Opening::new("cust-7", "my laptop works",
-///     Staff::new("ana", "software")), &Actor::Customer, t)?;
+///     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 /// let store = MemoryStore::new();
 /// store.append(case, 0, &[opened])?;
 ///
 /// // A writer that still believes the case is empty is told so, and nothing is written.
 /// let other = rules.open(case, Opening::new("cust-7", "a refund",
-///     Staff::new("bo", "billing")), &Actor::Customer, t)?;
+///     Staff::new("bo", "billing")), &Actor::customer("cust-7"), t)?;
 /// let err = store.append(case, 0, &[other]).unwrap_err();
 /// assert!(matches!(err, StoreError::Conflict { expected: 0, actual: 1, .. }));
 /// assert_eq!(store.customer_cases(&"cust-7".into())?, vec![case]);
@@ -138,6 +138,15 @@ impl Store for MemoryStore {
 
     fn read_after(&self, case: CaseId, version: u64) -> Result<Vec<Event>, StoreError> {
         Ok(self.log(case).map(|log| after(&lock(&log).events, version)).unwrap_or_default())
+    }
+
+    fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
+        // One read lock of the map for every case, then each case's own lock in turn.
+        let cases = self.cases.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(reads
+            .iter()
+            .map(|(case, version)| cases.get(case).map(|log| after(&lock(log).events, *version)).unwrap_or_default())
+            .collect())
     }
 
     fn version(&self, case: CaseId) -> Result<u64, StoreError> {

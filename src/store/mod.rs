@@ -127,7 +127,7 @@ impl Loaded {
 /// let t = datetime!(2026-11-23 09:00 UTC);
 /// let case = CaseId::new_v7(t, [1; 10]);
 /// let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
-///     Staff::new("ana", "software")), &Actor::Customer, t)?;
+///     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 ///
 /// let store = MemoryStore::new();
 /// assert_eq!(store.append(case, 0, &[opened.clone()])?.written, 1);
@@ -205,7 +205,7 @@ impl Loaded {
 /// # let t = time::macros::datetime!(2026-11-23 09:00 UTC);
 /// # let case = CaseId::new_v7(t, [1; 10]);
 /// # let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
-/// #     Staff::new("ana", "software")), &Actor::Customer, t)?;
+/// #     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 /// let table = Table::default();
 /// assert_eq!(table.append(case, 0, &[opened.clone()])?, Appended::new(1, 1));
 /// assert_eq!(table.append(case, 0, &[opened])?, Appended::new(1, 0), "a retry is a no-op");
@@ -254,6 +254,45 @@ pub trait Store: Send + Sync {
     /// As [`Store::read_after`].
     fn read(&self, case: CaseId) -> Result<Vec<Event>, StoreError> {
         self.read_after(case, 0)
+    }
+
+    /// Several cases' events in one call: for each `(case, after)` of `reads`, the
+    /// events of `case` after version `after`, in order, exactly as
+    /// [`Store::read_after`] gives them. The answer has one entry per read, in the order
+    /// of `reads` (an empty one for a case the store does not hold).
+    ///
+    /// The repositories bring every case of a customer or an incident up to date with
+    /// one call ([`Repository::customer_cases`](crate::Repository::customer_cases)). The
+    /// default calls [`Store::read_after`] once per read, so a host's store need not
+    /// implement it; [`MemoryStore`] and [`FileStore`] answer under one lookup of their
+    /// case maps, and `PgStore` in one query.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::read_after`], for any of the reads; the first failure ends the call.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use caseledger::{Actor, CaseId, MemoryStore, Opening, Rules, Staff, Store};
+    /// use time::macros::datetime;
+    ///
+    /// let t = datetime!(2026-11-23 09:00 UTC);
+    /// let store = MemoryStore::new();
+    /// let (a, b) = (CaseId::new_v7(t, [1; 10]), CaseId::new_v7(t, [2; 10]));
+    /// for case in [a, b] {
+    ///     let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
+    ///         Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
+    ///     store.append(case, 0, &[opened])?;
+    /// }
+    /// let answers = store.read_after_many(&[(a, 0), (b, 1)])?;
+    /// assert_eq!(answers.len(), 2);
+    /// assert_eq!(answers[0].len(), 1, "a's opening");
+    /// assert!(answers[1].is_empty(), "nothing after b's version 1");
+    /// # Ok::<(), caseledger::Error>(())
+    /// ```
+    fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
+        reads.iter().map(|&(case, after)| self.read_after(case, after)).collect()
     }
 
     /// Keeps `snapshot` as its case's latest (see [`Snapshot`]), unless the store holds
@@ -359,6 +398,9 @@ macro_rules! forward_store {
             }
             fn read(&self, case: CaseId) -> Result<Vec<Event>, StoreError> {
                 (**self).read(case)
+            }
+            fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
+                (**self).read_after_many(reads)
             }
             fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<CaseId>, StoreError> {
                 (**self).customer_cases(customer)

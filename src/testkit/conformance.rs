@@ -71,7 +71,8 @@ pub enum Promise {
     /// [`StoreError::Rejected`] ([`LogError::DuplicateEventId`]), and nothing is written.
     DuplicateIdInLog,
     /// `read_after` and `read` return a case's events after a version, in order, as
-    /// appended; an unknown case reads as empty.
+    /// appended; an unknown case reads as empty. `read_after_many` answers each of its
+    /// reads as `read_after` would, one entry per read, in order.
     ReadAfter,
     /// `version` is the number of stored events, 0 for an unknown case.
     Version,
@@ -388,6 +389,9 @@ impl<S: crate::AsyncStore, B: BlockOn> Store for Blocking<S, B> {
     fn read(&self, case: CaseId) -> Result<Vec<Event>, StoreError> {
         self.runtime.block_on(self.store.read(case))
     }
+    fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
+        self.runtime.block_on(self.store.read_after_many(reads))
+    }
     fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<CaseId>, StoreError> {
         self.runtime.block_on(self.store.customer_cases(customer))
     }
@@ -434,7 +438,9 @@ fn ana() -> Actor {
 
 fn opened(case: CaseId, customer: &str) -> Result<Event, String> {
     let opening = Opening::new(customer, "my laptop works", Staff::new("ana", "software"));
-    Rules::default().open(case, opening, &Actor::Customer, T0).map_err(|e| format!("the suite's opening: {e}"))
+    Rules::default()
+        .open(case, opening, &Actor::customer(customer), T0)
+        .map_err(|e| format!("the suite's opening: {e}"))
 }
 
 /// The events of `command` decided on the case `log` folds to.
@@ -696,7 +702,17 @@ fn read_after<S: Store>(store: &S) -> Result<(), String> {
     same("read", read(store, case)?, log)?;
     let unknown = case_id(12);
     same("read of an unknown case", read(store, unknown)?, vec![])?;
-    same("read_after(0) of an unknown case", store.read_after(unknown, 0).map_err(|e| e.to_string())?, vec![])
+    same("read_after(0) of an unknown case", store.read_after(unknown, 0).map_err(|e| e.to_string())?, vec![])?;
+    let other = case_id(27);
+    let other_log = history(other, "cust-2", 1)?;
+    append(store, other, 0, &other_log, Appended::new(2, 2))?;
+    let reads = [(case, 1), (unknown, 0), (other, 0), (case, 4), (case, 3), (other, 1)];
+    let want = reads
+        .iter()
+        .map(|&(c, after)| store.read_after(c, after).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    same("read_after_many", store.read_after_many(&reads).map_err(|e| e.to_string())?, want)?;
+    same("read_after_many of no reads", store.read_after_many(&[]).map_err(|e| e.to_string())?, vec![])
 }
 
 fn version<S: Store>(store: &S) -> Result<(), String> {

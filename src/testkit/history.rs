@@ -175,7 +175,7 @@ pub(super) fn owners(config: &Config) -> Result<Vec<Staff>, String> {
         .filter(|owner| {
             let opening = Opening::new(config.cast.customer().clone(), pick_str(OUTCOMES, 0), (*owner).clone());
             let id = CaseId::new_v7(config.start, [0; 10]);
-            match config.rules.open(id, opening, &Actor::Customer, config.start) {
+            match config.rules.open(id, opening, &Actor::customer(config.cast.customer().clone()), config.start) {
                 Ok(_) => true,
                 Err(r) => {
                     refusal.get_or_insert(r);
@@ -501,7 +501,7 @@ fn run(config: &Config, owners: &[Staff], script: &Script) -> Option<History> {
     let owner = nth(owners, script.owner)?.clone();
     let id = CaseId::new_v7(config.start, script.case_bytes);
     let opener = match script.opener {
-        Who::Customer => Actor::Customer,
+        Who::Customer => Actor::customer(config.cast.customer().clone()),
         Who::System => Actor::System,
         _ => Actor::Staff(owner.clone()),
     };
@@ -672,7 +672,7 @@ fn read(config: &Config, case: &Case, step: &Move) -> (Actor, Command) {
     };
     let by = match who {
         Who::Owner => Actor::Staff(case.owner().clone()),
-        Who::Customer => Actor::Customer,
+        Who::Customer => Actor::Customer(case.customer().clone()),
         Who::System => Actor::System,
         Who::Member(i) => Actor::Staff(member(staff, case, i)),
         Who::Worker(i) => {

@@ -31,7 +31,7 @@
 //!         self.0.as_ref().ok_or("not running")?.rebuild().map_err(|e| e.to_string())
 //!     }
 //!     fn applied(&self) -> Vec<Applied> {
-//!         self.0.as_ref().map(|p| p.projection().applied().to_vec()).unwrap_or_default()
+//!         self.0.as_ref().map(|p| p.view(|r| r.applied().to_vec())).unwrap_or_default()
 //!     }
 //! }
 //!
@@ -280,14 +280,15 @@ fn write_round(store: &dyn Store, round: u8) -> Result<(), String> {
     if round == 0 {
         for &case in &cases {
             let opening = Opening::new(format!("cust-{case}"), "my laptop works", Staff::new("ana", "software"));
-            let opened = rules.open(case, opening, &Actor::Customer, T0).map_err(|e| e.to_string())?;
+            let opened =
+                rules.open(case, opening, &Actor::customer(format!("cust-{case}")), T0).map_err(|e| e.to_string())?;
             store.append(case, 0, &[opened]).map_err(|e| format!("opening {case}: {e}"))?;
         }
     } else {
         // A case opened after the restart, too.
         let case = case_id(round, 0);
         let opening = Opening::new("cust-new", "my phone works", Staff::new("bo", "hardware"));
-        let opened = rules.open(case, opening, &Actor::Customer, T0).map_err(|e| e.to_string())?;
+        let opened = rules.open(case, opening, &Actor::customer("cust-new"), T0).map_err(|e| e.to_string())?;
         store.append(case, 0, &[opened]).map_err(|e| format!("opening {case}: {e}"))?;
     }
     thread::scope(|scope| {

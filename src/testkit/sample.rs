@@ -84,7 +84,7 @@ pub fn typical_log_capped(n: usize, max_work_items: usize) -> Result<Vec<Event>,
     let t0 = datetime!(2026-11-23 09:00 UTC);
     let [first, ..] = &staff;
     let opening = Opening::new("cust-1042", "my laptop boots and the fan is quiet", first.clone());
-    let mut ledger = Ledger::open(&rules, CaseId::new_v7(t0, [42; 10]), opening, &Actor::Customer, t0)?;
+    let mut ledger = Ledger::open(&rules, CaseId::new_v7(t0, [42; 10]), opening, &Actor::customer("cust-1042"), t0)?;
     let mut owner = 0usize;
     let mut items_opened = 0usize;
     for i in 1..n {
@@ -128,7 +128,7 @@ fn typical_step(
     };
     let reply = |channel| {
         let message = "Tried it this morning, it still shuts down after two minutes.".to_owned();
-        (Command::RecordReply { channel, message }, Actor::Customer)
+        (Command::RecordReply { channel, message }, Actor::Customer(ledger.case().customer().clone()))
     };
     let item = format!("W-{cycle}");
     let work_open = ledger.case().work_item(&item.as_str().into()).is_some_and(|w| w.is_open());
@@ -261,8 +261,9 @@ fn one_log(rules: &Rules, dice: &mut Dice, i: usize) -> Result<Vec<Event>, Error
     let [b0, b1, b2, b3, b4, b5, b6, b7] = (i as u64).to_be_bytes();
     let bytes = [b0, b1, b2, b3, b4, b5, b6, b7, 0, 0];
     let owner = member(dice.below(5));
+    let customer = Actor::customer(format!("cust-{}", i % 997));
     let opening = Opening::new(format!("cust-{}", i % 997), "my laptop works", owner);
-    let mut ledger = Ledger::open(rules, CaseId::new_v7(opened, bytes), opening, &Actor::Customer, opened)?;
+    let mut ledger = Ledger::open(rules, CaseId::new_v7(opened, bytes), opening, &customer, opened)?;
     let mut now = opened;
     let steps = 4 + dice.below(16);
     // After a phone call, staff usually report what the customer said in it.
@@ -276,7 +277,7 @@ fn one_log(rules: &Rules, dice: &mut Dice, i: usize) -> Result<Vec<Event>, Error
             if !dice.chance(15) {
                 break;
             }
-            (Actor::Customer, Command::Reopen { reason: "it broke again".into() })
+            (customer.clone(), Command::Reopen { reason: "it broke again".into() })
         } else if after_call && dice.chance(70) {
             let words = if dice.chance(80) { "works since the new fan" } else { "still shuts down" };
             let report = if words.starts_with("works") {
@@ -307,7 +308,7 @@ fn one_log(rules: &Rules, dice: &mut Dice, i: usize) -> Result<Vec<Event>, Error
             match dice.below(100) {
                 0..=24 => (owner, Command::ContactCustomer { channel: Channel::Email, message: "any better?".into() }),
                 25..=39 => {
-                    (Actor::Customer, Command::RecordReply { channel: Channel::Email, message: "still broken".into() })
+                    (customer.clone(), Command::RecordReply { channel: Channel::Email, message: "still broken".into() })
                 }
                 40..=51 => {
                     // Often back to someone who had it: the ping-pong of S4.
@@ -329,7 +330,7 @@ fn one_log(rules: &Rules, dice: &mut Dice, i: usize) -> Result<Vec<Event>, Error
                     }
                 }
                 52..=55 => (owner, Command::Escalate { to: member(5), reason: "third week without progress".into() }),
-                56..=69 => (Actor::Customer, Command::ConfirmOutcome { statement: "it works now, thanks".into() }),
+                56..=69 => (customer.clone(), Command::ConfirmOutcome { statement: "it works now, thanks".into() }),
                 70..=72 => (
                     owner,
                     Command::RecordConversation { channel: Channel::Phone, summary: "called: the fan is quiet".into() },
@@ -343,7 +344,7 @@ fn one_log(rules: &Rules, dice: &mut Dice, i: usize) -> Result<Vec<Event>, Error
                 ),
                 75..=87 => (owner, Command::Resolve { summary: "fixed; the customer confirmed".into() }),
                 88..=90 => (
-                    Actor::Customer,
+                    customer.clone(),
                     Command::CloseUnresolved { ending: Ending::Withdrawn, evidence: "bought a new one".into() },
                 ),
                 91 => {

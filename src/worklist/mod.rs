@@ -39,17 +39,17 @@
 //! let t = datetime!(2026-11-23 09:00 UTC);
 //! let case = CaseId::new_v7(t, [1; 10]);
 //! let opened = rules.open(case, Opening::new("cust-7", "my laptop works",
-//!     Staff::new("ana", "software")), &Actor::Customer, t)?;
+//!     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 //! store.append(case, 0, &[opened])?;
 //!
-//! let page = store.projection().page(&Query::owner("ana"));
+//! let page = store.page(&Query::owner("ana"));
 //! assert_eq!(page.rows.len(), 1);
 //! assert_eq!(page.rows[0].waiting_on, WaitingOn::Staff);
 //! assert_eq!(page.rows[0].next_deadline.map(|d| d.due_at), Some(datetime!(2026-11-23 13:00 UTC)));
 //!
 //! // The host's timer: what breached since its last run, recorded on each case.
 //! let (last_sweep, now) = (t, datetime!(2026-11-23 13:30 UTC));
-//! let breaches = store.projection().breached_between(last_sweep, now);
+//! let breaches = store.breached_between(last_sweep, now);
 //! assert_eq!(breaches.len(), 1);
 //! for breach in breaches {
 //!     let log = store.read(breach.case)?;
@@ -57,10 +57,11 @@
 //!     let note = rules.decide(&case, breach.deadline.breach_note(), &Actor::System, now)?;
 //!     store.append(breach.case, case.version(), &note)?;
 //! }
-//! assert!(store.projection().breached_between(now, now).is_empty());
+//! assert!(store.breached_between(now, now).is_empty());
 //! # Ok::<(), caseledger::Error>(())
 //! ```
 
+mod in_process;
 mod index;
 #[cfg(feature = "postgres")]
 mod postgres;

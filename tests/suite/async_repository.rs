@@ -52,7 +52,7 @@ async fn many_tasks_share_one_repository_and_no_event_is_lost_duplicated_or_reor
     let shared = case_id(1);
     let own: Vec<CaseId> = (10..26).map(case_id).collect();
     for id in std::iter::once(shared).chain(own.iter().copied()) {
-        repo.open(id, Opening::new("cust-1", "my laptop works", ana()), &Actor::Customer, T0).await.unwrap();
+        repo.open(id, Opening::new("cust-1", "my laptop works", ana()), &Actor::customer("cust-1"), T0).await.unwrap();
     }
 
     let mut tasks = Vec::new();
@@ -96,7 +96,7 @@ async fn many_tasks_share_one_repository_and_no_event_is_lost_duplicated_or_reor
 async fn an_expected_version_and_an_idempotency_key_work_as_in_the_blocking_repository() {
     let repo = AsyncRepository::new(Yielding::default(), Rules::default());
     let case = case_id(2);
-    repo.open(case, Opening::new("cust-2", "my laptop works", ana()), &Actor::Customer, T0).await.unwrap();
+    repo.open(case, Opening::new("cust-2", "my laptop works", ana()), &Actor::customer("cust-2"), T0).await.unwrap();
 
     let stale = repo.run(CaseRequest::new(case, note("first"), ana(), T0).expect_version(0)).await.unwrap_err();
     assert!(
@@ -122,7 +122,7 @@ async fn an_expected_version_and_an_idempotency_key_work_as_in_the_blocking_repo
 async fn a_dropped_command_future_leaves_the_cache_consistent_with_the_store() {
     let repo = AsyncRepository::new(Yielding::default(), Rules::default());
     let case = case_id(3);
-    repo.open(case, Opening::new("cust-3", "my laptop works", ana()), &Actor::Customer, T0).await.unwrap();
+    repo.open(case, Opening::new("cust-3", "my laptop works", ana()), &Actor::customer("cust-3"), T0).await.unwrap();
     {
         // A host gives up at the first await (a timeout, a client gone): polled once, dropped.
         let by = Actor::Staff(ana());

@@ -71,7 +71,8 @@ fn history(steps: &[Step]) -> Vec<Event> {
     let t0 = datetime!(2026-11-23 09:00 UTC);
     let ana = Staff::new("ana", "software");
     let opening = Opening::new("cust-1042", "said-0 my laptop works", ana);
-    let mut ledger = Ledger::open(&rules, CaseId::new_v7(t0, [1; 10]), opening, &Actor::Customer, t0).unwrap();
+    let mut ledger =
+        Ledger::open(&rules, CaseId::new_v7(t0, [1; 10]), opening, &Actor::customer("cust-1042"), t0).unwrap();
     for (n, step) in (1..).zip(steps) {
         let secret = format!("SECRET-{n}");
         let said = format!("said-{n}");
@@ -93,19 +94,22 @@ fn history(steps: &[Step]) -> Vec<Event> {
             Step::CompleteWork(i) => (Command::CompleteWork { item: pick(*i), note: secret }, None),
             Step::DropWork(i) => (Command::DropWork { item: pick(*i), reason: secret }, None),
             Step::Contact => (Command::ContactCustomer { channel: Channel::Email, message: said }, None),
-            Step::Reply => (Command::RecordReply { channel: Channel::Phone, message: said }, Some(Actor::Customer)),
-            Step::Confirm => (Command::ConfirmOutcome { statement: said }, Some(Actor::Customer)),
-            Step::Dispute => (Command::DisputeOutcome { statement: said }, Some(Actor::Customer)),
+            Step::Reply => {
+                (Command::RecordReply { channel: Channel::Phone, message: said }, Some(crate::support::customer()))
+            }
+            Step::Confirm => (Command::ConfirmOutcome { statement: said }, Some(crate::support::customer())),
+            Step::Dispute => (Command::DisputeOutcome { statement: said }, Some(crate::support::customer())),
             Step::RequestConfirmation => (Command::RequestConfirmation { reason: secret }, None),
             Step::Reachability(r) => {
                 (Command::RecordReachability { channel: Channel::Sms, reachable: *r, note: said }, None)
             }
             Step::LinkIncident => (Command::LinkIncident { incident: format!("fire-{n}").into() }, None),
             Step::Resolve => (Command::Resolve { summary: said }, None),
-            Step::Withdraw => {
-                (Command::CloseUnresolved { ending: Ending::Withdrawn, evidence: said }, Some(Actor::Customer))
-            }
-            Step::Reopen => (Command::Reopen { reason: said }, Some(Actor::Customer)),
+            Step::Withdraw => (
+                Command::CloseUnresolved { ending: Ending::Withdrawn, evidence: said },
+                Some(crate::support::customer()),
+            ),
+            Step::Reopen => (Command::Reopen { reason: said }, Some(crate::support::customer())),
         };
         let by = by.unwrap_or_else(|| Actor::Staff(ledger.case().owner().clone()));
         let at = t0 + time::Duration::minutes(n);

@@ -38,7 +38,7 @@ fn refusals() -> Vec<(Refusal, &'static str)> {
             "only the owner, ana (software), may resolve the case; bo (hardware) asked",
         ),
         (
-            Refusal::StaffOnly { action: "contact the customer", by: Actor::Customer },
+            Refusal::StaffOnly { action: "contact the customer", by: crate::support::customer() },
             "only staff may contact the customer; the customer asked",
         ),
         (
@@ -129,6 +129,7 @@ fn refusals() -> Vec<(Refusal, &'static str)> {
             "ana (software) is not the customer: staff report what the customer said with the channel they used \
              and their words (report_confirmation, report_dispute)",
         ),
+        (Refusal::OtherCustomer { customer: "cust-8".into() }, "customer cust-8 is not this case's customer"),
         (
             Refusal::CustomerNotHeard { channel: Channel::Email, since: datetime!(2026-11-23 09:00 UTC) },
             "the customer has not answered by email since 2026-11-23T09:00:00Z; record their reply or the \
@@ -430,6 +431,7 @@ const REFUSAL_CODES: &[(&str, &str, ErrorCategory)] = &[
     ("KeyReused", "key_reused", Invalid),
     ("Policy", "policy", NotAllowed),
     ("NotTheCustomer", "not_the_customer", NotAllowed),
+    ("OtherCustomer", "other_customer", NotAllowed),
     ("CustomerNotHeard", "customer_not_heard", Conflict),
     ("NotALiveChannel", "not_a_live_channel", Invalid),
     ("UnknownPolicy", "unknown_policy", Invalid),
@@ -695,11 +697,12 @@ fn a_report_carries_the_variants_fields_by_name() {
         json!({ "case": "0190f5a3-7c1e-7a00-8000-000000000001", "path": "c.jsonl", "line": 2 })
     );
     assert_eq!(
-        report(Refusal::NotOwner { action: "resolve the case", owner: ana(), by: Actor::Customer }.into())["details"],
+        report(Refusal::NotOwner { action: "resolve the case", owner: ana(), by: crate::support::customer() }.into())
+            ["details"],
         json!({
             "action": "resolve the case",
             "owner": { "id": "ana", "department": "software" },
-            "by": { "type": "customer" },
+            "by": { "type": "customer", "id": "cust-1042" },
         })
     );
 }

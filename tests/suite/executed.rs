@@ -2,7 +2,7 @@
 //! them, whether an earlier keyed run had already done it (and nothing was written), and
 //! the attempts it took; and the two ways a command on a moving case fails: an expected
 //! version the case has left (precondition failed, 412) and a race lost at every attempt
-//! (conflict, 409).
+//! (conflict, 409); and retries decided at the host's clock.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,7 +12,7 @@ use caseledger::{
     store::Appended,
     Actor, CaseId, CaseRequest, Error, Event, IdempotencyKey, MemoryStore, Opening, Repository, Rules, Store,
 };
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 /// A memory store that counts the appends that reached it.
 #[derive(Default)]
@@ -50,7 +50,7 @@ fn two_desks(case: CaseId) -> (Arc<Counting>, Repository<Arc<Counting>>, Reposit
     let rules = Arc::new(Rules::default());
     let desk = Repository::new(Arc::clone(&store), Arc::clone(&rules));
     let phone = Repository::new(Arc::clone(&store), rules);
-    desk.open(case, Opening::new("cust-1", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
+    desk.open(case, Opening::new("cust-1", "my laptop works", ana()), &Actor::customer("cust-1"), T0).unwrap();
     phone.case(case).unwrap();
     (store, desk, phone)
 }
@@ -116,10 +116,10 @@ fn a_retried_opening_says_it_was_already_done() {
     let repo = Repository::new(MemoryStore::new(), Rules::default());
     let case = case_id(3);
     let opening = Opening::new("cust-3", "my laptop works", ana());
-    let first = repo.open(case, opening.clone(), &Actor::Customer, T0).unwrap();
+    let first = repo.open(case, opening.clone(), &Actor::customer("cust-3"), T0).unwrap();
     assert_eq!((first.events.len(), first.version, first.already_done, first.attempts), (1, 1, false, 1));
     repo.forget(case);
-    let again = repo.open(case, opening, &Actor::Customer, T0).unwrap();
+    let again = repo.open(case, opening, &Actor::customer("cust-3"), T0).unwrap();
     assert!(again.already_done, "nothing written");
     assert_eq!((again.events, again.version, again.attempts), (first.events, 1, 1), "the same event");
     assert_eq!(repo.store().version(case).unwrap(), 1);
@@ -183,4 +183,48 @@ fn an_expected_version_the_case_is_at_decides_even_when_the_cache_is_behind() {
     desk.execute(case, note("desk first"), &Actor::Staff(ana()), T0).unwrap();
     let done = phone.run(CaseRequest::new(case, note("seen at 2"), ana(), T0).expect_version(2)).unwrap();
     assert_eq!((done.events[0].seq, done.version, done.attempts), (3, 3, 1));
+}
+
+/// A test clock: each reading is one second after the previous one, from `start`.
+fn ticking(start: OffsetDateTime) -> (Arc<Mutex<Vec<OffsetDateTime>>>, impl Fn() -> OffsetDateTime + Send + Sync) {
+    let readings = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&readings);
+    let clock = move || {
+        let mut readings = log.lock().unwrap();
+        let now = start + Duration::seconds(i64::try_from(readings.len()).unwrap());
+        readings.push(now);
+        now
+    };
+    (readings, clock)
+}
+
+#[test]
+fn a_retry_after_a_lost_race_decides_at_a_fresh_reading_of_the_hosts_clock() {
+    let case = case_id(7);
+    let store = Arc::new(Counting::default());
+    let rules = Arc::new(Rules::default());
+    let desk = Repository::new(Arc::clone(&store), Arc::clone(&rules));
+    let (readings, clock) = ticking(T0 + Duration::minutes(2));
+    let phone = Repository::new(Arc::clone(&store), rules).with_clock(clock);
+    desk.open(case, Opening::new("cust-1", "my laptop works", ana()), &Actor::customer("cust-1"), T0).unwrap();
+    phone.case(case).unwrap();
+
+    // The phone's request was built at T0; meanwhile the desk wrote a minute later,
+    // further ahead than the clock-skew tolerance (5 s).
+    desk.execute(case, note("desk, a minute later"), &Actor::Staff(ana()), T0 + Duration::minutes(1)).unwrap();
+    let done = phone.execute(case, note("phone"), &Actor::Staff(ana()), T0).unwrap();
+    assert_eq!(done.attempts, 2);
+    let readings = readings.lock().unwrap().clone();
+    assert_eq!(readings, [T0 + Duration::minutes(2)], "read once, for the one later decision");
+    assert_eq!(done.events[0].at, readings[0], "decided again at the clock's reading, not at T0");
+    assert_eq!(done.events[0].given_at, None, "not behind the last event: nothing adjusted");
+
+    // Without the host's clock the retry decides at the request's own time, a minute
+    // behind the desk's event: refused, and nothing written.
+    let plain = Repository::new(Arc::clone(&store), Rules::default());
+    plain.case(case).unwrap();
+    desk.execute(case, note("desk again"), &Actor::Staff(ana()), T0 + Duration::minutes(3)).unwrap();
+    let err = plain.execute(case, note("no clock"), &Actor::Staff(ana()), T0 + Duration::minutes(2)).unwrap_err();
+    assert_eq!(err.code(), "time_before_last_event", "{err}");
+    assert_eq!(store.inner.version(case).unwrap(), 4);
 }

@@ -21,7 +21,8 @@ fn case_id(n: u8) -> CaseId {
 /// A case opened by the customer, then `notes` internal notes by ana.
 fn decided(case: CaseId, notes: usize) -> Vec<Event> {
     let rules = Rules::default();
-    let opened = rules.open(case, Opening::new("cust-1", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
+    let opened =
+        rules.open(case, Opening::new("cust-1", "my laptop works", ana()), &Actor::customer("cust-1"), T0).unwrap();
     let mut current = Case::from_opened(&opened).unwrap();
     let mut events = vec![opened];
     for i in 0..notes {
@@ -167,7 +168,8 @@ fn counts_line(line: &str) {
 /// be accepted where an acknowledged event stands.
 fn others(case: CaseId) -> Vec<Event> {
     let rules = Rules::default();
-    let opened = rules.open(case, Opening::new("cust-2", "my printer prints", ana()), &Actor::Customer, T0).unwrap();
+    let opened =
+        rules.open(case, Opening::new("cust-2", "my printer prints", ana()), &Actor::customer("cust-2"), T0).unwrap();
     let mut current = Case::from_opened(&opened).unwrap();
     let mut events = vec![opened];
     for i in 0..2 {
@@ -322,7 +324,7 @@ fn a_damaged_case_is_quarantined_and_the_healthy_one_serves_commands() {
     {
         let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
         for case in [damaged, healthy] {
-            repo.open(case, Opening::new("cust-5", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
+            repo.open(case, Opening::new("cust-5", "my laptop works", ana()), &Actor::customer("cust-5"), T0).unwrap();
             repo.execute(case, note("tried safe mode"), &Actor::Staff(ana()), T0).unwrap();
             repo.execute(case, note("customer called"), &Actor::Staff(ana()), T0).unwrap();
         }

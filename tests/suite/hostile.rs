@@ -24,7 +24,7 @@ fn story_log() -> String {
         &rules,
         CaseId::new_v7(t, [42; 10]),
         Opening::new("cust-1042", "my laptop works", ana.clone()),
-        &Actor::Customer,
+        &Actor::customer("cust-1042"),
         t,
     )
     .unwrap();
@@ -42,7 +42,9 @@ fn story_log() -> String {
         ledger.execute(&rules, command, &Actor::Staff(who.clone()), t + time::Duration::minutes(minutes)).unwrap();
     }
     let later = t + time::Duration::hours(2);
-    ledger.execute(&rules, Command::ConfirmOutcome { statement: "it boots".into() }, &Actor::Customer, later).unwrap();
+    ledger
+        .execute(&rules, Command::ConfirmOutcome { statement: "it boots".into() }, &crate::support::customer(), later)
+        .unwrap();
     ledger.execute(&rules, Command::Resolve { summary: "new board".into() }, &Actor::Staff(bo), later).unwrap();
     encode_log(ledger.events()).unwrap()
 }
@@ -281,12 +283,12 @@ fn a_time_no_log_can_hold_is_refused_not_panicked_on_or_lost() {
     let ana = Staff::new("ana", "software");
     let opening = || Opening::new("cust-1042", "my laptop works", ana.clone());
     for at in [datetime!(9999-12-31 23:00 -5), datetime!(0000-01-01 00:30 +1), datetime!(-0001-06-01 00:00 UTC)] {
-        let err = rules.open(CaseId::new_v7(at, [1; 10]), opening(), &Actor::Customer, at).unwrap_err();
+        let err = rules.open(CaseId::new_v7(at, [1; 10]), opening(), &Actor::customer("cust-1042"), at).unwrap_err();
         assert_eq!(err, caseledger::Refusal::TimeNotWritable { at });
     }
 
     let t = datetime!(9999-12-31 22:00 UTC);
-    let ledger = Ledger::open(&rules, CaseId::new_v7(t, [1; 10]), opening(), &Actor::Customer, t).unwrap();
+    let ledger = Ledger::open(&rules, CaseId::new_v7(t, [1; 10]), opening(), &crate::support::customer(), t).unwrap();
     let note = Command::AddNote { text: "last hour of the calendar".into(), visibility: Visibility::Internal };
     let late = datetime!(9999-12-31 23:30 -5);
     let err = rules.decide(ledger.case(), note.clone(), &Actor::Staff(ana.clone()), late).unwrap_err();

@@ -82,7 +82,7 @@ fn idempotency_key_becomes_the_library_s_key_or_a_typed_refusal() {
 async fn command_headers_put_if_match_and_the_key_on_the_request() {
     let repo = Repository::new(MemoryStore::new(), Rules::default());
     let case = case_id(1);
-    repo.open(case, Opening::new("cust-7", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
+    repo.open(case, Opening::new("cust-7", "my laptop works", ana()), &Actor::customer("cust-7"), T0).unwrap();
 
     let (mut parts, ()) = Request::builder()
         .header(IF_MATCH, ETag::of(&repo.case(case).unwrap()).value())

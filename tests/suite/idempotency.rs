@@ -112,7 +112,7 @@ fn a_retry_is_recognised_whatever_the_case_became_since() {
     assert_eq!(retry, Ok(Decision::AlreadyDone(first[0].seq..=first[0].seq)));
 
     let lee = Actor::Staff(lee);
-    send(&mut desk, cmd::confirm("works").into(), &Actor::Customer, 5).unwrap();
+    send(&mut desk, cmd::confirm("works").into(), &crate::support::customer(), 5).unwrap();
     let resolve = cmd::resolve("fan replaced");
     send(&mut desk, keyed(resolve.clone(), "res-1"), &lee, 5).unwrap();
     assert!(desk.case().is_closed());

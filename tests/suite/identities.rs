@@ -15,7 +15,7 @@ use caseledger::{
 
 fn open(rules: &Rules, seed: u8) -> Ledger {
     let opening = Opening::new("cust-1042", "my laptop works", ana());
-    Ledger::open(rules, CaseId::new_v7(T, [seed; 10]), opening, &Actor::Customer, T).unwrap()
+    Ledger::open(rules, CaseId::new_v7(T, [seed; 10]), opening, &Actor::customer("cust-1042"), T).unwrap()
 }
 
 /// The host's membership table.
@@ -128,7 +128,7 @@ fn a_case_cannot_be_opened_for_or_by_someone_outside_their_department() {
     let rules = Rules::default().with_directory(directory());
     let id = CaseId::new_v7(T, [1; 10]);
     let owner_elsewhere = Opening::new("cust-1042", "my laptop works", Staff::new("ana", "warranty"));
-    assert_eq!(rules.open(id, owner_elsewhere, &Actor::Customer, T), Err(not_a_member("ana", "warranty")));
+    assert_eq!(rules.open(id, owner_elsewhere, &Actor::customer("cust-1042"), T), Err(not_a_member("ana", "warranty")));
     let opening = Opening::new("cust-1042", "my laptop works", ana());
     assert_eq!(rules.open(id, opening, &Actor::staff("bo", "software"), T), Err(not_a_member("bo", "software")));
 }
@@ -153,8 +153,8 @@ fn a_log_recorded_under_yesterdays_directory_still_replays_after_someone_moves()
 /// Every command only staff may give, with the refusal the customer gets.
 fn staff_only_commands(case: &Case) -> Vec<(Command, Refusal)> {
     let owner = case.owner().clone();
-    let not_owner = |action| Refusal::NotOwner { action, owner: owner.clone(), by: Actor::Customer };
-    let staff_only = |action| Refusal::StaffOnly { action, by: Actor::Customer };
+    let not_owner = |action| Refusal::NotOwner { action, owner: owner.clone(), by: crate::support::customer() };
+    let staff_only = |action| Refusal::StaffOnly { action, by: crate::support::customer() };
     vec![
         (Command::Transfer { to: bo(), note: "take it".into() }, not_owner("transfer the case")),
         (Command::Escalate { to: bo(), reason: "I want a manager".into() }, not_owner("escalate the case")),
@@ -193,7 +193,7 @@ fn case_in_progress(rules: &Rules) -> Ledger {
     let work = Command::OpenWork { item: "SW-1".into(), department: "software".into(), title: "BIOS".into() };
     ledger.execute(rules, work, &ana().into(), T).unwrap();
     let confirm = Command::ConfirmOutcome { statement: "it boots".into() };
-    ledger.execute(rules, confirm, &Actor::Customer, T).unwrap();
+    ledger.execute(rules, confirm, &crate::support::customer(), T).unwrap();
     ledger
 }
 
@@ -203,7 +203,7 @@ fn a_customer_cannot_give_a_staff_command() {
     let mut ledger = case_in_progress(&rules);
     let before = ledger.clone();
     for (command, expected) in staff_only_commands(ledger.case()) {
-        let got = refusal(ledger.execute(&rules, command.clone(), &Actor::Customer, T));
+        let got = refusal(ledger.execute(&rules, command.clone(), &crate::support::customer(), T));
         assert_eq!(got, expected, "{command:?}");
     }
     assert_eq!(ledger, before, "nothing the customer tried was recorded");
@@ -220,7 +220,7 @@ fn a_forged_log_where_the_customer_acts_as_staff_is_refused_at_that_event() {
         let Ok(mut events) = rules.decide(ledger.case(), command.clone(), &owner, T) else {
             continue; // Not even the owner may (for instance resolving with open work).
         };
-        events[0].by = Actor::Customer;
+        events[0].by = crate::support::customer();
         let mut log = ledger.events().to_vec();
         log.extend(events);
         let seq = log.len() as u64;
@@ -234,7 +234,7 @@ fn a_forged_log_where_the_customer_acts_as_staff_is_refused_at_that_event() {
 fn the_customer_can_still_do_what_is_theirs_to_do() {
     let rules = Rules::default();
     let mut ledger = open(&rules, 1);
-    let customer = Actor::Customer;
+    let customer = crate::support::customer();
     let theirs = [
         Command::AddNote { text: "photo of the screen attached".into(), visibility: Visibility::Customer },
         Command::RecordReply { channel: Channel::Email, message: "still dead".into() },
@@ -271,7 +271,7 @@ fn the_system_cannot_speak_for_the_customer() {
     }
     // A forged confirmation by the system is refused by the fold too (S2).
     let confirm = Command::ConfirmOutcome { statement: "it boots".into() };
-    let mut events = Rules::default().decide(ledger.case(), confirm, &Actor::Customer, T).unwrap();
+    let mut events = Rules::default().decide(ledger.case(), confirm, &crate::support::customer(), T).unwrap();
     events[0].by = Actor::System;
     let err = ledger.append(events).unwrap_err();
     let refusal = Refusal::ConfirmationNotFromCustomer { by: Actor::System };

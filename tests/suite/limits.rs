@@ -18,7 +18,7 @@ fn open(rules: &Rules) -> Ledger {
         rules,
         CaseId::new_v7(T, [7; 10]),
         Opening::new("cust-1042", "my laptop works", ana()),
-        &Actor::Customer,
+        &Actor::customer("cust-1042"),
         T,
     )
     .unwrap()
@@ -103,7 +103,7 @@ fn text_longer_than_the_cap_is_refused_and_the_cap_itself_is_not() {
 fn the_customers_outcome_is_held_to_the_text_cap_when_opening_and_replaying() {
     let rules = Rules::default().with_limits(limits(|l| l.max_text_bytes = 10));
     let opening = Opening::new("cust-1042", "my laptop works again", ana());
-    let err = rules.open(CaseId::new_v7(T, [1; 10]), opening, &Actor::Customer, T).unwrap_err();
+    let err = rules.open(CaseId::new_v7(T, [1; 10]), opening, &Actor::customer("cust-1042"), T).unwrap_err();
     assert_eq!(err, Refusal::LimitExceeded { what: "bytes in the customer's outcome", max: 10, actual: 21 });
 
     let ledger = open(&Rules::default());
@@ -135,7 +135,7 @@ fn ids_longer_than_the_cap_are_refused_wherever_they_appear() {
     assert_eq!(refusal, Refusal::LimitExceeded { what: "bytes in the incident id", max: 256, actual: 257 });
 
     let opening = Opening::new(long.as_str(), "my laptop works", ana());
-    let err = rules.open(CaseId::new_v7(T, [1; 10]), opening, &Actor::Customer, T).unwrap_err();
+    let err = rules.open(CaseId::new_v7(T, [1; 10]), opening, &Actor::customer(long.as_str()), T).unwrap_err();
     assert_eq!(err, Refusal::LimitExceeded { what: "bytes in the customer reference", max: 256, actual: 257 });
     assert_eq!(ledger.events().len(), 1, "nothing was recorded");
 
@@ -208,7 +208,7 @@ fn events_beyond_the_cap_are_refused() {
 
     let none = Rules::default().with_limits(limits(|l| l.max_events = 0));
     let opening = Opening::new("cust-1042", "my laptop works", ana());
-    let err = none.open(CaseId::new_v7(T, [1; 10]), opening, &Actor::Customer, T).unwrap_err();
+    let err = none.open(CaseId::new_v7(T, [1; 10]), opening, &Actor::customer("cust-1042"), T).unwrap_err();
     assert_eq!(err, Refusal::LimitExceeded { what: "events on a case", max: 0, actual: 1 });
 
     let refusal = Refusal::LimitExceeded { what: "events on a case", max: 2, actual: 3 };

@@ -17,7 +17,7 @@ fn valid_log() -> Vec<Event> {
     desk.ok(ana.clone(), cmd::fact("serial number", "SN-1"));
     desk.ok(ana.clone(), cmd::open_work("A", "support", "reinstall"));
     desk.ok(ana.clone(), cmd::complete("A", "reinstalled"));
-    desk.ok(Actor::Customer, cmd::reply(caseledger::event::Channel::Email, "still broken"));
+    desk.ok(crate::support::customer(), cmd::reply(caseledger::event::Channel::Email, "still broken"));
     desk.ok(ana, cmd::contact(caseledger::event::Channel::Email, "trying something else"));
     desk.ledger.into_events()
 }
@@ -113,7 +113,7 @@ fn an_event_after_closure_is_a_broken_log() {
     let mut log = valid_log();
     log.push(forged(
         log.last().unwrap(),
-        Actor::Customer,
+        crate::support::customer(),
         EventKind::ClosedUnresolved {
             ending: caseledger::event::Ending::Withdrawn,
             evidence: "bought a new one".into(),
@@ -121,7 +121,7 @@ fn an_event_after_closure_is_a_broken_log() {
     ));
     log.push(forged(
         log.last().unwrap(),
-        Actor::Customer,
+        crate::support::customer(),
         EventKind::OutcomeConfirmed { statement: "works".into(), voice: caseledger::event::Voice::Own },
     ));
     let status = Status::ClosedUnresolved { ending: caseledger::event::Ending::Withdrawn };

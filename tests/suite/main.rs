@@ -17,6 +17,7 @@ mod clock_skew;
 #[cfg(feature = "testkit")]
 mod conformance;
 mod customer_view;
+mod customers;
 mod errors;
 mod executed;
 mod file_store;

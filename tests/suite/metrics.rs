@@ -9,7 +9,7 @@ use caseledger::{
     id::{Department, StaffId},
     policy::{Deadlines, PolicyConfig, Span},
     rules::Directory,
-    Actor, CaseId, Command, Metrics, PolicySet, Rules,
+    CaseId, Command, Metrics, PolicySet, Rules,
 };
 use time::Duration;
 
@@ -36,7 +36,7 @@ fn cases() -> Vec<Desk> {
     a.pass(Duration::minutes(55));
     a.ok(ana.clone(), cmd::contact(Channel::Email, "does the new driver help?"));
     a.pass(Duration::days(2));
-    a.ok(Actor::Customer, cmd::confirm("yes, all good"));
+    a.ok(crate::support::customer(), cmd::confirm("yes, all good"));
     a.ok(ana.clone(), cmd::resolve("driver"));
 
     // B: three mails a day apart, no answer: unreachable, never resolved.
@@ -50,17 +50,17 @@ fn cases() -> Vec<Desk> {
     // C: the customer writes twice before anyone answers; staff report a confirmation;
     // resolved; reopened five days later and still open.
     let mut c = desk(3);
-    c.ok(Actor::Customer, cmd::reply(Channel::Email, "any news?"));
-    c.ok(Actor::Customer, cmd::reply(Channel::Email, "hello??"));
+    c.ok(crate::support::customer(), cmd::reply(Channel::Email, "any news?"));
+    c.ok(crate::support::customer(), cmd::reply(Channel::Email, "hello??"));
     c.ok(ana.clone(), cmd::reply(Channel::Phone, "called in: it works now, thank you"));
     c.ok(ana.clone(), cmd::confirm_reported(Channel::Phone, "it works now, thank you"));
     c.ok(ana.clone(), cmd::resolve("works"));
     c.pass(Duration::days(5));
-    c.ok(Actor::Customer, cmd::reopen("it broke again"));
+    c.ok(crate::support::customer(), cmd::reopen("it broke again"));
 
     // D: withdrawn at once.
     let mut d = desk(4);
-    d.ok(Actor::Customer, cmd::close(Ending::Withdrawn, "found the switch"));
+    d.ok(crate::support::customer(), cmd::close(Ending::Withdrawn, "found the switch"));
 
     // E: a bounce limit overridden once.
     let rules = PolicySet::default()

@@ -257,7 +257,7 @@ impl Model {
             }
             _ => {}
         }
-        let is_customer = by == &Actor::Customer;
+        let is_customer = by.is_customer();
         let is_system = by == &Actor::System;
         let staff = by.as_staff();
         let text = |t: &str| if blank(t) { Err("EmptyText") } else { Ok(()) };

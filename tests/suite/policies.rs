@@ -29,8 +29,14 @@ impl Desk {
         let rules = PolicySet::from_json(policies).unwrap().to_rules().unwrap();
         let id = CaseId::new_v7(at, *b"0123456789");
         let ledger =
-            Ledger::open(&rules, id, Opening::new(customer, outcome, owner.clone()), &Actor::Customer, at).unwrap();
+            Ledger::open(&rules, id, Opening::new(customer, outcome, owner.clone()), &Actor::customer(customer), at)
+                .unwrap();
         Self { rules, ledger }
+    }
+
+    /// The case's customer.
+    fn customer(&self) -> Actor {
+        Actor::Customer(self.ledger.case().customer().clone())
     }
 
     /// Asks for `command`; a refusal leaves the case exactly as it was.
@@ -211,7 +217,7 @@ fn s2_a_reply_from_the_customer_lets_the_owner_write_again() {
     desk.does(&ana, email("did the update work?"), hours(25));
     assert!(desk.ask(&ana, email("did the update work?"), hours(49)).is_err());
 
-    desk.does(Actor::Customer, reply("sorry, was away; it still does not boot"), hours(50));
+    desk.does(desk.customer(), reply("sorry, was away; it still does not boot"), hours(50));
     desk.does(&ana, email("thanks, we will replace the mainboard"), hours(51));
 }
 
@@ -253,7 +259,7 @@ fn s2_an_answer_restarts_the_count_of_attempts() {
     let mut desk = Desk::open(policies, "cust-1042", "my laptop works", &ana);
     desk.does(&ana, email("is it working?"), days(1));
     desk.does(&ana, email("is it working?"), days(3));
-    desk.does(Actor::Customer, reply("not yet, still testing"), days(4));
+    desk.does(desk.customer(), reply("not yet, still testing"), days(4));
     desk.does(&ana, email("and now?"), days(6));
 
     let close = Command::CloseUnresolved { ending: Ending::Unreachable, evidence: "silent since".into() };
@@ -304,8 +310,9 @@ fn s6_when_the_incident_ends_linked_customers_are_asked_not_resolved() {
         desk.does(Actor::System, Command::LinkIncident { incident: fire.clone() }, hours(1));
     }
     // cust-3 withdrew before the fire was out.
+    let customer = desks[2].customer();
     desks[2].does(
-        Actor::Customer,
+        customer,
         Command::CloseUnresolved { ending: Ending::Withdrawn, evidence: "moved away".into() },
         hours(2),
     );
@@ -334,7 +341,8 @@ fn s6_when_the_incident_ends_linked_customers_are_asked_not_resolved() {
     // Only the customer's own word resolves their case.
     let resolve = Command::Resolve { summary: "fire repairs done".into() };
     assert!(matches!(desks[0].ask(&ana, resolve.clone(), ended), Err(Refusal::OutcomeUnmet { .. })));
-    desks[0].does(Actor::Customer, Command::ConfirmOutcome { statement: "internet is back".into() }, days(3));
+    let customer = desks[0].customer();
+    desks[0].does(customer, Command::ConfirmOutcome { statement: "internet is back".into() }, days(3));
     desks[0].does(&ana, resolve, days(3));
     assert_eq!(desks[0].ledger.case().status(), &Status::Resolved);
 }
@@ -400,7 +408,7 @@ fn after_the_first_answer_the_next_update_is_due_and_a_closed_case_owes_nothing(
     assert_eq!(late[0].to_string(), "next update overdue by 2 hours (due 2026-11-26 15:00)");
 
     desk.does(
-        Actor::Customer,
+        desk.customer(),
         Command::CloseUnresolved { ending: Ending::Withdrawn, evidence: "bought a new one".into() },
         hours(81),
     );
@@ -414,12 +422,12 @@ fn after_a_reopen_the_next_update_counts_from_the_reopening() {
     let mut desk = Desk::open(DEADLINES, "cust-1042", "my laptop works", &ana);
     desk.does(&ana, email("we are on it"), hours(3));
     desk.does(
-        Actor::Customer,
+        desk.customer(),
         Command::CloseUnresolved { ending: Ending::Withdrawn, evidence: "it seems fine".into() },
         hours(4),
     );
     // Ten days later the problem is back: the customer waits from now, not from day one.
-    desk.does(Actor::Customer, Command::Reopen { reason: "it broke again".into() }, days(10));
+    desk.does(desk.customer(), Command::Reopen { reason: "it broke again".into() }, days(10));
     let due = set.deadlines.due(desk.ledger.case());
     assert_eq!(due.len(), 1);
     assert_eq!((due[0].kind, due[0].due_at), (DeadlineKind::NextUpdate, days(10) + Duration::hours(48)));
@@ -461,9 +469,9 @@ fn s5_escalation_is_due_when_the_case_is_old_or_the_customer_asks_again() {
     let ana = staff("ana", "tier-1");
     let mut desk = Desk::open(policies, "cust-9", "my router is replaced", &ana);
 
-    desk.does(Actor::Customer, reply("any news?"), hours(20));
+    desk.does(desk.customer(), reply("any news?"), hours(20));
     assert!(set.escalation.fired(desk.ledger.case(), hours(20)).is_empty());
-    desk.does(Actor::Customer, reply("I asked yesterday. Any news??"), hours(44));
+    desk.does(desk.customer(), reply("I asked yesterday. Any news??"), hours(44));
     let fired = set.escalation.fired(desk.ledger.case(), hours(44));
     assert_eq!(fired, [EscalationTrigger::CustomerAsks { asks: 2, after: 2 }]);
 
@@ -563,7 +571,7 @@ proptest! {
                 }
                 Step::Reply(gap) => {
                     now += Duration::minutes(gap);
-                    desk.does(Actor::Customer, reply("still broken"), now);
+                    desk.does(desk.customer(), reply("still broken"), now);
                     unanswered.clear();
                 }
             }
@@ -609,9 +617,14 @@ fn a_policy_can_tell_how_the_owner_got_the_case() {
     );
     let at = |m: i64| MONDAY_9AM + Duration::minutes(m);
     let id = CaseId::new_v7(MONDAY_9AM, [7; 10]);
-    let mut ledger =
-        Ledger::open(&rules, id, Opening::new("cust-9", "my laptop works", ana.clone()), &Actor::Customer, at(0))
-            .unwrap();
+    let mut ledger = Ledger::open(
+        &rules,
+        id,
+        Opening::new("cust-9", "my laptop works", ana.clone()),
+        &Actor::customer("cust-9"),
+        at(0),
+    )
+    .unwrap();
     let transfer = |to: &Staff| Command::Transfer { to: to.clone(), note: "over to you".into() };
 
     ledger.execute(&rules, transfer(&bo), &ana.clone().into(), at(1)).unwrap();

@@ -43,7 +43,7 @@ impl<S: Store, F: Fn(Option<S>) -> S> ProjectionRig for InProcess<S, F> {
         self.running.as_ref().ok_or("not running")?.rebuild().map_err(|e| e.to_string())
     }
     fn applied(&self) -> Vec<Applied> {
-        self.running.as_ref().map(|p| p.projection().applied().to_vec()).unwrap_or_default()
+        self.running.as_ref().map(|p| p.view(|r| r.applied().to_vec())).unwrap_or_default()
     }
 }
 
@@ -140,7 +140,12 @@ fn a_projection_that_refuses_stalls_visibly_the_append_stands_and_a_retry_catche
     let mut logs = Vec::new();
     for case in [a, b] {
         let opened = rules
-            .open(case, Opening::new("cust-1", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, T0)
+            .open(
+                case,
+                Opening::new("cust-1", "my laptop works", Staff::new("ana", "software")),
+                &Actor::customer("cust-1"),
+                T0,
+            )
             .unwrap();
         store.append(case, 0, std::slice::from_ref(&opened)).unwrap();
         logs.push(vec![opened]);
@@ -165,13 +170,80 @@ fn a_projection_that_refuses_stalls_visibly_the_append_stands_and_a_retry_catche
     let more = note(&rules, &logs[0], "after");
     store.append(a, 2, &more).unwrap();
     assert!(store.status().is_current());
-    assert_eq!(store.projection().notes, vec![(a, 1), (b, 1), (a, 2), (a, 3)]);
+    assert_eq!(store.view(|p| p.notes.clone()), vec![(a, 1), (b, 1), (a, 2), (a, 3)]);
 
     // Or the host retries: a stalled case without new appends catches up too.
     full.store(true, Ordering::SeqCst);
     store.append(b, 1, &note(&rules, &logs[1], "b while full")).unwrap();
     full.store(false, Ordering::SeqCst);
     assert!(store.retry().is_current());
-    assert_eq!(store.projection().notes.last(), Some(&(b, 2)));
+    assert_eq!(store.view(|p| p.notes.last().copied()), Some((b, 2)));
     assert_eq!(store.status().applied, 5);
+}
+
+// ---------------------------------------------------------------- reading while appending
+
+/// Runs `f` on a thread of its own and fails the test if it has not finished after a
+/// few seconds (a deadlock), instead of hanging the suite.
+fn within_seconds<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10)).expect("finished: no deadlock")
+}
+
+#[test]
+fn appending_inside_a_view_of_the_projection_is_stored_at_once_and_projected_when_the_view_ends() {
+    let outcome = within_seconds(|| {
+        let full = Arc::new(AtomicBool::new(false));
+        let store = Arc::new(Projected::new(MemoryStore::new(), Notes { full, notes: Vec::new() }).unwrap());
+        let rules = Rules::default();
+        let a = CaseId::new_v7(T0, [1; 10]);
+        let opened = rules
+            .open(
+                a,
+                Opening::new("cust-1", "my laptop works", Staff::new("ana", "software")),
+                &Actor::customer("cust-1"),
+                T0,
+            )
+            .unwrap();
+        store.append(a, 0, std::slice::from_ref(&opened)).unwrap();
+
+        // A sweep that appends for what it reads, on the thread that holds the view.
+        let seen_inside = store.view(|notes| {
+            let log = store.read(a).unwrap();
+            store.append(a, 1, &note(&rules, &log, "breach recorded")).unwrap();
+            assert_eq!(store.read(a).unwrap().len(), 2, "stored at once");
+            notes.notes.clone()
+        });
+        assert_eq!(seen_inside, vec![(a, 1)], "the view is the projection as the closure began");
+        assert_eq!(store.view(|notes| notes.notes.clone()), vec![(a, 1), (a, 2)], "projected once the view ended");
+        assert!(store.status().is_current());
+
+        // Another thread appending while this one views waits, then lands in order.
+        let other = Arc::clone(&store);
+        let log = store.read(a).unwrap();
+        let more = note(&rules, &log, "from another thread");
+        store
+            .view(|_| {
+                let writer = std::thread::spawn(move || other.append(a, 2, &more).unwrap());
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                writer
+            })
+            .join()
+            .unwrap();
+        assert_eq!(store.view(|notes| notes.notes.len()), 3);
+
+        // What needs the projection itself is refused inside a view, loudly, not hung.
+        let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.view(|_| store.status())));
+        let message = status.err().and_then(|p| p.downcast_ref::<String>().cloned()).unwrap_or_default();
+        assert!(message.contains("Projected::status called inside Projected::view"), "{message}");
+        let nested = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.view(|_| store.view(|_| ()))));
+        assert!(nested.is_err());
+        // The store is still usable afterwards.
+        assert_eq!(store.status().applied, 3);
+        store.view(|notes| notes.notes.len())
+    });
+    assert_eq!(outcome, 3);
 }

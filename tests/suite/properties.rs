@@ -118,7 +118,7 @@ fn invariants(log: &[Event], before: Option<&Case>, after: &Case) -> Result<(), 
     // I2: a confirmation or dispute staff report rests on the customer speaking on that
     // channel since staff last contacted them (a reply, or the conversation itself).
     if let EventKind::OutcomeConfirmed { voice, .. } | EventKind::OutcomeDisputed { voice, .. } = &event.what {
-        prop_assert_eq!(voice.is_reported(), event.by != caseledger::Actor::Customer, "voice and actor agree");
+        prop_assert_eq!(voice.is_reported(), !event.by.is_customer(), "voice and actor agree");
         if let caseledger::event::Voice::Reported { channel } = voice {
             let since = log.iter().rposition(|e| matches!(e.what, EventKind::CustomerContacted { .. }));
             let heard = log[since.map_or(0, |i| i + 1)..].iter().any(|e| match &e.what {

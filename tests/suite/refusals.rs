@@ -18,22 +18,22 @@ fn desk() -> (Desk, caseledger::Staff) {
 #[test]
 fn the_customer_cannot_act_as_staff() {
     let (mut desk, _) = desk();
-    let refusal = desk.refused(Actor::Customer, cmd::open_work("X-1", "support", "fix it myself"));
-    assert_eq!(refusal, Refusal::StaffOnly { action: "open work", by: Actor::Customer });
-    let refusal = desk.refused(Actor::Customer, cmd::contact(Channel::Email, "hello me"));
-    assert_eq!(refusal, Refusal::StaffOnly { action: "contact the customer", by: Actor::Customer });
-    let refusal = desk.refused(Actor::Customer, cmd::internal_note("secret"));
-    assert_eq!(refusal, Refusal::StaffOnly { action: "write an internal note", by: Actor::Customer });
-    let refusal = desk.refused(Actor::Customer, cmd::internal_fact("score", "1"));
-    assert_eq!(refusal, Refusal::StaffOnly { action: "record an internal fact", by: Actor::Customer });
-    let refusal = desk.refused(Actor::Customer, cmd::link("OUTAGE-1"));
+    let refusal = desk.refused(crate::support::customer(), cmd::open_work("X-1", "support", "fix it myself"));
+    assert_eq!(refusal, Refusal::StaffOnly { action: "open work", by: crate::support::customer() });
+    let refusal = desk.refused(crate::support::customer(), cmd::contact(Channel::Email, "hello me"));
+    assert_eq!(refusal, Refusal::StaffOnly { action: "contact the customer", by: crate::support::customer() });
+    let refusal = desk.refused(crate::support::customer(), cmd::internal_note("secret"));
+    assert_eq!(refusal, Refusal::StaffOnly { action: "write an internal note", by: crate::support::customer() });
+    let refusal = desk.refused(crate::support::customer(), cmd::internal_fact("score", "1"));
+    assert_eq!(refusal, Refusal::StaffOnly { action: "record an internal fact", by: crate::support::customer() });
+    let refusal = desk.refused(crate::support::customer(), cmd::link("OUTAGE-1"));
     assert!(matches!(refusal, Refusal::StaffOnly { action: "link an incident", .. }));
 }
 
 #[test]
 fn only_the_owner_resolves() {
     let (mut desk, _) = desk();
-    desk.ok(Actor::Customer, cmd::confirm("works"));
+    desk.ok(crate::support::customer(), cmd::confirm("works"));
     let bo = staff("bo", "hardware");
     let refusal = desk.refused(bo.clone(), cmd::resolve("done"));
     assert_eq!(
@@ -49,7 +49,7 @@ fn work_still_open_blocks_resolution_even_after_confirmation() {
     let (mut desk, ana) = desk();
     desk.ok(ana.clone(), cmd::open_work("A", "support", "one"));
     desk.ok(ana.clone(), cmd::open_work("B", "support", "two"));
-    desk.ok(Actor::Customer, cmd::confirm("works"));
+    desk.ok(crate::support::customer(), cmd::confirm("works"));
     let refusal = desk.refused(ana.clone(), cmd::resolve("done"));
     assert_eq!(refusal, Refusal::WorkStillOpen { items: vec!["A".into(), "B".into()] });
     let refusal = desk.refused(ana.clone(), cmd::close(Ending::Withdrawn, "customer left"));
@@ -131,7 +131,10 @@ fn texts_that_carry_the_story_must_not_be_empty() {
     for (command, field) in cases {
         assert_eq!(desk.refused(ana.clone(), command), Refusal::EmptyText { field });
     }
-    assert_eq!(desk.refused(Actor::Customer, cmd::confirm("")), Refusal::EmptyText { field: "customer's statement" });
+    assert_eq!(
+        desk.refused(crate::support::customer(), cmd::confirm("")),
+        Refusal::EmptyText { field: "customer's statement" }
+    );
 }
 
 #[test]
@@ -255,9 +258,9 @@ fn an_opening_refuses_control_characters_in_every_text() {
     let open = |opening: Opening, by: &Actor| rules.open(id, opening, by, T0).unwrap_err();
     let bad = "x\u{0}";
     let refusal = |field| Refusal::ControlCharacter { field, character: '\u{0}', offset: 1 };
-    let customer = &Actor::Customer;
+    let customer = &Actor::customer("cust-7");
     assert_eq!(open(Opening::new("cust-7", bad, ana.clone()), customer), refusal("customer's outcome"));
-    assert_eq!(open(Opening::new(bad, "it works", ana.clone()), customer), refusal("customer reference"));
+    assert_eq!(open(Opening::new(bad, "it works", ana.clone()), &Actor::customer(bad)), refusal("customer reference"));
     assert_eq!(open(Opening::new("cust-7", "it works", staff(bad, "support")), customer), refusal("staff id"));
     assert_eq!(open(Opening::new("cust-7", "it works", staff("ana", bad)), customer), refusal("department"));
     assert_eq!(
@@ -343,8 +346,8 @@ fn only_staff_the_directory_empowers_override_and_only_with_a_real_reason() {
     let again = cmd::transfer(&bo, "hardware after all");
     let refusal = desk.refused(bo.clone(), overriding("bounce_limit", REASON, again.clone()));
     assert_eq!(refusal, Refusal::NotEmpoweredToOverride { by: bo.clone().into(), policy: "bounce_limit".into() });
-    let refusal = desk.refused(Actor::Customer, overriding("bounce_limit", REASON, again.clone()));
-    assert!(matches!(refusal, Refusal::NotEmpoweredToOverride { by: Actor::Customer, .. }));
+    let refusal = desk.refused(crate::support::customer(), overriding("bounce_limit", REASON, again.clone()));
+    assert!(matches!(refusal, Refusal::NotEmpoweredToOverride { by: Actor::Customer(_), .. }));
     // Ana is empowered, but not with a shrug for a reason.
     let refusal = desk.refused(ana.clone(), overriding("bounce_limit", "   because   ", again.clone()));
     assert_eq!(
@@ -388,13 +391,13 @@ fn staff_report_the_customers_words_only_after_hearing_them_on_that_channel() {
     let opened = desk.now;
     let refusal = desk.refused(ana.clone(), cmd::confirm_reported(Channel::Phone, "works"));
     assert_eq!(refusal, Refusal::CustomerNotHeard { channel: Channel::Phone, since: T0 }, "{opened}");
-    let refusal = desk.refused(Actor::Customer, cmd::confirm_reported(Channel::Phone, "works"));
-    assert_eq!(refusal, Refusal::StaffOnly { action: "report what the customer said", by: Actor::Customer });
+    let refusal = desk.refused(crate::support::customer(), cmd::confirm_reported(Channel::Phone, "works"));
+    assert_eq!(refusal, Refusal::StaffOnly { action: "report what the customer said", by: crate::support::customer() });
     let refusal = desk.refused(Actor::System, cmd::dispute_reported(Channel::Phone, "broken"));
     assert!(matches!(refusal, Refusal::ConfirmationNotFromCustomer { .. }));
 
     // A reply by e-mail is evidence for e-mail, not for the phone.
-    desk.ok(Actor::Customer, cmd::reply(Channel::Email, "it works since yesterday"));
+    desk.ok(crate::support::customer(), cmd::reply(Channel::Email, "it works since yesterday"));
     assert!(matches!(
         desk.refused(ana.clone(), cmd::confirm_reported(Channel::Phone, "x")),
         Refusal::CustomerNotHeard { .. }
@@ -414,7 +417,7 @@ fn a_conversation_is_live_by_staff_on_a_usable_channel_with_a_summary() {
         desk.refused(ana.clone(), cmd::conversation(Channel::Letter, "wrote")),
         Refusal::NotALiveChannel { channel: Channel::Letter }
     );
-    let refusal = desk.refused(Actor::Customer, cmd::conversation(Channel::Phone, "I called"));
+    let refusal = desk.refused(crate::support::customer(), cmd::conversation(Channel::Phone, "I called"));
     assert!(matches!(refusal, Refusal::StaffOnly { action: "record a conversation with the customer", .. }));
     assert_eq!(
         desk.refused(ana.clone(), cmd::conversation(Channel::Phone, "  ")),

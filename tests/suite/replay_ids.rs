@@ -12,7 +12,7 @@ fn log_of_notes(n: usize) -> Vec<Event> {
     let ana = Staff::new("ana", "software");
     let t = datetime!(2026-11-23 09:00 UTC);
     let opening = Opening::new("cust-7", "my laptop works", ana.clone());
-    let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [9; 10]), opening, &Actor::Customer, t).unwrap();
+    let mut ledger = Ledger::open(&rules, CaseId::new_v7(t, [9; 10]), opening, &Actor::customer("cust-7"), t).unwrap();
     for i in 1..n {
         let note = Command::AddNote { text: format!("note {i}"), visibility: Visibility::Internal };
         ledger.execute(&rules, note, &ana.clone().into(), t + time::Duration::minutes(i as i64)).unwrap();

@@ -29,7 +29,7 @@ fn threads_share_one_repository_without_a_lock_and_every_event_lands_once_in_ord
     let shared = case_id(1);
     let own: Vec<CaseId> = (10..18).map(case_id).collect();
     for id in std::iter::once(shared).chain(own.iter().copied()) {
-        repo.open(id, Opening::new("cust-1", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
+        repo.open(id, Opening::new("cust-1", "my laptop works", ana()), &Actor::customer("cust-1"), T0).unwrap();
     }
     std::thread::scope(|s| {
         for (thread, mine) in own.iter().copied().enumerate() {
@@ -67,10 +67,10 @@ fn threads_share_one_repository_without_a_lock_and_every_event_lands_once_in_ord
 fn a_case_snapshot_is_unchanged_by_later_commands_and_by_eviction() {
     let repo = Repository::new(MemoryStore::new(), Rules::default()).with_capacity(1);
     let (a, b) = (case_id(2), case_id(3));
-    repo.open(a, Opening::new("cust-2", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
+    repo.open(a, Opening::new("cust-2", "my laptop works", ana()), &Actor::customer("cust-2"), T0).unwrap();
     let snapshot = repo.case(a).unwrap();
     repo.execute(a, note("later"), &Actor::Staff(ana()), T0).unwrap();
-    repo.open(b, Opening::new("cust-3", "my phone works", ana()), &Actor::Customer, T0).unwrap();
+    repo.open(b, Opening::new("cust-3", "my phone works", ana()), &Actor::customer("cust-3"), T0).unwrap();
     assert_eq!(snapshot.version(), 1);
     assert_eq!(repo.core().cached(), 1, "opening b pushed a out");
     assert!(repo.core().peek(a).is_none());
@@ -81,7 +81,7 @@ fn a_case_snapshot_is_unchanged_by_later_commands_and_by_eviction() {
 fn an_if_match_writer_is_told_the_case_moved_on_and_nothing_is_written() {
     let repo = Repository::new(MemoryStore::new(), Rules::default());
     let case = case_id(4);
-    repo.open(case, Opening::new("cust-4", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
+    repo.open(case, Opening::new("cust-4", "my laptop works", ana()), &Actor::customer("cust-4"), T0).unwrap();
     repo.execute(case, note("someone else"), &Actor::Staff(ana()), T0).unwrap();
     let err = repo.run(CaseRequest::new(case, note("mine"), ana(), T0).expect_version(1)).unwrap_err();
     assert!(matches!(err, Error::Request(RequestError::PreconditionFailed { expected: 1, actual: 2, .. })), "{err}");
@@ -100,7 +100,7 @@ fn an_idempotency_key_survives_a_restart_and_another_repository() {
     let request = CaseRequest::new(case, note("called back"), ana(), T0).key(key.clone());
     let first = {
         let repo = Repository::new(FileStore::open(&dir).unwrap(), Rules::default());
-        repo.open(case, Opening::new("cust-5", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
+        repo.open(case, Opening::new("cust-5", "my laptop works", ana()), &Actor::customer("cust-5"), T0).unwrap();
         repo.run(request.clone()).unwrap()
     };
     // After a restart, a minute later, the client resends the same request.

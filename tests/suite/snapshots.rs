@@ -22,7 +22,8 @@ use crate::support::{ana, case_id, note, TempDir, T0};
 /// two tags give two different logs of one case.
 fn log(case: CaseId, n: usize, tag: &str) -> Vec<Event> {
     let rules = Rules::default();
-    let opened = rules.open(case, Opening::new("cust-9", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
+    let opened =
+        rules.open(case, Opening::new("cust-9", "my laptop works", ana()), &Actor::customer("cust-9"), T0).unwrap();
     let mut folded = Case::from_opened(&opened).unwrap();
     let mut events = vec![opened];
     while events.len() < n {

@@ -35,7 +35,7 @@ fn laptop(customer: &str) -> Opening {
 /// Events for a case opened by the customer, then `notes` internal notes by ana.
 fn decided(case: CaseId, notes: usize) -> Vec<Event> {
     let rules = Rules::default();
-    let opened = rules.open(case, laptop("cust-1"), &Actor::Customer, T0).unwrap();
+    let opened = rules.open(case, laptop("cust-1"), &Actor::customer("cust-1"), T0).unwrap();
     let mut current = Case::from_opened(&opened).unwrap();
     let mut events = vec![opened];
     for i in 0..notes {
@@ -132,7 +132,7 @@ fn two_desks<S: Store>(store: &Arc<S>, case: CaseId) -> (Repository<Arc<S>>, Rep
     let rules = Arc::new(Rules::default());
     let first = Repository::new(Arc::clone(store), Arc::clone(&rules));
     let second = Repository::new(Arc::clone(store), rules);
-    first.open(case, laptop("cust-2"), &Actor::Customer, T0).unwrap();
+    first.open(case, laptop("cust-2"), &Actor::customer("cust-2"), T0).unwrap();
     second.case(case).unwrap();
     (first, second)
 }
@@ -179,7 +179,9 @@ fn concurrent_writers_on_one_case_all_land_exactly_once() {
     let store = Arc::new(MemoryStore::new());
     let rules = Arc::new(Rules::default());
     let case = case_id(4);
-    Repository::new(Arc::clone(&store), Arc::clone(&rules)).open(case, laptop("cust-4"), &Actor::Customer, T0).unwrap();
+    Repository::new(Arc::clone(&store), Arc::clone(&rules))
+        .open(case, laptop("cust-4"), &Actor::customer("cust-4"), T0)
+        .unwrap();
     let threads: Vec<_> = (0..4)
         .map(|writer| {
             let store = Arc::clone(&store);
@@ -371,7 +373,7 @@ fn a_crash_during_a_case_s_first_write_leaves_no_case_and_it_can_be_opened_again
     let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
     assert_eq!(repo.store().set_aside().len(), 1);
     assert!(repo.store().cases().unwrap().is_empty(), "an unacknowledged opening is no case");
-    repo.open(case, laptop("cust-1"), &Actor::Customer, T0).unwrap();
+    repo.open(case, laptop("cust-1"), &Actor::customer("cust-1"), T0).unwrap();
     drop(repo);
     assert_eq!(FileStore::open(dir.path()).unwrap().read(case).unwrap(), events);
 }
@@ -457,7 +459,10 @@ fn a_log_written_with_schema_one_replays_to_the_same_case() {
     let new = decode_log(SCHEMA2).unwrap();
     assert_eq!(old, new);
     assert!(old.iter().all(|e| e.schema == 2 && e.key.is_none()));
-    assert_eq!(caseledger::codec::encode_log(&old).unwrap(), SCHEMA2);
+    // Written back, the customer actors carry the customer's name (read from the
+    // opening); nothing else changes, ids included.
+    let customer = r#""by":{"type":"customer","id":"cust-0815"}"#;
+    assert_eq!(caseledger::codec::encode_log(&old).unwrap(), SCHEMA2.replace(r#""by":{"type":"customer"}"#, customer));
     let case = Case::replay(&old).unwrap();
     assert_eq!(Case::replay(&new).as_ref(), Ok(&case));
     assert_eq!(case.status(), &Status::Resolved);
@@ -493,7 +498,8 @@ fn appends_after_old_lines(name: &str, written: &str) {
     let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Rules::default());
     assert_eq!(repo.case(case).unwrap().status(), &Status::Resolved);
     let reopen = Command::Reopen { reason: "it stopped booting again".into() };
-    repo.execute(case, reopen, &Actor::Customer, datetime!(2025-07-01 10:00 UTC)).unwrap();
+    let customer = Actor::Customer(repo.case(case).unwrap().customer().clone());
+    repo.execute(case, reopen, &customer, datetime!(2025-07-01 10:00 UTC)).unwrap();
     drop(repo);
 
     let text = fs::read_to_string(log_path(dir.path(), case)).unwrap();
@@ -514,8 +520,9 @@ fn after_a_restart_the_cases_replay_from_disk_as_they_were() {
     let router_case = case_id(21);
     let before = {
         let repo = Repository::new(FileStore::open(dir.path()).unwrap(), Arc::clone(&rules));
-        repo.open(laptop_case, laptop("cust-20"), &Actor::Customer, T0).unwrap();
-        repo.open(router_case, Opening::new("cust-21", "my internet works", bo()), &Actor::Customer, at(1)).unwrap();
+        repo.open(laptop_case, laptop("cust-20"), &Actor::customer("cust-20"), T0).unwrap();
+        repo.open(router_case, Opening::new("cust-21", "my internet works", bo()), &Actor::customer("cust-21"), at(1))
+            .unwrap();
         let fact =
             Command::RecordFact { name: "serial".into(), value: "5CG1".into(), visibility: Visibility::Customer };
         repo.execute(laptop_case, fact, &Actor::Staff(ana()), at(2)).unwrap();
@@ -548,16 +555,16 @@ fn an_unknown_case_is_reported_as_such() {
 fn opening_a_case_twice_is_a_retry_but_a_different_opening_conflicts() {
     let repo = Repository::new(MemoryStore::new(), Rules::default());
     let case = case_id(31);
-    repo.open(case, laptop("cust-31"), &Actor::Customer, T0).unwrap();
-    repo.open(case, laptop("cust-31"), &Actor::Customer, T0).unwrap();
+    repo.open(case, laptop("cust-31"), &Actor::customer("cust-31"), T0).unwrap();
+    repo.open(case, laptop("cust-31"), &Actor::customer("cust-31"), T0).unwrap();
     assert_eq!(repo.store().version(case).unwrap(), 1);
-    let err = repo.open(case, laptop("cust-99"), &Actor::Customer, T0).unwrap_err();
+    let err = repo.open(case, laptop("cust-99"), &Actor::customer("cust-99"), T0).unwrap_err();
     assert!(matches!(err, Error::Store(StoreError::Conflict { expected: 0, actual: 1, .. })), "{err}");
 
     // A handler retrying the opening after others have written sees the whole case.
     repo.execute(case, note("first note"), &Actor::Staff(ana()), at(1)).unwrap();
     let retrying = Repository::new(repo.store(), Rules::default());
-    retrying.open(case, laptop("cust-31"), &Actor::Customer, T0).unwrap();
+    retrying.open(case, laptop("cust-31"), &Actor::customer("cust-31"), T0).unwrap();
     assert_eq!(retrying.case(case).unwrap().version(), 2);
 }
 
@@ -574,7 +581,7 @@ fn neighbourhood<S: Store>(repo: &Repository<S>) -> [CaseId; 4] {
     ];
     for (i, (id, (customer, outcome))) in ids.iter().zip(openings).enumerate() {
         let opened_at = at(i64::try_from(i).unwrap());
-        repo.open(*id, Opening::new(customer, outcome, bo()), &Actor::Customer, opened_at).unwrap();
+        repo.open(*id, Opening::new(customer, outcome, bo()), &Actor::customer(customer), opened_at).unwrap();
     }
     for id in [ids[1], ids[2]] {
         let link = Command::LinkIncident { incident: "fire-2026-11".into() };
@@ -632,6 +639,89 @@ fn a_host_store_without_indexes_gets_the_same_answers_by_scanning() {
     assert_eq!(scanning.store().customer_cases(&customer).unwrap(), indexed.store().customer_cases(&customer).unwrap());
     assert_eq!(scanning.store().incident_cases(&fire).unwrap(), indexed.store().incident_cases(&fire).unwrap());
     assert_eq!(scanning.store().incident_cases(&fire).unwrap().len(), 2);
+}
+
+/// A store that counts its read calls: one-case reads and batched reads.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryStore,
+    reads: Mutex<usize>,
+    batched: Mutex<Vec<usize>>,
+}
+
+impl Store for Counting {
+    fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError> {
+        self.inner.append(case, expected, events)
+    }
+    fn read_after(&self, case: CaseId, after: u64) -> Result<Vec<Event>, StoreError> {
+        *self.reads.lock().unwrap() += 1;
+        self.inner.read_after(case, after)
+    }
+    fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
+        self.batched.lock().unwrap().push(reads.len());
+        self.inner.read_after_many(reads)
+    }
+    fn version(&self, case: CaseId) -> Result<u64, StoreError> {
+        self.inner.version(case)
+    }
+    fn cases(&self) -> Result<Vec<CaseId>, StoreError> {
+        self.inner.cases()
+    }
+    fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<CaseId>, StoreError> {
+        self.inner.customer_cases(customer)
+    }
+    fn incident_cases(&self, incident: &IncidentId) -> Result<Vec<CaseId>, StoreError> {
+        self.inner.incident_cases(incident)
+    }
+}
+
+#[test]
+fn a_customer_s_cases_come_up_to_date_in_one_batched_read_whatever_their_number() {
+    let store = Arc::new(Counting::default());
+    let desk = Repository::new(Arc::clone(&store), Rules::default());
+    let [laptop, internet, _neighbour, bill] = neighbourhood(&desk);
+    // Another node writes to two of the customer's cases behind this desk's cache.
+    let other = Repository::new(Arc::clone(&store), Rules::default());
+    other.execute(laptop, note("called from the other desk"), &Actor::Staff(bo()), at(20)).unwrap();
+    other.execute(bill, note("refund sent"), &Actor::Staff(bo()), at(21)).unwrap();
+    *store.reads.lock().unwrap() = 0;
+    store.batched.lock().unwrap().clear();
+
+    let cases = desk.customer_cases(&"cust-40".into()).unwrap();
+    let versions: Vec<(CaseId, u64)> = cases.iter().map(|c| (c.id(), c.version())).collect();
+    assert_eq!(versions, vec![(laptop, 2), (internet, 2), (bill, 2)], "each case as the store holds it");
+    assert_eq!(*store.batched.lock().unwrap(), vec![3], "one batched read for the three cases");
+    assert_eq!(*store.reads.lock().unwrap(), 0, "no read per case");
+    assert_eq!(desk.case(laptop).unwrap().version(), 2, "the cache holds the refreshed case");
+
+    // Cold: a desk that has never seen them loads all three in the same one call.
+    let cold = Repository::new(Arc::clone(&store), Rules::default());
+    store.batched.lock().unwrap().clear();
+    assert_eq!(cold.customer_cases(&"cust-40".into()).unwrap().len(), 3);
+    assert_eq!(*store.batched.lock().unwrap(), vec![3]);
+
+    // With snapshots on, cold cases are loaded from their logs in the same one call.
+    let snapshotting = Repository::new(Arc::clone(&store), Rules::default())
+        .with_snapshots(caseledger::repository::SnapshotPolicy::every(1));
+    store.batched.lock().unwrap().clear();
+    let versions: Vec<u64> =
+        snapshotting.customer_cases(&"cust-40".into()).unwrap().iter().map(|c| c.version()).collect();
+    assert_eq!(versions, vec![2, 2, 2]);
+    assert_eq!(*store.batched.lock().unwrap(), vec![3]);
+    assert_eq!(*store.reads.lock().unwrap(), 0, "no read per case");
+}
+
+#[test]
+fn a_host_store_without_read_after_many_answers_it_one_case_at_a_time() {
+    let scanning = Repository::new(Recording::default(), Rules::default());
+    let [laptop, internet, _, bill] = neighbourhood(&scanning);
+    scanning.store().reads.lock().unwrap().clear();
+    let fresh = Repository::new(scanning.store(), Rules::default());
+    assert_eq!(fresh.customer_cases(&"cust-40".into()).unwrap().len(), 3);
+    let reads = scanning.store().reads.lock().unwrap().clone();
+    for case in [laptop, internet, bill] {
+        assert!(reads.contains(&(case, 0)), "the default reads each case: {reads:?}");
+    }
 }
 
 // ---------------------------------------------------------------- the append rules as a pure piece

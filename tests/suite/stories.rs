@@ -36,10 +36,13 @@ fn s1_every_department_done_but_the_laptop_still_fails_so_the_case_stays_open() 
     assert_eq!(refusal, Refusal::OutcomeUnmet { outcome: "my laptop works".into() });
     assert_eq!(desk.case().status(), &Status::Open, "the case stays open (I2)");
 
-    desk.ok(Actor::Customer, cmd::reply(Channel::Email, "The fan is in, but it still shuts down after an hour"));
+    desk.ok(
+        crate::support::customer(),
+        cmd::reply(Channel::Email, "The fan is in, but it still shuts down after an hour"),
+    );
     desk.ok(bo.clone(), cmd::open_work("HW-2", "hardware", "replace the mainboard"));
     desk.ok(bo.clone(), cmd::complete("HW-2", "mainboard replaced"));
-    desk.ok(Actor::Customer, cmd::confirm("Ran all day without a shutdown. It works!"));
+    desk.ok(crate::support::customer(), cmd::confirm("Ran all day without a shutdown. It works!"));
     desk.ok(bo.clone(), cmd::resolve("mainboard replaced; customer confirmed"));
 
     assert_eq!(desk.case().status(), &Status::Resolved);
@@ -92,7 +95,7 @@ fn s2_unreachable_needs_attempts_and_the_customer_may_withdraw() {
     let refusal = desk.refused(ana.clone(), cmd::close(Ending::Unreachable, "never heard back"));
     assert_eq!(refusal, Refusal::NoContactAttempts);
 
-    desk.ok(Actor::Customer, cmd::close(Ending::Withdrawn, "I bought a new laptop"));
+    desk.ok(crate::support::customer(), cmd::close(Ending::Withdrawn, "I bought a new laptop"));
     assert_eq!(desk.case().status(), &Status::ClosedUnresolved { ending: Ending::Withdrawn });
 }
 
@@ -211,8 +214,8 @@ fn s5_escalation_is_explicit_with_reason_receiver_and_level() {
     let max = staff("max", "engineering");
     let mut desk = Desk::open("my invoice is correct", &ana);
 
-    desk.ok(Actor::Customer, cmd::reply(Channel::Phone, "Any news?"));
-    desk.ok(Actor::Customer, cmd::reply(Channel::Phone, "I am asking for the third time"));
+    desk.ok(crate::support::customer(), cmd::reply(Channel::Phone, "Any news?"));
+    desk.ok(crate::support::customer(), cmd::reply(Channel::Phone, "I am asking for the third time"));
     assert_eq!(desk.case().counters().customer_messages_unanswered, 2, "asking again is visible");
 
     assert_eq!(
@@ -267,7 +270,7 @@ fn s6_the_fire_links_cases_refuses_dead_channels_and_asks_for_confirmation() {
     assert_eq!(desk.case().confirmation_requested(), Some("incident FIRE-2026-11 ended"));
     assert!(matches!(desk.refused(ana.clone(), cmd::resolve("fire is out")), Refusal::OutcomeUnmet { .. }));
 
-    desk.ok(Actor::Customer, cmd::confirm("Internet and phone are back"));
+    desk.ok(crate::support::customer(), cmd::confirm("Internet and phone are back"));
     desk.ok(ana.clone(), cmd::resolve("service restored after the fire"));
     assert_eq!(desk.case().status(), &Status::Resolved);
     assert_eq!(desk.case().incidents(), ["FIRE-2026-11".into()]);
@@ -310,14 +313,17 @@ fn s7_a_department_cannot_drop_the_case_on_the_floor() {
 fn i6_a_closed_case_accepts_only_a_reopen_with_a_reason() {
     let ana = staff("ana", "support");
     let mut desk = Desk::open("my refund arrives", &ana);
-    desk.ok(Actor::Customer, cmd::confirm("refund received"));
+    desk.ok(crate::support::customer(), cmd::confirm("refund received"));
     desk.ok(ana.clone(), cmd::resolve("refund paid"));
 
     let refusal = desk.refused(ana.clone(), cmd::internal_note("one more thing"));
     assert_eq!(refusal, Refusal::CaseClosed { status: Status::Resolved });
-    assert_eq!(desk.refused(Actor::Customer, cmd::reopen("  ")), Refusal::EmptyText { field: "reason for reopening" });
+    assert_eq!(
+        desk.refused(crate::support::customer(), cmd::reopen("  ")),
+        Refusal::EmptyText { field: "reason for reopening" }
+    );
 
-    desk.ok(Actor::Customer, cmd::reopen("the refund was reversed"));
+    desk.ok(crate::support::customer(), cmd::reopen("the refund was reversed"));
     assert_eq!(desk.case().status(), &Status::Open);
     assert_eq!(desk.case().outcome_state(), OutcomeState::Unmet);
     assert!(matches!(desk.refused(ana.clone(), cmd::resolve("paid again")), Refusal::OutcomeUnmet { .. }));
@@ -333,7 +339,7 @@ fn i4_the_timeline_holds_every_event_once_in_order() {
     desk.ok(ana.clone(), cmd::internal_note("checked the logs"));
     desk.ok(ana.clone(), cmd::transfer(&bo, "hardware fault"));
     desk.ok(bo.clone(), cmd::open_work("HW-1", "hardware", "swap the disk"));
-    desk.ok(Actor::Customer, cmd::dispute("it is still broken"));
+    desk.ok(crate::support::customer(), cmd::dispute("it is still broken"));
 
     let timeline = desk.ledger.timeline();
     let seqs: Vec<u64> = timeline.entries().iter().map(|e| e.seq).collect();
@@ -523,7 +529,7 @@ fn s2_with_a_portal_only_the_customer_confirms() {
         .unwrap();
     let ana = staff("ana", "software");
     let mut desk = Desk::open_under(rules, "my laptop works", &ana);
-    desk.ok(Actor::Customer, cmd::reply(Channel::Chat, "seems fine now"));
+    desk.ok(crate::support::customer(), cmd::reply(Channel::Chat, "seems fine now"));
     let refusal = desk.refused(ana.clone(), cmd::confirm_reported(Channel::Chat, "seems fine now"));
     assert!(matches!(&refusal, Refusal::Policy { policy, .. } if policy == "only_customer_confirms"), "{refusal}");
     desk.ok(ana.clone(), cmd::dispute_reported(Channel::Chat, "seems fine now"));
@@ -533,6 +539,6 @@ fn s2_with_a_portal_only_the_customer_confirms() {
         command: Box::new(cmd::confirm_reported(Channel::Chat, "seems fine now")),
     };
     assert_eq!(desk.refused(ana, lifted), Refusal::NotOverridable { policy: "only_customer_confirms".into() });
-    desk.ok(Actor::Customer, cmd::confirm("works, confirmed on the portal"));
+    desk.ok(crate::support::customer(), cmd::confirm("works, confirmed on the portal"));
     assert_eq!(desk.case().outcome_voice().map(|(v, _)| v), Some(caseledger::event::Voice::Own));
 }

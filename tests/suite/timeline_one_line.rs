@@ -13,7 +13,7 @@ fn a_note_with_line_breaks_stays_on_its_own_timeline_line() {
         &rules,
         CaseId::new_v7(t, [4; 10]),
         Opening::new("cust-7", "my laptop works", ana.clone()),
-        &Actor::Customer,
+        &Actor::customer("cust-7"),
         t,
     )
     .unwrap();

@@ -16,7 +16,7 @@ fn a_tail_alone_loses_what_a_page_keeps() {
     let mut desk = Desk::open("my laptop works", &ana);
     desk.ok(ana.clone(), cmd::open_work("P-1", "parts", "order a fan"));
     desk.ok(ana.clone(), cmd::transfer(&bo, "fan"));
-    desk.ok(caseledger::Actor::Customer, cmd::reply(Channel::Email, "still loud"));
+    desk.ok(crate::support::customer(), cmd::reply(Channel::Email, "still loud"));
     desk.ok(bo.clone(), cmd::complete("P-1", "fan shipped"));
     let events = desk.ledger.events();
     let whole = Timeline::staff(events);

@@ -47,7 +47,7 @@ fn each_command_logs_one_line_with_case_command_code_attempts_and_store_time() {
     let repo = Repository::new(MemoryStore::new(), Rules::default());
     let case = case_id(1);
     tracing::subscriber::with_default(subscriber(&out), || {
-        repo.open(case, Opening::new("cust-7", "my laptop works", ana()), &Actor::Customer, T0).unwrap();
+        repo.open(case, Opening::new("cust-7", "my laptop works", ana()), &Actor::customer("cust-7"), T0).unwrap();
         repo.execute(case, note("BIOS 1.9 tried"), &Actor::Staff(ana()), T0).unwrap();
         let resolve = Command::Resolve { summary: "fixed".into() };
         repo.execute(case, resolve, &Actor::Staff(ana()), T0).unwrap_err();
@@ -82,7 +82,7 @@ async fn the_async_repository_reports_the_same_and_counts_attempts_after_a_confl
     let _guard = tracing::subscriber::set_default(subscriber(&out));
     let repo = AsyncRepository::new(MemoryStore::new(), Rules::default());
     let case = case_id(2);
-    repo.open(case, Opening::new("cust-7", "my laptop works", ana()), &Actor::Customer, T0).await.unwrap();
+    repo.open(case, Opening::new("cust-7", "my laptop works", ana()), &Actor::customer("cust-7"), T0).await.unwrap();
     // Another writer appends behind the repository's back: its first append conflicts,
     // it catches up and appends again.
     let cached = repo.case(case).await.unwrap();

@@ -27,6 +27,8 @@ use caseledger::{projection::FeedFollower, AsyncRepository, AsyncStore, PgStore}
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::Clock;
+
 /// The repository the handlers share: `&self` throughout, so requests on different
 /// cases never wait for each other. Cloning shares the same repository.
 #[derive(Clone, Debug)]
@@ -99,25 +101,34 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Backend {
-    /// The repository over the file store, caching at most `capacity` cases; the
-    /// worklist (under `deadlines`) is built from every stored case here.
+    /// The repository over the file store, caching at most `capacity` cases and deciding
+    /// again after a lost race at `clock()`; the worklist (under `deadlines`) is built
+    /// from every stored case here.
     ///
     /// # Errors
     ///
     /// The store's failure to list its cases.
-    pub fn file(store: FileStore, rules: Rules, deadlines: Deadlines, capacity: usize) -> Result<Self, Error> {
+    pub fn file(
+        store: FileStore,
+        rules: Rules,
+        deadlines: Deadlines,
+        capacity: usize,
+        clock: Clock,
+    ) -> Result<Self, Error> {
         let store = Projected::new(store, Worklist::new(deadlines))?;
-        Ok(Self::File(Arc::new(Repository::new(store, rules).with_capacity(capacity))))
+        let repo = Repository::new(store, rules).with_capacity(capacity).with_clock(move || clock());
+        Ok(Self::File(Arc::new(repo)))
     }
 
-    /// The repository over PostgreSQL, caching at most `capacity` cases; the worklist
+    /// The repository over PostgreSQL, caching at most `capacity` cases and deciding
+    /// again after a lost race at `clock()`; the worklist
     /// (under `deadlines`) follows the feed from its start. The schema must be in place
     /// (`PgStore::migrate`).
     #[cfg(feature = "postgres")]
-    pub fn postgres(store: PgStore, rules: Rules, deadlines: Deadlines, capacity: usize) -> Self {
+    pub fn postgres(store: PgStore, rules: Rules, deadlines: Deadlines, capacity: usize, clock: Clock) -> Self {
         let follower = FeedFollower::new(Worklist::new(deadlines));
         Self::Postgres(
-            Arc::new(AsyncRepository::new(store, rules).with_capacity(capacity)),
+            Arc::new(AsyncRepository::new(store, rules).with_capacity(capacity).with_clock(move || clock())),
             Arc::new(tokio::sync::Mutex::new(follower)),
         )
     }
@@ -127,9 +138,9 @@ impl Backend {
     /// [`FEED_PATIENCE`]).
     async fn worklist<T>(&self, now: OffsetDateTime, read: impl FnOnce(&Worklist) -> T) -> Result<T, Error> {
         match self {
-            // The view holds the projection's lock, which appends take only after their
-            // fsync, and `read` is a few index lookups: no need for the blocking pool.
-            Self::File(repo) => Ok(read(&repo.store().projection())),
+            // `read` holds the projection's lock, which appends take only after their
+            // fsync, for a few index lookups: no need for the blocking pool.
+            Self::File(repo) => Ok(repo.store().view(read)),
             #[cfg(feature = "postgres")]
             Self::Postgres(repo, follower) => {
                 // The feed serves an event once every older transaction has ended; wait
@@ -214,25 +225,33 @@ impl Backend {
     /// Decides `command` on the case as it is now, at the version the author saw if
     /// given, and appends what is new. A request whose key was already used for the same
     /// command answers with the events it recorded then (`already_done`).
+    ///
+    /// `at` gives the command's time; it is called just before the first decision (on
+    /// the blocking pool for the file store), so time spent queueing for a thread does
+    /// not make the command older than events appended meanwhile.
     pub async fn run(
         &self,
         id: CaseId,
         command: Command,
         by: &Actor,
-        at: OffsetDateTime,
+        at: impl FnOnce() -> OffsetDateTime + Send + 'static,
         options: &Options,
     ) -> Result<Executed, Error> {
-        let mut request = CaseRequest::new(id, command, by.clone(), at).attempts(ATTEMPTS);
-        if let Some(expected) = options.expected {
-            request = request.expect_version(expected);
-        }
-        if let Some(key) = &options.key {
-            request = request.key(key.clone());
-        }
+        let (by, expected, key) = (by.clone(), options.expected, options.key.clone());
+        let request = move || {
+            let mut request = CaseRequest::new(id, command, by, at()).attempts(ATTEMPTS);
+            if let Some(expected) = expected {
+                request = request.expect_version(expected);
+            }
+            if let Some(key) = key {
+                request = request.key(key);
+            }
+            request
+        };
         match self {
-            Self::File(repo) => blocking(repo, move |repo| repo.run(request)).await,
+            Self::File(repo) => blocking(repo, move |repo| repo.run(request())).await,
             #[cfg(feature = "postgres")]
-            Self::Postgres(repo, _) => repo.run(request).await,
+            Self::Postgres(repo, _) => repo.run(request()).await,
         }
     }
 

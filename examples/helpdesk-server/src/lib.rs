@@ -109,7 +109,7 @@ impl App {
         let store = FileStore::open(data.join("cases"))?;
         Self::with_backend(
             config,
-            Backend::file(store, rules, deadlines.clone(), config.cache_capacity)?,
+            Backend::file(store, rules, deadlines.clone(), config.cache_capacity, Arc::clone(&clock))?,
             deadlines,
             data,
             clock,
@@ -127,7 +127,7 @@ impl App {
     ) -> Result<Shared, Box<dyn std::error::Error>> {
         let (rules, deadlines) = rules(config)?;
         store.migrate().await?;
-        let backend = Backend::postgres(store, rules, deadlines.clone(), config.cache_capacity);
+        let backend = Backend::postgres(store, rules, deadlines.clone(), config.cache_capacity, Arc::clone(&clock));
         // The worklist follows the whole feed once here, before the server answers.
         backend.catch_up(clock()).await?;
         Self::with_backend(config, backend, deadlines, data, clock)
@@ -194,7 +194,7 @@ impl App {
                 format!("deadline-breach {} {:?} {}", breach.case, deadline.kind, deadline.due_at.unix_timestamp());
             let key = IdempotencyKey::new(key).map_err(|err| ApiError::from(Error::from(err)))?;
             let options = Options { expected: None, key: Some(key) };
-            self.backend.run(breach.case, deadline.breach_note(), &Actor::System, now, &options).await?;
+            self.backend.run(breach.case, deadline.breach_note(), &Actor::System, move || now, &options).await?;
             tracing::info!(case = %breach.case, kind = %deadline.kind, "deadline breach recorded");
         }
         *last = now;
@@ -399,7 +399,7 @@ impl Identity {
     fn actor(&self) -> Actor {
         match self {
             Self::Staff(s) => Actor::Staff(s.clone()),
-            Self::Customer(_) => Actor::Customer,
+            Self::Customer(c) => Actor::Customer(c.clone()),
         }
     }
 
@@ -410,12 +410,10 @@ impl Identity {
         }
     }
 
-    /// Whether this identity may read `case` at all.
+    /// Whether this identity may read `case` at all: the library's rule (staff read every
+    /// case, a customer only their own), from the customer actor's identity.
     fn may_read(&self, case: &Case) -> bool {
-        match self {
-            Self::Staff(_) => true,
-            Self::Customer(c) => case.customer() == c,
-        }
+        View::for_reader(case, &self.actor()).is_ok()
     }
 }
 
@@ -505,7 +503,8 @@ async fn run_command(
         return Err(err);
     }
     let result = async {
-        let done = app.backend.run(id, command, &who.actor(), app.now(), options).await?;
+        let clock = Arc::clone(&app.clock);
+        let done = app.backend.run(id, command, &who.actor(), move || clock(), options).await?;
         Ok((done.events, done.version))
     };
     tracing::Instrument::instrument(result, span).await

@@ -741,7 +741,9 @@ async fn render_customer(app: &Shared, secret: &str, id: &str, status: StatusCod
     let loaded = with_app(app, move |app| async move {
         let case = readable_case(app, &who, id).await?;
         let events = app.backend.events(id).await?;
-        Ok((case, Timeline::customer(&events)))
+        // The customer's own view, built from who they are.
+        let timeline = Timeline::for_reader(&case, &who.actor(), &events).map_err(caseledger::Error::from)?;
+        Ok((case, timeline))
     })
     .await;
     let (case, timeline) = match loaded {

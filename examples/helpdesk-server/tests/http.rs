@@ -75,13 +75,14 @@ fn parts(kind: &str) -> (app::Config, app::Clock, Arc<Mutex<OffsetDateTime>>, st
     .unwrap();
     let clock = Arc::new(Mutex::new(datetime!(2026-11-23 09:00 UTC)));
     let tick = Arc::clone(&clock);
-    // Every reading of the clock moves it on a little, as a real one would between
-    // requests. Requests in flight together read it within well under the repository's
-    // clock-skew tolerance (5 s), as concurrent requests to a real server do: a retry
-    // after a lost race decides again at the request's own time.
+    // Every reading of the clock moves it on a whole second, more than a real one moves
+    // between requests: requests in flight together read times further apart than the
+    // repository's clock-skew tolerance (5 s) once a few have gone by. A retry after a
+    // lost race decides again at a fresh reading (the repository has the server's
+    // clock), never at the request's own, older time.
     let now: app::Clock = Arc::new(move || {
         let mut t = tick.lock().unwrap();
-        *t += Duration::milliseconds(100);
+        *t += Duration::seconds(1);
         *t
     });
     (config, now, clock, dir)
@@ -394,7 +395,7 @@ async fn resolving_before_the_customer_confirms_is_refused_and_changes_nothing_o
     // Once the customer confirms through their own link, the owner may resolve.
     let confirmed = env.command(&case, &secret, json!({"type": "confirm_outcome", "statement": "it boots"})).await;
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
-    assert_eq!(confirmed.json["events"][0]["by"], json!({"type": "customer"}));
+    assert_eq!(confirmed.json["events"][0]["by"], json!({"type": "customer", "id": "cust-1"}), "the customer, by name");
     let resolved = env.command(&case, ANA, json!({"type": "resolve", "summary": "fan replaced"})).await;
     assert_eq!(resolved.status, StatusCode::OK, "{}", resolved.text);
     let case_reply = env.get(&format!("/api/cases/{case}"), Some(ANA)).await;

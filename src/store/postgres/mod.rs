@@ -60,7 +60,7 @@ pub use feed::{FeedBarrier, FeedEvent, FeedLag, FeedPage, FeedPosition, ParseFee
 /// let t = datetime!(2026-11-23 09:00 UTC);
 /// let case = CaseId::new_v7(t, [1; 10]);
 /// let opened = Rules::default().open(case, Opening::new("cust-7", "my laptop works",
-///     Staff::new("ana", "software")), &Actor::Customer, t)?;
+///     Staff::new("ana", "software")), &Actor::customer("cust-7"), t)?;
 /// store.append(case, 0, &[opened]).await?;
 ///
 /// assert_eq!(store.customer_cases(&"cust-7".into()).await?, vec![case]);
@@ -129,6 +129,18 @@ const INSERT: &str = insert_statement!("ON CONFLICT DO NOTHING");
 /// path in a transaction (see [`PgStore::append`]).
 const INSERT_ALONE: &str = insert_statement!("");
 
+/// The common command as a statement of its own: one event that indexes nothing (not an
+/// opening, not an incident link) after an existing event. The previous event is joined
+/// for the expected version and the feed order, as in [`INSERT_ALONE`], without the
+/// arrays and the index CTEs, which cost server CPU on every command. No row when the
+/// case is not at `$2` (a writer ahead); a unique violation when the position or the id
+/// is taken: both go to the slow path, as for [`INSERT_ALONE`].
+const INSERT_ONE: &str = "
+INSERT INTO caseledger_events (case_id, seq, event_id, kind, body, feed_tx)
+SELECT $1, $3, $4, $5, $6, greatest(pg_current_xact_id(), p.feed_tx)
+FROM caseledger_events AS p WHERE p.case_id = $1 AND p.seq = $2
+RETURNING seq";
+
 /// The unique constraints whose violation by [`INSERT_ALONE`] means "someone is already
 /// there": a lost race or a retry, judged on the slow path.
 const TAKEN: [&str; 2] = ["caseledger_events_case_seq", "caseledger_events_case_event"];
@@ -194,7 +206,12 @@ impl PgStore {
         check.overlap(expected)?;
         let batch = Batch::encode(case, events)?;
         let mut conn = self.pool.acquire().await.map_err(StoreError::backend)?;
-        match batch.run(INSERT_ALONE, &mut conn, case, to_i64(expected)?, 0).await {
+        let first = if batch.plain_one(expected) {
+            batch.run_one(&mut conn, case, to_i64(expected)?).await
+        } else {
+            batch.run(INSERT_ALONE, &mut conn, case, to_i64(expected)?, 0).await
+        };
+        match first {
             Ok(inserted) if inserted.len() == events.len() => {
                 return Ok(Appended::new(expected.saturating_add(events.len() as u64), events.len()));
             }
@@ -305,6 +322,46 @@ impl PgStore {
         after: u64,
     ) -> Result<Vec<Event>, StoreError> {
         read_after_on(conn, case, after).await
+    }
+
+    /// Several cases' events in one query: for each `(case, after)` of `reads`, the
+    /// events of `case` after version `after`, in order, one entry per read in the order
+    /// of `reads` ([`Store::read_after_many`](crate::Store::read_after_many)). The reads
+    /// go as two arrays, unnested and joined to the events on their `(case_id, seq)`
+    /// index: one round trip however many cases, each an index range.
+    ///
+    /// # Errors
+    ///
+    /// As [`PgStore::read_after`].
+    pub async fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
+        if reads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cases: Vec<Uuid> = reads.iter().map(|(case, _)| *case.as_uuid()).collect();
+        let afters = reads.iter().map(|&(_, after)| to_i64(after)).collect::<Result<Vec<i64>, _>>()?;
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT r.i, e.seq, e.body
+             FROM unnest($1::uuid[], $2::bigint[]) WITH ORDINALITY AS r(case_id, after_seq, i)
+             JOIN caseledger_events AS e ON e.case_id = r.case_id AND e.seq > r.after_seq
+             ORDER BY r.i, e.seq",
+        )
+        .bind(&cases)
+        .bind(&afters)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        let mut answers: Vec<Vec<Event>> = reads.iter().map(|_| Vec::new()).collect();
+        for (i, seq, body) in rows {
+            // `WITH ORDINALITY` counts from 1.
+            let index = usize::try_from(i).ok().and_then(|i| i.checked_sub(1));
+            let (Some(&(case, _)), Some(answer)) =
+                (index.and_then(|i| reads.get(i)), index.and_then(|i| answers.get_mut(i)))
+            else {
+                return Err(unsupported(format!("read_after_many: a row for read {i} of {}", reads.len())));
+            };
+            answer.push(decode_row(case, seq, &body)?);
+        }
+        Ok(answers)
     }
 
     /// All events of `case`, in order.
@@ -485,6 +542,25 @@ impl Batch {
             }
         }
         Ok(batch)
+    }
+
+    /// Whether the batch is one event after an existing one that adds no index row:
+    /// [`INSERT_ONE`] can append it.
+    fn plain_one(&self, expected: u64) -> bool {
+        self.seqs.len() == 1 && expected > 0 && self.customer.is_none() && self.incidents.is_empty()
+    }
+
+    /// Runs [`INSERT_ONE`] for the batch's one event at expected version `base`.
+    async fn run_one(&self, conn: &mut PgConnection, case: CaseId, base: i64) -> Result<Vec<i64>, sqlx::Error> {
+        sqlx::query_scalar(INSERT_ONE)
+            .bind(case.as_uuid())
+            .bind(base)
+            .bind(self.seqs.first())
+            .bind(self.ids.first())
+            .bind(self.kinds.first())
+            .bind(self.bodies.first())
+            .fetch_all(&mut *conn)
+            .await
     }
 
     /// Runs [`INSERT`] for the events from index `from` on, at expected version `base`;
@@ -709,6 +785,13 @@ impl AsyncStore for PgStore {
 
     fn version(&self, case: CaseId) -> impl Future<Output = Result<u64, StoreError>> + Send {
         PgStore::version(self, case)
+    }
+
+    fn read_after_many(
+        &self,
+        reads: &[(CaseId, u64)],
+    ) -> impl Future<Output = Result<Vec<Vec<Event>>, StoreError>> + Send {
+        PgStore::read_after_many(self, reads)
     }
 
     fn cases(&self) -> impl Future<Output = Result<Vec<CaseId>, StoreError>> + Send {

@@ -181,7 +181,9 @@ async fn repository_writer(writer: u32, store: PgStore, shared: Arc<Shared>) -> 
     let case = case_id(writer);
     let repo = AsyncRepository::new(store, Rules::default());
     let opening = caseledger::Opening::new(format!("cust-{writer}"), "my laptop works", ana());
-    repo.open(case, opening, &Actor::Customer, T0).await.expect("the opening, with the server up");
+    repo.open(case, opening, &caseledger::Actor::customer(format!("cust-{writer}")), T0)
+        .await
+        .expect("the opening, with the server up");
     let mut journal = Journal { case, attempts: Vec::new() };
     let by = Actor::Staff(ana());
     for n in 1.. {

@@ -26,7 +26,10 @@ async fn two_nodes_with_concurrent_tasks_lose_duplicate_and_reorder_nothing() {
     };
     let shared: Vec<_> = (0..2).map(case_id).collect();
     for &case in &shared {
-        nodes[0].open(case, Opening::new("cust-shared", "works", ana()), &Actor::Customer, now()).await.unwrap();
+        nodes[0]
+            .open(case, Opening::new("cust-shared", "works", ana()), &Actor::customer("cust-shared"), now())
+            .await
+            .unwrap();
     }
     let k = 4;
     let mut tasks = Vec::new();
@@ -35,7 +38,9 @@ async fn two_nodes_with_concurrent_tasks_lose_duplicate_and_reorder_nothing() {
             let (node, shared, now) = (node.clone(), shared.clone(), now.clone());
             tasks.push(tokio::spawn(async move {
                 let own = case_id(100 + n * 10 + t);
-                node.open(own, Opening::new("cust-own", "works", ana()), &Actor::Customer, now()).await.unwrap();
+                node.open(own, Opening::new("cust-own", "works", ana()), &Actor::customer("cust-own"), now())
+                    .await
+                    .unwrap();
                 let (mut accepted, mut conflicts) = (Vec::new(), 0);
                 for i in 0..6 {
                     let case = if i % 2 == 0 { shared[(t as usize + i) % shared.len()] } else { own };

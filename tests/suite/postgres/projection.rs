@@ -18,7 +18,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use crate::support::note;
-use crate::support::postgres::{case_id, decide, log_of, TestDb};
+use crate::support::postgres::{case_id, decide, feed_settled, log_of, TestDb};
 use crate::worklist::scan;
 
 #[derive(Clone)]
@@ -173,6 +173,8 @@ async fn a_consumer_killed_between_applying_and_committing_applies_nothing_twice
     for log in &logs {
         store.append(log[0].case, 0, log).await.unwrap();
     }
+    // Every page below must find its 7 events already served by the feed.
+    feed_settled(&store).await;
 
     // 1. The consumer applies a page in its transaction and dies before committing: the
     //    transaction is dropped, as a crashed process's is.

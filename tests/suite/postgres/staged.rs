@@ -30,7 +30,7 @@ async fn two_nodes() -> (TestDb, Repo, Repo, CaseId) {
         .await
         .unwrap();
     let case = case_id(1);
-    a.open(case, Opening::new("cust-7", "my laptop works", ana()), &Actor::Customer, T0).await.unwrap();
+    a.open(case, Opening::new("cust-7", "my laptop works", ana()), &Actor::customer("cust-7"), T0).await.unwrap();
     b.case(case).await.unwrap();
     (db, a, b, case)
 }
@@ -205,7 +205,7 @@ async fn an_opening_in_a_transaction_exists_only_once_committed() {
     let opening = || Opening::new("cust-8", "my printer prints", ana());
 
     let mut tx = a.begin().await.unwrap();
-    tx.open(case, opening(), &Actor::Customer, T0).await.unwrap();
+    tx.open(case, opening(), &Actor::customer("cust-8"), T0).await.unwrap();
     drop(tx);
     assert!(a.core().peek(case).is_none());
     let unknown = a.case(case).await.unwrap_err();
@@ -214,7 +214,7 @@ async fn an_opening_in_a_transaction_exists_only_once_committed() {
     // A transaction on a connection the host holds, rather than one from the pool.
     let mut conn = a.store().pool().acquire().await.unwrap();
     let mut tx = a.within(conn.begin().await.unwrap());
-    tx.open(case, opening(), &Actor::Customer, T0).await.unwrap();
+    tx.open(case, opening(), &Actor::customer("cust-8"), T0).await.unwrap();
     tx.commit().await.unwrap();
     drop(conn);
     assert_eq!(a.core().peek(case).unwrap().version(), 1);
@@ -228,7 +228,7 @@ async fn with_snapshots_a_cold_case_loads_and_saves_inside_the_transaction_on_it
     let repo = AsyncRepository::new(PgStore::new(db.pool(1).await), Rules::default())
         .with_snapshots(caseledger::repository::SnapshotPolicy::every(2));
     let case = case_id(3);
-    repo.open(case, Opening::new("cust-9", "my phone rings", ana()), &Actor::Customer, T0).await.unwrap();
+    repo.open(case, Opening::new("cust-9", "my phone rings", ana()), &Actor::customer("cust-9"), T0).await.unwrap();
     repo.execute(case, note("one"), &staff(), at(1)).await.unwrap();
     let kept = || async { repo.store().read_snapshot(case).await.unwrap().map(|s| s.version()) };
     assert_eq!(kept().await, Some(2), "a snapshot every two events");

@@ -93,8 +93,9 @@ pub fn decide_commands(bytes: &[u8]) -> Vec<Event> {
     let rules = c.rules();
     let first = *c.pick(&STARTS);
     let mut at = start(first).at;
-    let opening = Opening::new(c.id(), c.text(), c.staff());
-    let by = c.actor(None);
+    let customer = c.id();
+    let opening = Opening::new(customer.as_str(), c.text(), c.staff());
+    let by = c.actor(None, &customer);
     let case_id = CaseId::new_v7(at, [c.byte(); 10]);
     let Ok(opened) = rules.open(case_id, opening, &by, at) else { return Vec::new() };
     let mut ledger = Ledger::from_events(vec![opened]).expect("an opening decided by Rules::open folds");
@@ -105,7 +106,7 @@ pub fn decide_commands(bytes: &[u8]) -> Vec<Event> {
         let (back, step) = c.step();
         at = if back { at - step } else { at + step };
         let command = c.command(ledger.case());
-        let by = c.actor(Some(ledger.case().owner()));
+        let by = c.actor(Some(ledger.case().owner()), &customer);
         match rules.decide(ledger.case(), command.clone(), &by, at) {
             Ok(events) => {
                 assert_eq!(
@@ -177,7 +178,7 @@ pub fn command_json(bytes: &[u8]) -> usize {
             let actors = [
                 Some(Actor::Staff(case.owner().clone())),
                 previous.map(Actor::Staff),
-                Some(Actor::Customer),
+                Some(Actor::Customer(case.customer().clone())),
                 Some(Actor::System),
             ];
             for by in actors.into_iter().flatten() {
@@ -216,7 +217,7 @@ fn small_cases(rules: &Rules) -> [Ledger; 3] {
     let (ana, bo) = (Staff::new(MEMBERS[0].0, MEMBERS[0].1), Staff::new(MEMBERS[1].0, MEMBERS[1].1));
     let id = CaseId::new_v7(at, [7; 10]);
     let opening = Opening::new("cust-1042", "my laptop works", ana.clone());
-    let mut ledger = Ledger::open(rules, id, opening, &Actor::Customer, at).expect("the small case opens");
+    let mut ledger = Ledger::open(rules, id, opening, &Actor::customer("cust-1042"), at).expect("the small case opens");
     let steps = [
         (Command::OpenWork { item: "SW-1".into(), department: "software".into(), title: "BIOS".into() }, &ana),
         (Command::RecordFact { name: "serial".into(), value: "SN-1".into(), visibility: Visibility::Customer }, &ana),
@@ -232,7 +233,7 @@ fn small_cases(rules: &Rules) -> [Ledger; 3] {
     idle.execute(rules, drop, &Actor::Staff(ana), at).expect("the work's department drops it");
     let mut closed = idle.clone();
     let withdrawn = Command::CloseUnresolved { ending: Ending::Withdrawn, evidence: "the customer withdrew".into() };
-    closed.execute(rules, withdrawn, &Actor::Customer, at).expect("the customer may withdraw");
+    closed.execute(rules, withdrawn, &crate::support::customer(), at).expect("the customer may withdraw");
     [ledger, idle, closed]
 }
 
@@ -431,10 +432,10 @@ impl<'a> Choices<'a> {
     }
 
     /// The owner (when given) half the time, so owner-only commands get through often.
-    fn actor(&mut self, owner: Option<&Staff>) -> Actor {
+    fn actor(&mut self, owner: Option<&Staff>, customer: &str) -> Actor {
         match (self.byte() % 8, owner) {
             (0..=3, Some(owner)) => Actor::Staff(owner.clone()),
-            (4, _) => Actor::Customer,
+            (4, _) => Actor::customer(customer),
             (5, _) => Actor::System,
             _ => Actor::Staff(self.staff()),
         }

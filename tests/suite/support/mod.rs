@@ -88,6 +88,11 @@ pub struct Desk {
     pub now: OffsetDateTime,
 }
 
+/// The customer of every [`Desk`] case: `cust-1042`.
+pub fn customer() -> Actor {
+    Actor::customer("cust-1042")
+}
+
 impl Desk {
     /// The customer opens a case asking for `outcome`, owned by `owner`.
     pub fn open(outcome: &str, owner: &Staff) -> Self {
@@ -100,7 +105,8 @@ impl Desk {
 
     pub fn open_case(rules: Rules, id: CaseId, outcome: &str, owner: &Staff) -> Self {
         let opening = Opening::new("cust-1042", outcome, owner.clone());
-        let ledger = Ledger::open(&rules, id, opening, &Actor::Customer, T0).expect("the opening is valid");
+        let ledger =
+            Ledger::open(&rules, id, opening, &Actor::customer("cust-1042"), T0).expect("the opening is valid");
         Self { rules, ledger, now: T0 }
     }
 

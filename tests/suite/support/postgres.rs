@@ -105,7 +105,9 @@ pub fn case_id(n: u32) -> CaseId {
 }
 
 pub fn opened(case: CaseId, customer: &str, outcome: &str) -> Event {
-    Rules::default().open(case, Opening::new(customer, outcome, ana()), &Actor::Customer, T0).expect("a valid opening")
+    Rules::default()
+        .open(case, Opening::new(customer, outcome, ana()), &Actor::customer(customer), T0)
+        .expect("a valid opening")
 }
 
 /// The events of `command` on the case whose log is `log`, one minute after its last one.
@@ -123,4 +125,16 @@ pub fn log_of(case: CaseId, n: usize) -> Vec<Event> {
         log.extend(next);
     }
     log
+}
+
+/// Waits until `store`'s feed serves every write acknowledged before the call: other
+/// tests' open transactions on the shared server hold the feed back for moments. Fails
+/// after 60 s.
+pub async fn feed_settled(store: &caseledger::PgStore) {
+    let barrier = store.feed_barrier().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !store.feed_covers(barrier).await.unwrap() {
+        assert!(std::time::Instant::now() < deadline, "the feed still holds back writes after 60 s");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }

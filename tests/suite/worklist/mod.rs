@@ -26,8 +26,9 @@ fn check_store<S: Store>(store: &Projected<S, Worklist>) -> Result<(), String> {
         ));
     }
     let cases = scan::replayed(store.cases().unwrap().into_iter().map(|c| store.read(c).unwrap()));
-    let worklist = store.projection();
-    scan::check(&cases, &scan::deadlines(), |q| worklist.page(q), |a, b| worklist.breached_between(a, b))
+    store.view(|worklist| {
+        scan::check(&cases, &scan::deadlines(), |q| worklist.page(q), |a, b| worklist.breached_between(a, b))
+    })
 }
 
 proptest! {
@@ -88,7 +89,7 @@ proptest! {
         }
         // A new process: the directory reopened, the worklist rebuilt from it.
         let store = Projected::new(FileStore::open(&dir.0).unwrap(), Worklist::new(scan::deadlines())).unwrap();
-        prop_assert_eq!(store.projection().len(), histories.iter().filter(|h| !h.case().is_closed()).count());
+        prop_assert_eq!(store.view(Worklist::len), histories.iter().filter(|h| !h.case().is_closed()).count());
         check_store(&store).map_err(TestCaseError::fail)?;
     }
 }
@@ -112,7 +113,12 @@ impl Desk {
         let rules = Rules::default();
         let case = CaseId::new_v7(T0, [9; 10]);
         let opened = rules
-            .open(case, Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")), &Actor::Customer, T0)
+            .open(
+                case,
+                Opening::new("cust-7", "my laptop works", Staff::new("ana", "software")),
+                &Actor::customer("cust-7"),
+                T0,
+            )
             .unwrap();
         store.append(case, 0, &[opened]).unwrap();
         Self { rules, store, case, now: T0 }
@@ -126,7 +132,7 @@ impl Desk {
     }
 
     fn waiting_on(&self) -> Option<WaitingOn> {
-        self.store.projection().row(self.case).map(|r| r.waiting_on)
+        self.store.row(self.case).map(|r| r.waiting_on)
     }
 }
 
@@ -144,15 +150,15 @@ fn whom_a_case_waits_on_follows_the_log() {
     );
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Customer), "staff asked; the customer owes the answer");
     desk.act(
-        Actor::Customer,
+        Actor::customer("cust-7"),
         Command::RecordReply { channel: caseledger::event::Channel::Email, message: "no".into() },
     );
     desk.act(
-        Actor::Customer,
+        Actor::customer("cust-7"),
         Command::RecordReply { channel: caseledger::event::Channel::Email, message: "hello?".into() },
     );
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Staff), "the customer wrote last");
-    assert_eq!(desk.store.projection().row(desk.case).unwrap().asked_again, 2, "the customer asked twice unanswered");
+    assert_eq!(desk.store.row(desk.case).unwrap().asked_again, 2, "the customer asked twice unanswered");
     desk.act(ana(), Command::RequestConfirmation { reason: "the fix shipped".into() });
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Staff), "a request nobody sent yet waits on staff");
     desk.act(
@@ -160,15 +166,15 @@ fn whom_a_case_waits_on_follows_the_log() {
         Command::ContactCustomer { channel: caseledger::event::Channel::Email, message: "is it fixed?".into() },
     );
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Confirmation));
-    assert_eq!(desk.store.projection().row(desk.case).unwrap().asked_again, 0, "answered by the contact");
-    desk.act(Actor::Customer, Command::ConfirmOutcome { statement: "it works".into() });
+    assert_eq!(desk.store.row(desk.case).unwrap().asked_again, 0, "answered by the contact");
+    desk.act(Actor::customer("cust-7"), Command::ConfirmOutcome { statement: "it works".into() });
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Staff), "confirmed: staff resolve");
     desk.act(ana(), Command::Resolve { summary: "fixed".into() });
     assert_eq!(desk.waiting_on(), None, "a closed case leaves the worklist");
-    assert!(desk.store.projection().page(&Query::owner("ana")).rows.is_empty());
-    desk.act(Actor::Customer, Command::Reopen { reason: "it broke again".into() });
+    assert!(desk.store.page(&Query::owner("ana")).rows.is_empty());
+    desk.act(Actor::customer("cust-7"), Command::Reopen { reason: "it broke again".into() });
     assert_eq!(desk.waiting_on(), Some(WaitingOn::Staff), "a reopened case is back with staff");
-    let row = desk.store.projection().row(desk.case).cloned().unwrap();
+    let row = desk.store.row(desk.case).unwrap();
     assert_eq!(row.owner, Staff::new("ana", "software"));
     assert_eq!(
         row.next_deadline.map(|d| (d.kind, d.due_at)),
@@ -181,17 +187,17 @@ fn whom_a_case_waits_on_follows_the_log() {
 fn handoffs_bounces_and_escalations_move_the_row_between_queues() {
     let mut desk = Desk::new();
     desk.act(ana(), Command::Transfer { to: Staff::new("bo", "hardware"), note: "BIOS looks fine".into() });
-    assert!(desk.store.projection().page(&Query::owner("ana")).rows.is_empty());
-    assert_eq!(desk.store.projection().page(&Query::department("hardware")).rows.len(), 1);
+    assert!(desk.store.page(&Query::owner("ana")).rows.is_empty());
+    assert_eq!(desk.store.page(&Query::department("hardware")).rows.len(), 1);
     desk.act(
         Actor::staff("bo", "hardware"),
         Command::Transfer { to: Staff::new("ana", "software"), note: "software after all".into() },
     );
     desk.act(ana(), Command::Escalate { to: Staff::new("eve", "tier-2"), reason: "third try".into() });
-    let row = desk.store.projection().row(desk.case).cloned().unwrap();
+    let row = desk.store.row(desk.case).unwrap();
     assert_eq!((row.handoffs, row.bounces, row.escalation_level), (3, 1, 1));
-    assert_eq!(desk.store.projection().page(&Query::owner("eve")).rows, vec![row]);
-    assert_eq!(desk.store.projection().page(&Query::customer("cust-7")).rows.len(), 1);
+    assert_eq!(desk.store.page(&Query::owner("eve")).rows, vec![row]);
+    assert_eq!(desk.store.page(&Query::customer("cust-7")).rows.len(), 1);
 }
 
 // ---------------------------------------------------------------- the sweep
@@ -206,7 +212,8 @@ fn a_timer_sweeping_with_a_moving_clock_records_each_breach_once_on_the_timeline
             let at = T0 + Duration::minutes(20 * i64::from(n));
             let case = CaseId::new_v7(at, [n; 10]);
             let opening = Opening::new(format!("cust-{n}"), "my laptop works", Staff::new("ana", "software"));
-            store.append(case, 0, &[rules.open(case, opening, &Actor::Customer, at).unwrap()]).unwrap();
+            let by = caseledger::Actor::customer(format!("cust-{n}"));
+            store.append(case, 0, &[rules.open(case, opening, &by, at).unwrap()]).unwrap();
             case
         })
         .collect();
@@ -221,7 +228,7 @@ fn a_timer_sweeping_with_a_moving_clock_records_each_breach_once_on_the_timeline
     let mut recorded = Vec::new();
     while now < T0 + Duration::hours(12) {
         now += Duration::minutes(15);
-        let breaches = store.projection().breached_between(last, now);
+        let breaches = store.breached_between(last, now);
         for breach in breaches {
             assert!(breach.deadline.due_at > last && breach.deadline.due_at <= now);
             let case = Case::replay(&store.read(breach.case).unwrap()).unwrap();
@@ -243,5 +250,5 @@ fn a_timer_sweeping_with_a_moving_clock_records_each_breach_once_on_the_timeline
         assert!(timeline.contains(&format!("{kind} deadline breached")), "{timeline}");
     }
     // Recording the breach did not hide it from the "breached now" queue.
-    assert_eq!(store.projection().page(&Query::breached(now)).rows.len(), 5);
+    assert_eq!(store.page(&Query::breached(now)).rows.len(), 5);
 }
