@@ -1,7 +1,7 @@
 //! Commands: what someone asks to do to a case, before the rules decide.
 //!
 //! A command is an intent; [`Rules::decide`](crate::Rules::decide) turns it into
-//! [`Event`](crate::Event)s or refuses it. Commands are serde-serializable so a host can
+//! [`Event`]s or refuses it. Commands are serde-serializable so a host can
 //! queue them. A [`Request`] is a command with what the host adds to it from the
 //! transport: an idempotency key.
 
