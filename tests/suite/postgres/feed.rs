@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use caseledger::{id::EventId, store::FeedPosition, CaseId, Event, PgStore};
 
 use crate::support::note;
-use crate::support::postgres::{case_id, decide, log_of, opened, TestDb};
+use crate::support::postgres::{case_id, decide, feed_covers, log_of, opened, TestDb};
 
 /// Reads the feed from `from` until `want` events arrived (other tests' and checkouts'
 /// writing transactions on the same server hold the feed back for a while) or 60 s
@@ -82,19 +82,6 @@ async fn an_append_that_commits_late_with_a_lower_position_is_still_delivered_ex
     db.drop().await;
 }
 
-/// Waits until the feed covers `barrier` (other checkouts' transactions on the same server
-/// end within moments), for at most 60 s; says whether it did.
-async fn wait_covers(store: &PgStore, barrier: caseledger::store::FeedBarrier) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if store.feed_covers(barrier).await.unwrap() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    false
-}
-
 #[tokio::test]
 async fn a_barrier_is_covered_only_once_every_write_acknowledged_before_it_is_in_the_feed() {
     let db = TestDb::new().await;
@@ -113,7 +100,8 @@ async fn a_barrier_is_covered_only_once_every_write_acknowledged_before_it_is_in
     assert!(page.events.is_empty(), "the feed serves nothing past the open writer");
 
     older.commit().await.unwrap();
-    assert!(wait_covers(&reader, barrier).await, "the barrier is covered once the older writer ended");
+    // The barrier is covered once the older writer ended.
+    feed_covers(&reader, barrier).await;
     // Covered means one read to the end holds my write, with no waiting.
     let page = reader.read_feed(FeedPosition::START, 100).await.unwrap();
     let got = ids(&page.events.into_iter().map(|e| e.event).collect::<Vec<_>>());

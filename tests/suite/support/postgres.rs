@@ -131,7 +131,12 @@ pub fn log_of(case: CaseId, n: usize) -> Vec<Event> {
 /// tests' open transactions on the shared server hold the feed back for moments. Fails
 /// after 60 s.
 pub async fn feed_settled(store: &caseledger::PgStore) {
-    let barrier = store.feed_barrier().await.unwrap();
+    feed_covers(store, store.feed_barrier().await.unwrap()).await;
+}
+
+/// Waits until `store`'s feed covers `barrier` (every transaction running when it was
+/// taken has ended). Fails after 60 s.
+pub async fn feed_covers(store: &caseledger::PgStore, barrier: caseledger::store::FeedBarrier) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !store.feed_covers(barrier).await.unwrap() {
         assert!(std::time::Instant::now() < deadline, "the feed still holds back writes after 60 s");
