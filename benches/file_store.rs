@@ -10,6 +10,9 @@
 //!   Lines in memory and replaying them (what the store cannot do with less).
 //! - `open/100_cases_of_20_events`: the recovery scan a restart pays.
 //!
+//! - `paired:` lines on stdout, printed before the `append` group: the same two sides in
+//!   rotation (see [`paired`]), which the README's ratios come from.
+//!
 //! Run: `cargo bench --bench file_store` (`-- append`, `-- reopen`, `-- open`).
 
 mod support;
@@ -89,6 +92,8 @@ fn append(c: &mut Criterion) {
         .map(|n| OpenOptions::new().create(true).append(true).open(floor_dir.join(format!("{n}.log"))).expect("opens"))
         .collect();
 
+    paired(&repo, &cases, &by, t, &floors, &line);
+
     let mut group = c.benchmark_group("append");
     group.sample_size(20).measurement_time(StdDuration::from_secs(8));
     for threads in [1usize, 2] {
@@ -113,6 +118,70 @@ fn append(c: &mut Criterion) {
     drop(repo);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&floor_dir);
+}
+
+/// The store and its floor **in rotation**, so the disk's drift between two criterion
+/// groups is not read into the ratio: each of T threads (1, 2) runs `ROUNDS` rounds of
+/// one synced command on its case and one `write` + `fdatasync` on its file, the order
+/// alternating by round, and times each; the medians over all threads are printed as
+/// `paired:` lines. At 2 threads the two threads run side by side, so each side meets
+/// the other thread's mix of both; the 2-thread gain is `2 × median(1) ÷ median(2)`.
+fn paired(
+    repo: &Repository<FileStore>,
+    cases: &[CaseId],
+    by: &Actor,
+    t: time::OffsetDateTime,
+    floors: &[File],
+    line: &[u8],
+) {
+    const ROUNDS: usize = 3_000;
+    let run = |thread: usize| {
+        let (mut ours, mut bare) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
+        for round in 0..ROUNDS {
+            for store_first in [round % 2 == 0, round % 2 == 1] {
+                let start = Instant::now();
+                if store_first {
+                    repo.execute(cases[thread], note(), by, t).expect("accepted");
+                    ours.push(start.elapsed());
+                } else {
+                    let mut file = &floors[thread];
+                    file.write_all(line).expect("writes");
+                    file.sync_data().expect("syncs");
+                    bare.push(start.elapsed());
+                }
+            }
+        }
+        (ours, bare)
+    };
+    let median = |mut v: Vec<StdDuration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64() * 1e6
+    };
+    let mut medians = Vec::new();
+    for threads in [1usize, 2] {
+        let (mut ours, mut bare) = (Vec::new(), Vec::new());
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|thread| s.spawn(move || run(thread))).collect();
+            for handle in handles {
+                let (o, b) = handle.join().expect("a bench thread");
+                ours.extend(o);
+                bare.extend(b);
+            }
+        });
+        let (ours, bare) = (median(ours), median(bare));
+        medians.push((ours, bare));
+        println!(
+            "paired: file appends {threads} thread(s): store median {ours:7.1} us | write + fdatasync {bare:7.1} us | \
+             floor / store {:.2}x (goal >= 0.95x)",
+            bare / ours
+        );
+    }
+    let ((ours1, bare1), (ours2, bare2)) = (medians[0], medians[1]);
+    println!(
+        "paired: file appends, 2 threads / 1 thread: store {:.2}x, floor {:.2}x (goal >= 1.6x)",
+        2.0 * ours1 / ours2,
+        2.0 * bare1 / bare2
+    );
 }
 
 /// A directory holding one case of `n` typical events, written by the store itself.
