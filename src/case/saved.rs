@@ -50,7 +50,8 @@ const MAGIC: &str = "caseledger-snapshot";
 /// snapshot of another layout is then refused ([`SnapshotRejection::Fingerprint`]).
 /// The test `the_image_names_every_field` fails when a field is added without a bump.
 /// Layout 2: customer actors carry who they are (`{"type":"customer","id":…}`).
-const FOLD_LAYOUT: u32 = 2;
+/// Layout 3: the changes of owner packed as integers (`owner::packed_changes`).
+const FOLD_LAYOUT: u32 = 3;
 
 /// A case's folded state at a version, as a store keeps it: opaque bytes that carry the
 /// version they cover, the event they end on, the fold's fingerprint and a checksum.
@@ -429,6 +430,32 @@ mod tests {
             Snapshot::from_bytes(good).restore(other),
             Err(SnapshotRejection::OtherCase { found }) if found == case.id()
         ));
+    }
+
+    #[test]
+    fn packed_owner_changes_that_do_not_decode_are_refused() {
+        let (case, last) = sample();
+        let good = Snapshot::take(&case, last);
+        let header = good.header.unwrap();
+        let body = std::str::from_utf8(&good.as_bytes()[header.body..]).unwrap();
+        // Opened after event 1, transferred to owner 1 two events later. (The body is
+        // edited as text: its key fingerprints are u128, which `serde_json::Value` cannot
+        // hold.)
+        let packed = "\"changes\":[1,0,0,2,1,1]";
+        assert!(body.contains(packed), "{body}");
+        let resealed = |changes: &str| {
+            let body = body.replace(packed, &format!("\"changes\":{changes}"));
+            let head =
+                format!("{MAGIC} {FORMAT} {} {} {} {:016x} ", header.case, header.version, header.last, header.fold);
+            let mut bytes = head.clone().into_bytes();
+            bytes.extend_from_slice(format!("{:016x}\n", checksum(head.as_bytes(), body.as_bytes())).as_bytes());
+            bytes.extend_from_slice(body.as_bytes());
+            Snapshot::from_bytes(bytes).restore(case.id()).map(|(restored, _)| restored)
+        };
+        assert_eq!(resealed("[1,0,0,2,1,1]").unwrap(), case, "resealing alone changes nothing");
+        for broken in ["[1,0,0,2,1]", "[1,0,0,2,1,7]", "[1,0,0,2,4294967296,1]", "[1,0,0,18446744073709551615,1,1]"] {
+            assert_eq!(resealed(broken).unwrap_err(), SnapshotRejection::Undecodable, "{broken}");
+        }
     }
 
     #[test]

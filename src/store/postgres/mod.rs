@@ -676,12 +676,20 @@ async fn load_on<'c, E>(executor: E, case: CaseId) -> Result<Loaded, StoreError>
 where
     E: sqlx::Executor<'c, Database = sqlx::Postgres>,
 {
+    // The events' range is a lateral subquery ordered by `seq`: the planner cannot know the
+    // snapshot's version when it plans, guesses that a third of the case's rows follow it,
+    // and, where `case_id` is not selective (a table of a few long cases), chose a scan of
+    // the whole table and a sort (14 ms against 0.1 ms at 1e5 rows). The order matches the
+    // `(case_id, seq)` index, so the index serves the range whatever the guess.
     let rows: Vec<LoadRow> = sqlx::query_as(
-        "WITH s AS (SELECT version, body FROM caseledger_snapshots WHERE case_id = $1)
-         SELECT NULL::bigint AS seq, NULL::text AS body, s.body AS snapshot FROM s
+        "SELECT NULL::bigint AS seq, NULL::text AS body, s.body AS snapshot
+         FROM caseledger_snapshots s WHERE s.case_id = $1
          UNION ALL
-         SELECT e.seq, e.body, NULL FROM caseledger_events e
-         WHERE e.case_id = $1 AND e.seq >= coalesce((SELECT version FROM s), 1)
+         SELECT e.seq, e.body, NULL
+         FROM (SELECT coalesce((SELECT version FROM caseledger_snapshots WHERE case_id = $1), 1) AS version) AS b
+         CROSS JOIN LATERAL (
+             SELECT seq, body FROM caseledger_events WHERE case_id = $1 AND seq >= b.version ORDER BY seq
+         ) AS e
          ORDER BY seq NULLS FIRST",
     )
     .bind(case.as_uuid())
