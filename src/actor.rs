@@ -13,24 +13,12 @@ use crate::id::{CustomerRef, Department, StaffId};
 ///
 /// Owners, transfer receivers and escalation receivers are always named people: a case
 /// is never owned by a queue nobody answers for (I1).
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Staff {
     /// Who.
     pub id: StaffId,
     /// Which department they act for.
     pub department: Department,
-}
-
-// By hand so that `clone_from` reuses both buffers (see `Case`'s handoffs).
-impl Clone for Staff {
-    fn clone(&self) -> Self {
-        Self { id: self.id.clone(), department: self.department.clone() }
-    }
-
-    fn clone_from(&mut self, source: &Self) {
-        self.id.clone_from(&source.id);
-        self.department.clone_from(&source.department);
-    }
 }
 
 impl Staff {

@@ -235,7 +235,8 @@ impl OwnerHistory {
             self.departments_left.push(self.owner.department.clone());
         }
         // The case changes hands between a few people many times: once the previous
-        // owner is on record, overwrite the owner in place instead of allocating anew.
+        // owner is on record, the owner is just overwritten (the names are shared, not
+        // copied) instead of kept in the list of previous owners.
         if self.seen_owners.contains(&self.owner) {
             self.owner.clone_from(to);
         } else {
