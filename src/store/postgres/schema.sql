@@ -50,7 +50,8 @@ DROP INDEX IF EXISTS caseledger_events_feed;
 -- Schema 4 to 5: the feed's index becomes the primary key, and the key on `position`
 -- alone goes (the feed reads by (feed_tx, position), nothing looks a row up by
 -- `position` alone). Runs once: only while the primary key is the one-column one, as
--- schemas 1 to 4 created it. (The 1-to-2 step above runs first, on the old key.)
+-- schemas 1 to 4 created it. (The 1-to-2 step above runs first, on the old key.) The
+-- table is locked while the new key is built: as long as an index build on it takes.
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_index
