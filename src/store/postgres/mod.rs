@@ -134,12 +134,13 @@ const INSERT_ALONE: &str = insert_statement!("");
 /// for the expected version and the feed order, as in [`INSERT_ALONE`], without the
 /// arrays and the index CTEs, which cost server CPU on every command. No row when the
 /// case is not at `$2` (a writer ahead); a unique violation when the position or the id
-/// is taken: both go to the slow path, as for [`INSERT_ALONE`].
+/// is taken: both go to the slow path, as for [`INSERT_ALONE`]. No `RETURNING`: the
+/// command tag's row count (0 or 1) says whether the event went in, so neither side
+/// encodes or decodes a row per command.
 const INSERT_ONE: &str = "
 INSERT INTO caseledger_events (case_id, seq, event_id, kind, body, feed_tx)
 SELECT $1, $3, $4, $5, $6, greatest(pg_current_xact_id(), p.feed_tx)
-FROM caseledger_events AS p WHERE p.case_id = $1 AND p.seq = $2
-RETURNING seq";
+FROM caseledger_events AS p WHERE p.case_id = $1 AND p.seq = $2";
 
 /// The unique constraints whose violation by [`INSERT_ALONE`] means "someone is already
 /// there": a lost race or a retry, judged on the slow path.
@@ -204,19 +205,35 @@ impl PgStore {
     pub async fn append(&self, case: CaseId, expected: u64, events: &[Event]) -> Result<Appended, StoreError> {
         let check = AppendCheck::new(case, expected, events);
         check.overlap(expected)?;
-        let batch = Batch::encode(case, events)?;
         let mut conn = self.pool.acquire().await.map_err(StoreError::backend)?;
-        let first = if batch.plain_one(expected) {
-            batch.run_one(&mut conn, case, to_i64(expected)?).await
-        } else {
-            batch.run(INSERT_ALONE, &mut conn, case, to_i64(expected)?, 0).await
+        let first = match plain_one(expected, events) {
+            // The common command: one event, encoded straight into the statement's
+            // parameters (no column vectors), its row count read from the command tag.
+            Some(event) => {
+                let body = encode_body(case, event)?;
+                sqlx::query(INSERT_ONE)
+                    .bind(case.as_uuid())
+                    .bind(to_i64(expected)?)
+                    .bind(to_i64(event.seq)?)
+                    .bind(event.id.as_uuid())
+                    .bind(event.what.tag())
+                    .bind(body)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|done| done.rows_affected() == 1)
+            }
+            None => {
+                let batch = Batch::encode(case, events)?;
+                batch
+                    .run(INSERT_ALONE, &mut conn, case, to_i64(expected)?, 0)
+                    .await
+                    .map(|inserted| inserted.len() == events.len())
+            }
         };
         match first {
-            Ok(inserted) if inserted.len() == events.len() => {
-                return Ok(Appended::new(expected.saturating_add(events.len() as u64), events.len()));
-            }
+            Ok(true) => return Ok(Appended::new(expected.saturating_add(events.len() as u64), events.len())),
             // Nothing went in: the case is not at `expected` (a writer ahead of it).
-            Ok(_) => {}
+            Ok(false) => {}
             Err(e) if is_taken(&e) => {}
             Err(e) => return Err(StoreError::backend(e)),
         }
@@ -529,8 +546,7 @@ impl Batch {
             batch.seqs.push(to_i64(event.seq)?);
             batch.ids.push(*event.id.as_uuid());
             batch.kinds.push(event.what.tag());
-            let body = event.to_json().map_err(|e| unsupported(format!("case {case}: event {}: {e}", event.seq)))?;
-            batch.bodies.push(body);
+            batch.bodies.push(encode_body(case, event)?);
             match &event.what {
                 EventKind::Opened { customer, .. } if event.seq == 1 => {
                     batch.customer = Some(index_key(case, "customer reference", customer.as_str())?);
@@ -542,25 +558,6 @@ impl Batch {
             }
         }
         Ok(batch)
-    }
-
-    /// Whether the batch is one event after an existing one that adds no index row:
-    /// [`INSERT_ONE`] can append it.
-    fn plain_one(&self, expected: u64) -> bool {
-        self.seqs.len() == 1 && expected > 0 && self.customer.is_none() && self.incidents.is_empty()
-    }
-
-    /// Runs [`INSERT_ONE`] for the batch's one event at expected version `base`.
-    async fn run_one(&self, conn: &mut PgConnection, case: CaseId, base: i64) -> Result<Vec<i64>, sqlx::Error> {
-        sqlx::query_scalar(INSERT_ONE)
-            .bind(case.as_uuid())
-            .bind(base)
-            .bind(self.seqs.first())
-            .bind(self.ids.first())
-            .bind(self.kinds.first())
-            .bind(self.bodies.first())
-            .fetch_all(&mut *conn)
-            .await
     }
 
     /// Runs [`INSERT`] for the events from index `from` on, at expected version `base`;
@@ -600,6 +597,24 @@ impl Batch {
             .fetch_all(&mut *conn)
             .await
     }
+}
+
+/// The event of a one-event batch after an existing event that adds no index row (not an
+/// opening, not an incident link): what [`INSERT_ONE`] can append.
+fn plain_one(expected: u64, events: &[Event]) -> Option<&Event> {
+    match events {
+        [event] if expected > 0 => match &event.what {
+            EventKind::Opened { .. } if event.seq == 1 => None,
+            EventKind::IncidentLinked { .. } => None,
+            _ => Some(event),
+        },
+        _ => None,
+    }
+}
+
+/// The event's JSON, as stored in `body`.
+fn encode_body(case: CaseId, event: &Event) -> Result<String, StoreError> {
+    event.to_json().map_err(|e| unsupported(format!("case {case}: event {}: {e}", event.seq)))
 }
 
 /// Whether `INSERT_ALONE` failed because a position or an event id of the case is taken.

@@ -1,11 +1,15 @@
--- caseledger schema 4 (PostgreSQL 13 or later: the feed uses xid8).
+-- caseledger schema 5 (PostgreSQL 13 or later: the feed uses xid8).
 -- PgStore::migrate runs this under an advisory lock, so two nodes starting at once
 -- do not race; every statement is idempotent.
 
 -- Every event of every case. `body` is the event's JSON exactly as encoded
 -- (text, not jsonb: jsonb reorders keys and refuses the escape \u0000).
+-- The key is the feed's order, (feed_tx, position): one index serves the feed's reads and
+-- is the table's primary key (schema 5; before it, `position` alone was the key and the
+-- feed had an index of its own, one more index to maintain on every insert).
 CREATE TABLE IF NOT EXISTS caseledger_events (
-    position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- Taken at insert, never reused (the identity's sequence); unique in the feed's key.
+    position bigint GENERATED ALWAYS AS IDENTITY,
     -- The writing transaction.
     tx       xid8   NOT NULL DEFAULT pg_current_xact_id(),
     -- The feed's order: the greater of `tx` and the case's previous event's `feed_tx`,
@@ -17,6 +21,7 @@ CREATE TABLE IF NOT EXISTS caseledger_events (
     event_id uuid   NOT NULL,
     kind     text   NOT NULL,
     body     text   NOT NULL,
+    CONSTRAINT caseledger_events_pkey PRIMARY KEY (feed_tx, position),
     CONSTRAINT caseledger_events_case_seq UNIQUE (case_id, seq),
     CONSTRAINT caseledger_events_case_event UNIQUE (case_id, event_id)
 );
@@ -41,7 +46,22 @@ BEGIN
 END
 $$;
 DROP INDEX IF EXISTS caseledger_events_feed;
-CREATE INDEX IF NOT EXISTS caseledger_events_feed_order ON caseledger_events (feed_tx, position);
+
+-- Schema 4 to 5: the feed's index becomes the primary key, and the key on `position`
+-- alone goes (the feed reads by (feed_tx, position), nothing looks a row up by
+-- `position` alone). Runs once: only while the primary key is the one-column one, as
+-- schemas 1 to 4 created it. (The 1-to-2 step above runs first, on the old key.) The
+-- table is locked while the new key is built: as long as an index build on it takes.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_index
+               WHERE indrelid = 'caseledger_events'::regclass AND indisprimary AND indnatts = 1) THEN
+        ALTER TABLE caseledger_events DROP CONSTRAINT caseledger_events_pkey;
+        DROP INDEX IF EXISTS caseledger_events_feed_order;
+        ALTER TABLE caseledger_events ADD CONSTRAINT caseledger_events_pkey PRIMARY KEY (feed_tx, position);
+    END IF;
+END
+$$;
 
 -- One row per case, written with its first event: `cases()` pages over it, and the
 -- customer index answers "all cases of this customer" in one query.
@@ -78,4 +98,4 @@ CREATE TABLE IF NOT EXISTS caseledger_snapshots (
 CREATE TABLE IF NOT EXISTS caseledger_schema (
     version integer PRIMARY KEY
 );
-INSERT INTO caseledger_schema (version) VALUES (1), (2), (3), (4) ON CONFLICT DO NOTHING;
+INSERT INTO caseledger_schema (version) VALUES (1), (2), (3), (4), (5) ON CONFLICT DO NOTHING;

@@ -411,11 +411,78 @@ async fn migrating_a_schema_1_table_keeps_every_event_and_puts_each_case_in_orde
         .fetch_all(store.pool())
         .await
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
     // New appends continue the case's order.
     let next = decide(&late, note("after the upgrade"));
     store.append(case_id(1), 2, &next).await.unwrap();
     let (after, _) = read_until(&store, at, 1).await;
     assert_eq!(ids(&after), ids(&next));
+    db.drop().await;
+}
+
+/// The columns of `caseledger_events`' primary key, in order, and how many indexes the
+/// table has.
+async fn events_keys(store: &PgStore) -> (Vec<String>, i64) {
+    let key: Vec<String> = sqlx::query_scalar(
+        "SELECT a.attname::text FROM pg_index i
+         CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+         WHERE i.indrelid = 'caseledger_events'::regclass AND i.indisprimary ORDER BY k.n",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let indexes: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_index WHERE indrelid = 'caseledger_events'::regclass")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    (key, indexes)
+}
+
+#[tokio::test]
+async fn migrating_a_schema_4_table_makes_the_feed_order_the_key_and_keeps_every_event_at_its_position() {
+    let db = TestDb::empty().await;
+    let store = db.store().await;
+    sqlx::raw_sql(include_str!("../../data/postgres_schema4.sql")).execute(store.pool()).await.unwrap();
+    assert_eq!(events_keys(&store).await, (vec!["position".to_owned()], 4), "schema 4 as it was");
+    // Events written on schema 4 (the store's statements run on it unchanged).
+    let (a, b) = (log_of(case_id(1), 3), log_of(case_id(2), 2));
+    store.append(case_id(1), 0, &a[..2]).await.unwrap();
+    store.append(case_id(2), 0, &b).await.unwrap();
+    store.append(case_id(1), 2, &a[2..]).await.unwrap();
+    let page = |store: PgStore| async move {
+        let page = store.read_feed(FeedPosition::START, 100).await.unwrap();
+        page.events.into_iter().map(|e| (e.position, e.event.id)).collect::<Vec<_>>()
+    };
+    let before = page(store.clone()).await;
+    assert_eq!(before.len(), 5);
+
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    let key = vec!["feed_tx".to_owned(), "position".to_owned()];
+    assert_eq!(events_keys(&store).await, (key, 3), "the feed's order is the key; its separate index is gone");
+    assert_eq!(page(store.clone()).await, before, "every event, at the feed position it had");
+    let versions: Vec<i32> = sqlx::query_scalar("SELECT version FROM caseledger_schema ORDER BY version")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    // Appends go on after the upgrade: the common command, and a lost race still refused.
+    let next = decide(&a, note("after the upgrade"));
+    store.append(case_id(1), 3, &next).await.unwrap();
+    assert!(store.append(case_id(1), 3, &decide(&a, note("late"))).await.is_err(), "a taken position is refused");
+    let at = before.last().unwrap().0;
+    let (after, _) = read_until(&store, at, 1).await;
+    assert_eq!(ids(&after), ids(&next));
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn a_fresh_schema_keys_the_events_by_the_feed_order_with_three_indexes() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let key = vec!["feed_tx".to_owned(), "position".to_owned()];
+    assert_eq!(events_keys(&store).await, (key, 3), "the key, (case_id, seq) and (case_id, event_id)");
     db.drop().await;
 }
