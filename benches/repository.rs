@@ -161,7 +161,10 @@ fn run_threads<S: Store>(
     std::thread::scope(|s| {
         for (i, mine) in ids.chunks(CASES_PER_THREAD).take(threads).enumerate() {
             let repo = Arc::clone(repos[i % repos.len()]);
-            let by = Actor::Staff(owner.clone());
+            // Each thread its own actor, as a host builds one per request: a clone of one
+            // actor would share its names' text (`Arc<str>`), and with it one reference
+            // count between the threads.
+            let by = Actor::Staff(Staff::new(owner.id.as_str(), owner.department.as_str()));
             s.spawn(move || {
                 for (i, id) in (0..per_thread).zip(mine.iter().cycle()) {
                     let text = if i % 2 == 0 { "customer called again" } else { "left a voicemail" };
