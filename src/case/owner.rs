@@ -126,9 +126,10 @@ mod packed_changes {
         let mut seq = 0u64;
         flat.chunks_exact(3)
             .map(|change| {
-                seq = seq.checked_add(change[0]).ok_or_else(|| D::Error::custom("owner change beyond u64"))?;
-                let owner = u32::try_from(change[1]).map_err(|_| D::Error::custom("owner number beyond u32"))?;
-                let how = match change[2] {
+                let &[since, owner, how] = change else { return Err(D::Error::custom("owner changes come in threes")) };
+                seq = seq.checked_add(since).ok_or_else(|| D::Error::custom("owner change beyond u64"))?;
+                let owner = u32::try_from(owner).map_err(|_| D::Error::custom("owner number beyond u32"))?;
+                let how = match how {
                     0 => Acquisition::Opened,
                     1 => Acquisition::Transferred,
                     2 => Acquisition::Escalated,
