@@ -38,7 +38,10 @@ cargo bench --all-features --bench cold_start -- --warm-up-time 1 --measurement-
 
 echo "== goals 3 and 4: 2 threads vs 1 on distinct cases, Repository<MemoryStore>"
 load
-cargo bench --all-features --bench repository -- threads --warm-up-time 1 --measurement-time 4 2>&1 | times
+# The paired lines (1 and 2 threads in rotating rounds) are the figures; criterion's
+# groups follow.
+cargo bench --all-features --bench repository -- threads --warm-up-time 1 --measurement-time 4 2>&1 \
+    | grep -E '^paired:|^threads/|time:' | grep -B1 -E 'time:|^paired' | grep -v '^--$'
 
 echo "== goals 4 and 6: the file store's synced appends vs write + fdatasync, in rotation; reopen"
 load

@@ -67,7 +67,7 @@ impl Slot {
 /// The bounded cache: shards of LRU lists under one capacity.
 #[derive(Debug)]
 pub(crate) struct Cache {
-    shards: Box<[Mutex<Lru>]>,
+    shards: Box<[Shard]>,
     capacity: usize,
     /// Cases held by all shards together; each shard changes it under its own lock.
     len: AtomicUsize,
@@ -77,7 +77,7 @@ impl Cache {
     /// A cache holding at most `capacity` cases (0: none; every command reads its case).
     pub(crate) fn new(capacity: usize) -> Self {
         let count = (capacity / MIN_PER_SHARD).clamp(1, MAX_SHARDS);
-        let shards = (0..count).map(|_| Mutex::new(Lru::new())).collect();
+        let shards = (0..count).map(|_| Shard(Mutex::new(Lru::new()))).collect();
         Self { shards, capacity, len: AtomicUsize::new(0) }
     }
 
@@ -130,7 +130,7 @@ impl Cache {
         }
         drop(shard);
         for other in self.shards.iter() {
-            let mut other = lock(other);
+            let mut other = lock(&other.0);
             if other.map.len() > usize::from(other.map.contains_key(&id)) && other.evict_oldest() {
                 self.len.fetch_sub(1, Ordering::Relaxed);
                 return;
@@ -209,9 +209,16 @@ impl Cache {
         // The product's top bits depend on every input bit: scale them to the shard count.
         let count = self.shards.len() as u64;
         let index = usize::try_from(((mixed >> 32) * count) >> 32).unwrap_or(0);
-        self.shards.get(index).filter(|_| self.capacity > 0)
+        self.shards.get(index).filter(|_| self.capacity > 0).map(|shard| &shard.0)
     }
 }
+
+/// One shard, alone on its cache line(s): every hit relinks its LRU list, and a shard
+/// whose lock shared a line with its neighbour's list would make two threads on
+/// different shards take turns owning that line.
+#[derive(Debug)]
+#[repr(align(64))]
+struct Shard(Mutex<Lru>);
 
 fn lock(shard: &Mutex<Lru>) -> MutexGuard<'_, Lru> {
     // Every operation leaves the list consistent before anything that could panic.
@@ -393,7 +400,7 @@ mod tests {
             assert!(cache.len() <= 200, "{} cached after {n}", cache.len());
         }
         assert_eq!(cache.len(), 200);
-        let held: usize = cache.shards.iter().map(|s| lock(s).map.len()).sum();
+        let held: usize = cache.shards.iter().map(|s| lock(&s.0).map.len()).sum();
         assert_eq!(held, 200, "the count agrees with the shards");
         let none = Cache::new(0);
         let (id, c) = case(1);

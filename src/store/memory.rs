@@ -2,7 +2,7 @@
 //! hosts that persist elsewhere.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 use super::{Appended, Batch, CrossIndex, LogIndex, Store};
 use crate::case::Snapshot;
@@ -13,10 +13,10 @@ use crate::id::{CaseId, CustomerRef, IncidentId};
 /// A [`Store`] in memory: nothing survives the process.
 ///
 /// Each case's log has a lock of its own, so writers to different cases do not wait for
-/// each other: an append to a known case shares the map of cases with every other
-/// reader and writer and locks only its case. Only the first append of a case takes the
-/// map for itself, briefly. Cross-case questions are answered from indexes kept on
-/// append, in O(answer).
+/// each other: an append to a known case shares one of [`SHARDS`] maps of cases (picked
+/// by the case id) with readers and writers of that map and locks only its case. Only
+/// the first append of a case takes its map for itself, briefly. Cross-case questions
+/// are answered from indexes kept on append, in O(answer).
 ///
 /// # Example
 ///
@@ -42,11 +42,22 @@ use crate::id::{CaseId, CustomerRef, IncidentId};
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    cases: RwLock<BTreeMap<CaseId, Arc<Mutex<CaseLog>>>>,
+    cases: [Shard; SHARDS],
     cross: Mutex<CrossIndex>,
     /// Each case's latest snapshot.
     snapshots: Mutex<HashMap<CaseId, Snapshot>>,
 }
+
+/// How many maps the cases are split over. Even a read lock writes to the lock's word,
+/// so with one map two threads on distinct cases took turns owning its cache line on
+/// every command (2 threads gained 1.51-1.65x over one; 1.60-1.70x with the cases split
+/// 16 ways, against 1.73-1.84x for two stores sharing nothing).
+const SHARDS: usize = 16;
+
+/// One map of cases, alone on its cache line so that two shards' locks never share one.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Shard(RwLock<BTreeMap<CaseId, Arc<Mutex<CaseLog>>>>);
 
 #[derive(Debug, Default)]
 struct CaseLog {
@@ -61,11 +72,18 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// The map `case` is kept in.
+    fn shard(&self, case: CaseId) -> &RwLock<BTreeMap<CaseId, Arc<Mutex<CaseLog>>>> {
+        // A v7 id's low bits are random; its high bits are its time.
+        let bits = case.as_uuid().as_u128();
+        let index = usize::try_from((bits ^ (bits >> 64)) % SHARDS as u128).unwrap_or(0);
+        let [first, ..] = &self.cases;
+        &self.cases.get(index).unwrap_or(first).0
+    }
+
     /// The log of `case`, if it has one.
     fn log(&self, case: CaseId) -> Option<Arc<Mutex<CaseLog>>> {
-        // Every critical section leaves the maps consistent before anything that could
-        // fail, so a lock poisoned by a panicking host thread still guards valid data.
-        self.cases.read().unwrap_or_else(PoisonError::into_inner).get(&case).cloned()
+        read(self.shard(case)).get(&case).cloned()
     }
 
     /// Appends to a case that has a log.
@@ -102,8 +120,14 @@ impl MemoryStore {
     }
 }
 
+// Every critical section leaves the maps consistent before anything that could fail, so
+// a lock poisoned by a panicking host thread still guards valid data.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn after(events: &[Event], version: u64) -> Vec<Event> {
@@ -117,7 +141,7 @@ impl Store for MemoryStore {
         }
         // A new case: a log is created only for a batch that is accepted, so `cases()`
         // never lists a case without events.
-        let mut cases = self.cases.write().unwrap_or_else(PoisonError::into_inner);
+        let mut cases = self.shard(case).write().unwrap_or_else(PoisonError::into_inner);
         if let Some(log) = cases.get(&case).cloned() {
             drop(cases);
             return self.append_to(&log, case, expected, events);
@@ -141,11 +165,9 @@ impl Store for MemoryStore {
     }
 
     fn read_after_many(&self, reads: &[(CaseId, u64)]) -> Result<Vec<Vec<Event>>, StoreError> {
-        // One read lock of the map for every case, then each case's own lock in turn.
-        let cases = self.cases.read().unwrap_or_else(PoisonError::into_inner);
         Ok(reads
             .iter()
-            .map(|(case, version)| cases.get(case).map(|log| after(&lock(log).events, *version)).unwrap_or_default())
+            .map(|&(case, version)| self.log(case).map(|log| after(&lock(&log).events, version)).unwrap_or_default())
             .collect())
     }
 
@@ -154,7 +176,10 @@ impl Store for MemoryStore {
     }
 
     fn cases(&self) -> Result<Vec<CaseId>, StoreError> {
-        Ok(self.cases.read().unwrap_or_else(PoisonError::into_inner).keys().copied().collect())
+        let mut all: Vec<CaseId> =
+            self.cases.iter().flat_map(|shard| read(&shard.0).keys().copied().collect::<Vec<_>>()).collect();
+        all.sort_unstable();
+        Ok(all)
     }
 
     fn customer_cases(&self, customer: &CustomerRef) -> Result<Vec<CaseId>, StoreError> {
