@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 21's goals in one sitting: every figure README's "Performance goals" table quotes,
 # each printed beside its floor or peer from the same run, with `uptime` before each
-# step. Run it on a quiet machine (nothing else building); it takes about 15 minutes.
+# step. Run it on a quiet machine (nothing else building); it takes about 10 minutes.
 #
 #   bash benches/goals.sh 2>&1 | tee /tmp/goals.log
 #
