@@ -13,7 +13,7 @@ use crate::id::{CaseId, CustomerRef, IncidentId};
 /// A [`Store`] in memory: nothing survives the process.
 ///
 /// Each case's log has a lock of its own, so writers to different cases do not wait for
-/// each other: an append to a known case shares one of [`SHARDS`] maps of cases (picked
+/// each other: an append to a known case shares one of 16 maps of cases (picked
 /// by the case id) with readers and writers of that map and locks only its case. Only
 /// the first append of a case takes its map for itself, briefly. Cross-case questions
 /// are answered from indexes kept on append, in O(answer).
