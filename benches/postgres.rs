@@ -246,24 +246,7 @@ async fn paired_latency(store: &PgStore, writer: &mut Writer, body: &str, label:
         for k in 0..3 {
             let side = (round + k) % 3;
             let start = Instant::now();
-            match side {
-                0 => writer.command(store).await,
-                1 => Mode::BareInsert.command(writer, store, body).await,
-                _ => {
-                    seq += 1;
-                    sqlx::query(
-                        "INSERT INTO bare_indexed (feed_tx, case_id, seq, event_id, kind, body)
-                         VALUES (pg_current_xact_id(), $1, $2, $3, 'noted', $4)",
-                    )
-                    .bind(writer.id.as_uuid())
-                    .bind(seq)
-                    .bind(uuid::Uuid::from_u128(u128::from(seq.unsigned_abs())))
-                    .bind(body)
-                    .execute(store.pool())
-                    .await
-                    .unwrap();
-                }
-            }
+            paired_call(side, store, writer, body, &mut seq).await;
             taken[side].push(start.elapsed());
         }
     }
@@ -345,7 +328,7 @@ async fn paired_cpu(db: &Db, body: &str, calls: u32) {
     let mut seq = 1_000_000_000_i64;
     // Warm the connection's statement cache on all three before measuring.
     for side in 0..3 {
-        cpu_call(side, &store, &mut writer, body, &mut seq).await;
+        paired_call(side, &store, &mut writer, body, &mut seq).await;
     }
     let mut client = [0_u64; 3];
     let mut server: [Option<u64>; 3] = [Some(0); 3];
@@ -354,7 +337,7 @@ async fn paired_cpu(db: &Db, body: &str, calls: u32) {
             let side = (round as usize + k) % 3;
             let (c0, s0) = (client_cpu_ns().unwrap_or(0), server_cpu_ns());
             for _ in 0..BLOCK {
-                cpu_call(side, &store, &mut writer, body, &mut seq).await;
+                paired_call(side, &store, &mut writer, body, &mut seq).await;
             }
             let (c1, s1) = (client_cpu_ns().unwrap_or(0), server_cpu_ns());
             client[side] += c1.saturating_sub(c0);
@@ -379,8 +362,9 @@ async fn paired_cpu(db: &Db, body: &str, calls: u32) {
     pool.close().await;
 }
 
-/// One call of `paired_cpu`'s side `side`: 0 a command, 1 a bare insert, 2 the indexed one.
-async fn cpu_call(side: usize, store: &PgStore, writer: &mut Writer, body: &str, seq: &mut i64) {
+/// One call of a paired figure's side `side`: 0 a command, 1 a bare insert, 2 the same
+/// row into the table indexed as the events table.
+async fn paired_call(side: usize, store: &PgStore, writer: &mut Writer, body: &str, seq: &mut i64) {
     match side {
         0 => writer.command(store).await,
         1 => Mode::BareInsert.command(writer, store, body).await,

@@ -35,6 +35,18 @@ use crate::error::key::KeyError;
 pub struct CaseId(Uuid);
 
 impl CaseId {
+    /// Which of `count` buckets (shards of the repository's cache, of `MemoryStore`'s
+    /// maps) the case falls in, below `count` (0 when `count` is 0).
+    #[inline]
+    pub(crate) fn bucket(self, count: usize) -> usize {
+        let bits = self.0.as_u128();
+        // v7 ids start with a timestamp: mix both halves so neighbours spread out.
+        #[allow(clippy::cast_possible_truncation)] // Keeping the low half is the point.
+        let mixed = ((bits >> 64) as u64 ^ bits as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // The product's top bits depend on every input bit: scale them to the count.
+        usize::try_from(((mixed >> 32) * count as u64) >> 32).unwrap_or(0)
+    }
+
     /// Wraps a UUID the host already has (for instance its own ticket's UUID).
     #[must_use]
     pub const fn from_uuid(uuid: Uuid) -> Self {

@@ -120,11 +120,9 @@ mod packed_changes {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Vec<OwnerChange>, D::Error> {
         let flat = Vec::<u64>::deserialize(input)?;
-        if flat.len() % 3 != 0 {
-            return Err(D::Error::custom("owner changes come in threes"));
-        }
         let mut seq = 0u64;
-        flat.chunks_exact(3)
+        // `chunks`, not `chunks_exact`: a short last chunk must be refused, not dropped.
+        flat.chunks(3)
             .map(|change| {
                 let &[since, owner, how] = change else { return Err(D::Error::custom("owner changes come in threes")) };
                 seq = seq.checked_add(since).ok_or_else(|| D::Error::custom("owner change beyond u64"))?;

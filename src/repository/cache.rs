@@ -202,14 +202,7 @@ impl Cache {
     }
 
     fn shard(&self, case: CaseId) -> Option<&Mutex<Lru>> {
-        let bits = case.as_uuid().as_u128();
-        // v7 ids start with a timestamp: mix both halves so neighbours spread out.
-        #[allow(clippy::cast_possible_truncation)] // Keeping the low half is the point.
-        let mixed = ((bits >> 64) as u64 ^ bits as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        // The product's top bits depend on every input bit: scale them to the shard count.
-        let count = self.shards.len() as u64;
-        let index = usize::try_from(((mixed >> 32) * count) >> 32).unwrap_or(0);
-        self.shards.get(index).filter(|_| self.capacity > 0).map(|shard| &shard.0)
+        self.shards.get(case.bucket(self.shards.len())).filter(|_| self.capacity > 0).map(|shard| &shard.0)
     }
 }
 

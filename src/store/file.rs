@@ -20,7 +20,7 @@ use super::line::{self as line_format, Damage};
 use super::{Appended, Batch, CrossIndex, LogIndex, Store};
 use crate::case::Snapshot;
 use crate::error::{DecodeError, Location, LogError, StoreError};
-use crate::event::{Event, EventKind};
+use crate::event::Event;
 use crate::id::{CaseId, CustomerRef, IncidentId};
 use crate::rules::Limits;
 
@@ -506,11 +506,10 @@ impl Store for FileStore {
         drop(file);
         // The store-wide indexes change only with a case's first events and with the
         // events they index, so a usual append does not take the store's lock again.
-        let indexed = |e: &&Event| matches!(e.what, EventKind::Opened { .. } | EventKind::IncidentLinked { .. });
-        if first || new.iter().any(|e| indexed(&e)) {
+        if first || new.iter().any(CrossIndex::indexes) {
             let mut state = lock(&self.state);
             state.cases.insert(case);
-            for event in new.iter().filter(indexed) {
+            for event in new.iter().filter(|e| CrossIndex::indexes(e)) {
                 state.cross.note(event);
             }
         }
@@ -931,7 +930,7 @@ fn load(case: CaseId, path: PathBuf, max_line_bytes: usize, decode_budget: &mut 
             };
             return Ok(quarantined(case, &file, (line, end, reason)));
         }
-        if matches!(event.what, EventKind::Opened { .. } | EventKind::IncidentLinked { .. }) {
+        if CrossIndex::indexes(&event) {
             noted.push(event.clone());
         }
         decoded_bytes = decoded_bytes.saturating_add(end.saturating_sub(line.offset));

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use super::{Appended, Batch, CrossIndex, LogIndex, Store};
 use crate::case::Snapshot;
 use crate::error::StoreError;
-use crate::event::{Event, EventKind};
+use crate::event::Event;
 use crate::id::{CaseId, CustomerRef, IncidentId};
 
 /// A [`Store`] in memory: nothing survives the process.
@@ -74,11 +74,8 @@ impl MemoryStore {
 
     /// The map `case` is kept in.
     fn shard(&self, case: CaseId) -> &RwLock<BTreeMap<CaseId, Arc<Mutex<CaseLog>>>> {
-        // A v7 id's low bits are random; its high bits are its time.
-        let bits = case.as_uuid().as_u128();
-        let index = usize::try_from((bits ^ (bits >> 64)) % SHARDS as u128).unwrap_or(0);
         let [first, ..] = &self.cases;
-        &self.cases.get(index).unwrap_or(first).0
+        &self.cases.get(case.bucket(SHARDS)).unwrap_or(first).0
     }
 
     /// The log of `case`, if it has one.
@@ -107,10 +104,7 @@ impl MemoryStore {
 
     /// Feeds the cross-case indexes: only openings and incident links concern them.
     fn note(&self, events: &[Event]) {
-        let mut indexed = events
-            .iter()
-            .filter(|e| matches!(e.what, EventKind::Opened { .. } | EventKind::IncidentLinked { .. }))
-            .peekable();
+        let mut indexed = events.iter().filter(|e| CrossIndex::indexes(e)).peekable();
         if indexed.peek().is_some() {
             let mut cross = lock(&self.cross);
             for event in indexed {

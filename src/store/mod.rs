@@ -481,6 +481,14 @@ struct CrossIndex {
 }
 
 impl CrossIndex {
+    /// Whether [`CrossIndex::note`] records anything for `event`: an opening (its
+    /// customer) or an incident link. Every other event leaves the indexes as they are,
+    /// so a store need not take their lock for it.
+    #[inline]
+    fn indexes(event: &Event) -> bool {
+        matches!(event.what, EventKind::Opened { .. } | EventKind::IncidentLinked { .. })
+    }
+
     fn note(&mut self, event: &Event) {
         match &event.what {
             EventKind::Opened { customer, .. } => {

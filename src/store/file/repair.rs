@@ -12,9 +12,8 @@ use super::{
     SetAside, TORN_EXT,
 };
 use crate::error::{DecodeError, Location, StoreError};
-use crate::event::EventKind;
 use crate::id::CaseId;
-use crate::store::Appended;
+use crate::store::{Appended, CrossIndex};
 
 /// What [`FileStore::open`] found that is not a healthy log, for a host to log at start
 /// and to show on a health page: the tails it set aside and the cases it quarantined.
@@ -246,9 +245,7 @@ impl FileStore {
             if version > 0 {
                 state.cases.insert(case);
             }
-            for event in
-                events.iter().filter(|e| matches!(e.what, EventKind::Opened { .. } | EventKind::IncidentLinked { .. }))
-            {
+            for event in events.iter().filter(|e| CrossIndex::indexes(e)) {
                 state.cross.note(event);
             }
         }

@@ -14,7 +14,7 @@ use std::future::Future;
 use sqlx::postgres::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{AppendCheck, Appended, AsyncStore, Loaded};
+use super::{AppendCheck, Appended, AsyncStore, CrossIndex, Loaded};
 use crate::case::Snapshot;
 use crate::error::{Location, LogError, StoreError};
 use crate::event::{Event, EventKind};
@@ -603,11 +603,7 @@ impl Batch {
 /// opening, not an incident link): what [`INSERT_ONE`] can append.
 fn plain_one(expected: u64, events: &[Event]) -> Option<&Event> {
     match events {
-        [event] if expected > 0 => match &event.what {
-            EventKind::Opened { .. } if event.seq == 1 => None,
-            EventKind::IncidentLinked { .. } => None,
-            _ => Some(event),
-        },
+        [event] if expected > 0 && !CrossIndex::indexes(event) => Some(event),
         _ => None,
     }
 }
